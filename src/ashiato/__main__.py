@@ -1,0 +1,3 @@
+from ashiato.cli import main
+
+main()

@@ -1,0 +1,218 @@
+"""What a format module provides, and what it is given.
+
+A format module exports one ``FORMAT = Format(...)``: a cheap ``sniff(sample)`` that
+never raises, and a streaming ``parse(source)`` that yields Arrow record batches in the
+event schema (``schema.batch_from_columns`` or ``Rows`` build them). Records that can't be
+parsed go to ``source.reject(...)``: they are stored in the case's ``rejects`` table, never
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pyarrow as pa
+
+from ashiato.schema import batch_from_columns
+
+SAMPLE_BYTES = 64 * 1024
+BATCH_ROWS = 16_384
+_CHUNK_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The first bytes of a file, as bytes and (for text) decoded lines."""
+
+    head: bytes
+    text: str | None
+    name: str
+
+    @property
+    def lines(self) -> list[str]:
+        if self.text is None:
+            return []
+        lines = self.text.split("\n")
+        if len(self.head) >= SAMPLE_BYTES and len(lines) > 1:
+            lines = lines[:-1]  # the last one is probably cut
+        return [ln.rstrip("\r") for ln in lines]
+
+    def first_lines(self, n: int, skip_blank: bool = True) -> list[str]:
+        out = [ln for ln in self.lines if ln.strip() or not skip_blank]
+        return out[:n]
+
+
+@dataclass
+class Reject:
+    record: int
+    reason: str
+    raw: bytes
+
+
+@dataclass
+class Source:
+    """One evidence file opened for parsing."""
+
+    path: Path
+    display: str
+    evidence_id: str
+    encoding: str | None
+    tz: ZoneInfo
+    year_hint: int = 1970
+    options: Mapping[str, Any] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    rejected: int = 0
+    decode_errors: int = 0
+
+    def reject(self, record: int, reason: str, raw: str | bytes) -> None:
+        """Keep a record that could not be parsed (stored with the case, never dropped)."""
+        self.rejected += 1
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+        self.rejects.append(Reject(record, reason, data[:65536]))
+
+    def take_rejects(self) -> list[Reject]:
+        out, self.rejects = self.rejects, []
+        return out
+
+    def localize(self, naive: datetime) -> datetime:
+        """Read a timestamp without offset in this source's time zone; return it in UTC."""
+        if naive.tzinfo is None:
+            naive = naive.replace(tzinfo=self.tz)
+        return naive.astimezone(UTC)
+
+    # -- text access -------------------------------------------------------------
+
+    def line_chunks(self) -> Iterator[tuple[int, list[str]]]:
+        """Yield ``(number of the first line, lines)`` in chunks; line ends stripped."""
+        if self.encoding is None:
+            raise ValueError(f"{self.display} is binary; it has no lines")
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
+        first = 1
+        tail = ""
+        with self.path.open("rb") as fh:
+            while True:
+                chunk = fh.read(_CHUNK_BYTES)
+                final = not chunk
+                text = self._decode(decoder, chunk, final)
+                text = tail + text
+                if final:
+                    lines = text.split("\n") if text else []
+                    tail = ""
+                else:
+                    cut = text.rfind("\n")
+                    if cut < 0:
+                        tail = text
+                        continue
+                    lines = text[:cut].split("\n")
+                    tail = text[cut + 1 :]
+                if lines:
+                    yield first, [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+                    first += len(lines)
+                if final:
+                    return
+
+    def _decode(self, decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool) -> str:
+        try:
+            return decoder.decode(chunk, final=final)
+        except UnicodeDecodeError:
+            # keep going with replacement characters, and say so in the evidence table
+            self.decode_errors += 1
+            decoder.reset()
+            return chunk.decode(self.encoding or "utf-8", errors="replace")
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        for first, chunk in self.line_chunks():
+            for i, line in enumerate(chunk):
+                yield first + i, line
+
+    def text_stream(self) -> io.TextIOWrapper:
+        """The whole file as text with universal newlines off (for csv and multi-line XML)."""
+        if self.encoding is None:
+            raise ValueError(f"{self.display} is binary; it has no text")
+        return io.TextIOWrapper(
+            self.path.open("rb"), encoding=self.encoding, errors="replace", newline=""
+        )
+
+
+Parser = Callable[[Source], Iterable[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A log format ashiato can read."""
+
+    name: str
+    dataset: str
+    description: str
+    sniff: Callable[[Sample], bool]
+    parse: Parser
+    fields: tuple[str, ...] = ()
+    binary: bool = False
+
+
+class Rows:
+    """Collects parsed records as dicts of schema columns and emits full batches.
+
+    For formats parsed in plain Python. ``@timestamp`` (and ``file.*`` times) may be an
+    aware datetime, or a naive one read in the source's zone. Keys that are not schema
+    columns go to ``extra``.
+    """
+
+    def __init__(self, source: Source, size: int = BATCH_ROWS) -> None:
+        self.source = source
+        self.size = size
+        self._rows: list[tuple[int, dict[str, Any]]] = []
+
+    def add(self, record: int, row: dict[str, Any]) -> pa.RecordBatch | None:
+        self._rows.append((record, row))
+        if len(self._rows) >= self.size:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self._rows:
+            return None
+        rows, self._rows = self._rows, []
+        return rows_to_batch(self.source, rows)
+
+
+_TIME_COLUMNS = ("@timestamp", "file.created", "file.mtime")
+
+
+def rows_to_batch(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> pa.RecordBatch:
+    from ashiato.schema import NAMES
+
+    known = set(NAMES)
+    cols: dict[str, list[Any]] = {}
+    n = len(rows)
+    extras: list[str | None] = [None] * n
+    for i, (_record, row) in enumerate(rows):
+        extra: dict[str, Any] | None = None
+        for key, value in row.items():
+            if value is None or value == "":
+                continue
+            if key in known:
+                if key in _TIME_COLUMNS and isinstance(value, datetime):
+                    value = source.localize(value)
+                col = cols.get(key)
+                if col is None:
+                    col = cols[key] = [None] * n
+                col[i] = value
+            else:
+                if extra is None:
+                    extra = {}
+                extra[key] = value
+        if extra:
+            extras[i] = orjson.dumps(extra, default=str).decode()
+    cols_any: dict[str, Any] = dict(cols)
+    cols_any["extra"] = extras
+    cols_any["record"] = [r for r, _ in rows]
+    return batch_from_columns(cols_any, n)

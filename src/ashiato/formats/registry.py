@@ -1,0 +1,59 @@
+"""The one place formats are registered.
+
+Order matters for sniffing: specific formats come before generic ones. Adding a
+format = adding its module and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from ashiato.errors import FormatError
+from ashiato.formats.base import Format, Sample
+
+BUILTIN: tuple[str, ...] = (
+    "ashiato.formats.evtx",
+    "ashiato.formats.evtx_jsonl",
+    "ashiato.formats.wevtutil_xml",
+    "ashiato.formats.eventviewer_csv",
+    "ashiato.formats.dhcp",
+    "ashiato.formats.suricata",
+    "ashiato.formats.fortigate",
+    "ashiato.formats.squid",
+    "ashiato.formats.mftecmd",
+    "ashiato.formats.file_listing",
+)
+
+
+@cache
+def formats() -> tuple[Format, ...]:
+    loaded: list[Format] = []
+    seen: set[str] = set()
+    for module in BUILTIN:
+        fmt = importlib.import_module(module).FORMAT
+        if fmt.name in seen:
+            raise FormatError(f"two formats are called {fmt.name!r} ({module})")
+        seen.add(fmt.name)
+        loaded.append(fmt)
+    return tuple(loaded)
+
+
+def get(name: str) -> Format:
+    for fmt in formats():
+        if fmt.name == name:
+            return fmt
+    names = ", ".join(f.name for f in formats())
+    raise FormatError(f"unknown format {name!r}; known formats: {names}")
+
+
+def sniff(sample: Sample) -> Format | None:
+    for fmt in formats():
+        if fmt.binary != (sample.text is None):
+            continue
+        try:
+            if fmt.sniff(sample):
+                return fmt
+        except Exception:  # noqa: S112 - a sniff must never stop detection
+            continue
+    return None

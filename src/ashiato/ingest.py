@@ -1,0 +1,233 @@
+"""``ashiato ingest``: evidence in, one normalised case out.
+
+Per evidence file: hash it, skip it if the case already holds that content, detect
+encoding and format from its first bytes, parse it into batches, store events and
+rejects, and record what happened in the ``evidence`` table. A file is marked
+``done`` only after all its rows are stored; rows of a file that was interrupted
+(killed run, crash) are removed and the file is parsed again on the next run, so the
+case is always consistent. One bad file never stops the run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ashiato.case import Case, EventWriter
+from ashiato.errors import AshiatoError, EvidenceError
+from ashiato.evidence.encoding import detect
+from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
+from ashiato.formats import registry
+from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
+from ashiato.normalize import finalize_batch
+
+
+@dataclass
+class FileResult:
+    display: str
+    evidence_id: str
+    status: str  # done | duplicate | unrecognised | failed
+    format: str | None = None
+    encoding: str | None = None
+    tz: str | None = None
+    rows: int = 0
+    rejected: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def anything_read(self) -> bool:
+        return any(f.status in ("done", "duplicate") for f in self.files)
+
+
+@dataclass(frozen=True)
+class Options:
+    tz: str | None = None  # zone for naive timestamps; default: the case's
+    tz_overrides: Sequence[tuple[str, str]] = ()  # (glob on the evidence path, zone)
+    force_format: str | None = None
+    year: int | None = None  # year for year-less syslog times
+    format_options: dict[str, object] = field(default_factory=dict)
+
+
+Progress = Callable[[str, int], None]  # (what is being read, bytes done with)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise AshiatoError(
+            f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo or UTC"
+        ) from exc
+
+
+def ingest(
+    case: Case, inputs: Sequence[Path], options: Options, progress: Progress | None = None
+) -> IngestReport:
+    report = IngestReport()
+    fmt_forced = registry.get(options.force_format) if options.force_format else None
+    for _, tzname in options.tz_overrides:
+        zone(tzname)
+    case_tz = options.tz or case.tz
+    zone(case_tz)
+    with Walker() as walker, case.writer() as con:
+        _drop_unfinished(con)
+        for ev in walker.walk(list(inputs)):
+            tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
+            result = _ingest_one(con, ev, fmt_forced, tzname, options)
+            report.files.append(result)
+            if progress:
+                progress(ev.display, ev.size)
+        report.skipped = walker.skipped
+    return report
+
+
+def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) -> str:
+    for pattern, tzname in overrides:
+        if fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(Path(display).name, pattern):
+            return tzname
+    return default
+
+
+def _drop_unfinished(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove what an interrupted run left half-written, so it is parsed again."""
+    unfinished = "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
+    con.execute(f"DELETE FROM events WHERE evidence_id IN ({unfinished})")  # noqa: S608
+    con.execute(f"DELETE FROM rejects WHERE evidence_id IN ({unfinished})")  # noqa: S608
+    con.execute("DELETE FROM evidence WHERE status NOT IN ('done', 'unrecognised')")
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    ev: EvidenceFile,
+    fmt_forced: Format | None,
+    tzname: str,
+    options: Options,
+) -> FileResult:
+    sha = sha256_of(ev.path)
+    evidence_id = sha[:16]
+    known = con.execute(
+        "SELECT status, format FROM evidence WHERE evidence_id = ?", [evidence_id]
+    ).fetchone()
+    if known is not None:
+        con.execute("INSERT INTO aliases VALUES (?, ?)", [evidence_id, ev.display])
+        return FileResult(ev.display, evidence_id, "duplicate", format=known[1])
+
+    with ev.path.open("rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+    encoding = detect(head)
+    text = _decode_sample(head, encoding)
+    fmt = fmt_forced or registry.sniff(Sample(head, text, Path(ev.display).name))
+    result = FileResult(ev.display, evidence_id, "ingesting", tz=tzname)
+    result.encoding = None if fmt is not None and fmt.binary else encoding
+    result.format = fmt.name if fmt else None
+    _record(con, ev, sha, result, fmt)
+    if fmt is None:
+        result.status = "unrecognised"
+        result.error = "no format recognised this file; try `ashiato formats --explain FILE`"
+        _record(con, ev, sha, result, fmt)
+        return result
+
+    source = Source(
+        path=ev.path,
+        display=ev.display,
+        evidence_id=evidence_id,
+        encoding=result.encoding,
+        tz=zone(tzname),
+        year_hint=options.year or _year_hint(ev),
+        options=options.format_options,
+    )
+    writer = EventWriter(con)
+    try:
+        for batch in fmt.parse(source):
+            batch = finalize_batch(batch, evidence_id, fmt.dataset)
+            result.rows += batch.num_rows
+            _widen(result, batch)
+            writer.add(batch)
+            _store_rejects(con, source)
+        writer.flush()
+        _store_rejects(con, source)
+        result.status = "done"
+    except (AshiatoError, OSError, ValueError, pa.ArrowException, duckdb.Error) as exc:
+        writer.flush()
+        _store_rejects(con, source)
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.rejected = source.rejected
+    _record(con, ev, sha, result, fmt, source.decode_errors)
+    return result
+
+
+def _decode_sample(head: bytes, encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    import codecs
+
+    return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
+
+
+def _year_hint(ev: EvidenceFile) -> int:
+    try:
+        return datetime.fromtimestamp(ev.path.stat().st_mtime, UTC).year
+    except OSError as exc:
+        raise EvidenceError(f"{ev.display}: can't stat ({exc})") from exc
+
+
+def _widen(result: FileResult, batch: pa.RecordBatch) -> None:
+    ts = batch.column("@timestamp")
+    if ts.null_count == len(ts):
+        return
+    lo, hi = pc.min_max(ts).values()
+    lo_v, hi_v = lo.as_py(), hi.as_py()
+    if result.first is None or lo_v < result.first:
+        result.first = lo_v
+    if result.last is None or hi_v > result.last:
+        result.last = hi_v
+
+
+def _store_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    rejects = source.take_rejects()
+    if rejects:
+        con.executemany(
+            "INSERT INTO rejects VALUES (?, ?, ?, ?)",
+            [(source.evidence_id, r.record, r.reason, r.raw) for r in rejects],
+        )
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    ev: EvidenceFile,
+    sha: str,
+    r: FileResult,
+    fmt: Format | None,
+    decode_errors: int = 0,
+) -> None:
+    con.execute(
+        """INSERT OR REPLACE INTO evidence VALUES
+           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            r.evidence_id, sha, ev.display, ev.container, ev.size,
+            r.format, fmt.dataset if fmt else None, r.encoding, r.tz, r.status,
+            r.rows, r.rejected, decode_errors, r.first, r.last,
+            datetime.now(UTC), r.error,
+        ],
+    )  # fmt: skip

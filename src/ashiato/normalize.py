@@ -1,0 +1,83 @@
+"""Normalisation applied to every batch, once, so formats don't each repeat it.
+
+- ``host.name`` is the join key for hosts: lower case, short name (``PC-01.corp.local``
+  and ``CORP\\PC-01`` both become ``pc-01``); the original stays in ``host.hostname``.
+- ``file.name``/``file.extension``/``file.directory`` are derived from ``file.path``.
+- ``url.domain`` is derived from ``url.original``; DNS names lose case and trailing dot.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ashiato.schema import EVENT_SCHEMA
+
+_IP_RE = r"^(\d{1,3}\.){3}\d{1,3}$|:"
+
+
+def host_key(name: str | None) -> str | None:
+    """The join key for one host name (scalar twin of the vectorised rule)."""
+    if not name:
+        return None
+    n = name.strip().lower()
+    if re.search(_IP_RE, n):
+        return n
+    n = n.lstrip("\\")
+    n = n.rsplit("\\", 1)[-1]
+    n = n.split(".", 1)[0]
+    return n.rstrip("$") or None
+
+
+def host_keys(arr: pa.Array) -> pa.Array:
+    low = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+    is_ip = pc.match_substring_regex(low, _IP_RE)
+    short = pc.replace_substring_regex(low, r"^\\*(?:[^\\]*\\)*", "")
+    short = pc.replace_substring_regex(short, r"\..*$", "")
+    short = pc.replace_substring_regex(short, r"\$$", "")
+    out = pc.if_else(is_ip, low, short)
+    return pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
+
+
+def finalize_batch(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.RecordBatch:
+    cols = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+    n = batch.num_rows
+
+    cols["evidence_id"] = pa.array([evidence_id] * n, pa.string())
+    cols["event.dataset"] = _fill(cols["event.dataset"], dataset)
+
+    host = cols["host.name"]
+    if host.null_count < n:
+        host = host_keys(host)
+    orig = cols["host.hostname"]
+    if orig.null_count < n:
+        host = pc.coalesce(host, host_keys(orig))
+    cols["host.name"] = host
+
+    path = cols["file.path"]
+    if path.null_count < n:
+        name = pc.replace_substring_regex(path, r"^.*[\\/]", "")
+        cols["file.name"] = pc.coalesce(cols["file.name"], name)
+        ext = pc.extract_regex(cols["file.name"], r"\.(?P<e>[^.\\/]{1,16})$").field("e")
+        cols["file.extension"] = pc.coalesce(cols["file.extension"], pc.utf8_lower(ext))
+        folder = pc.extract_regex(path, r"^(?P<d>.*)[\\/][^\\/]*$").field("d")
+        cols["file.directory"] = pc.coalesce(cols["file.directory"], folder)
+
+    url = cols["url.original"]
+    if url.null_count < n:
+        dom = pc.extract_regex(url, r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(?P<d>[^/:?#]+)")
+        cols["url.domain"] = pc.coalesce(cols["url.domain"], pc.utf8_lower(dom.field("d")))
+
+    q = cols["dns.question.name"]
+    if q.null_count < n:
+        cols["dns.question.name"] = pc.utf8_rtrim(pc.utf8_lower(q), characters=".")
+
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
+
+
+def _fill(arr: pa.Array, value: str) -> pa.Array:
+    if arr.null_count == 0:
+        return arr
+    return pc.coalesce(arr, pa.scalar(value, pa.string()))

@@ -1,0 +1,124 @@
+"""Ingest as a user runs it: idempotent, resumable, nothing lost, one bad file never fatal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ashiato.case import Case
+from ashiato.formats import registry
+from ashiato.formats.base import Format, Rows, Sample, Source
+from ashiato.ingest import Options, ingest
+
+_LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) user=(\S+) path=(.*)$")
+
+
+def _sniff(sample: Sample) -> bool:
+    return any(_LINE.match(ln) for ln in sample.first_lines(3))
+
+
+def _parse(source: Source) -> Iterator[pa.RecordBatch]:
+    rows = Rows(source, size=2)
+    for n, line in source.lines():
+        if line == "CRASH":
+            raise ValueError("parser bug")
+        m = _LINE.match(line)
+        if not m:
+            if line:
+                source.reject(n, "not a kv line", line)
+            continue
+        ts = datetime.strptime(m[1], "%Y/%m/%d %H:%M:%S")
+        if b := rows.add(n, {"@timestamp": ts, "user.name": m[2], "file.path": m[3]}):
+            yield b
+    if b := rows.flush():
+        yield b
+
+
+KV = Format("kvtest", "test.kv", "test format", _sniff, _parse)
+
+
+@pytest.fixture(autouse=True)
+def only_kv(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "formats", lambda: (KV,))
+
+
+def _count(case: Case, sql: str) -> int:
+    with case.reader() as con:
+        row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    return path
+
+
+def test_twice_adds_nothing_and_rejects_are_kept(tmp_path: Path) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    _write(ev / "a.log", ["2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\a.xlsx",
+                          "garbage line", "", "2015/09/09 11:53:00 user=suzuki path=x"])
+    case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
+    first = ingest(case, [ev], Options())
+    second = ingest(case, [ev, ev / "a.log"], Options())
+    assert [f.status for f in first.files] == ["done"]
+    assert [f.status for f in second.files] == ["duplicate", "duplicate"]
+    assert _count(case, "SELECT count(*) FROM events") == 2
+    assert _count(case, "SELECT count(*) FROM rejects WHERE record = 2") == 1
+    assert first.files[0].rejected == 1
+
+
+def test_naive_jst_reads_nine_hours_earlier_and_cp932_paths_survive(tmp_path: Path) -> None:
+    f = _write(tmp_path / "sjis.log",
+               ["2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\見積\\表示ソフト.xlsx"],
+               "cp932")
+    case = Case.create_or_open(tmp_path / "case")
+    report = ingest(case, [f], Options(tz="Asia/Tokyo"))
+    assert report.files[0].encoding == "cp932"
+    with case.reader() as con:
+        ts, path = con.execute('SELECT "@timestamp", "file.path" FROM events').fetchone()  # type: ignore[misc]
+    assert ts == datetime(2015, 9, 9, 2, 52, 14, tzinfo=UTC)
+    assert path == "D:\\share\\営業\\見積\\表示ソフト.xlsx"
+
+
+def test_tz_override_per_path(tmp_path: Path) -> None:
+    f = _write(tmp_path / "utc-box.log", ["2015/09/09 02:52:14 user=a path=p"])
+    case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
+    report = ingest(case, [f], Options(tz_overrides=[("*utc-box*", "UTC")]))
+    assert report.files[0].tz == "UTC"
+    assert report.files[0].first == datetime(2015, 9, 9, 2, 52, 14, tzinfo=UTC)
+
+
+def test_interrupted_ingest_is_completed_next_run(tmp_path: Path) -> None:
+    f = _write(tmp_path / "a.log", [f"2015/09/09 11:52:{i:02d} user=u path=p{i}" for i in range(9)])
+    case = Case.create_or_open(tmp_path / "case")
+    ingest(case, [f], Options())
+    # what a killed run leaves: the file marked as in progress with part of its rows
+    with case.writer() as con:
+        con.execute("UPDATE evidence SET status = 'ingesting'")
+        con.execute("DELETE FROM events WHERE record > 4")
+    report = ingest(case, [f], Options())
+    assert report.files[0].status == "done"
+    assert _count(case, "SELECT count(*) FROM events") == 9
+
+
+def test_bad_file_does_not_stop_the_run(tmp_path: Path) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    _write(ev / "1-crash.log", ["2015/09/09 11:52:14 user=a path=p", "CRASH"])
+    _write(ev / "2-unknown.txt", ["hello world"])
+    _write(ev / "3-good.log", ["2015/09/09 11:52:14 user=b path=q"])
+    case = Case.create_or_open(tmp_path / "case")
+    report = ingest(case, [ev], Options())
+    statuses = {Path(f.display).name: f.status for f in report.files}
+    assert statuses == {"1-crash.log": "failed", "2-unknown.txt": "unrecognised",
+                        "3-good.log": "done"}
+    failed = next(f for f in report.files if f.status == "failed")
+    assert failed.error is not None and "parser bug" in failed.error
+    assert report.anything_read
