@@ -70,6 +70,10 @@ def ingest(
         str | None, typer.Option("--format", help="Force a format (see `ashiato formats`).")
     ] = None,
     year: Annotated[int | None, typer.Option(help="Year for year-less syslog times.")] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Column mapping (JSON/TOML) for generic CSV/JSON exports."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Parse evidence into a case: hashed, read-only, nothing lost."""
@@ -83,7 +87,13 @@ def ingest(
         pattern, zone = item.rsplit("=", 1)
         overrides.append((pattern, zone))
     c = Case.create_or_open(case, tz=tz)
-    options = Options(tz=tz, tz_overrides=overrides, force_format=fmt, year=year)
+    options = Options(
+        tz=tz,
+        tz_overrides=overrides,
+        force_format=fmt,
+        year=year,
+        format_options={"mapping": str(mapping)} if mapping else {},
+    )
     total = sum(_size(p) for p in evidence)
     with _progress(as_json) as bar:
         task = bar.add_task("ingest", total=total or None)
@@ -93,8 +103,14 @@ def ingest(
 
         report = run(c, evidence, options, progress=advance)
     if as_json:
-        _dump({"case": str(case), "files": [vars(f) for f in report.files],
-               "skipped": [vars(s) for s in report.skipped], "rows": report.rows})  # fmt: skip
+        _dump(
+            {
+                "case": str(case),
+                "files": [vars(f) for f in report.files],
+                "skipped": [vars(s) for s in report.skipped],
+                "rows": report.rows,
+            }
+        )
     else:
         _ingest_table(report)
     if not report.anything_read:
@@ -123,17 +139,32 @@ def _progress(quiet: bool) -> Progress:
 
 def _ingest_table(report: Any) -> None:
     table = Table(title="Evidence ingested", show_lines=False)
-    for col in ("file", "format", "enc", "tz", "rows", "rejected", "first (UTC)", "last (UTC)",
-                "status"):  # fmt: skip
+    for col in (
+        "file",
+        "format",
+        "enc",
+        "tz",
+        "rows",
+        "rejected",
+        "first (UTC)",
+        "last (UTC)",
+        "status",
+    ):
         table.add_column(col, overflow="fold")
     for f in report.files:
         style = {"done": "", "duplicate": "dim", "unrecognised": "yellow", "failed": "red"}
         table.add_row(
-            _short(f.display), f.format or "-", f.encoding or "-", f.tz or "-",
-            f"{f.rows:,}", f"{f.rejected:,}", iso(f.first)[:19], iso(f.last)[:19],
+            _short(f.display),
+            f.format or "-",
+            f.encoding or "-",
+            f.tz or "-",
+            f"{f.rows:,}",
+            f"{f.rejected:,}",
+            iso(f.first)[:19],
+            iso(f.last)[:19],
             f.status if not f.error else f"{f.status}: {f.error}",
             style=style.get(f.status, ""),
-        )  # fmt: skip
+        )
     out.print(table)
     for s in report.skipped:
         out.print(f"[yellow]skipped[/] {s.display}: {s.reason}", highlight=False)
@@ -155,9 +186,7 @@ def _short(display: str, width: int = 60) -> str:
 @app.command()
 @friendly
 def formats(
-    explain: Annotated[
-        Path | None, typer.Option(help="Show how this file would be read.")
-    ] = None,
+    explain: Annotated[Path | None, typer.Option(help="Show how this file would be read.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the formats ashiato reads (or explain how one file is read)."""
@@ -175,8 +204,18 @@ def formats(
         return
     fmts = registry.formats()
     if as_json:
-        _dump([{"name": f.name, "dataset": f.dataset, "description": f.description,
-                "fields": list(f.fields), "binary": f.binary} for f in fmts])  # fmt: skip
+        _dump(
+            [
+                {
+                    "name": f.name,
+                    "dataset": f.dataset,
+                    "description": f.description,
+                    "fields": list(f.fields),
+                    "binary": f.binary,
+                }
+                for f in fmts
+            ]
+        )
         return
     table = Table(title="Formats")
     for col in ("name", "dataset", "description", "ECS fields filled"):
@@ -227,9 +266,14 @@ def timeline(
         for r in rows:
             n += 1
             table.add_row(
-                iso(r["@timestamp"])[:23], r["event.dataset"], r["host.name"] or "",
-                r["user.name"] or "", _flow(r), _what(r), f"{r['evidence_id']}:{r['record']}",
-            )  # fmt: skip
+                iso(r["@timestamp"])[:23],
+                r["event.dataset"],
+                r["host.name"] or "",
+                r["user.name"] or "",
+                _flow(r),
+                _what(r),
+                f"{r['evidence_id']}:{r['record']}",
+            )
         out.print(table)
         if limit is not None and n >= limit:
             out.print(f"(first {limit} rows; use --limit or --format csv for more)")
@@ -304,8 +348,11 @@ def show(
     if as_json:
         _dump(vars(shown))
         return
-    out.print(f"[bold]evidence[/] {shown.evidence['path']} ({shown.evidence['format']}, "
-              f"sha256 {shown.evidence['sha256'][:16]}…)", highlight=False)  # fmt: skip
+    out.print(
+        f"[bold]evidence[/] {shown.evidence['path']} ({shown.evidence['format']}, "
+        f"sha256 {shown.evidence['sha256'][:16]}…)",
+        highlight=False,
+    )
     for ev in shown.events:
         for k, v in ev.items():
             out.print(f"  {k}: {v}", highlight=False, markup=False)
@@ -314,6 +361,196 @@ def show(
     if shown.original:
         out.print("[bold]original record[/]")
         out.print(shown.original, highlight=False, markup=False)
+
+
+# -- investigate, note, report -------------------------------------------------------
+
+
+@app.command()
+@friendly
+def investigate(
+    target: Annotated[list[Path], typer.Argument(help="A case folder, or evidence with --case.")],
+    case: Annotated[
+        Path | None, typer.Option(help="Case folder to ingest EVIDENCE into first.")
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="Zone for naive times when ingesting.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings.json.")] = False,
+) -> None:
+    """Answer the responders' questions; writes findings.json into the case."""
+    from ashiato.analysis.pipeline import investigate as run
+
+    if case is not None:
+        from ashiato.ingest import Options
+        from ashiato.ingest import ingest as do_ingest
+
+        c = Case.create_or_open(case, tz=tz)
+        report = do_ingest(c, target, Options(tz=tz))
+        if not report.anything_read:
+            raise typer.Exit(1)
+    else:
+        if len(target) != 1:
+            raise QueryError("give one case folder, or evidence paths with --case DIR")
+        c = Case.open(target[0])
+    findings = run(c)
+    data = findings.to_dict()
+    if as_json:
+        _dump(data)
+        return
+    _print_findings(data, c)
+
+
+def _print_findings(f: dict[str, Any], c: Case) -> None:
+    out.rule("[bold]ashiato findings[/]")
+    out.print(f["incident"]["summary"], highlight=False)
+    pz = f["patient_zero"]
+    if pz:
+        out.print(
+            f"[bold]Patient zero:[/] {pz['host']} ip={pz['ip']} user={pz['user']} "
+            f"confidence={pz['confidence']} ({', '.join(pz['signals'])})",
+            highlight=False,
+        )
+    table = Table(title="Hosts")
+    for col in ("host", "verdict", "IPs", "first malicious (UTC)", "reasons"):
+        table.add_column(col, overflow="fold")
+    for h in f["hosts"]:
+        if h["verdict"] in ("infected", "suspicious"):
+            table.add_row(
+                h["host"],
+                h["verdict"],
+                ", ".join(h["ips"][:3]),
+                (h["first_malicious"] or "")[:19],
+                "; ".join(h["reasons"][:3]),
+            )
+    counts: dict[str, int] = {}
+    for h in f["hosts"]:
+        counts[h["verdict"]] = counts.get(h["verdict"], 0) + 1
+    out.print(table)
+    out.print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for v in f["vectors"]:
+        out.print(
+            f"[bold]Vector[/] {v['host']}: {v['type']} (confidence {v['confidence']}) "
+            f"{', '.join(v['artifacts'][:5])}",
+            highlight=False,
+        )
+    imp = f["impact"]
+    out.print(
+        f"[bold]Impact:[/] {imp['encrypted_files']} encrypted files (list: "
+        f"{c.root / imp['encrypted_files_csv']}), {imp['ransom_notes']} ransom notes, "
+        f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
+        highlight=False,
+    )
+    for t in f["tampering"]:
+        out.print(
+            f"[bold red]Tampering:[/] {t['kind']} {t['host'] or ''} {t['time'] or ''}",
+            highlight=False,
+        )
+    for m in f["coverage"].get("missing", []):
+        out.print(f"[yellow]Missing:[/] {m['what']} — {m['advice']}", highlight=False)
+    for i, step in enumerate(f["next_steps"], 1):
+        out.print(f"{i}. {step}", highlight=False)
+    out.print(f"findings: {c.root / 'findings.json'}")
+
+
+@app.command()
+@friendly
+def note(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    text: Annotated[str, typer.Argument(help="What the analyst learned.")],
+    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO).")] = None,
+    host: Annotated[str | None, typer.Option(help="Host it is about.")] = None,
+    user: Annotated[str | None, typer.Option(help="User it is about.")] = None,
+    tags: Annotated[str | None, typer.Option(help="Comma-separated tags.")] = None,
+) -> None:
+    """Record an interview finding or setting as an event in the case."""
+    from ashiato.notes import NOTES_ID, add_note
+
+    record = add_note(Case.open(case), text, time, host, user, tags)
+    out.print(f"note stored as {NOTES_ID}:{record}")
+
+
+@app.command()
+@friendly
+def report(
+    case: Annotated[Path, typer.Argument(help="Case folder (investigated).")],
+    lang: Annotated[str, typer.Option(help="ja or en.")] = "en",
+    output: Annotated[Path | None, typer.Option(help="Where to write the HTML.")] = None,
+) -> None:
+    """Write the self-contained HTML report for the case."""
+    from ashiato.analysis.pipeline import FINDINGS
+    from ashiato.analysis.pipeline import investigate as run
+    from ashiato.report.html import write_report
+
+    c = Case.open(case)
+    if not (c.root / FINDINGS).exists():
+        run(c)
+    path = write_report(c, lang, output)
+    out.print(f"report: {path}")
+
+
+# -- lab and demo ----------------------------------------------------------------------
+
+lab_app = typer.Typer(help="Simulated incidents with their ground truth.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("generate")
+@friendly
+def lab_generate(
+    scenario: Annotated[str, typer.Argument(help="Scenario name (see `ashiato lab list`).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 1,
+    scale: Annotated[int, typer.Option(help="Grow hosts and days.")] = 1,
+    missing: Annotated[list[str] | None, typer.Option(help="Drop a log source.")] = None,
+    no_audit: Annotated[bool, typer.Option("--no-audit", help="File-share auditing off.")] = False,
+) -> None:
+    """Write DIR/evidence/... and DIR/truth.json for a scenario."""
+    from ashiato import lab
+
+    if scenario not in lab.SCENARIOS:
+        raise QueryError(f"unknown scenario {scenario!r}; known: {', '.join(lab.SCENARIOS)}")
+    lab.generate(
+        scenario, out_dir, seed=seed, scale=scale, missing=missing or (), audit=not no_audit
+    )
+    out.print(f"evidence: {out_dir / 'evidence'}  truth: {out_dir / 'truth.json'}")
+
+
+@lab_app.command("list")
+def lab_list() -> None:
+    """List the scenarios and log sources."""
+    from ashiato import lab
+
+    out.print("scenarios: " + ", ".join(lab.SCENARIOS))
+    out.print("sources (for --missing): " + ", ".join(lab.SOURCES))
+
+
+@app.command()
+@friendly
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Working folder.")] = Path("ashiato-demo"),
+    scenario: Annotated[str, typer.Option(help="Lab scenario.")] = "fileserver-encryption",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    lang: Annotated[str, typer.Option(help="Report language: ja or en.")] = "en",
+) -> None:
+    """Simulate an incident, ingest it, investigate it and write the report."""
+    from ashiato import lab
+    from ashiato.analysis.pipeline import investigate as run
+    from ashiato.ingest import Options
+    from ashiato.ingest import ingest as do_ingest
+    from ashiato.report.html import write_report
+
+    lab_dir = out_dir / "lab"
+    out.print(f"1/4 simulating '{scenario}' into {lab_dir}")
+    lab.generate(scenario, lab_dir, seed=seed)
+    case_dir = out_dir / "case"
+    out.print(f"2/4 ingesting into {case_dir}")
+    c = Case.create_or_open(case_dir, tz="Asia/Tokyo")
+    rep = do_ingest(c, [lab_dir / "evidence"], Options(tz="Asia/Tokyo"))
+    _ingest_table(rep)
+    out.print("3/4 investigating")
+    findings = run(c)
+    _print_findings(findings.to_dict(), c)
+    path = write_report(c, lang)
+    out.print(f"4/4 report: [bold]{path.resolve()}[/] (truth: {lab_dir / 'truth.json'})")
 
 
 def main() -> None:

@@ -16,8 +16,11 @@ def explain_file(path: Path) -> dict[str, Any]:
         head = fh.read(SAMPLE_BYTES)
     kind = archive_kind(path)
     if kind is not None:
-        return {"file": str(path), "archive": kind,
-                "note": "archives are unpacked and each member is detected on its own"}  # fmt: skip
+        return {
+            "file": str(path),
+            "archive": kind,
+            "note": "archives are unpacked and each member is detected on its own",
+        }
     encoding = detect(head)
     text = None
     if encoding is not None:
@@ -33,6 +36,13 @@ def explain_file(path: Path) -> dict[str, Any]:
         except Exception:
             ok = False
         candidates.append(f"{f.name}: {'yes' if ok else 'no'}")
+    columns = None
+    if fmt is not None and fmt.name == "generic_table":
+        from ashiato.formats.generic_table import explain_columns
+
+        header = sample.first_lines(1)
+        if header:
+            columns = explain_columns(_split_header(header[0]))
     return {
         "file": str(path),
         "encoding": encoding or "binary",
@@ -40,5 +50,13 @@ def explain_file(path: Path) -> dict[str, Any]:
         "dataset": fmt.dataset if fmt else None,
         "fields": list(fmt.fields) if fmt else [],
         "first lines": sample.first_lines(3),
+        "columns": columns,
         "sniff answers (in registry order)": candidates,
     }
+
+
+def _split_header(line: str) -> list[str]:
+    import csv
+
+    delim = max(",\t;|", key=line.count)
+    return next(csv.reader([line], delimiter=delim))

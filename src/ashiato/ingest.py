@@ -225,9 +225,22 @@ def _record(
         """INSERT OR REPLACE INTO evidence VALUES
            (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
-            r.evidence_id, sha, ev.display, ev.container, ev.size,
-            r.format, fmt.dataset if fmt else None, r.encoding, r.tz, r.status,
-            r.rows, r.rejected, decode_errors, r.first, r.last,
-            datetime.now(UTC), r.error,
+            r.evidence_id,
+            sha,
+            ev.display,
+            ev.container,
+            ev.size,
+            r.format,
+            fmt.dataset if fmt else None,
+            r.encoding,
+            r.tz,
+            r.status,
+            r.rows,
+            r.rejected,
+            decode_errors,
+            r.first,
+            r.last,
+            datetime.now(UTC),
+            r.error,
         ],
-    )  # fmt: skip
+    )

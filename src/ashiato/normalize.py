@@ -60,15 +60,18 @@ def finalize_batch(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.
     if path.null_count < n:
         name = pc.replace_substring_regex(path, r"^.*[\\/]", "")
         cols["file.name"] = pc.coalesce(cols["file.name"], name)
-        ext = pc.extract_regex(cols["file.name"], r"\.(?P<e>[^.\\/]{1,16})$").field("e")
+        ext = pc.struct_field(pc.extract_regex(cols["file.name"], r"\.(?P<e>[^.\\/]{1,16})$"), "e")
         cols["file.extension"] = pc.coalesce(cols["file.extension"], pc.utf8_lower(ext))
-        folder = pc.extract_regex(path, r"^(?P<d>.*)[\\/][^\\/]*$").field("d")
+        folder = pc.struct_field(pc.extract_regex(path, r"^(?P<d>.*)[\\/][^\\/]*$"), "d")
         cols["file.directory"] = pc.coalesce(cols["file.directory"], folder)
 
     url = cols["url.original"]
     if url.null_count < n:
         dom = pc.extract_regex(url, r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(?P<d>[^/:?#]+)")
-        cols["url.domain"] = pc.coalesce(cols["url.domain"], pc.utf8_lower(dom.field("d")))
+        # struct_field, not .field(): it keeps the nulls of rows that didn't match
+        cols["url.domain"] = pc.coalesce(
+            cols["url.domain"], pc.utf8_lower(pc.struct_field(dom, "d"))
+        )
 
     q = cols["dns.question.name"]
     if q.null_count < n:

@@ -21,16 +21,39 @@ from ashiato.errors import QueryError
 from ashiato.normalize import host_key
 
 SEARCHED = (
-    "message", "url.original", "file.path", "process.command_line", "process.executable",
-    "rule.name", "dns.question.name", "email.subject", "email.attachments", "user.name",
-    "host.hostname", "extra",
-)  # fmt: skip
+    "message",
+    "url.original",
+    "file.path",
+    "process.command_line",
+    "process.executable",
+    "rule.name",
+    "dns.question.name",
+    "email.subject",
+    "email.attachments",
+    "user.name",
+    "host.hostname",
+    "extra",
+)
 
 COLUMNS = (
-    "@timestamp", "event.dataset", "event.code", "event.action", "host.name", "user.name",
-    "source.ip", "source.port", "destination.ip", "destination.port", "url.original",
-    "file.path", "process.command_line", "rule.name", "message", "evidence_id", "record",
-)  # fmt: skip
+    "@timestamp",
+    "event.dataset",
+    "event.code",
+    "event.action",
+    "host.name",
+    "user.name",
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "url.original",
+    "file.path",
+    "process.command_line",
+    "rule.name",
+    "message",
+    "evidence_id",
+    "record",
+)
 
 
 @dataclass(frozen=True)

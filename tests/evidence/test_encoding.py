@@ -29,3 +29,8 @@ def test_utf8_cut_inside_a_character_is_still_utf8() -> None:
 
 def test_binary() -> None:
     assert detect(b"ElfFile\x00\x00\x00\x00\x01\x02") is None
+
+
+def test_utf8_with_a_garbled_line_stays_utf8() -> None:
+    good = ("date=2015-09-09 time=11:45:07 devname=\"FG-OSAKA\" srcip=10.31.5.20\n" * 200).encode()
+    assert detect(good + b"\x8f\xff\xfe\x00garbage\x9c\n" + good) == "utf-8"

@@ -28,6 +28,11 @@ def detect(head: bytes) -> str | None:
         return "utf-8"
     if _decodes(head, "cp932"):
         return "cp932"
+    # a UTF-8 log with a few garbled lines (binary junk, a cut write) is still UTF-8:
+    # the bad lines end up as rejects or with replacement characters, not the whole file
+    # decoded in some single-byte code page
+    if head.decode("utf-8", errors="replace").count("\ufffd") <= max(2, len(head) // 1000):
+        return "utf-8"
     from charset_normalizer import from_bytes
 
     best = from_bytes(head).best()

@@ -20,9 +20,12 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.dhcp",
     "ashiato.formats.suricata",
     "ashiato.formats.fortigate",
+    "ashiato.formats.trendmicro",
+    "ashiato.formats.postfix",
     "ashiato.formats.squid",
     "ashiato.formats.mftecmd",
     "ashiato.formats.file_listing",
+    "ashiato.formats.generic_table",  # the catch-all: keep it last
 )
 
 

@@ -11,30 +11,88 @@ What lands where:
   ``UtcTime`` (when the event happened, not when it was logged).
 - ``event.code`` = EventID, ``event.provider`` = Provider Name, ``event.severity`` = Level,
   ``host.hostname`` = Computer, ``event.dataset`` = one per channel (:func:`dataset_for`).
-- ``extra`` keeps everything else: ``winlog.channel``, ``winlog.process.pid`` (Execution
-  ProcessID, the process that wrote the event), ``winlog.user.identifier`` (Security
-  UserID) and **all** the event's data, mapped or not, as one nested object under
-  ``winlog.event_data`` (or ``winlog.user_data`` for UserData events such as 1102/104).
-  A few derived values get their own extra key: ``workstation`` (the logon's source
-  WorkstationName), ``file.local_path`` (5145 share path joined with the relative name).
+- ``extra`` keeps everything else under one ``winlog`` object: ``channel``, ``process_id``
+  (Execution ProcessID: the process that wrote the event), ``user_sid`` (Security UserID)
+  and **all** the event's data, mapped or not, as ``event_data`` (name -> value; or
+  ``user_data`` for UserData events such as 1102/104). In DuckDB:
+  ``extra->>'$.winlog.event_data.ShareLocalPath'``. A few derived values get their own
+  top-level extra key: ``workstation`` (the logon's source WorkstationName) and
+  ``file.local_path`` (5145: share path joined with the relative name). Formats add
+  what only they know: ``winlog.file_record_id`` (EVTX), ``winlog.record_id`` (JSON
+  lines), ``line`` (XML), ``winlog.task`` (CSV).
 - The key events of domain.md section 2 fill ECS columns (user, logon id/type, source
   address, process, file, share, access mask, DNS, threat name...) plus
-  ``event.action``/``event.category``/``event.outcome``.
+  ``event.action``/``event.category``; ``event.outcome`` comes from the audit
+  success/failure Keywords (or the Kerberos/NTLM Status).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+import pyarrow as pa
+
+from ashiato.formats.base import BATCH_ROWS, Source
+from ashiato.schema import NAMES, TS, batch_from_columns
+
 Row = dict[str, Any]
 
 _AUDIT_FAILURE = 0x10000000000000
 _AUDIT_SUCCESS = 0x20000000000000
 _UNSET = ("", "-")
+_NULL_SID = "S-1-0-0"  # "nobody": 4625 for an unknown account, network 4624 subjects
+
+
+# The columns the Windows formats fill (Format.fields).
+FIELDS: tuple[str, ...] = (
+    "@timestamp",
+    "event.code",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "event.severity",
+    "event.provider",
+    "host.hostname",
+    "user.name",
+    "user.domain",
+    "user.id",
+    "winlog.logon.id",
+    "winlog.logon.type",
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "destination.domain",
+    "network.transport",
+    "process.pid",
+    "process.executable",
+    "process.name",
+    "process.command_line",
+    "process.parent.pid",
+    "process.parent.executable",
+    "process.hash",
+    "file.path",
+    "file.share",
+    "file.access_mask",
+    "file.hash",
+    "dns.question.name",
+    "dns.answers",
+    "rule.name",
+    "rule.id",
+    "rule.category",
+    "message",
+    "network.protocol",
+    "observer.name",
+    "observer.type",
+    "observer.vendor",
+    "event.dataset",
+)
 
 
 @dataclass(slots=True)
@@ -45,15 +103,15 @@ class WinEvent:
     event_id: int | None
     channel: str | None
     computer: str | None
-    time: datetime | None
-    record_id: int | None = None
+    time: str | datetime | None  # ISO 8601 text with zone, or a datetime (naive = source zone)
+    data: dict[str, Any] = field(default_factory=dict)
+    user_data: bool = False  # data came from <UserData> (1102, 104...)
     level: int | None = None
     keywords: str | None = None
     process_id: int | None = None
     user_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    user_data: bool = False
     message: str | None = None
+    record_id: int | None = None
 
 
 # -- small value helpers (values come as str, int, bool or None) -----------------------
@@ -138,11 +196,15 @@ def dataset_for(channel: str | None) -> str | None:
     """``Security`` -> ``windows.security``; other channels ``windows.<channel_slug>``."""
     if not channel:
         return None
-    key = channel.lower()
-    ds = _DATASETS.get(key)
+    ds = _DATASETS.get(channel)
     if ds is None:
-        slug = _NON_ALNUM.sub("_", key).strip("_")
-        ds = _DATASETS[key] = f"windows.{slug}" if slug else "windows.unknown"
+        key = channel.lower()
+        ds = _DATASETS.get(key)
+        if ds is None:
+            slug = _NON_ALNUM.sub("_", key).strip("_")
+            ds = f"windows.{slug}" if slug else "windows.unknown"
+        if len(_DATASETS) < 10_000:  # a cache, bounded against hostile input
+            _DATASETS[channel] = ds
     return ds
 
 
@@ -161,10 +223,19 @@ _KINDS = {
 }
 
 
+_KIND_CACHE: dict[str, str] = {}
+
+
 def provider_kind(provider: str | None) -> str:
+    """Which family of mapped events a provider belongs to ('' for none)."""
     if not provider:
         return ""
-    return _KINDS.get(provider.lower(), "")
+    kind = _KIND_CACHE.get(provider)
+    if kind is None:
+        kind = _KINDS.get(provider.lower(), "")
+        if len(_KIND_CACHE) < 10_000:
+            _KIND_CACHE[provider] = kind
+    return kind
 
 
 # -- per-event handlers ------------------------------------------------------------------
@@ -195,9 +266,12 @@ def _logon(d: Mapping[str, Any], row: Row) -> None:
 
 def _process(d: Mapping[str, Any], row: Row, exe_key: str, pid_key: str) -> None:
     exe = text(d, exe_key)
+    pid = integer(text(d, pid_key))
+    if exe is None and pid == 0:
+        return  # 4624/4625 over the network: ProcessName "-", ProcessId 0x0 = no process
     row["process.executable"] = exe
     row["process.name"] = _basename(exe)
-    row["process.pid"] = integer(text(d, pid_key))
+    row["process.pid"] = pid
 
 
 def _kerberos(d: Mapping[str, Any], row: Row) -> None:
@@ -268,10 +342,27 @@ def _proc_4689(d: Mapping[str, Any], row: Row) -> None:
     _process(d, row, "ProcessName", "ProcessId")
 
 
+def executable_of(command: str) -> str:
+    """The program part of a command line: ``"C:\\a b\\x.exe" -k`` -> ``C:\\a b\\x.exe``."""
+    command = command.strip()
+    if command.startswith('"'):
+        end = command.find('"', 1)
+        return command[1:end] if end > 0 else command[1:]
+    low = command.lower()
+    for ext in (".exe", ".com", ".bat", ".cmd", ".dll", ".sys", ".ps1"):
+        at = low.find(ext)
+        if at > 0 and (len(command) == at + len(ext) or command[at + len(ext)] == " "):
+            return command[: at + len(ext)]
+    return command.split(" ", 1)[0]
+
+
 def _service(d: Mapping[str, Any], row: Row) -> None:
     # 7045 ImagePath / 4697 ServiceFileName is a command line as often as a path
-    exe = text(d, "ImagePath") or text(d, "ServiceFileName")
-    row["process.executable"] = exe
+    command = text(d, "ImagePath") or text(d, "ServiceFileName")
+    if command:
+        row["process.command_line"] = command
+        row["process.executable"] = executable_of(command)
+        row["process.name"] = _basename(row["process.executable"])
     if "SubjectUserName" in d:
         _subject(d, row)
 
@@ -298,7 +389,7 @@ def _sysmon_common(d: Mapping[str, Any], row: Row) -> None:
     t = text(d, "UtcTime")
     if t:
         try:
-            row["@timestamp"] = datetime.fromisoformat(t).replace(tzinfo=UTC)
+            row["@timestamp"] = utc_text(t)
         except ValueError:
             pass  # keep TimeCreated
 
@@ -434,34 +525,79 @@ def _outcome(keywords: str) -> str | None:
 
 def to_row(ev: WinEvent) -> Row:
     """The event-schema row (plus extra keys) for one Windows event."""
-    eid = ev.event_id
-    row: Row = {
-        "@timestamp": ev.time,
-        "event.code": None if eid is None else str(eid),
-        "event.provider": ev.provider,
-        "event.severity": ev.level,
-        "event.dataset": dataset_for(ev.channel),
-        "host.hostname": ev.computer,
-        "message": ev.message,
-        "winlog.channel": ev.channel,
-        "winlog.process.pid": ev.process_id,
-        "winlog.user.identifier": ev.user_id,
-    }
-    data = ev.data
+    return event_row(
+        ev.provider,
+        ev.event_id,
+        ev.channel,
+        ev.computer,
+        ev.time,
+        ev.data,
+        ev.user_data,
+        ev.level,
+        ev.keywords,
+        ev.process_id,
+        ev.user_id,
+        ev.message,
+    )
+
+
+def event_row(
+    provider: str | None,
+    eid: int | None,
+    channel: str | None,
+    computer: str | None,
+    time: str | datetime | None,
+    data: dict[str, Any],
+    user_data: bool,
+    level: int | None,
+    keywords: str | None,
+    process_id: int | None,
+    user_id: str | None,
+    message: str | None,
+) -> Row:
+    """:func:`to_row` without the WinEvent, for the EVTX hot path."""
+    winlog: dict[str, Any] = {"channel": channel}
+    if process_id is not None:
+        winlog["process_id"] = process_id
+    if user_id:
+        winlog["user_sid"] = user_id
     if data:
-        row["winlog.user_data" if ev.user_data else "winlog.event_data"] = data
+        winlog["user_data" if user_data else "event_data"] = data
+    row: Row = {
+        "@timestamp": time,
+        "event.code": None if eid is None else str(eid),
+        "event.provider": provider or None,
+        "event.dataset": dataset_for(channel),
+        "event.severity": level,
+        "host.hostname": computer or None,
+        "winlog": winlog,
+    }
+    if message:
+        row["message"] = message
+    kind = provider_kind(provider)
     if eid is not None:
-        spec = _EVENTS.get((provider_kind(ev.provider), eid))
+        spec = _EVENTS.get((kind, eid))
         if spec is not None:
             action, category, handler = spec
             row["event.action"] = action
             row["event.category"] = category
             if handler is not None:
                 handler(data, row)
-    if ev.keywords and "event.outcome" not in row:
-        row["event.outcome"] = _outcome(ev.keywords)
-    if ev.user_id and row.get("user.id") is None and row.get("user.name") is None:
-        row["user.id"] = ev.user_id
+            if row.get("user.id") == _NULL_SID:
+                row["user.id"] = None
+    # Security UserID says who caused the event, except for Sysmon and Defender, whose
+    # service (S-1-5-18) writes every event
+    if (
+        user_id
+        and row.get("user.id") is None
+        and row.get("user.name") is None
+        and kind not in ("sysmon", "defender")
+    ):
+        row["user.id"] = user_id
+    if keywords and "event.outcome" not in row:
+        outcome = _outcome(keywords)
+        if outcome:
+            row["event.outcome"] = outcome
     return row
 
 
@@ -478,16 +614,17 @@ def _attr(node: Any, name: str) -> Any:
     return node.get("@" + name)
 
 
-def _scalar(v: Any) -> Any:
+def scalar(v: Any) -> Any:
+    """A JSON value, unwrapping ``{"#text": ...}`` (an element that also had attributes)."""
     if isinstance(v, dict):
         return v.get("#text")
     return v
 
 
-def _flat_data(node: Any) -> tuple[dict[str, Any], bool]:
-    """EventData / UserData as a flat name -> value dict; True when it was UserData."""
+def _flat_data(node: Any) -> dict[str, Any]:
+    """EventData / UserData as a flat name -> value dict."""
     if not isinstance(node, dict):
-        return {}, False
+        return {}
     out: dict[str, Any] = {}
     for k, v in node.items():
         if k == "#attributes" or k[:1] == "@":
@@ -495,46 +632,100 @@ def _flat_data(node: Any) -> tuple[dict[str, Any], bool]:
         if k == "Data" and isinstance(v, list | dict):
             # xmltodict: [{"@Name": "X", "#text": "v"}, ...]; evtx unnamed: {"#text": [...]}
             items = v if isinstance(v, list) else [v]
+            unnamed = []
             for item in items:
                 name = _attr(item, "Name")
                 if name is not None:
-                    out[str(name)] = _scalar(item)
-                elif "Data" in out:
-                    prev = out["Data"]
-                    out["Data"] = [*prev, _scalar(item)] if isinstance(prev, list) else [prev, item]
+                    out[str(name)] = scalar(item)
                 else:
-                    out["Data"] = _scalar(item)
+                    unnamed.append(scalar(item))
+            if unnamed:
+                out["Data"] = unnamed[0] if len(unnamed) == 1 else unnamed
             continue
-        out[k] = _scalar(v) if isinstance(v, dict) and "#text" in v else v
-    return out, False
+        out[k] = scalar(v) if isinstance(v, dict) and "#text" in v else v
+    return out
 
 
 def _system_attr(system: Mapping[str, Any], key: str, name: str) -> Any:
     node = system.get(key)
-    v = _attr(node, name)
-    if v is None:
-        sep = system.get(key + "_attributes")  # evtx --separate-json-attributes
-        if isinstance(sep, dict):
-            v = sep.get(name)
-    return v
+    if isinstance(node, dict):
+        attrs = node.get("#attributes")
+        if isinstance(attrs, dict):
+            return attrs.get(name)
+        v = node.get("@" + name)  # xmltodict
+        if v is not None:
+            return v
+    sep = system.get(key + "_attributes")  # evtx_dump --separate-json-attributes
+    return sep.get(name) if isinstance(sep, dict) else None
+
+
+def utc_text(value: Any) -> str:
+    """Check an ISO 8601 UTC time and return it with an explicit zone (Arrow casts it)."""
+    if not isinstance(value, str):
+        raise ValueError("no TimeCreated/@SystemTime")
+    stamp: str = value
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise ValueError(f"bad time {stamp[:40]!r}") from None
+    if len(stamp) > 27:  # longer than "2016-09-19T16:50:06.477878Z": maybe 100 ns digits
+        stamp = _micro(stamp)
+    if when.tzinfo is None:  # SystemTime and Sysmon UtcTime are UTC by definition
+        return stamp.replace(" ", "T", 1) + "Z"
+    return stamp
+
+
+def _micro(stamp: str) -> str:
+    """Cut fractions to microseconds (Arrow refuses more digits than the unit holds)."""
+    dot = stamp.find(".")
+    if dot < 0:
+        return stamp
+    end = dot + 1
+    while end < len(stamp) and stamp[end].isdigit():
+        end += 1
+    return stamp[: dot + 7] + stamp[end:] if end - dot > 7 else stamp
 
 
 def from_json(event: Mapping[str, Any]) -> WinEvent:
     """A WinEvent from the ``Event`` object of evtx JSON output; raises ValueError if unusable."""
+    ev = WinEvent(*_json_parts(event))
+    system = event["System"]
+    ev.record_id = integer(scalar(system.get("EventRecordID")))
+    return ev
+
+
+def json_row(event: Mapping[str, Any]) -> Row:
+    """``to_row(from_json(event))`` in one step (the EVTX hot path)."""
+    return event_row(*_json_parts(event))
+
+
+_JsonParts = tuple[
+    Any, int | None, str | None, str | None, str, dict[str, Any], bool, int | None,
+    str | None, int | None, str | None, None,
+]  # fmt: skip
+
+
+def _json_parts(event: Mapping[str, Any]) -> _JsonParts:
+    """The WinEvent fields, in WinEvent order, from evtx-style JSON.
+
+    Written for speed (it runs once per EVTX record): the common ``#attributes`` spelling
+    is read directly and the other spellings only when that fails.
+    """
     system = event.get("System")
     if not isinstance(system, dict):
         raise ValueError("no System element")
-    stamp = _system_attr(system, "TimeCreated", "SystemTime")
-    if not isinstance(stamp, str):
-        raise ValueError("no TimeCreated/@SystemTime")
     try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        raise ValueError(f"bad SystemTime {stamp[:40]!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # SystemTime is UTC by definition
-    raw_eid = system.get("EventID")
-    eid = integer(_scalar(raw_eid))
+        stamp = system["TimeCreated"]["#attributes"]["SystemTime"]
+    except (KeyError, TypeError):
+        stamp = _system_attr(system, "TimeCreated", "SystemTime")
+    when = utc_text(stamp)
+    try:
+        provider = system["Provider"]["#attributes"]["Name"]
+    except (KeyError, TypeError):
+        provider = _system_attr(system, "Provider", "Name")
+    eid = system.get("EventID")
+    if type(eid) is not int:  # not isinstance: a JSON true is an int too
+        eid = integer(scalar(eid))
     payload = event.get("EventData")
     user_data = False
     if payload is None and isinstance(event.get("UserData"), dict):
@@ -542,21 +733,29 @@ def from_json(event: Mapping[str, Any]) -> WinEvent:
         children = [v for k, v in event["UserData"].items() if k != "#attributes"]
         payload = children[0] if len(children) == 1 else event["UserData"]
         user_data = True
-    data, _ = _flat_data(payload)
+    if isinstance(payload, dict) and "Data" not in payload and "#attributes" not in payload:
+        data: dict[str, Any] = payload  # already name -> value: no copy
+    else:
+        data = _flat_data(payload)
     keywords = system.get("Keywords")
-    return WinEvent(
-        provider=_system_attr(system, "Provider", "Name"),
-        event_id=eid,
-        channel=_str_or_none(system.get("Channel")),
-        computer=_str_or_none(system.get("Computer")),
-        time=when,
-        record_id=integer(system.get("EventRecordID")),
-        level=integer(_scalar(system.get("Level"))),
-        keywords=keywords if isinstance(keywords, str) else None,
-        process_id=integer(_system_attr(system, "Execution", "ProcessID")),
-        user_id=_str_or_none(_system_attr(system, "Security", "UserID")),
-        data=data,
-        user_data=user_data,
+    level = system.get("Level")
+    channel = system.get("Channel")
+    computer = system.get("Computer")
+    uid = _system_attr(system, "Security", "UserID")
+    pid = _system_attr(system, "Execution", "ProcessID")
+    return (
+        provider if isinstance(provider, str) else _str_or_none(provider),
+        eid,
+        channel if isinstance(channel, str) else _str_or_none(channel),
+        computer if isinstance(computer, str) else _str_or_none(computer),
+        when,
+        data,
+        user_data,
+        level if type(level) is int else integer(scalar(level)),
+        keywords if isinstance(keywords, str) else None,
+        pid if type(pid) is int else integer(pid),
+        uid if isinstance(uid, str) else _str_or_none(uid),
+        None,
     )
 
 
@@ -564,3 +763,108 @@ def _str_or_none(v: Any) -> str | None:
     if v is None or isinstance(v, dict | list):
         return None
     return str(v)
+
+
+# -- batching ----------------------------------------------------------------------------
+
+_KNOWN = frozenset(NAMES)
+
+
+class WinRows:
+    """``base.Rows`` for Windows events: same contract (non-schema keys go to ``extra``).
+
+    Tuned for the EVTX hot path (measured, see tests/formats/test_evtx.py):
+
+    - ``@timestamp`` travels as ISO 8601 text and Arrow casts the whole column, because
+      building Arrow timestamps from Python datetimes costs ~2 µs a row;
+    - rows are turned into Arrow every ``chunk`` rows, while their dicts are still in the
+      CPU cache (~20 % faster than holding 16k rows), and the chunks are handed on
+      concatenated in batches of ``size`` rows.
+    """
+
+    def __init__(self, source: Source, size: int = BATCH_ROWS, chunk: int = 512) -> None:
+        self.source = source
+        self.size = size
+        self.chunk = min(chunk, size)
+        self._rows: list[tuple[int, Row]] = []
+        self._done: list[pa.RecordBatch] = []
+        self._done_rows = 0
+
+    def add(self, record: int, row: Row) -> pa.RecordBatch | None:
+        self._rows.append((record, row))
+        if len(self._rows) >= self.chunk:
+            self._done.append(self._convert())
+            self._done_rows += self.chunk
+            if self._done_rows >= self.size:
+                return self._take()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if self._rows:
+            self._done.append(self._convert())
+        return self._take() if self._done else None
+
+    def _take(self) -> pa.RecordBatch:
+        done, self._done, self._done_rows = self._done, [], 0
+        return done[0] if len(done) == 1 else pa.concat_batches(done)
+
+    def _convert(self) -> pa.RecordBatch:
+        rows, self._rows = self._rows, []
+        n = len(rows)
+        cols: dict[str, Any] = {}
+        times: list[Any] = [None] * n
+        extras: list[str | None] = [None] * n
+        known = _KNOWN
+        for i, (_record, row) in enumerate(rows):
+            extra: dict[str, Any] | None = None
+            for key, value in row.items():
+                if value is None:
+                    continue
+                if key in known:
+                    col = cols.get(key)
+                    if col is None:
+                        col = cols[key] = [None] * n
+                    col[i] = value
+                else:
+                    if extra is None:
+                        extra = {}
+                    extra[key] = value
+            if extra:
+                extras[i] = _dumps(extra)
+        stamps = cols.pop("@timestamp", times)
+        for i, value in enumerate(stamps):
+            if value is not None and not isinstance(value, str):
+                stamps[i] = self._iso(value)
+        cols["@timestamp"] = _timestamps(stamps)
+        cols["extra"] = extras
+        cols["record"] = [r for r, _ in rows]
+        return batch_from_columns(cols, n)
+
+    def _iso(self, value: Any) -> str | None:
+        if isinstance(value, datetime):
+            return self.source.localize(value).isoformat()
+        return None
+
+
+def _dumps(extra: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(extra, default=str).decode()
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        return json.dumps(extra, default=str, ensure_ascii=False)
+
+
+def _timestamps(times: list[str | None]) -> pa.Array:
+    try:
+        return pa.array(times, pa.string()).cast(TS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass  # e.g. 100 ns digits ("...33.8337335Z"): normalise one by one
+    fixed: list[str | None] = []
+    for t in times:
+        try:
+            when = datetime.fromisoformat(t) if t else None
+        except ValueError:
+            when = None  # formats check times before they add a row; this is a last guard
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        fixed.append(when.isoformat() if when else None)
+    return pa.array(fixed, pa.string()).cast(TS)

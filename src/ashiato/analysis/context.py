@@ -1,0 +1,123 @@
+"""What every analysis gets: the case's event table as an Ibis expression, plus helpers.
+
+Analyses filter and aggregate in the engine (Ibis → DuckDB or Spark); only the small
+results (candidate hosts, notes, chains) come back to Python as lists of dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ashiato.findings import Evidence
+
+EVENT_COLUMNS = (
+    "@timestamp",
+    "event.dataset",
+    "event.code",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "host.name",
+    "host.ip",
+    "user.name",
+    "user.domain",
+    "source.ip",
+    "source.port",
+    "source.bytes",
+    "destination.ip",
+    "destination.port",
+    "destination.bytes",
+    "destination.domain",
+    "url.original",
+    "url.domain",
+    "http.request.method",
+    "http.request.referrer",
+    "http.response.mime_type",
+    "http.response.status_code",
+    "file.path",
+    "file.name",
+    "file.extension",
+    "file.directory",
+    "file.owner",
+    "file.mtime",
+    "file.size",
+    "file.created",
+    "file.share",
+    "file.access_mask",
+    "process.executable",
+    "process.command_line",
+    "process.parent.executable",
+    "process.name",
+    "rule.name",
+    "rule.category",
+    "dns.question.name",
+    "email.from.address",
+    "email.to.address",
+    "email.subject",
+    "email.attachments",
+    "observer.name",
+    "observer.type",
+    "message",
+    "winlog.logon.id",
+    "winlog.logon.type",
+    "extra",
+    "evidence_id",
+    "record",
+)
+
+
+@dataclass
+class Context:
+    events: Any  # ibis Table
+    tz: str
+    notes: list[str] = field(default_factory=list)  # analysts' remarks for the report
+
+    def rows(self, expr: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        """Run an Ibis expression and return plain dicts (column names as in the schema)."""
+        if limit is not None:
+            expr = expr.limit(limit)
+        return list(expr.to_pyarrow().to_pylist())
+
+    def select(self, expr: Any, columns: Sequence[str] = EVENT_COLUMNS) -> Any:
+        return expr.select([c for c in columns if c in expr.columns])
+
+    def datasets(self) -> dict[str, int]:
+        t = self.events
+        agg = t.group_by("event.dataset").aggregate(n=t.count())
+        return {r["event.dataset"]: int(r["n"]) for r in self.rows(agg)}
+
+
+def summary(row: dict[str, Any]) -> str:
+    """A one-line description of an event for evidence lists."""
+    bits: list[str] = []
+    for key in ("host.name", "user.name"):
+        if row.get(key):
+            bits.append(str(row[key]))
+    if row.get("source.ip") or row.get("destination.ip"):
+        port = row.get("destination.port")
+        bits.append(
+            f"{row.get('source.ip') or '?'}→{row.get('destination.ip') or '?'}"
+            + (f":{port}" if port else "")
+        )
+    code = " ".join(str(row[k]) for k in ("event.code", "event.action") if row.get(k))
+    if code:
+        bits.append(code)
+    for key in (
+        "rule.name",
+        "url.original",
+        "process.command_line",
+        "file.path",
+        "email.subject",
+        "dns.question.name",
+        "message",
+    ):
+        if row.get(key):
+            bits.append(str(row[key])[:200])
+            break
+    return " | ".join(bits)
+
+
+def evidence(rows: Sequence[dict[str, Any]], limit: int = 10) -> list[Evidence]:
+    return [Evidence.of(r, summary(r)) for r in rows[:limit]]

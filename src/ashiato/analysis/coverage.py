@@ -1,0 +1,150 @@
+"""What the case can and can't answer: sources, gaps, tampering, clock skew, next steps.
+
+``coverage`` returns the per-source inventory and hourly volumes across the incident
+window (for the report's coverage chart), the sources whose absence limits the answers
+(each with why it matters and what to collect or enable), the tampering findings
+(:mod:`tampering`), clock offsets between sources (:mod:`clock_skew`) and an ordered list
+of next steps for the responders.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+
+from ashiato.analysis import clock_skew, tampering
+from ashiato.analysis.context import Context
+from ashiato.analysis.identity import Identity
+from ashiato.analysis.indicators import MALICIOUS_SIGNATURE, TOR_GATEWAY
+from ashiato.analysis.missing import Profile, missing
+from ashiato.exports import iso
+from ashiato.findings import ClockSkew, Missing, Tampering
+
+HOUR = timedelta(hours=1)
+MAX_HOURS = 24 * 14  # the chart is for the incident, not the whole retention
+Result = tuple[dict[str, Any], list[Missing], list[Tampering], list[ClockSkew], list[str]]
+
+
+def _seconds(ts: Any) -> Any:
+    """Epoch seconds with the fraction (DuckDB's epoch() is a DOUBLE; ibis types it int)."""
+    return ts.epoch_seconds().cast("float64")
+
+
+def coverage(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
+             infected_hosts: list[str]) -> Result:  # fmt: skip
+    sources = _sources(ctx)
+    cov: dict[str, Any] = {"sources": sources}
+    cov.update(_hours(ctx, window, sources))
+    prof = Profile.load(ctx)
+    gaps = missing(prof, window, infected_hosts)
+    tamper = tampering.find(ctx, ident, window)
+    skews = clock_skew.estimate(ctx)
+    steps = next_steps(ctx, ident, infected_hosts, gaps, tamper, skews)
+    return cov, gaps, tamper, skews, steps
+
+
+def _sources(ctx: Context) -> list[dict[str, Any]]:
+    t = ctx.events
+    agg = t.group_by("event.dataset").aggregate(
+        events=t.count(), first=t["@timestamp"].min(), last=t["@timestamp"].max(),
+        hosts=t["host.name"].nunique(), evidence_files=t["evidence_id"].nunique(),
+    )  # fmt: skip
+    out = []
+    for r in ctx.rows(agg.order_by("event.dataset")):
+        out.append({
+            "dataset": r["event.dataset"], "events": int(r["events"]),
+            "first": iso(r["first"]) or None, "last": iso(r["last"]) or None,
+            "hosts": int(r["hosts"]), "evidence_files": int(r["evidence_files"]),
+        })  # fmt: skip
+    return out
+
+
+def _hours(ctx: Context, window: tuple[datetime, datetime] | None,
+           sources: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """Events per dataset per hour across the window (or the last 14 days of data)."""
+    if window is None:
+        lasts = [s["last"] for s in sources if s["last"]]
+        firsts = [s["first"] for s in sources if s["first"]]
+        if not lasts:
+            return {"hours": {}, "hours_start": None}
+        end = datetime.fromisoformat(max(lasts).replace("Z", "+00:00"))
+        start = max(datetime.fromisoformat(min(firsts).replace("Z", "+00:00")),
+                    end - MAX_HOURS * HOUR)  # fmt: skip
+    else:
+        start, end = window
+    start = start.replace(minute=0, second=0, microsecond=0)
+    n = min(MAX_HOURS, int((end - start) / HOUR) + 1)
+    stop = start + n * HOUR
+    t = ctx.events
+    q = t.filter((t["@timestamp"] >= start) & (t["@timestamp"] < stop))
+    q = q.mutate(_h=((_seconds(q["@timestamp"]) - start.timestamp()) / 3600).floor())
+    agg = q.group_by(["event.dataset", "_h"]).aggregate(n=q.count())
+    hours: dict[str, list[int]] = defaultdict(lambda: [0] * n)
+    for r in ctx.rows(agg):
+        hours[r["event.dataset"]][int(r["_h"])] = int(r["n"])
+    for s in sources:  # every dataset gets a row, zeros included
+        hours.setdefault(s["dataset"], [0] * n)
+    return {"hours": dict(sorted(hours.items())), "hours_start": iso(start)}
+
+
+def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Missing],
+               tamper: list[Tampering], skews: list[ClockSkew]) -> list[str]:  # fmt: skip
+    steps: list[str] = []
+    if infected:
+        steps.append(
+            f"Isolate the infected hosts from the network now ({', '.join(infected)}): unplug "
+            "or shut the switch port, keep them powered on so memory survives.")
+        steps.append(
+            "Preserve evidence before it is overwritten: memory and disk images of the infected "
+            "hosts; export the Security, System and Sysmon logs of those hosts and of the file "
+            "server (wevtutil epl Security Security.evtx); keep proxy, firewall, mail and DHCP "
+            "logs beyond their normal retention.")  # fmt: skip
+    clears = [t for t in tamper if t.kind in ("log_cleared", "log_clear_command")]
+    if clears:
+        who = sorted({e.summary.rsplit(" by ", 1)[-1] for t in clears for e in t.evidence
+                      if " by " in e.summary})  # fmt: skip
+        hosts = sorted({t.host for t in clears if t.host})
+        steps.append(f"Logs were cleared on {', '.join(hosts) or 'some hosts'}"
+                     + (f" by {', '.join(who)}" if who else "")
+                     + ": treat those accounts as compromised, look for the attacker's logons "
+                     "around the clear and recover older events from SIEM/forwarded copies or "
+                     "Volume Shadow Copies.")  # fmt: skip
+    for g in gaps[:6]:
+        steps.append(f"Collect: {g.what}. {g.advice}")
+    iocs = _iocs(ctx, ident, infected)
+    if iocs:
+        steps.append(f"Block at the proxy and firewall, and search every other client's logs "
+                     f"for: {', '.join(iocs)}.")  # fmt: skip
+    users = sorted({u for h in infected for u in ident.users_of(h)})
+    if users:
+        steps.append(f"Reset the passwords of the accounts used on the infected hosts "
+                     f"({', '.join(users)}) and end their sessions; check where else they "
+                     "logged on.")  # fmt: skip
+    for s in skews[:5]:
+        steps.append(f"Correct for the clock of {s.source} ({s.offset_seconds:+.0f} s) when "
+                     "lining it up with other sources.")  # fmt: skip
+    if infected:
+        steps.append("Before restoring files, make sure no infected host can reach the file "
+                     "shares; restore from backups or shadow copies taken before the first "
+                     "malicious activity.")  # fmt: skip
+    return steps
+
+
+def _iocs(ctx: Context, ident: Identity, infected: list[str]) -> list[str]:
+    """Payment/C2 names the infected hosts contacted (Tor gateways, IDS C2 alerts)."""
+    ips = sorted({ip for h in infected for ip in ident.ips_of(h)})
+    if not ips:
+        return []
+    t = ctx.events
+    name = ibis.coalesce(t["url.domain"], t["destination.domain"], t["dns.question.name"])
+    mine = t["source.ip"].isin(ips) | t["destination.ip"].isin(ips)
+    tor = ibis.coalesce(name.re_search(TOR_GATEWAY), False)
+    c2 = t["rule.name"].notnull() & ibis.coalesce(t["rule.name"].re_search(MALICIOUS_SIGNATURE),
+                                                  False)  # fmt: skip
+    q = t.filter(mine & (tor | c2)).mutate(_name=name)
+    q = q.filter(q["_name"].notnull() & (q["_name"] != ""))
+    q = q.group_by("_name").aggregate(n=q.count())
+    return [r["_name"] for r in ctx.rows(q.order_by(ibis.desc("n")), limit=10)]

@@ -1,0 +1,377 @@
+"""Per-host signals, verdicts and the patient-zero ranking.
+
+Each signal is independent evidence about one host (resolved from an IP through the
+identity timeline at the moment it was seen). A host is *infected* with one strong
+signal or two medium ones of different kinds, *suspicious* with anything less, *clean*
+when its own logs or its traffic were examined and showed nothing, *unknown* when no
+source says anything about it.
+
+Patient zero for a file-server encryption is ranked by the signals that tie a client
+to the encryption itself (who wrote the notes over SMB, who owns them, whose SMB volume
+jumped inside the window, whose own disk holds notes); without those, it is the infected
+host whose first malicious event came first. A backup server reading at night has none
+of these inside the window, whatever its volume.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ashiato.analysis.context import Context, evidence, summary
+from ashiato.analysis.identity import Identity
+from ashiato.analysis.impact import Impact
+from ashiato.analysis.indicators import (
+    INHIBIT_RECOVERY,
+    LOG_TAMPER,
+    RANSOM_DETECTION,
+    RANSOM_NOTE,
+    is_internal,
+    py,
+)
+from ashiato.analysis.network import NetworkFindings
+
+STRONG = {
+    "client_notes",
+    "share_note_writes",
+    "ransom_av",
+    "recovery_inhibit",
+    "payment_site",
+    "spam",
+    "ransom_ids",
+}
+MEDIUM = {
+    "c2",
+    "ids_alert",
+    "ip_lookup",
+    "smb_burst",
+    "share_writes",
+    "owner",
+    "log_cleared",
+    "malware_av",
+}
+FILE_SERVER_KINDS = ("share_note_writes", "share_writes", "owner", "smb_burst", "client_notes")
+_WEIGHT = {
+    "share_note_writes": 4.0,
+    "client_notes": 3.0,
+    "owner": 2.5,
+    "share_writes": 2.0,
+    "smb_burst": 1.5,
+}
+
+
+@dataclass
+class Signal:
+    kind: str
+    time: datetime | None
+    detail: str
+    row: dict[str, Any]
+    weight: float = 1.0
+
+
+@dataclass
+class HostView:
+    host: str
+    signals: list[Signal] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+
+    def kinds(self) -> set[str]:
+        return {s.kind for s in self.signals}
+
+    def verdict(self) -> str:
+        kinds = self.kinds()
+        if kinds & STRONG or len(kinds & MEDIUM) >= 2:
+            return "infected"
+        if kinds:
+            return "suspicious"
+        return "clean" if self.sources else "unknown"
+
+    def first(self, kinds: set[str] | None = None) -> datetime | None:
+        times = [s.time for s in self.signals if s.time and (kinds is None or s.kind in kinds)]
+        return min(times) if times else None
+
+
+def collect(
+    ctx: Context,
+    ident: Identity,
+    imp: Impact,
+    net: NetworkFindings,
+    hosts_by_evidence: dict[str, str],
+) -> dict[str, HostView]:
+    views: dict[str, HostView] = {}
+
+    def view(host: str) -> HostView:
+        return views.setdefault(host, HostView(host))
+
+    def by_ip(ip: str, when: datetime | None) -> str:
+        res = ident.at(ip, when)
+        return res.host or ip
+
+    for s in net.signals:
+        kind = s.kind
+        if kind == "ids_alert" and py(RANSOM_DETECTION).search(s.detail):
+            kind = "ransom_ids"
+        view(by_ip(s.ip, s.time)).signals.append(Signal(kind, s.time, s.detail, s.row))
+
+    _share_writes(ctx, ident, imp, view, by_ip)
+    _owners(ident, imp, view)
+    _client_notes(imp, hosts_by_evidence, view)
+    _process_and_av(ctx, view)
+    if imp.window is not None:
+        from ashiato.analysis.network import smb_volume
+
+        volumes = smb_volume(ctx, imp.window)
+        inside = sorted(st["in"] for st in volumes.values() if st["in"] > 0)
+        typical = inside[len(inside) // 2] if inside else 0.0
+        for ip, st in volumes.items():
+            # a burst must stand out against the client's own busiest normal hour AND
+            # against what other clients moved in the same window
+            if st["in"] > 5 * typical and st["ratio"] >= 3 and is_internal(ip):
+                row = {
+                    "source.ip": ip,
+                    "@timestamp": imp.window[0],
+                    "event.dataset": "flows",
+                    "evidence_id": "-",
+                    "record": 0,
+                }
+                view(by_ip(ip, imp.window[0])).signals.append(
+                    Signal(
+                        "smb_burst",
+                        imp.window[0],
+                        f"{int(st['in']):,} SMB bytes in the window, "
+                        f"{st['ratio']:.1f}x its busiest normal hour",
+                        row,
+                    )
+                )
+    _sources(ctx, ident, views, hosts_by_evidence)
+    for host in _all_hosts(ctx, ident):
+        view(host)
+    return views
+
+
+def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: Any) -> None:
+    t = ctx.events
+    audit = t.filter(
+        (t["event.dataset"] == "windows.security")
+        & t["event.code"].isin(["5145", "4663"])
+        & t["file.name"].notnull()
+    )
+    mask = audit["file.access_mask"].fill_null(0)
+    writes = audit.filter((mask & 0x10006) != 0)
+    notes = writes.filter(writes["file.name"].re_search(RANSOM_NOTE))
+    rows = ctx.rows(ctx.select(notes).order_by("@timestamp"), limit=200000)
+    # the encryptor creates each note; users who open one later (even read-write, as an
+    # image viewer or editor does) are not its author: credit only the first writer
+    first_write: dict[tuple[Any, Any, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r.get("host.name"), r.get("file.share"), str(r.get("file.path")).lower())
+        first_write.setdefault(key, r)
+    kind_rows = [("share_note_writes", r) for r in first_write.values()]
+    if imp.window is not None:
+        lo, hi = imp.window[0] - timedelta(minutes=10), imp.window[1] + timedelta(minutes=10)
+        inwin = writes.filter(
+            writes["@timestamp"].between(lo, hi) & ~writes["file.name"].re_search(RANSOM_NOTE)
+        )
+        agg = inwin.group_by(["source.ip", "winlog.logon.id", "host.name"]).aggregate(
+            n=inwin.count(),
+            first=inwin["@timestamp"].min(),
+            ev=inwin["evidence_id"].min(),
+            rec=inwin["record"].min(),
+        )
+        for r in ctx.rows(agg):
+            if r["n"] >= 20:
+                row = {
+                    "@timestamp": r["first"],
+                    "event.dataset": "windows.security",
+                    "source.ip": r["source.ip"],
+                    "evidence_id": r["ev"],
+                    "record": r["rec"],
+                    "message": f"{r['n']} writes/deletes on the share inside the window",
+                }
+                kind_rows.append(("share_writes", row))
+    logon_ip = _logon_ips(ctx)
+    per_host: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for kind, r in kind_rows:
+        ip = r.get("source.ip") or logon_ip.get((r.get("host.name"), r.get("winlog.logon.id")))
+        if not ip or ip in ("-", "::1", "127.0.0.1"):
+            continue
+        per_host[by_ip(ip, r["@timestamp"])].append((kind, r))
+    for host, items in per_host.items():
+        for kind in ("share_note_writes", "share_writes"):
+            ks = [r for k, r in items if k == kind]
+            if ks:
+                detail = (
+                    f"{len(ks)} ransom-note writes on the file server"
+                    if kind == "share_note_writes"
+                    else str(ks[0].get("message"))
+                )
+                view(host).signals.append(
+                    Signal(kind, ks[0]["@timestamp"], detail, ks[0], weight=float(len(ks)))
+                )
+
+
+def _logon_ips(ctx: Context) -> dict[tuple[Any, Any], str]:
+    """(server, logon id) → client address, from 4624, to place 4663 (which has no IP)."""
+    t = ctx.events
+    q = (
+        t.filter(
+            (t["event.code"] == "4624") & t["source.ip"].notnull() & t["winlog.logon.id"].notnull()
+        )
+        .select("host.name", "winlog.logon.id", "source.ip")
+        .distinct()
+    )
+    return {(r["host.name"], r["winlog.logon.id"]): r["source.ip"] for r in ctx.rows(q)}
+
+
+def _owners(ident: Identity, imp: Impact, view: Any) -> None:
+    total = sum(imp.owners.values())
+    for owner, n in imp.owners.items():
+        user = owner.split("\\")[-1].lower()
+        if user in ("administrators", "system", "trustedinstaller") or n < max(3, total * 0.2):
+            continue
+        when = imp.window[0] if imp.window else None
+        for host in ident.hosts_of_user(user, when):
+            row = next(
+                (
+                    r
+                    for r in imp.notes + imp.encrypted
+                    if str(r.get("file.owner") or "").lower().endswith(user)
+                ),
+                {},
+            )
+            view(host).signals.append(
+                Signal(
+                    "owner",
+                    row.get("file.mtime") or row.get("@timestamp"),
+                    f"{owner} owns {n} ransom notes / encrypted files; {user} used {host}",
+                    row,
+                )
+            )
+
+
+def _client_notes(imp: Impact, hosts_by_evidence: dict[str, str], view: Any) -> None:
+    seen: set[str] = set()
+    for r in imp.notes:
+        host = r.get("host.name") or hosts_by_evidence.get(str(r.get("evidence_id")))
+        path = str(r.get("file.path") or "")
+        if not host or host in seen or "\\users\\" not in path.lower().replace("/", "\\"):
+            continue
+        seen.add(host)
+        view(host).signals.append(
+            Signal(
+                "client_notes",
+                r.get("file.created") or r["@timestamp"],
+                f"ransom note on the host itself: {path}",
+                r,
+            )
+        )
+
+
+def _process_and_av(ctx: Context, view: Any) -> None:
+    t = ctx.events
+    cmd = t["process.command_line"]
+    proc = t.filter(cmd.notnull() & (cmd.re_search(INHIBIT_RECOVERY) | cmd.re_search(LOG_TAMPER)))
+    for r in ctx.rows(ctx.select(proc).order_by("@timestamp"), limit=1000):
+        if r.get("host.name"):
+            kind = (
+                "recovery_inhibit"
+                if py(INHIBIT_RECOVERY).search(r["process.command_line"])
+                else "log_cleared"
+            )
+            view(r["host.name"]).signals.append(
+                Signal(kind, r["@timestamp"], r["process.command_line"], r)
+            )
+    cleared = t.filter(t["event.action"] == "log-cleared")
+    for r in ctx.rows(ctx.select(cleared).order_by("@timestamp"), limit=1000):
+        if r.get("host.name"):
+            view(r["host.name"]).signals.append(
+                Signal("log_cleared", r["@timestamp"], summary(r), r)
+            )
+    av = t.filter(
+        ((t["observer.type"] == "antivirus") | (t["event.dataset"] == "windows.defender"))
+        & t["rule.name"].notnull()
+        & t["host.name"].notnull()
+    )
+    for r in ctx.rows(ctx.select(av).order_by("@timestamp"), limit=5000):
+        name = str(r.get("file.name") or "")
+        if name and py(RANSOM_NOTE).search(name):
+            continue  # the AV cleaning notes on a share says where files were hit, not who
+        kind = "ransom_av" if py(RANSOM_DETECTION).search(str(r["rule.name"])) else "malware_av"
+        if kind == "malware_av" and py(r"(?i)(adware|pua|grayware|spyware|hacktool)").search(
+            str(r["rule.name"])
+        ):
+            kind = "av_other"
+        view(r["host.name"]).signals.append(Signal(kind, r["@timestamp"], str(r["rule.name"]), r))
+
+
+def _sources(
+    ctx: Context, ident: Identity, views: dict[str, HostView], hosts_by_evidence: dict[str, str]
+) -> None:
+    t = ctx.events
+    named = t.filter(t["host.name"].notnull())
+    own = named.group_by(["host.name", "event.dataset"]).aggregate(n=named.count())
+    for r in ctx.rows(own):
+        views.setdefault(r["host.name"], HostView(r["host.name"])).sources.add(r["event.dataset"])
+    net = t.filter(
+        t["source.ip"].notnull() & (t["observer.type"].isin(["proxy", "firewall", "ids"]))
+    )
+    agg = net.group_by(["source.ip", "event.dataset"]).aggregate(last=net["@timestamp"].max())
+    for r in ctx.rows(agg):
+        if not is_internal(r["source.ip"]):
+            continue
+        host = ident.at(r["source.ip"], r["last"]).host
+        if host:
+            views.setdefault(host, HostView(host)).sources.add(r["event.dataset"])
+    for host in set(hosts_by_evidence.values()):
+        views.setdefault(host, HostView(host)).sources.add("endpoint collection")
+
+
+def _all_hosts(ctx: Context, ident: Identity) -> set[str]:
+    hosts = {lease.host for leases in ident.leases.values() for lease in leases}
+    return {h for h in hosts if h}
+
+
+def rank(views: dict[str, HostView]) -> list[dict[str, Any]]:
+    """Candidates for patient zero, best first, with the independent signals that agreed."""
+    cands: list[dict[str, Any]] = []
+    for v in views.values():
+        fs = [s for s in v.signals if s.kind in FILE_SERVER_KINDS]
+        if not fs and v.verdict() != "infected":
+            continue
+        score = sum(_WEIGHT.get(s.kind, 0) * (1 + min(s.weight, 50) / 50) for s in fs)
+        score += 1.0 if v.verdict() == "infected" else 0.0
+        kinds = sorted(v.kinds())
+        cands.append(
+            {
+                "host": v.host,
+                "score": round(score, 2),
+                "signals": kinds,
+                "first_malicious": v.first(STRONG | MEDIUM),
+                "first_encryption": v.first({"share_note_writes", "client_notes"}),
+            }
+        )
+    cands.sort(key=lambda c: (-c["score"], _epoch(c["first_malicious"])))
+    return cands
+
+
+def first_writer_bonus(cands: list[dict[str, Any]]) -> None:
+    firsts = [c for c in cands if c["first_encryption"]]
+    if firsts:
+        first = min(firsts, key=lambda c: c["first_encryption"])
+        first["score"] = round(first["score"] + 1.0, 2)
+        first["signals"] = sorted({*first["signals"], "first_writer"})
+    cands.sort(key=lambda c: -c["score"])
+
+
+def host_evidence(v: HostView) -> list[Any]:
+    rows = sorted(
+        (s.row for s in v.signals if s.row.get("evidence_id") not in (None, "-")),
+        key=lambda r: _epoch(r.get("@timestamp")),
+    )
+    return evidence(rows, limit=8)
+
+
+def _epoch(t: datetime | None) -> float:
+    return t.timestamp() if t is not None else float("inf")

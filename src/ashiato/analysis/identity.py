@@ -1,0 +1,264 @@
+"""Who had which address when: an IP ↔ host ↔ user timeline.
+
+Sources, strongest first: DHCP leases (assign/renew until another host takes the
+address or it is released); then sightings that tie an address to a host or a user at
+a moment: network logons on servers (4624 IpAddress + WorkstationName + account), Sysmon
+network connections (the host's own address), AV console rows (endpoint + IP), proxy
+and firewall users. Every later answer that starts from an IP asks ``at(ip, time)``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+
+from ashiato.analysis.context import Context
+from ashiato.analysis.indicators import is_internal
+from ashiato.normalize import host_key
+
+LEASE_MAX = timedelta(days=8)
+SIGHTING_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Lease:
+    ip: str
+    host: str
+    start: datetime
+    end: datetime
+    ref: str
+
+
+@dataclass
+class Sighting:
+    ip: str
+    host: str | None
+    user: str | None
+    first: datetime
+    last: datetime
+    basis: str
+    ref: str
+
+
+@dataclass
+class Resolution:
+    host: str | None
+    user: str | None
+    basis: str
+
+
+@dataclass
+class Identity:
+    leases: dict[str, list[Lease]] = field(default_factory=dict)
+    sightings: dict[str, list[Sighting]] = field(default_factory=dict)
+
+    def at(self, ip: str | None, when: datetime | None) -> Resolution:
+        if not ip:
+            return Resolution(None, None, "no address")
+        host, basis = None, "no source ties this address to a host"
+        if when is not None:
+            for lease in self.leases.get(ip, []):
+                if lease.start <= when <= lease.end:
+                    host, basis = lease.host, f"DHCP lease ({lease.ref})"
+                    break
+        if host is None:
+            s = self._nearest(ip, when, want="host")
+            if s is not None:
+                host, basis = s.host, f"{s.basis} ({s.ref})"
+        user = None
+        s = self._nearest(ip, when, want="user")
+        if s is not None:
+            user = s.user
+        elif host is not None:
+            user = self.main_user(host)
+        return Resolution(host, user, basis)
+
+    def _nearest(self, ip: str, when: datetime | None, want: str) -> Sighting | None:
+        best: tuple[float, Sighting] | None = None
+        for s in self.sightings.get(ip, []):
+            if getattr(s, want) is None:
+                continue
+            if when is None:
+                gap = 0.0
+            elif s.first <= when <= s.last:
+                gap = 0.0
+            else:
+                gap = min(
+                    abs((s.first - when).total_seconds()), abs((s.last - when).total_seconds())
+                )
+                if gap > SIGHTING_WINDOW.total_seconds():
+                    continue
+            if best is None or gap < best[0]:
+                best = (gap, s)
+        return best[1] if best else None
+
+    def ips_of(self, host: str) -> list[str]:
+        ips = {
+            lease.ip for leases in self.leases.values() for lease in leases if lease.host == host
+        }
+        ips |= {s.ip for ss in self.sightings.values() for s in ss if s.host == host}
+        return sorted(ips)
+
+    def main_user(self, host: str) -> str | None:
+        users: Counter[str] = Counter()
+        for ss in self.sightings.values():
+            for s in ss:
+                if s.host == host and s.user:
+                    users[s.user] += 1
+        return users.most_common(1)[0][0] if users else None
+
+    def users_of(self, host: str) -> list[str]:
+        return sorted(
+            {s.user for ss in self.sightings.values() for s in ss if s.host == host and s.user}
+        )
+
+    def hosts_of_user(self, user: str, when: datetime | None) -> list[str]:
+        """Hosts the account was seen on (nearest in time first when ``when`` is given)."""
+        found: dict[str, float] = {}
+        for ss in self.sightings.values():
+            for s in ss:
+                if s.user != user:
+                    continue
+                host = s.host or self.at(s.ip, s.first).host
+                if not host:
+                    continue
+                gap = abs((s.first - when).total_seconds()) if when else 0.0
+                found[host] = min(found.get(host, gap), gap)
+        return sorted(found, key=lambda h: found[h])[:1]
+
+    def history(self) -> list[dict[str, Any]]:
+        """Address changes for the report: one row per lease."""
+        rows = [
+            {
+                "ip": lease.ip,
+                "host": lease.host,
+                "start": lease.start,
+                "end": lease.end,
+                "ref": lease.ref,
+            }
+            for leases in self.leases.values()
+            for lease in leases
+        ]
+        return sorted(rows, key=lambda r: (r["start"], r["ip"]))
+
+
+def build(ctx: Context) -> Identity:
+    ident = Identity()
+    _dhcp(ctx, ident)
+    _sightings(ctx, ident)
+    return ident
+
+
+def _dhcp(ctx: Context, ident: Identity) -> None:
+    t = ctx.events
+    q = t.filter((t["event.dataset"] == "windows.dhcp") & t["host.ip"].notnull())
+    q = q.select(
+        "@timestamp", "event.code", "event.action", "host.ip", "host.name", "evidence_id", "record"
+    ).order_by("@timestamp")
+    per_ip: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in ctx.rows(q):
+        per_ip[r["host.ip"]].append(r)
+    for ip, events in per_ip.items():
+        leases: list[Lease] = []
+        for r in events:
+            code = str(r["event.code"] or "")
+            action = str(r["event.action"] or "").lower()
+            ts: datetime = r["@timestamp"]
+            ref = f"{r['evidence_id']}:{r['record']}"
+            if leases and leases[-1].end > ts:
+                leases[-1].end = ts  # a new event for the address ends the previous view
+            if code in ("10", "11") or action in ("assign", "renew"):
+                host = r["host.name"]
+                if host is None:
+                    continue
+                if leases and leases[-1].host == host and code == "11":
+                    leases[-1].end = ts + LEASE_MAX
+                    continue
+                leases.append(Lease(ip, host, ts, ts + LEASE_MAX, ref))
+        ident.leases[ip] = leases
+    # a host that was given another address has left the old one, even if nobody
+    # else took it (the old lease would otherwise run on for days)
+    per_host: dict[str, list[Lease]] = defaultdict(list)
+    for leases in ident.leases.values():
+        for lease in leases:
+            per_host[lease.host].append(lease)
+    for leases in per_host.values():
+        leases.sort(key=lambda x: x.start)
+        for cur, nxt in zip(leases, leases[1:], strict=False):
+            if nxt.ip != cur.ip and nxt.start < cur.end:
+                cur.end = nxt.start
+
+
+def _sightings(ctx: Context, ident: Identity) -> None:
+    t = ctx.events
+    day = t["@timestamp"].truncate("D")
+    ws = t["extra"].cast("json")["workstation"].unwrap_as("string")
+    logon = t.filter(
+        (t["event.code"].isin(["4624", "4768", "4769", "4776"]))
+        & t["source.ip"].notnull()
+        & ~t["source.ip"].isin(["-", "::1", "127.0.0.1"])
+    ).mutate(_host=ws, _user=t["user.name"], _ip=t["source.ip"], _basis=ibis.literal("logon"))
+    sysmon = t.filter(
+        (t["event.dataset"] == "windows.sysmon")
+        & (t["event.code"] == "3")
+        & t["source.ip"].notnull()
+    ).mutate(
+        _host=t["host.name"],
+        _user=ibis.null("string"),
+        _ip=t["source.ip"],
+        _basis=ibis.literal("host's own connection (Sysmon 3)"),
+    )
+    av = t.filter((t["observer.type"] == "antivirus") & t["host.ip"].notnull()).mutate(
+        _host=t["host.name"],
+        _user=t["user.name"],
+        _ip=t["host.ip"],
+        _basis=ibis.literal("AV console"),
+    )
+    users = t.filter(
+        t["observer.type"].isin(["proxy", "firewall"])
+        & t["user.name"].notnull()
+        & t["source.ip"].notnull()
+    ).mutate(
+        _host=ibis.null("string"),
+        _user=t["user.name"],
+        _ip=t["source.ip"],
+        _basis=ibis.literal("authenticated proxy/firewall user"),
+    )
+    parts = []
+    for part in (logon, sysmon, av, users):
+        p = part.mutate(_day=day)
+        parts.append(
+            p.group_by(["_ip", "_host", "_user", "_basis", "_day"]).aggregate(
+                first=p["@timestamp"].min(),
+                last=p["@timestamp"].max(),
+                ev=p["evidence_id"].min(),
+                rec=p["record"].min(),
+            )
+        )
+    rows = ctx.rows(ibis.union(*parts))
+    for r in rows:
+        ip = r["_ip"]
+        if not is_internal(ip):
+            continue
+        user = r["_user"]
+        if user and ("$" in user or user.lower() in ("-", "anonymous logon", "system")):
+            user = None
+        host = host_key(r["_host"]) if r["_host"] and r["_host"] != "-" else None
+        if host is None and user is None:
+            continue
+        s = Sighting(
+            ip,
+            host,
+            user.lower() if user else None,
+            r["first"],
+            r["last"],
+            r["_basis"],
+            f"{r['ev']}:{r['rec']}",
+        )
+        ident.sightings.setdefault(ip, []).append(s)
+    for ss in ident.sightings.values():
+        ss.sort(key=lambda s: s.first)

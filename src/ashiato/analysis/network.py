@@ -1,0 +1,190 @@
+"""Network-side indicators: C2 and payment sites, public-IP checks, spam from inside, SMB volume.
+
+C2 is told apart from browsing by rarity and shape: a domain few clients ever contact,
+reached with POSTs or named by an IDS/UTM alert, from a host that shows other signs;
+payment sites by Tor/tor2web gateway names. Spam: SMTP to Internet addresses from
+internal hosts that are not mail servers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+
+from ashiato.analysis.context import Context, evidence
+from ashiato.analysis.indicators import IP_LOOKUP, MALICIOUS_SIGNATURE, TOR_GATEWAY, is_internal
+from ashiato.findings import Evidence
+
+WEB = ("squid.access", "suricata.eve", "fortinet.fortigate", "windows.sysmon")
+SPAM_MIN_CONNECTIONS = 20
+
+
+@dataclass
+class HostSignal:
+    """One indicator seen for one client address."""
+
+    ip: str
+    time: datetime
+    kind: str  # payment_site | c2 | ip_lookup | ids_alert | spam | smb_burst
+    detail: str
+    row: dict[str, Any]
+
+
+@dataclass
+class NetworkFindings:
+    signals: list[HostSignal] = field(default_factory=list)
+    payment_sites: list[str] = field(default_factory=list)
+    c2: list[str] = field(default_factory=list)
+    ip_lookups: list[str] = field(default_factory=list)
+    spam: dict[str, Any] | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def _domain(t: Any) -> Any:
+    return ibis.coalesce(t["url.domain"], t["dns.question.name"], t["destination.domain"])
+
+
+def analyse(ctx: Context) -> NetworkFindings:
+    t = ctx.events
+    out = NetworkFindings()
+    web = t.filter(t["event.dataset"].isin(list(WEB)) | (t["observer.type"] == "proxy"))
+    web = web.mutate(_dom=_domain(web))
+    cols = [*ctx.select(web).columns, "_dom"]
+
+    tor = ctx.rows(web.filter(web["_dom"].re_search(TOR_GATEWAY)).select(cols), limit=5000)
+    for r in tor:
+        if r.get("source.ip"):
+            out.signals.append(
+                HostSignal(r["source.ip"], r["@timestamp"], "payment_site", r["_dom"], r)
+            )
+    out.payment_sites = sorted({r["_dom"] for r in tor})
+
+    look = ctx.rows(web.filter(web["_dom"].re_search(IP_LOOKUP)).select(cols), limit=5000)
+    for r in look:
+        if r.get("source.ip"):
+            out.signals.append(
+                HostSignal(r["source.ip"], r["@timestamp"], "ip_lookup", r["_dom"], r)
+            )
+    out.ip_lookups = sorted({r["_dom"] for r in look})
+
+    alerts_q = t.filter(
+        t["rule.name"].notnull()
+        & t["rule.name"].re_search(MALICIOUS_SIGNATURE)
+        & (t["observer.type"].isin(["ids", "firewall"]))
+    )
+    for r in ctx.rows(ctx.select(alerts_q).order_by("@timestamp"), limit=5000):
+        client = r["source.ip"] if is_internal(r.get("source.ip")) else r.get("destination.ip")
+        if client and is_internal(client):
+            out.signals.append(
+                HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]), r)
+            )
+
+    out.c2 = _c2(ctx, web, cols, out)
+    out.spam = _spam(ctx, out)
+    out.evidence = evidence([s.row for s in out.signals], limit=12)
+    return out
+
+
+def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[str]:
+    """Rare domains POSTed to by hosts that already show another indicator."""
+    flagged = {s.ip for s in out.signals}
+    if not flagged:
+        return []
+    known = web.filter(web["_dom"].notnull() & web["source.ip"].notnull())
+    reach = known.group_by("_dom").aggregate(clients=known["source.ip"].nunique())
+    rare = reach.filter(reach["clients"] <= 2)["_dom"]
+    posts = known.filter(
+        (known["http.request.method"].upper() == "POST")
+        & known["_dom"].isin(rare)
+        & known["source.ip"].isin(sorted(flagged))
+        & ~known["_dom"].re_search(TOR_GATEWAY)
+    ).select(cols)
+    domains: set[str] = set()
+    for r in ctx.rows(posts.order_by("@timestamp"), limit=20000):
+        domains.add(r["_dom"])
+        out.signals.append(HostSignal(r["source.ip"], r["@timestamp"], "c2", r["_dom"], r))
+    for s in out.signals:
+        if s.kind == "ids_alert":
+            dom = s.row.get("url.domain") or s.row.get("destination.domain")
+            if dom and "check" in s.detail.lower():
+                domains.add(dom)
+    return sorted(domains)
+
+
+def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
+    t = ctx.events
+    smtp = t.filter(
+        (t["destination.port"] == 25) & t["source.ip"].notnull() & t["destination.ip"].notnull()
+    )
+    # mail servers are the internal addresses that receive SMTP themselves
+    servers = smtp.filter(
+        smtp["destination.ip"].re_search(r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)")
+    )
+    server_ips = {
+        r["destination.ip"] for r in ctx.rows(servers.select("destination.ip").distinct())
+    }
+    per = smtp.group_by("source.ip").aggregate(
+        n=smtp.count(),
+        dests=smtp["destination.ip"].nunique(),
+        first=smtp["@timestamp"].min(),
+        last=smtp["@timestamp"].max(),
+    )
+    best: dict[str, Any] | None = None
+    for r in ctx.rows(per.order_by(ibis.desc("n"))):
+        ip = r["source.ip"]
+        if not is_internal(ip) or ip in server_ips:
+            continue
+        if int(r["n"]) < SPAM_MIN_CONNECTIONS:
+            continue
+        sample = ctx.rows(
+            ctx.select(smtp.filter(smtp["source.ip"] == ip)).order_by("@timestamp"), limit=5
+        )
+        for s in sample[:1]:
+            out.signals.append(
+                HostSignal(ip, s["@timestamp"], "spam", f"{r['n']} SMTP connections", s)
+            )
+        if best is None:
+            best = {
+                "ip": ip,
+                "connections": int(r["n"]),
+                "destinations": int(r["dests"]),
+                "first": r["first"],
+                "last": r["last"],
+                "evidence": evidence(sample),
+            }
+    return best
+
+
+def smb_volume(
+    ctx: Context, window: tuple[datetime, datetime] | None
+) -> dict[str, dict[str, float]]:
+    """Bytes each client moved over SMB inside the window versus its own hourly baseline."""
+    if window is None:
+        return {}
+    t = ctx.events
+    smb = t.filter((t["destination.port"] == 445) & t["source.ip"].notnull())
+    smb = smb.mutate(
+        _b=smb["source.bytes"].fill_null(0) + smb["destination.bytes"].fill_null(0),
+        _in=smb["@timestamp"].between(window[0], window[1]),
+        _hour=smb["@timestamp"].truncate("h"),
+    )
+    hourly = smb.group_by(["source.ip", "_hour", "_in"]).aggregate(b=smb["_b"].sum())
+    stats: dict[str, dict[str, float]] = defaultdict(lambda: {"in": 0.0, "base": 0.0, "hours": 0})
+    for r in ctx.rows(hourly):
+        s = stats[r["source.ip"]]
+        if r["_in"]:
+            s["in"] += float(r["b"] or 0)
+        else:
+            s["base"] = max(s["base"], float(r["b"] or 0))
+            s["hours"] += 1
+    hours = max((window[1] - window[0]).total_seconds() / 3600, 1.0)
+    for s in stats.values():
+        # compare the window's rate per hour with the client's busiest normal hour
+        s["ratio"] = (
+            (s["in"] / hours) / s["base"] if s["base"] else (float("inf") if s["in"] else 0)
+        )
+    return dict(stats)

@@ -1,0 +1,279 @@
+"""Signs that logs were cleared, cut or switched off (domain.md 2.5).
+
+- ``log_cleared``: Security 1102 / System 104, with who did it and which channel.
+- ``records_deleted``: EventRecordIDs missing inside one EVTX file (a selective
+  delete, corruption or a filtered export).
+- ``logging_stopped``: a host's log (host + channel) stops inside its normal rhythm while the
+  host's own address keeps talking on the network, or right after a clear.
+- ``audit_policy_changed`` (4719), ``eventlog_service_shutdown`` (1100),
+  ``sysmon_config_changed`` (Sysmon 16), ``sysmon_stopped`` (Sysmon 4 / 7036),
+  ``log_clear_command`` (wevtutil cl, Clear-EventLog), ``clock_changed`` (4616 by a person).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+
+from ashiato.analysis.context import Context, summary
+from ashiato.analysis.identity import Identity
+from ashiato.analysis.indicators import LOG_TAMPER
+from ashiato.exports import iso
+from ashiato.findings import Evidence, Tampering
+
+EVTX_FORMATS = ("evtx", "evtx_jsonl", "wevtutil_xml")
+RECORD_IN_EXTRA = ("evtx_jsonl",)  # record = line number; EventRecordID in extra
+SILENCE_MIN = timedelta(hours=2)
+SILENCE_AFTER_CLEAR = timedelta(minutes=15)
+NEAR_CLEAR = timedelta(minutes=10)
+MIN_NETWORK = 10  # network events from the host's address that prove it was up
+SLOT = timedelta(minutes=5)
+BUSY_SLOT = timedelta(hours=1)
+BUSY = 0.4  # a long silence: the address busy in at least this share of its hours
+RHYTHM = 20  # a silence must be this many times the source's mean interval
+RHYTHM_AFTER_CLEAR = 3  # ... or, right after a clear, this many
+AROUND = timedelta(hours=24)  # look this far either side of the incident window
+SHUTDOWN_NEAR = timedelta(hours=2)  # 1100 right before or during the incident
+MAX_GAPS = 50
+_SERVICE_ACCOUNTS = ("local service", "network service", "system", "-")
+
+
+def _seconds(ts: Any) -> Any:
+    """Epoch seconds with the fraction (DuckDB's epoch() is a DOUBLE; ibis types it int)."""
+    return ts.epoch_seconds().cast("float64")
+
+
+def _ev(row: dict[str, Any], text: str) -> Evidence:
+    return Evidence.of(row, text)
+
+
+def find(ctx: Context, ident: Identity,
+         window: tuple[datetime, datetime] | None) -> list[Tampering]:  # fmt: skip
+    clears = log_clears(ctx)
+    out = list(clears)
+    out += _events(ctx, window)
+    out += record_gaps(ctx)
+    out += silences(ctx, ident, window, clears)
+    return sorted(out, key=lambda x: (x.time or "", x.host or "", x.kind))
+
+
+def log_clears(ctx: Context) -> list[Tampering]:
+    t = ctx.events
+    chan = t["extra"].cast("json")["winlog"]["user_data"]["Channel"].unwrap_as("string")
+    q = t.filter(
+        (t["event.action"] == "log-cleared")
+        | ((t["event.dataset"] == "windows.security") & (t["event.code"] == "1102"))
+        | ((t["event.dataset"] == "windows.system") & (t["event.code"] == "104"))
+    )  # fmt: skip
+    q = q.mutate(_channel=chan)
+    cols = [*ctx.select(q).columns, "_channel"]
+    out: list[Tampering] = []
+    for r in ctx.rows(q.select(cols).order_by("@timestamp"), limit=500):
+        channel = r["_channel"] or ("Security" if r["event.code"] == "1102" else "an event log")
+        who = "\\".join(x for x in (r.get("user.domain"), r.get("user.name")) if x) or "unknown"
+        text = f"{channel} log cleared on {r.get('host.name') or '?'} by {who}"
+        out.append(Tampering(r.get("host.name"), iso(r["@timestamp"]), "log_cleared",
+                             [_ev(r, text)]))  # fmt: skip
+    return out
+
+
+def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
+    t = ctx.events
+    sec, sysmon = t["event.dataset"] == "windows.security", t["event.dataset"] == "windows.sysmon"
+    data = t["extra"].cast("json")["winlog"]["event_data"]
+    state = ibis.coalesce(data["State"].unwrap_as("string"), data["param2"].unwrap_as("string"),
+                          ibis.literal(""))  # fmt: skip
+    service = ibis.coalesce(data["param1"].unwrap_as("string"), ibis.literal(""))
+    stopped = state.lower().re_search("stop|停止")
+    kinds = (
+        ibis.cases(
+            (sec & (t["event.code"] == "4719"), "audit_policy_changed"),
+            (sec & (t["event.code"] == "1100"), "eventlog_service_shutdown"),
+            (sysmon & (t["event.code"] == "16"), "sysmon_config_changed"),
+            (sysmon & (t["event.code"] == "4") & stopped, "sysmon_stopped"),
+            ((t["event.dataset"] == "windows.system") & (t["event.code"] == "7036")
+             & service.lower().re_search("sysmon|event ?log") & stopped, "sysmon_stopped"),
+            (ibis.coalesce(t["process.command_line"].re_search(LOG_TAMPER), False),
+             "log_clear_command"),
+            (sec & (t["event.code"] == "4616")
+             & ~ibis.coalesce(t["user.name"].lower().isin(list(_SERVICE_ACCOUNTS)), False)
+             & ~ibis.coalesce(t["user.name"].endswith("$"), False), "clock_changed"),
+            else_=ibis.null("string"),
+        )
+    )  # fmt: skip
+    q = t.mutate(_kind=kinds)
+    q = q.filter(q["_kind"].notnull())
+    if window is not None:  # 1100 is normal at every shutdown: only near the incident
+        near = q["@timestamp"].between(window[0] - SHUTDOWN_NEAR, window[1])
+        q = q.filter((q["_kind"] != "eventlog_service_shutdown") | near)
+    cols = [*ctx.select(q).columns, "_kind"]
+    out: list[Tampering] = []
+    for r in ctx.rows(q.select(cols).order_by("@timestamp"), limit=500):
+        out.append(Tampering(r.get("host.name"), iso(r["@timestamp"]), r["_kind"],
+                             [_ev(r, f"{r['_kind']}: {summary(r)}")]))  # fmt: skip
+    return out
+
+
+def _evtx_evidence(ctx: Context) -> dict[str, str] | None:
+    """Format by evidence id, for files that carry EventRecordIDs; None if unknown."""
+    try:
+        ev = ctx.events.get_backend().table("evidence")
+        rows = ctx.rows(ev.select("evidence_id", "format"))
+    except Exception:  # a bare events table (tests, other engines) has no evidence table
+        return None
+    if not rows:
+        return None
+    return {r["evidence_id"]: r["format"] for r in rows if r["format"] in EVTX_FORMATS}
+
+
+def record_gaps(ctx: Context) -> list[Tampering]:
+    """EventRecordIDs that jump inside one file: records deleted or lost."""
+    t = ctx.events
+    formats = _evtx_evidence(ctx)
+    if formats is None:
+        src = t.filter(t["event.dataset"].startswith("windows.") & t["event.provider"].notnull()
+                       & t["record"].notnull())  # fmt: skip
+        rid = src["record"]
+    elif not formats:
+        return []
+    else:
+        src = t.filter(t["evidence_id"].isin(sorted(formats)))
+        jsonl = sorted(e for e, f in formats.items() if f in RECORD_IN_EXTRA)
+        rid = src["record"]
+        if jsonl:
+            in_extra = src["extra"].cast("json")["winlog"]["record_id"].unwrap_as("int64")
+            rid = ibis.cases((src["evidence_id"].isin(jsonl), in_extra), else_=rid)
+    q = src.select("evidence_id", "host.name", "event.dataset", "record", "@timestamp", _rid=rid)
+    q = q.filter(q["_rid"].notnull())
+    w = ibis.window(group_by="evidence_id", order_by="_rid")
+    q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
+                 _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
+    q = q.filter((q["_rid"] - q["_prev"]) > 1)
+    out: list[Tampering] = []
+    for r in ctx.rows(q.order_by(["evidence_id", "_rid"]), limit=MAX_GAPS):
+        lost = r["_rid"] - r["_prev"] - 1
+        before = dict(r, record=r["_prev_line"], **{"@timestamp": r["_prev_ts"]})
+        text = (f"{lost} record(s) missing in {r['event.dataset']} of {r.get('host.name') or '?'}"
+                f" between EventRecordID {r['_prev']} ({iso(r['_prev_ts'])}) and {r['_rid']}"
+                f" ({iso(r['@timestamp'])})")  # fmt: skip
+        out.append(Tampering(r.get("host.name"), iso(r["_prev_ts"]), "records_deleted",
+                             [_ev(before, text), _ev(r, "next record after the gap")]))  # fmt: skip
+    return out
+
+
+def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
+             clears: list[Tampering]) -> list[Tampering]:  # fmt: skip
+    """Host logs that stop while the host's address keeps talking.
+
+    Two thresholds: any silence of SILENCE_MIN (and RHYTHM times the source's mean interval)
+    whose network traffic spans half of it; or, right after a log clear on that host, one
+    of SILENCE_AFTER_CLEAR during which the traffic goes on that long.
+    """
+    t = ctx.events
+    logs = t.filter(t["event.dataset"].startswith("windows.") & t["event.provider"].notnull()
+                    & t["host.name"].notnull())  # fmt: skip
+    stats = {(r["host.name"], r["event.dataset"]): r for r in ctx.rows(
+        logs.group_by(["host.name", "event.dataset"]).aggregate(
+            n=logs.count(), first=logs["@timestamp"].min(), last=logs["@timestamp"].max(),
+            ev=logs["evidence_id"].argmax(logs["@timestamp"]),
+            rec=logs["record"].argmax(logs["@timestamp"])))}
+    if not stats:
+        return []
+    # a log that stops is compared with the network up to the end of the case
+    end = ctx.rows(t.aggregate(end=t["@timestamp"].max()))[0]["end"]
+    cleared = [(c.host, _dt(c.time)) for c in clears if c.host and c.time]
+    w = ibis.window(group_by=["host.name", "event.dataset"], order_by="@timestamp")
+    q = logs.select("host.name", "event.dataset", "@timestamp", "evidence_id", "record")
+    q = q.mutate(_prev=q["@timestamp"].lag().over(w), _prev_rec=q["record"].lag().over(w))
+    q = q.mutate(_gap=_seconds(q["@timestamp"]) - _seconds(q["_prev"]))
+    wanted = q["_gap"] >= SILENCE_MIN.total_seconds()
+    for host, ct in cleared[:100]:
+        wanted = wanted | ((q["_gap"] >= SILENCE_AFTER_CLEAR.total_seconds())
+                           & (q["host.name"] == host)
+                           & q["_prev"].between(ct - NEAR_CLEAR, ct + NEAR_CLEAR))  # fmt: skip
+    q = q.filter(wanted)
+    if window is not None:
+        q = q.filter((q["@timestamp"] >= window[0] - AROUND) & (q["_prev"] <= window[1] + AROUND))
+    gaps: list[tuple[str, str, datetime, datetime, dict[str, Any], bool]] = [
+        (r["host.name"], r["event.dataset"], r["_prev"], r["@timestamp"],
+         {"evidence_id": r["evidence_id"], "record": r["_prev_rec"]}, False)
+        for r in ctx.rows(q.order_by(ibis.desc("_gap")), limit=500)
+    ]  # fmt: skip
+    for (host, ds), s in stats.items():  # a log that stops and never comes back
+        if end - s["last"] >= SILENCE_AFTER_CLEAR and (
+                window is None or s["last"] >= window[0] - AROUND):
+            ref = {"evidence_id": s["ev"], "record": s["rec"]}
+            gaps.append((host, ds, s["last"], end, ref, True))
+    out: list[Tampering] = []
+    for host, ds, start, stop, ref, tail in gaps:
+        s = stats[(host, ds)]
+        mean = (s["last"] - s["first"]).total_seconds() / max(s["n"], 1)
+        gap = (stop - start).total_seconds()
+        after_clear = gap >= RHYTHM_AFTER_CLEAR * mean and any(
+            h == host and abs(start - ct) <= NEAR_CLEAR for h, ct in cleared)  # fmt: skip
+        long = stop - start >= SILENCE_MIN and gap >= RHYTHM * mean
+        if not after_clear and (s["n"] < 3 or not long):
+            continue
+        net = _network_during(ctx, ident, host, start, stop)
+        if net is None:
+            continue
+        n, slots, hi = net
+        if not ((after_clear and hi - start >= SILENCE_AFTER_CLEAR)
+                or (long and _share(slots, start, stop, BUSY_SLOT) >= BUSY)):  # fmt: skip
+            continue
+        quiet = (min(stop, hi) - start).total_seconds() / 3600
+        text = f"{ds} of {host} silent from {iso(start)}"
+        if after_clear:
+            text += " (right after a log clear)"
+        text += f" while its address sent {n} network events until {iso(hi)} ({quiet:.1f} h)"
+        if not tail:
+            text += f"; the log resumes {iso(stop)}"
+        row = dict(ref, **{"@timestamp": start, "event.dataset": ds})
+        out.append(Tampering(host, iso(start), "logging_stopped", [_ev(row, text)]))
+        if len(out) >= MAX_GAPS:
+            break
+    return out
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _network_during(ctx: Context, ident: Identity, host: str, start: datetime,
+                    stop: datetime) -> tuple[int, list[datetime], datetime] | None:  # fmt: skip
+    """Network events from the host's address inside the silence: count, busy slots, last.
+
+    The address is the one the host held when the log went quiet, and only while it held
+    it (the DHCP lease), so traffic of the next PC on that address doesn't count.
+    """
+    ips: list[str] = []
+    for ip in ident.ips_of(host):
+        leases = ident.leases.get(ip, [])
+        held = [x for x in leases if x.host == host and x.start <= start <= x.end]
+        if held:
+            ips.append(ip)
+            stop = min(stop, held[0].end)
+        elif not leases and ident.at(ip, start).host == host:  # no DHCP view of it
+            ips.append(ip)
+    if not ips:
+        return None
+    t = ctx.events
+    q = t.filter(t["source.ip"].isin(ips) & ~t["event.dataset"].startswith("windows.")
+                 & (t["@timestamp"] > start) & (t["@timestamp"] < stop))  # fmt: skip
+    q = q.mutate(_slot=((_seconds(q["@timestamp"]) - start.timestamp())
+                        / SLOT.total_seconds()).floor())  # fmt: skip
+    rows = ctx.rows(q.group_by("_slot").aggregate(n=q.count(), last=q["@timestamp"].max())
+                    .order_by("_slot"))  # fmt: skip
+    n = sum(int(r["n"]) for r in rows)
+    if n < MIN_NETWORK:
+        return None
+    return n, [start + int(r["_slot"]) * SLOT for r in rows], rows[-1]["last"]
+
+
+def _share(slots: list[datetime], start: datetime, stop: datetime, width: timedelta) -> float:
+    """Share of the ``width``-wide slots of [start, stop) that saw network traffic."""
+    total = max(1, -(-(stop - start) // width))
+    busy = {int((s - start) / width) for s in slots if start <= s < stop}
+    return len(busy) / total

@@ -1,0 +1,122 @@
+"""The findings contract (``ashiato.findings/1``), written to CASE/findings.json.
+
+Documented in docs/findings.md. Times are ISO 8601 UTC strings. Every claim carries
+``evidence``: items with time, dataset, a one-line summary and ``ref`` (EVIDENCE_ID:RECORD)
+that ``ashiato show CASE REF`` prints in full.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ashiato.exports import iso
+
+SCHEMA = "ashiato.findings/1"
+FILE = "findings.json"
+
+
+@dataclass
+class Evidence:
+    time: str | None
+    dataset: str
+    summary: str
+    ref: str
+
+    @classmethod
+    def of(cls, row: dict[str, Any], summary: str) -> Evidence:
+        ts = row.get("@timestamp")
+        return cls(
+            time=iso(ts) if isinstance(ts, datetime) else ts,
+            dataset=str(row.get("event.dataset") or ""),
+            summary=summary,
+            ref=f"{row.get('evidence_id')}:{row.get('record')}",
+        )
+
+
+@dataclass
+class PatientZero:
+    host: str
+    ip: str | None
+    user: str | None
+    confidence: float
+    signals: list[str]
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class HostFinding:
+    host: str
+    ips: list[str]
+    users: list[str]
+    verdict: str  # infected | suspicious | clean | unknown
+    first_malicious: str | None
+    first_encryption: str | None
+    reasons: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class Vector:
+    host: str
+    type: str  # email_attachment | web_driveby | removable_media | remote_access | unknown
+    first_event_time: str | None
+    confidence: float
+    artifacts: list[str]
+    chain: list[Evidence]
+    late_av_detection: str | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Missing:
+    what: str
+    why_it_matters: str
+    advice: str
+
+
+@dataclass
+class Tampering:
+    host: str | None
+    time: str | None
+    kind: str
+    evidence: list[Evidence]
+
+
+@dataclass
+class ClockSkew:
+    source: str
+    offset_seconds: float
+    basis: str
+    applied: bool = False
+
+
+@dataclass
+class Findings:
+    incident: dict[str, Any]
+    patient_zero: PatientZero | None
+    candidates: list[dict[str, Any]]
+    hosts: list[HostFinding]
+    vectors: list[Vector]
+    impact: dict[str, Any]
+    coverage: dict[str, Any]
+    tampering: list[Tampering]
+    clock_skew: list[ClockSkew]
+    next_steps: list[str]
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    generated: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"schema": SCHEMA}
+        data.update(asdict(self))
+        return data
+
+
+def load(case_root: Path) -> dict[str, Any]:
+    """Read CASE/findings.json as plain data (what reports and the web UI consume)."""
+    data: dict[str, Any] = json.loads((case_root / FILE).read_text("utf-8"))
+    return data

@@ -1,0 +1,107 @@
+"""Windows events as ``wevtutil qe /f:xml`` lines (domain.md 3.17) and ``evtx_dump -o jsonl``
+lines (3.18), from one description of each event.
+
+Emitters give ``{"id", "data" (ordered Data Name -> value), "pid", "tid"}`` and, for
+UserData events such as 1102, ``"user_data"``. The System block (provider, task, keywords,
+record number, computer) is filled in here, so both exports agree field for field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from ashiato.lab.clock import win_systemtime
+from ashiato.lab.sink import Data, StreamState
+
+NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+EVENTLOG_NS = "http://manifests.microsoft.com/win/2004/08/windows/eventlog"
+SECURITY = ("Microsoft-Windows-Security-Auditing", "54849625-5478-4994-A5BA-3E3B0328C30D")
+EVENTLOG = ("Microsoft-Windows-Eventlog", "fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148")
+SYSMON = ("Microsoft-Windows-Sysmon", "5770385F-C22A-43E0-BF4C-06F5698FFBD9")
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+_AUDIT_OK = "0x8020000000000000"
+
+# event id -> (provider, version, level, task, keywords); per channel because ids overlap.
+_META: dict[str, dict[int, tuple[tuple[str, str], int, int, int, str]]] = {
+    "Security": {
+        4624: (SECURITY, 0, 0, 12544, _AUDIT_OK),
+        4634: (SECURITY, 0, 0, 12545, _AUDIT_OK),
+        4647: (SECURITY, 0, 0, 12545, _AUDIT_OK),
+        4663: (SECURITY, 0, 0, 12800, _AUDIT_OK),
+        4688: (SECURITY, 1, 0, 13312, _AUDIT_OK),
+        4768: (SECURITY, 0, 0, 14339, _AUDIT_OK),
+        4769: (SECURITY, 0, 0, 14337, _AUDIT_OK),
+        5140: (SECURITY, 0, 0, 12808, _AUDIT_OK),
+        5145: (SECURITY, 0, 0, 12811, _AUDIT_OK),
+        1102: (EVENTLOG, 0, 4, 104, "0x4020000000000000"),
+    },
+    SYSMON_CHANNEL: {
+        1: (SYSMON, 5, 4, 1, "0x8000000000000000"),
+        3: (SYSMON, 5, 4, 3, "0x8000000000000000"),
+        11: (SYSMON, 2, 4, 11, "0x8000000000000000"),
+        22: (SYSMON, 5, 4, 22, "0x8000000000000000"),
+    },
+}
+
+
+def _xml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return escape(str(v))
+
+
+def xml_renderer(channel: str, computer: str) -> Callable[[StreamState, int, Data], str]:
+    meta = _META[channel]
+
+    def render(st: StreamState, ts: int, e: Data) -> str:
+        (prov, guid), version, level, task, kw = meta[e["id"]]
+        security = f'<Security UserID="{e["user"]}"/>' if e.get("user") else "<Security/>"
+        head = (
+            f'<Event xmlns="{NS}"><System><Provider Name="{prov}" Guid="{{{guid}}}"/>'
+            f"<EventID>{e['id']}</EventID><Version>{version}</Version><Level>{level}</Level>"
+            f"<Task>{task}</Task><Opcode>0</Opcode><Keywords>{kw}</Keywords>"
+            f'<TimeCreated SystemTime="{win_systemtime(ts)}"/>'
+            f"<EventRecordID>{st.next_record()}</EventRecordID><Correlation/>"
+            f'<Execution ProcessID="{e.get("pid", 4)}" ThreadID="{e.get("tid", 100)}"/>'
+            f"<Channel>{channel}</Channel><Computer>{computer}</Computer>{security}</System>"
+        )
+        if "user_data" in e:
+            ud = "".join(f"<{k}>{_xml_value(v)}</{k}>" for k, v in e["user_data"].items())
+            body = (f'<UserData><LogFileCleared xmlns="{EVENTLOG_NS}">{ud}</LogFileCleared>'
+                    "</UserData>")
+        else:
+            body = "<EventData>" + "".join(
+                f"<Data Name={quoteattr(k)}>{_xml_value(v)}</Data>" for k, v in e["data"].items()
+            ) + "</EventData>"
+        return head + body + "</Event>"
+
+    return render
+
+
+def jsonl_renderer(channel: str, computer: str) -> Callable[[StreamState, int, Data], str]:
+    meta = _META[channel]
+
+    def render(st: StreamState, ts: int, e: Data) -> str:
+        (prov, guid), version, level, task, kw = meta[e["id"]]
+        system = {
+            "Provider": {"#attributes": {"Name": prov, "Guid": guid}},
+            "EventID": e["id"], "Version": version, "Level": level, "Task": task, "Opcode": 0,
+            "Keywords": kw, "TimeCreated": {"#attributes": {"SystemTime": win_systemtime(ts)}},
+            "EventRecordID": st.next_record(), "Correlation": None,
+            "Execution": {"#attributes": {"ProcessID": e.get("pid", 4),
+                                          "ThreadID": e.get("tid", 100)}},
+            "Channel": channel, "Computer": computer,
+            "Security": {"#attributes": {"UserID": e["user"]}} if e.get("user") else None,
+        }
+        event: Data = {"#attributes": {"xmlns": NS}, "System": system}
+        if "user_data" in e:
+            event["UserData"] = {"LogFileCleared": {"#attributes": {"xmlns": EVENTLOG_NS},
+                                                    **e["user_data"]}}
+        else:
+            event["EventData"] = e["data"]
+        return json.dumps({"Event": event}, ensure_ascii=False, separators=(",", ":"))
+
+    return render

@@ -1,0 +1,280 @@
+"""Coverage, missing sources, tampering, clock skew and next steps on small cases."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ashiato.analysis import clock_skew, tampering
+from ashiato.analysis.context import Context
+from ashiato.analysis.coverage import coverage
+from ashiato.analysis.identity import Identity, Lease, Sighting
+from ashiato.case import Case, EventWriter
+from ashiato.normalize import finalize_batch
+from ashiato.schema import NAMES, batch_from_columns
+
+T0 = datetime(2015, 9, 10, 0, 0, tzinfo=UTC)
+HOST, IP, USER = "pc-osk-0112", "10.31.3.25", "tanaka"
+WINDOW = (T0 + timedelta(hours=10), T0 + timedelta(hours=14))
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def make_ctx(tmp: Path, rows: list[dict[str, Any]],
+             formats: dict[str, str] | None = None) -> Context:  # fmt: skip
+    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r["evidence_id"]].append(r)
+    with case.writer() as con:
+        w = EventWriter(con)
+        for ev, rs in groups.items():
+            for i, r in enumerate(rs, 1):
+                r.setdefault("record", i)
+            cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
+            w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
+        w.flush()
+        for ev, fmt in (formats or {}).items():
+            con.execute("INSERT INTO evidence (evidence_id, path, format) VALUES (?, ?, ?)",
+                        [ev, f"{ev}.log", fmt])  # fmt: skip
+    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
+
+
+def ident() -> Identity:
+    i = Identity()
+    i.leases[IP] = [Lease(IP, HOST, at(-24), at(48), "dhcp:1")]
+    i.sightings[IP] = [Sighting(IP, HOST, USER, at(0), at(20), "logon", "sec:1")]
+    return i
+
+
+def win(hours: float, code: str, ds: str = "windows.security", **kw: Any) -> dict[str, Any]:
+    provider = {"windows.security": "Microsoft-Windows-Security-Auditing",
+                "windows.system": "Microsoft-Windows-Eventlog",
+                "windows.sysmon": "Microsoft-Windows-Sysmon"}[ds]  # fmt: skip
+    row = {"@timestamp": at(hours), "event.dataset": ds, "event.code": code,
+           "event.provider": provider, "host.name": HOST,
+           "evidence_id": f"{ds}-{HOST}"}  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def squid(hours: float, url: str, **kw: Any) -> dict[str, Any]:
+    row = {"@timestamp": at(hours), "event.dataset": "squid.access", "observer.type": "proxy",
+           "source.ip": IP, "url.original": url, "evidence_id": "squid"}  # fmt: skip
+    row.update(kw)
+    return row
+
+
+FS = {"host.name": "fs01", "evidence_id": "fs01-security"}
+
+
+def tampering_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    # Security: a busy log every 5 minutes from 00:00 to 11:00, records 1..133 with 3 lost
+    rec = 0
+    for i in range(133):
+        rec += 4 if i == 50 else 1  # records 51..53 are gone
+        rows.append(win(i / 12, "4624", record=rec, user_name=None))
+    rows.append(win(11.05, "1102", **{"user.name": "admin", "user.domain": "CORP",
+                                      "event.action": "log-cleared", "record": rec + 1}))
+    # the log stays silent 11:05 – 15:00 while the PC keeps browsing every 5 minutes
+    rows += [squid(h / 12, f"http://news.example.jp/{h}") for h in range(0, 180)]
+    rows.append(win(15, "4624", record=rec + 2))
+    system = [win(h, "7036", "windows.system") for h in range(0, 16)]
+    system.append(win(12, "104", "windows.system", **{
+        "user.name": "admin", "event.action": "log-cleared",
+        "extra": json.dumps({"winlog": {"user_data": {"Channel": "Application",
+                                                      "SubjectUserName": "admin"}}})}))  # fmt: skip
+    rows += system
+    rows += [
+        # on the file server
+        win(11.5, "4719", **FS, **{"user.name": "admin"}),
+        win(3, "1100", **FS),  # a normal shutdown long before the window: not reported
+        win(11.6, "1100", **FS),
+        win(11.7, "4616", **FS, **{"user.name": "LOCAL SERVICE"}),  # time sync: not reported
+        win(11.8, "4616", **FS, **{"user.name": "admin"}),
+        win(11.2, "1", "windows.sysmon", **{"process.command_line": "wevtutil.exe cl Security ",
+                                            "process.executable": r"C:\Windows\wevtutil.exe"}),
+        win(11.3, "16", "windows.sysmon"),
+    ]  # fmt: skip
+    return rows
+
+
+def test_tampering(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, tampering_rows(),
+                   {"windows.security-pc-osk-0112": "evtx", "windows.system-pc-osk-0112": "evtx",
+                    "windows.sysmon-pc-osk-0112": "evtx", "squid": "squid"})  # fmt: skip
+    found = tampering.find(ctx, ident(), WINDOW)
+    kinds = [(t.kind, t.host, t.time) for t in found]
+    assert kinds == [
+        ("records_deleted", HOST, "2015-09-10T04:05:00Z"),
+        ("log_cleared", HOST, "2015-09-10T11:03:00Z"),
+        ("logging_stopped", HOST, "2015-09-10T11:03:00Z"),
+        ("log_clear_command", HOST, "2015-09-10T11:12:00Z"),
+        ("sysmon_config_changed", HOST, "2015-09-10T11:18:00Z"),
+        ("audit_policy_changed", "fs01", "2015-09-10T11:30:00Z"),
+        ("eventlog_service_shutdown", "fs01", "2015-09-10T11:36:00Z"),
+        ("clock_changed", "fs01", "2015-09-10T11:48:00Z"),
+        ("log_cleared", HOST, "2015-09-10T12:00:00Z"),
+    ]
+    gap = found[0].evidence
+    assert gap[0].summary == ("3 record(s) missing in windows.security of pc-osk-0112 between "
+                              "EventRecordID 50 (2015-09-10T04:05:00Z) and 54 "
+                              "(2015-09-10T04:10:00Z)")  # fmt: skip
+    assert [e.ref for e in gap] == ["windows.security-pc-osk-0112:50",
+                                    "windows.security-pc-osk-0112:54"]  # fmt: skip
+    assert found[1].evidence[0].summary == "Security log cleared on pc-osk-0112 by CORP\\admin"
+    assert found[8].evidence[0].summary == "Application log cleared on pc-osk-0112 by admin"
+    silence = found[2].evidence[0]
+    assert silence.summary == (
+        "windows.security of pc-osk-0112 silent from 2015-09-10T11:03:00Z (right after a log "
+        "clear) while its address sent 47 network events until 2015-09-10T14:55:00Z (3.9 h); "
+        "the log resumes 2015-09-10T15:00:00Z")  # fmt: skip
+    assert silence.ref == "windows.security-pc-osk-0112:137"
+
+
+def test_short_silence_after_a_clear(tmp_path: Path) -> None:
+    """Cleared, then nothing for 75 minutes while the PC browses, then unplugged."""
+    rows = [win(h / 60, "4624") for h in range(0, 600, 2)]
+    rows.append(win(10.02, "1102", **{"event.action": "log-cleared", "user.name": "tanaka"}))
+    rows += [squid(10 + m / 60, "http://news.example.jp/") for m in range(0, 75, 3)]
+    rows += [win(14 + h / 60, "4624", **{"host.name": "pc-tky-0001"}) for h in range(0, 60)]
+    found = tampering.find(make_ctx(tmp_path, rows), ident(), None)
+    assert [t.kind for t in found] == ["log_cleared", "logging_stopped"]
+    assert found[1].evidence[0].summary == (
+        "windows.security of pc-osk-0112 silent from 2015-09-10T10:01:12Z (right after a log "
+        "clear) while its address sent 24 network events until 2015-09-10T11:12:00Z (1.2 h)")
+    # 40 minutes of quiet after a clear are normal for a log written every half hour
+    fresh = [{k: v for k, v in r.items() if k != "record"} for r in rows]
+    sparse = [win(h / 2, "4624") for h in range(0, 21)] + fresh[300:301]
+    sparse += [win(10.7, "4624"), *fresh[301:]]
+    found = tampering.find(make_ctx(tmp_path / "b", sparse), ident(), None)
+    assert [t.kind for t in found] == ["log_cleared"]
+
+
+def test_record_gaps_only_in_evtx_files(tmp_path: Path) -> None:
+    rows = [win(i, "4624", record=r) for i, r in enumerate((1, 2, 5))]
+    assert len(tampering.record_gaps(make_ctx(tmp_path / "a", rows))) == 1  # no evidence table
+    ctx = make_ctx(tmp_path / "b", rows, {"windows.security-pc-osk-0112": "eventviewer_csv"})
+    assert tampering.record_gaps(ctx) == []  # CSV exports number lines, not records
+    # evtx_dump JSON lines: record = line, the EventRecordID is in extra
+    lines = [win(i, "1", "windows.sysmon", extra=json.dumps({"winlog": {"record_id": r}}))
+             for i, r in enumerate((7, 8, 31, 32))]  # fmt: skip
+    ctx = make_ctx(tmp_path / "c", lines, {"windows.sysmon-pc-osk-0112": "evtx_jsonl"})
+    [gap] = tampering.record_gaps(ctx)
+    assert gap.evidence[0].summary.startswith("22 record(s) missing in windows.sysmon")
+    assert [e.ref for e in gap.evidence] == ["windows.sysmon-pc-osk-0112:2",
+                                             "windows.sysmon-pc-osk-0112:3"]  # fmt: skip
+
+
+def test_no_silence_when_the_pc_is_off(tmp_path: Path) -> None:
+    rows = [win(h / 12, "4624") for h in range(0, 100)] + [win(20, "4624")]
+    rows += [squid(h / 12, "http://news.example.jp/") for h in range(0, 100)]
+    assert tampering.silences(make_ctx(tmp_path, rows), ident(), None, []) == []
+
+
+def skew_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for i in range(6):
+        conn = {"source.ip": IP, "source.port": 50000 + i, "destination.ip": "203.0.113.9",
+                "destination.port": 80}  # fmt: skip
+        rows.append(win(10 + i / 10, "3", "windows.sysmon", **conn))
+        rows.append({"@timestamp": at(10 + i / 10) + timedelta(seconds=120 + i % 2),
+                     "event.dataset": "fortinet.fortigate", "observer.name": "FG-OSAKA",
+                     "observer.type": "firewall", "evidence_id": "fg", **conn})  # fmt: skip
+        rows.append({"@timestamp": at(10 + i / 10) + timedelta(hours=9),
+                     "event.dataset": "fortinet.fortigate", "observer.name": "FG-TOKYO",
+                     "observer.type": "firewall", "evidence_id": "fg2", **conn})  # fmt: skip
+        rows.append({"@timestamp": at(10 + i / 10) + timedelta(seconds=5),
+                     "event.dataset": "suricata.eve", "observer.type": "ids",
+                     "evidence_id": "eve", **conn})  # fmt: skip
+        # the proxy and the IDS saw the same requests; the proxy runs 45 s behind
+        url = f"http://cdn.example.net/a{i}.js"
+        early = at(12 + i / 10) - timedelta(seconds=40)
+        rows.append(squid(12 + i / 10, url) | {"@timestamp": early})
+        rows.append({"@timestamp": at(12 + i / 10) + timedelta(seconds=5),
+                     "event.dataset": "suricata.eve", "event.code": "http", "source.ip": IP,
+                     "url.original": url, "evidence_id": "eve"})  # fmt: skip
+    return rows
+
+
+def test_clock_skew(tmp_path: Path) -> None:
+    skews = clock_skew.estimate(make_ctx(tmp_path, skew_rows()))
+    got = {s.source: s.offset_seconds for s in skews}
+    assert got == {"fortinet.fortigate@FG-TOKYO": 32400.0, "fortinet.fortigate@FG-OSAKA": 120.5,
+                   "squid.access": -40.0}  # fmt: skip
+    tokyo, osaka = skews[0], skews[1]
+    assert "time-zone misread" in tokyo.basis
+    assert osaka.basis.startswith("6 connections seen by both fortinet.fortigate@FG-OSAKA and "
+                                  "windows.sysmon@pc-osk-0112")  # fmt: skip
+    assert "reference: Windows event logs" in osaka.basis
+    assert not any(s.applied for s in skews)
+
+
+def test_clock_skew_needs_repeated_evidence(tmp_path: Path) -> None:
+    rows = [r for r in skew_rows() if r["event.dataset"] != "squid.access"][:8]
+    assert clock_skew.estimate(make_ctx(tmp_path, rows)) == []  # fewer than 3 shared events
+
+
+def test_coverage_whole(tmp_path: Path) -> None:
+    rows = [
+        *tampering_rows(),
+        {"@timestamp": at(12), "event.dataset": "suricata.eve", "event.code": "alert",
+         "observer.type": "ids", "source.ip": IP, "rule.name": "ET TROJAN CryptoWall Check-in",
+         "url.domain": "c2.wxy-hosting.example", "evidence_id": "eve"},
+        squid(12.5, "http://abcdefgh.onion.to/order"),
+    ]  # fmt: skip
+    ctx = make_ctx(tmp_path, rows)
+    cov, missing, tamper, skews, steps = coverage(ctx, ident(), WINDOW, [HOST])
+    sources = {s["dataset"]: s for s in cov["sources"]}
+    assert sources["squid.access"] == {
+        "dataset": "squid.access", "events": 181, "first": "2015-09-10T00:00:00Z",
+        "last": "2015-09-10T14:55:00Z", "hosts": 0, "evidence_files": 1}  # fmt: skip
+    assert sources["windows.security"]["hosts"] == 2
+    assert cov["hours_start"] == "2015-09-10T10:00:00Z"
+    assert cov["hours"]["squid.access"] == [12, 12, 13, 12, 12]
+    assert cov["hours"]["windows.security"] == [12, 6, 0, 0, 0]
+    whats = [m.what for m in missing]
+    assert whats[:2] == ["File-share auditing (Security 5140/5145) from the file server",
+                         "DHCP server logs"]  # fmt: skip
+    for what in ("Mail gateway", "file listing",
+                 "AV console", "Firewall traffic"):  # fmt: skip
+        assert any(what in w for w in whats), what
+    assert not any("Proxy" in w for w in whats) and not any("IDS" in w for w in whats)
+    assert not any("Process-creation" in w for w in whats)  # Sysmon 1 is there
+    share = missing[0]
+    assert 'auditpol /set /subcategory:"Detailed File Share" /success:enable' in share.advice
+    assert any(t.kind == "log_cleared" for t in tamper)
+    assert skews == []
+    assert steps[0].startswith(f"Isolate the infected hosts from the network now ({HOST})")
+    assert steps[1].startswith("Preserve evidence")
+    assert steps[2].startswith(f"Logs were cleared on {HOST} by CORP\\admin, admin")
+    assert any(s.startswith("Collect: DHCP server logs") for s in steps)
+    assert any("c2.wxy-hosting.example" in s and "abcdefgh.onion.to" in s for s in steps)
+    assert any(f"({USER})" in s and s.startswith("Reset the passwords") for s in steps)
+
+
+def test_missing_detailed_share_and_rolled_over_log(tmp_path: Path) -> None:
+    rows = [
+        win(12, "5140", **{"host.name": "fs01", "evidence_id": "fs"}),
+        win(12.2, "4688", **{"process.executable": r"C:\Windows\System32\cmd.exe"}),
+    ]  # fmt: skip
+    _, missing, _, _, _ = coverage(make_ctx(tmp_path, rows), ident(), WINDOW, [HOST])
+    whats = [m.what for m in missing]
+    assert whats[0] == "Detailed file-share auditing (Security 5145) from the file server (fs01)"
+    assert f"Command lines in 4688 on {HOST}" in whats
+    assert f"windows.security of {HOST} before 2015-09-10T12:12:00Z" in whats
+    assert "windows.security of fs01 before 2015-09-10T12:00:00Z" in whats
+
+
+def test_empty_case(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, [])
+    cov, missing, tamper, skews, steps = coverage(ctx, Identity(), None, [])
+    assert cov == {"sources": [], "hours": {}, "hours_start": None}
+    assert len(missing) >= 8 and tamper == [] and skews == []
+    assert all(s.startswith("Collect: ") for s in steps)

@@ -1,0 +1,93 @@
+"""`ashiato investigate` on simulated incidents, checked against the lab's ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ashiato import lab
+from ashiato.analysis.pipeline import investigate
+from ashiato.case import Case
+from ashiato.ingest import Options, ingest
+
+CASES = [
+    ("fileserver-encryption", 1),
+    ("fileserver-encryption", 2),
+    ("mail-attachment", 3),
+    ("drive-by", 4),
+    ("log-tampering", 5),
+    ("spam-bot", 6),
+    ("benign", 7),
+]
+
+
+def _run(tmp: Path, scenario: str, seed: int) -> tuple[dict[str, Any], dict[str, Any], Case]:
+    out = tmp / "lab"
+    lab.generate(scenario, out, seed=seed)
+    truth = json.loads((out / "truth.json").read_text("utf-8"))
+    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
+    report = ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
+    assert all(f.status == "done" for f in report.files), [
+        (f.display, f.status, f.error) for f in report.files if f.status != "done"
+    ]
+    return investigate(case).to_dict(), truth, case
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{s}-{n}" for s, n in CASES])
+def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    scenario, seed = request.param
+    return _run(tmp_path_factory.mktemp(f"{scenario}-{seed}"), scenario, seed)
+
+
+def test_patient_zero(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    expected = truth.get("patient_zero")
+    if expected is None:
+        assert found["patient_zero"] is None
+        assert not [h["host"] for h in found["hosts"] if h["verdict"] == "infected"]
+        return
+    pz = found["patient_zero"]
+    assert pz is not None, found["incident"]
+    assert pz["host"] == expected["host"]
+    if expected.get("ip"):
+        assert pz["ip"] == expected["ip"]
+
+
+def test_infected_hosts(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    infected = {h["host"] for h in found["hosts"] if h["verdict"] == "infected"}
+    expected = {h["host"] for h in truth.get("infected_hosts", [])}
+    assert infected == expected
+
+
+def test_encrypted_files_within_one_percent(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, case = result
+    expected = (truth.get("impact") or {}).get("encrypted_files") or 0
+    got = found["impact"]["encrypted_files"]
+    assert abs(got - expected) <= max(1, expected * 0.01), (got, expected)
+    assert (case.root / "encrypted_files.csv").exists()
+
+
+def test_c2_and_payment_sites(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    imp = truth.get("impact") or {}
+    assert set(imp.get("payment_sites") or []) <= set(found["impact"]["payment_sites"])
+    assert set(imp.get("c2") or []) <= set(found["impact"]["c2"])
+
+
+def test_vector(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    vec = truth.get("vector")
+    if not vec or vec.get("type") in (None, "unknown"):
+        return
+    got = {v["host"]: v["type"] for v in found["vectors"]}
+    assert got.get(vec["host"]) == vec["type"], found["vectors"]
+
+
+def test_tampering(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    for t in truth.get("tampering") or []:
+        assert any(x["kind"] == t["kind"] and x["host"] == t["host"] for x in found["tampering"])

@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+
+from ashiato.formats.base import Source
+from ashiato.formats.winevent import (
+    WinEvent,
+    WinRows,
+    dataset_for,
+    executable_of,
+    from_json,
+    hex_int,
+    integer,
+    ip,
+    json_row,
+    split_user,
+    to_row,
+)
+
+
+def _source(tz: str = "UTC") -> Source:
+    return Source(path=Path("x"), display="x", evidence_id="t", encoding="utf-8", tz=ZoneInfo(tz))
+
+
+def _security(eid: int, data: dict[str, Any], keywords: str = "0x8020000000000000") -> WinEvent:
+    return WinEvent(
+        provider="Microsoft-Windows-Security-Auditing",
+        event_id=eid,
+        channel="Security",
+        computer="DC01.corp.example.jp",
+        time="2015-09-09T02:40:00.900000Z",
+        data=data,
+        level=0,
+        keywords=keywords,
+        process_id=612,
+    )
+
+
+def _ecs(row: dict[str, Any]) -> dict[str, Any]:
+    """The row without None values and without the winlog extra object."""
+    return {k: v for k, v in row.items() if v is not None and k != "winlog"}
+
+
+def test_value_helpers() -> None:
+    assert ip("::ffff:192.0.2.41") == "192.0.2.41"
+    assert ip("::FFFF:192.0.2.41") == "192.0.2.41"
+    assert ip("::1") == "::1"
+    assert ip("fe80::1") == "fe80::1"
+    assert ip("-") is None
+    assert ip("") is None
+    assert ip(None) is None
+    assert integer("0x2bc") == 700
+    assert integer("4460") == 4460
+    assert integer(3) == 3
+    assert integer(True) is None
+    assert integer("-") is None
+    assert integer("0xzz") is None
+    assert hex_int("0x120089") == 0x120089
+    assert hex_int("%%1539\r\n\t\t\t\t") is None
+    assert split_user("CORP\\tanaka") == ("tanaka", "CORP")
+    assert split_user("NT AUTHORITY\\SYSTEM") == ("SYSTEM", "NT AUTHORITY")
+    assert split_user("tanaka") == ("tanaka", None)
+    assert split_user(None) == (None, None)
+
+
+def test_dataset_per_channel() -> None:
+    assert dataset_for("Security") == "windows.security"
+    assert dataset_for("System") == "windows.system"
+    assert dataset_for("Microsoft-Windows-Sysmon/Operational") == "windows.sysmon"
+    assert dataset_for("Microsoft-Windows-PowerShell/Operational") == "windows.powershell"
+    assert dataset_for("Windows PowerShell") == "windows.powershell"
+    assert dataset_for("Microsoft-Windows-Windows Defender/Operational") == "windows.defender"
+    assert (
+        dataset_for("Microsoft-Windows-TerminalServices-LocalSessionManager/Operational")
+        == "windows.microsoft_windows_terminalservices_localsessionmanager_operational"
+    )
+    assert dataset_for("Application") == "windows.application"
+    assert dataset_for(None) is None
+
+
+def test_executable_of_command_lines() -> None:
+    assert executable_of('"C:\\Program Files\\x y\\a.exe" -k') == "C:\\Program Files\\x y\\a.exe"
+    assert (
+        executable_of("C:\\Users\\Public\\svchost32.exe -s") == "C:\\Users\\Public\\svchost32.exe"
+    )
+    assert executable_of("%COMSPEC% /b /c start x") == "%COMSPEC%"
+    assert executable_of("\\\\127.0.0.1\\ADMIN$\\a1b2.exe") == "\\\\127.0.0.1\\ADMIN$\\a1b2.exe"
+
+
+def test_kerberos_service_ticket() -> None:
+    row = to_row(
+        _security(
+            4769,
+            {
+                "TargetUserName": "tanaka@CORP.EXAMPLE.JP",
+                "TargetDomainName": "CORP.EXAMPLE.JP",
+                "ServiceName": "FS01$",
+                "IpAddress": "::ffff:192.0.2.41",
+                "IpPort": "51301",
+                "Status": "0x0",
+            },
+        )
+    )
+    assert _ecs(row) == {
+        "@timestamp": "2015-09-09T02:40:00.900000Z",
+        "event.code": "4769",
+        "event.provider": "Microsoft-Windows-Security-Auditing",
+        "event.dataset": "windows.security",
+        "event.severity": 0,
+        "host.hostname": "DC01.corp.example.jp",
+        "event.action": "kerberos-service-ticket-request",
+        "event.category": "authentication",
+        "event.outcome": "success",
+        "user.name": "tanaka",
+        "user.domain": "CORP.EXAMPLE.JP",
+        "source.ip": "192.0.2.41",
+        "source.port": 51301,
+    }
+    assert row["winlog"]["channel"] == "Security"
+    assert row["winlog"]["process_id"] == 612
+    assert row["winlog"]["event_data"]["ServiceName"] == "FS01$"
+
+
+def test_logon_failure_outcome_and_null_sid() -> None:
+    row = to_row(
+        _security(
+            4625,
+            {
+                "TargetUserSid": "S-1-0-0",
+                "TargetUserName": "administrator",
+                "TargetDomainName": "CORP",
+                "LogonType": "3",
+                "WorkstationName": "-",
+                "IpAddress": "-",
+                "IpPort": "-",
+                "ProcessId": "0x0",
+                "ProcessName": "-",
+            },
+            keywords="0x8010000000000000",
+        )
+    )
+    assert row["event.outcome"] == "failure"
+    assert row["user.name"] == "administrator"
+    assert row["user.id"] is None  # the NULL SID says nothing
+    assert row["source.ip"] is None
+    assert row["source.port"] is None
+    assert row.get("process.pid") is None  # ProcessId 0x0 with no name: no process
+    assert row["winlog.logon.type"] == 3
+
+
+def test_object_access_only_maps_files() -> None:
+    base = {
+        "SubjectUserName": "tanaka",
+        "SubjectDomainName": "CORP",
+        "SubjectLogonId": "0x3a7f12",
+        "AccessMask": "0x10",
+        "ProcessId": "0x2fcc",
+        "ProcessName": "C:\\x.exe",
+    }
+    key = to_row(_security(4663, base | {"ObjectType": "Key", "ObjectName": "\\REGISTRY\\X"}))
+    assert key.get("file.path") is None
+    assert key["event.category"] is None
+    assert key["process.pid"] == 0x2FCC
+    assert key["file.access_mask"] == 0x10
+    f = to_row(_security(4663, base | {"ObjectType": "File", "ObjectName": "D:\\share\\a.txt"}))
+    assert f["file.path"] == "D:\\share\\a.txt"
+    assert f["event.category"] == "file"
+
+
+def test_wfp_connection() -> None:
+    row = to_row(
+        _security(
+            5156,
+            {
+                "ProcessID": 812,
+                "Application": "\\device\\harddiskvolume1\\windows\\system32\\svchost.exe",
+                "SourceAddress": "192.0.2.41",
+                "SourcePort": "49822",
+                "DestAddress": "203.0.113.80",
+                "DestPort": "443",
+                "Protocol": 6,
+            },
+        )
+    )
+    assert row["network.transport"] == "tcp"
+    assert row["destination.ip"] == "203.0.113.80"
+    assert row["destination.port"] == 443
+    assert row["process.pid"] == 812
+    assert row["process.name"] == "svchost.exe"
+
+
+def test_unmapped_event_keeps_everything_and_uses_security_userid() -> None:
+    ev = WinEvent(
+        provider="Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+        event_id=1149,
+        channel="Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+        computer="PC-TKY-0341",
+        time="2015-09-09T02:40:00Z",
+        data={"Param1": "tanaka", "Param2": "CORP", "Param3": "192.0.2.41"},
+        user_data=True,
+        level=4,
+        user_id="S-1-5-20",
+    )
+    row = to_row(ev)
+    assert row.get("event.action") is None
+    assert row["user.id"] == "S-1-5-20"
+    assert row["winlog"] == {
+        "channel": "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+        "user_sid": "S-1-5-20",
+        "user_data": {"Param1": "tanaka", "Param2": "CORP", "Param3": "192.0.2.41"},
+    }
+
+
+def test_sysmon_does_not_take_the_service_sid_as_user() -> None:
+    ev = WinEvent(
+        provider="Microsoft-Windows-Sysmon",
+        event_id=11,
+        channel="Microsoft-Windows-Sysmon/Operational",
+        computer="PC",
+        time="2015-09-09T02:40:00Z",
+        data={"UtcTime": "2015-09-09 02:39:59.5", "TargetFilename": "C:\\a.txt", "ProcessId": 4},
+        user_id="S-1-5-18",
+    )
+    row = to_row(ev)
+    assert row.get("user.id") is None
+    assert row["@timestamp"] == "2015-09-09T02:39:59.5Z"  # Sysmon's own UtcTime
+    assert row["file.path"] == "C:\\a.txt"
+
+
+def test_defender_paths() -> None:
+    ev = WinEvent(
+        provider="Microsoft-Windows-Windows Defender",
+        event_id=1117,
+        channel="Microsoft-Windows-Windows Defender/Operational",
+        computer="PC",
+        time="2015-09-09T02:40:00Z",
+        data={
+            "Threat Name": "Ransom:Win32/Crowti.A",
+            "Path": "containerfile:_C:\\a.zip; file:_C:\\a.zip->b.exe",
+            "Process Name": "Unknown",
+            "Detection User": "CORP\\tanaka",
+        },
+    )
+    row = to_row(ev)
+    assert row["file.path"] == "C:\\a.zip"
+    assert row.get("process.executable") is None
+    assert row["rule.name"] == "Ransom:Win32/Crowti.A"
+    assert row["event.category"] == "malware"
+
+
+def test_from_json_spellings() -> None:
+    xmltodict = {
+        "@xmlns": "http://schemas.microsoft.com/win/2004/08/events/event",
+        "System": {
+            "Provider": {"@Name": "Microsoft-Windows-Security-Auditing"},
+            "EventID": {"@Qualifiers": "", "#text": "4634"},
+            "Level": "0",
+            "TimeCreated": {"@SystemTime": "2015-09-09T03:00:00.1234567Z"},
+            "EventRecordID": "42",
+            "Execution": {"@ProcessID": "612"},
+            "Security": {"@UserID": "S-1-5-18"},
+            "Channel": "Security",
+            "Computer": "FS01",
+        },
+        "EventData": {
+            "Data": [
+                {"@Name": "TargetUserName", "#text": "tanaka"},
+                {"@Name": "TargetLogonId", "#text": "0x3a7f12"},
+                {"@Name": "LogonType", "#text": "3"},
+                {"@Name": "Empty"},
+            ]
+        },
+    }
+    ev = from_json(xmltodict)
+    assert (ev.provider, ev.event_id, ev.record_id, ev.process_id, ev.user_id, ev.level) == (
+        "Microsoft-Windows-Security-Auditing",
+        4634,
+        42,
+        612,
+        "S-1-5-18",
+        0,
+    )
+    assert ev.data == {
+        "TargetUserName": "tanaka",
+        "TargetLogonId": "0x3a7f12",
+        "LogonType": "3",
+        "Empty": None,
+    }
+    separate = {
+        "System": {
+            "Provider": None,
+            "Provider_attributes": {"Name": "Service Control Manager"},
+            "EventID": 7045,
+            "TimeCreated": None,
+            "TimeCreated_attributes": {"SystemTime": "2015-09-09T03:00:00Z"},
+        },
+        "EventData": {"Data": {"#text": ["a", "b"]}},
+    }
+    ev = from_json(separate)
+    assert ev.provider == "Service Control Manager"
+    assert ev.data == {"Data": ["a", "b"]}
+    with pytest.raises(ValueError, match="TimeCreated"):
+        from_json({"System": {"EventID": 1}})
+    with pytest.raises(ValueError, match="bad time"):
+        json_row({"System": {"TimeCreated": {"#attributes": {"SystemTime": "yesterday"}}}})
+
+
+def test_winrows_batches_times_and_extra() -> None:
+    rows = WinRows(_source("Asia/Tokyo"), size=4, chunk=2)
+    out = []
+    stamps: list[Any] = [
+        "2015-09-09T02:52:14.1234567Z",  # 100 ns digits: normalised
+        datetime(2015, 9, 9, 11, 52, 14),  # naive: the source's zone (JST)
+        datetime(2015, 9, 9, 2, 52, 14, tzinfo=UTC),
+        "2015-09-09T11:52:14+09:00",
+        "2015-09-09T02:52:14Z",
+    ]
+    for i, stamp in enumerate(stamps):
+        batch = rows.add(i + 1, {"@timestamp": stamp, "event.code": "1", "workstation": "PC"})
+        if batch is not None:
+            out.append(batch)
+    last = rows.flush()
+    assert last is not None
+    out.append(last)
+    assert [b.num_rows for b in out] == [4, 1]
+    times = [t for b in out for t in b.column("@timestamp").to_pylist()]
+    assert times[0] == datetime(2015, 9, 9, 2, 52, 14, 123456, tzinfo=UTC)
+    assert set(times[1:]) == {datetime(2015, 9, 9, 2, 52, 14, tzinfo=UTC)}
+    assert orjson.loads(out[0].column("extra")[0].as_py()) == {"workstation": "PC"}
+    assert out[1].column("record").to_pylist() == [5]
+    assert rows.flush() is None
+
+
+def test_extra_with_huge_integers_still_serialises() -> None:
+    rows = WinRows(_source())
+    rows.add(1, {"@timestamp": "2015-09-09T02:52:14Z", "winlog": {"event_data": {"X": 2**70}}})
+    batch = rows.flush()
+    assert batch is not None
+    assert orjson.loads(batch.column("extra")[0].as_py()) == {
+        "winlog": {"event_data": {"X": 2**70}}
+    }
