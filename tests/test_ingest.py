@@ -99,11 +99,15 @@ def test_interrupted_ingest_is_completed_next_run(tmp_path: Path) -> None:
     f = _write(tmp_path / "a.log", [f"2015/09/09 11:52:{i:02d} user=u path=p{i}" for i in range(9)])
     case = Case.create_or_open(tmp_path / "case")
     ingest(case, [f], Options())
-    # what a killed run leaves: the file marked as in progress with part of its rows
+    # what a killed run leaves: the file marked as in progress, its Parquet part not
+    # yet renamed, and (had it been renamed by a crash elsewhere) a stale final part
     with case.writer() as con:
         con.execute("UPDATE evidence SET status = 'ingesting'")
-        con.execute("DELETE FROM events WHERE record > 4")
+    parts = list(case.events_dir.glob("*/*.parquet"))
+    part = next(p for p in parts if p.parent.name != "_schema")
+    part.with_suffix(".parquet.tmp").write_bytes(b"half a parquet file")
     report = ingest(case, [f], Options())
+    assert not list(case.events_dir.glob("*/*.tmp"))
     assert report.files[0].status == "done"
     assert _count(case, "SELECT count(*) FROM events") == 9
 

@@ -1,9 +1,16 @@
-"""A case: a folder holding the DuckDB store and a manifest.
+"""A case: a folder holding the events as Parquet, a DuckDB catalogue and a manifest.
 
-One writer per case (DuckDB locks the file for the process that opens it read-write);
-readers open it read-only. Table layout:
+    CASE/manifest.json
+    CASE/case.duckdb                      evidence, aliases, rejects tables
+    CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
 
-- ``events``   the normalised events (schema.FIELDS)
+Events are written as one Parquet file per evidence file (written to ``.tmp`` and renamed
+when the file is complete, so a killed ingest never leaves half a file behind). Parquet
+is several times cheaper to write than inserting into DuckDB's own storage, streams with
+flat memory, and is what other engines (Spark) read. Every connection sees them as the
+view ``events``. One writer per case (DuckDB locks the catalogue for the process that
+opens it read-write); readers open it read-only.
+
 - ``evidence`` one row per evidence file: hash, format, encoding, zone, counts, status
 - ``aliases``  other paths at which the same content was handed over
 - ``rejects``  records that could not be parsed: evidence, line/record, reason, raw bytes
@@ -24,14 +31,17 @@ import pyarrow as pa
 
 from ashiato import __version__
 from ashiato.errors import CaseError
-from ashiato.schema import events_ddl
+import pyarrow.parquet as pq
+
+from ashiato.schema import EVENT_SCHEMA
 
 MANIFEST = "manifest.json"
 DB = "case.duckdb"
+EVENTS = "events"
+_EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 
 _DDL = (
-    events_ddl(),
     """CREATE TABLE IF NOT EXISTS evidence (
         evidence_id VARCHAR PRIMARY KEY, sha256 VARCHAR, path VARCHAR, container VARCHAR,
         size BIGINT, format VARCHAR, dataset VARCHAR, encoding VARCHAR, tz VARCHAR,
@@ -50,6 +60,10 @@ class Case:
     @property
     def db_path(self) -> Path:
         return self.root / DB
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / EVENTS
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -79,6 +93,11 @@ class Case:
                 "ashiato": __version__,
             }
             path.write_text(json.dumps(manifest, indent=2), "utf-8")
+        case.events_dir.mkdir(exist_ok=True)
+        empty = case.events_dir / _EMPTY
+        if not empty.exists():
+            empty.parent.mkdir(exist_ok=True)
+            pq.write_table(EVENT_SCHEMA.empty_table(), empty)
         with case.writer() as con:
             for ddl in _DDL:
                 con.execute(ddl)
@@ -102,19 +121,19 @@ class Case:
                 "is another ashiato process using it?"
             ) from exc
         try:
+            con.execute(self._view_sql())
             yield con
         finally:
             con.close()
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection that can't reach files outside the case."""
+        """A read-only connection that can't reach files outside the case's events."""
         try:
-            con = duckdb.connect(
-                str(self.db_path),
-                read_only=True,
-                config={"enable_external_access": False},
-            )
+            con = duckdb.connect(str(self.db_path), read_only=True)
+            con.execute(self._view_sql())
+            con.execute("SET allowed_directories = ?", [[str(self.events_dir) + "/"]])
+            con.execute("SET enable_external_access = false")
         except duckdb.Error as exc:
             raise CaseError(f"{self.db_path}: can't open the case ({exc})") from exc
         try:
@@ -126,15 +145,35 @@ class Case:
         """A read-only Ibis connection to the case store (analyses use this)."""
         import ibis
 
-        return ibis.duckdb.connect(str(self.db_path), read_only=True)
+        con = ibis.duckdb.connect(str(self.db_path), read_only=True)
+        con.raw_sql(self._view_sql())
+        return con
+
+    def _view_sql(self) -> str:
+        # the path is the case's own folder, not log content; quotes are doubled anyway
+        glob = str(self.events_dir / "*" / "*.parquet").replace("'", "''")
+        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet('{glob}')"
+
+    def drop_events(self, evidence_id: str) -> None:
+        """Remove every Parquet part (finished or not) of one evidence file."""
+        for part in self.events_dir.glob(f"*/{evidence_id}*.parquet*"):
+            part.unlink()
 
 
 class EventWriter:
-    """Buffers finished batches and appends them to ``events`` in large inserts."""
+    """Streams one evidence file's events into its Parquet file in the case.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, flush_rows: int = 262_144) -> None:
-        self.con = con
-        self.flush_rows = flush_rows
+    The file is written as ``<name>.parquet.tmp`` and renamed by ``close()``; until then
+    the events are invisible, so an interrupted ingest leaves nothing half-visible.
+    """
+
+    def __init__(self, case: Case, evidence_id: str, dataset: str, group_rows: int = 131_072):
+        folder = case.events_dir / _safe(dataset)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{evidence_id}.parquet"
+        self._tmp = self.path.with_suffix(".parquet.tmp")
+        self.group_rows = group_rows
+        self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._rows = 0
 
@@ -143,16 +182,32 @@ class EventWriter:
             return
         self._pending.append(batch)
         self._rows += batch.num_rows
-        if self._rows >= self.flush_rows:
+        if self._rows >= self.group_rows:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        table = pa.Table.from_batches(self._pending)
+        table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
         self._pending, self._rows = [], 0
-        self.con.register("_incoming", table)
-        try:
-            self.con.execute("INSERT INTO events SELECT * FROM _incoming")
-        finally:
-            self.con.unregister("_incoming")
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression="zstd")
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        """Make the events visible (nothing is written for an evidence file without events)."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._tmp.replace(self.path)
+            self._writer = None
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "unknown"

@@ -7,6 +7,7 @@ required; 2 a usage or input problem explained on stderr (AshiatoError).
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -314,6 +315,9 @@ def sql(
     c = Case.open(case)
     with c.reader() as con:
         try:
+            kinds = {stmt.type for stmt in con.extract_statements(query)}
+            if kinds - {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}:
+                raise QueryError("only SELECT (and EXPLAIN) queries are allowed on a case")
             cur = con.execute(query)
         except duckdb.Error as exc:
             raise QueryError(f"query refused: {exc}") from exc
@@ -348,9 +352,10 @@ def show(
     if as_json:
         _dump(vars(shown))
         return
+    sha = shown.evidence.get("sha256") or ""
     out.print(
-        f"[bold]evidence[/] {shown.evidence['path']} ({shown.evidence['format']}, "
-        f"sha256 {shown.evidence['sha256'][:16]}…)",
+        f"[bold]evidence[/] {shown.evidence['path']} ({shown.evidence['format']}"
+        + (f", sha256 {sha[:16]}…)" if sha else ")"),
         highlight=False,
     )
     for ev in shown.events:
@@ -539,9 +544,14 @@ def demo(
     from ashiato.report.html import write_report
 
     lab_dir = out_dir / "lab"
+    case_dir = out_dir / "case"
+    # the demo owns its folder: a second run starts afresh rather than failing
+    if (lab_dir / "truth.json").exists():
+        shutil.rmtree(lab_dir)
+    if (case_dir / "manifest.json").exists():
+        shutil.rmtree(case_dir)
     out.print(f"1/4 simulating '{scenario}' into {lab_dir}")
     lab.generate(scenario, lab_dir, seed=seed)
-    case_dir = out_dir / "case"
     out.print(f"2/4 ingesting into {case_dir}")
     c = Case.create_or_open(case_dir, tz="Asia/Tokyo")
     rep = do_ingest(c, [lab_dir / "evidence"], Options(tz="Asia/Tokyo"))

@@ -49,7 +49,7 @@ def write_csv(out: IO[str], columns: list[str], rows: Iterable[Mapping[str, Any]
 def write_jsonl(out: IO[str], rows: Iterable[Mapping[str, Any]]) -> int:
     n = 0
     for row in rows:
-        out.write(orjson.dumps(dict(row), default=_default).decode())
+        out.write(orjson.dumps(dict(row), default=_default, option=orjson.OPT_UTC_Z).decode())
         out.write("\n")
         n += 1
     return n

@@ -90,10 +90,10 @@ def ingest(
     case_tz = options.tz or case.tz
     zone(case_tz)
     with Walker() as walker, case.writer() as con:
-        _drop_unfinished(con)
+        _drop_unfinished(case, con)
         for ev in walker.walk(list(inputs)):
             tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
-            result = _ingest_one(con, ev, fmt_forced, tzname, options)
+            result = _ingest_one(case, con, ev, fmt_forced, tzname, options)
             report.files.append(result)
             if progress:
                 progress(ev.display, ev.size)
@@ -108,15 +108,21 @@ def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) 
     return default
 
 
-def _drop_unfinished(con: duckdb.DuckDBPyConnection) -> None:
+def _drop_unfinished(case: Case, con: duckdb.DuckDBPyConnection) -> None:
     """Remove what an interrupted run left half-written, so it is parsed again."""
-    unfinished = "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
-    con.execute(f"DELETE FROM events WHERE evidence_id IN ({unfinished})")  # noqa: S608
-    con.execute(f"DELETE FROM rejects WHERE evidence_id IN ({unfinished})")  # noqa: S608
-    con.execute("DELETE FROM evidence WHERE status NOT IN ('done', 'unrecognised')")
+    unfinished = con.execute(
+        "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
+    ).fetchall()
+    for (evidence_id,) in unfinished:
+        case.drop_events(evidence_id)
+        con.execute("DELETE FROM rejects WHERE evidence_id = ?", [evidence_id])
+        con.execute("DELETE FROM evidence WHERE evidence_id = ?", [evidence_id])
+    for tmp in case.events_dir.glob("*/*.parquet.tmp"):
+        tmp.unlink()
 
 
 def _ingest_one(
+    case: Case,
     con: duckdb.DuckDBPyConnection,
     ev: EvidenceFile,
     fmt_forced: Format | None,
@@ -156,7 +162,7 @@ def _ingest_one(
         year_hint=options.year or _year_hint(ev),
         options=options.format_options,
     )
-    writer = EventWriter(con)
+    writer = EventWriter(case, evidence_id, fmt.dataset)
     try:
         for batch in fmt.parse(source):
             batch = finalize_batch(batch, evidence_id, fmt.dataset)
@@ -164,11 +170,13 @@ def _ingest_one(
             _widen(result, batch)
             writer.add(batch)
             _store_rejects(con, source)
-        writer.flush()
+        writer.close()
         _store_rejects(con, source)
         result.status = "done"
     except (AshiatoError, OSError, ValueError, pa.ArrowException, duckdb.Error) as exc:
-        writer.flush()
+        # the file stays marked failed: its partial rows are dropped and it is parsed
+        # again by the next run; the rejects so far are kept for the responder to see
+        writer.abort()
         _store_rejects(con, source)
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"

@@ -45,9 +45,10 @@ def add_note(
             },
             1,
         )
-        writer = EventWriter(con)
+        # one small Parquet file per note: notes are few, and files are never rewritten
+        writer = EventWriter(case, f"{NOTES_ID}-{record:06d}", "ashiato.note")
         writer.add(finalize_batch(batch, NOTES_ID, "ashiato.note"))
-        writer.flush()
+        writer.close()
         con.execute(
             """INSERT OR IGNORE INTO evidence (evidence_id, path, format, dataset, status)
                VALUES (?, 'analyst notes (ashiato note)', 'note', 'ashiato.note', 'done')""",

@@ -58,6 +58,9 @@ def show(case: Case, ref: str) -> Shown:
         shown.note = f"rejected at ingest: {rej[0][0]}"
         shown.original = bytes(rej[0][1]).decode("utf-8", "replace")
         return shown
+    if not evidence.get("sha256"):
+        shown.note = "no evidence file behind this record (entered with `ashiato note`)"
+        return shown
     try:
         shown.original = _original(evidence, record)
     except EvidenceError as exc:

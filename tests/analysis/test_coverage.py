@@ -31,14 +31,14 @@ def make_ctx(tmp: Path, rows: list[dict[str, Any]],
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[r["evidence_id"]].append(r)
+    for ev, rs in groups.items():
+        for i, r in enumerate(rs, 1):
+            r.setdefault("record", i)
+        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
+        w = EventWriter(case, ev, rs[0]["event.dataset"])
+        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
+        w.close()
     with case.writer() as con:
-        w = EventWriter(con)
-        for ev, rs in groups.items():
-            for i, r in enumerate(rs, 1):
-                r.setdefault("record", i)
-            cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-            w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
-        w.flush()
         for ev, fmt in (formats or {}).items():
             con.execute("INSERT INTO evidence (evidence_id, path, format) VALUES (?, ?, ?)",
                         [ev, f"{ev}.log", fmt])  # fmt: skip
@@ -236,9 +236,11 @@ def test_coverage_whole(tmp_path: Path) -> None:
         "dataset": "squid.access", "events": 181, "first": "2015-09-10T00:00:00Z",
         "last": "2015-09-10T14:55:00Z", "hosts": 0, "evidence_files": 1}  # fmt: skip
     assert sources["windows.security"]["hosts"] == 2
-    assert cov["hours_start"] == "2015-09-10T10:00:00Z"
-    assert cov["hours"]["squid.access"] == [12, 12, 13, 12, 12]
-    assert cov["hours"]["windows.security"] == [12, 6, 0, 0, 0]
+    # a day before the window and half a day after, clipped to the data (00:00 - 15:00)
+    assert cov["hours_start"] == "2015-09-10T00:00:00Z"
+    assert cov["window"] == ["2015-09-10T10:00:00Z", "2015-09-10T14:00:00Z"]
+    assert cov["hours"]["squid.access"] == [12] * 12 + [13, 12, 12, 0]
+    assert cov["hours"]["windows.security"][9:] == [12, 12, 6, 0, 0, 0, 1]
     whats = [m.what for m in missing]
     assert whats[:2] == ["File-share auditing (Security 5140/5145) from the file server",
                          "DHCP server logs"]  # fmt: skip
@@ -275,6 +277,21 @@ def test_missing_detailed_share_and_rolled_over_log(tmp_path: Path) -> None:
 def test_empty_case(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, [])
     cov, missing, tamper, skews, steps = coverage(ctx, Identity(), None, [])
-    assert cov == {"sources": [], "hours": {}, "hours_start": None}
+    assert cov == {"sources": [], "hours": {}, "hours_start": None, "window": None}
     assert len(missing) >= 8 and tamper == [] and skews == []
     assert all(s.startswith("Collect: ") for s in steps)
+
+
+def test_ids_only_web_and_mail_still_ask_for_proxy_and_mail_logs(tmp_path: Path) -> None:
+    rows = [
+        {"@timestamp": at(1), "event.dataset": "suricata.eve", "event.code": "http",
+         "observer.type": "ids", "source.ip": IP, "url.original": "http://news.example.jp/",
+         "evidence_id": "eve"},
+        {"@timestamp": at(2), "event.dataset": "suricata.eve", "event.code": "smtp",
+         "observer.type": "ids", "email.to.address": "tanaka@corp.example.jp",
+         "evidence_id": "eve"},
+    ]  # fmt: skip
+    _, missing, _, _, _ = coverage(make_ctx(tmp_path, rows), ident(), None, [])
+    why = {m.what: m.why_it_matters for m in missing}
+    assert why["Proxy / web-filter access logs"].startswith("Web requests are seen only by the IDS")
+    assert "the IDS saw some SMTP" in why["Mail gateway / mail server logs"]

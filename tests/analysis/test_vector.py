@@ -31,15 +31,15 @@ def make_ctx(tmp: Path, rows: list[dict[str, Any]], paths: dict[str, str] | None
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[r.get("evidence_id") or r["event.dataset"]].append(r)
+    for ev, rs in groups.items():
+        for i, r in enumerate(rs, 1):
+            r.setdefault("record", i)
+        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
+        batch = batch_from_columns(cols, len(rs))
+        w = EventWriter(case, ev, rs[0]["event.dataset"])
+        w.add(finalize_batch(batch, ev, rs[0]["event.dataset"]))
+        w.close()
     with case.writer() as con:
-        w = EventWriter(con)
-        for ev, rs in groups.items():
-            for i, r in enumerate(rs, 1):
-                r.setdefault("record", i)
-            cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-            batch = batch_from_columns(cols, len(rs))
-            w.add(finalize_batch(batch, ev, rs[0]["event.dataset"]))
-        w.flush()
         for ev, path in (paths or {}).items():
             con.execute("INSERT INTO evidence (evidence_id, path) VALUES (?, ?)", [ev, path])
     return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
@@ -261,6 +261,19 @@ def test_remote_desktop_from_outside(tmp_path: Path) -> None:
     [v] = vectors(ctx, ident(), [(HOST, T0)])
     assert (v.type, v.confidence) == ("remote_access", 0.6)
     assert v.chain[0].summary.startswith("remote desktop logon from outside")
+
+
+def test_rdp_from_inside_and_services_point_to_another_host(tmp_path: Path) -> None:
+    rdp = {"@timestamp": at(-20), "event.dataset": "windows.security", "event.code": "4624",
+           "winlog.logon.type": 10, "host.name": HOST, "user.name": "administrator",
+           "evidence_id": "sec"}  # fmt: skip
+    rows = [rdp | {"source.ip": "127.0.0.1"}, rdp | {"source.ip": "10.20.3.5"},
+            {"@timestamp": at(-10), "event.dataset": "windows.system", "event.code": "7045",
+             "host.name": HOST, "process.executable": r"%SystemRoot%\PSEXESVC.exe",
+             "evidence_id": "sys"}]  # fmt: skip
+    [v] = vectors(make_ctx(tmp_path, rows), ident(), [(HOST, T0)])
+    assert (v.type, v.confidence) == ("lateral_movement", 0.5)
+    assert [e.ref for e in v.chain] == ["sec:2", "sys:1"]  # not the local (loopback) session
 
 
 def test_naive_time_and_several_hosts(tmp_path: Path) -> None:

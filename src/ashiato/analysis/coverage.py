@@ -25,6 +25,8 @@ from ashiato.findings import ClockSkew, Missing, Tampering
 
 HOUR = timedelta(hours=1)
 MAX_HOURS = 24 * 14  # the chart is for the incident, not the whole retention
+PAD_BEFORE = timedelta(hours=24)
+PAD_AFTER = timedelta(hours=12)
 Result = tuple[dict[str, Any], list[Missing], list[Tampering], list[ClockSkew], list[str]]
 
 
@@ -64,19 +66,24 @@ def _sources(ctx: Context) -> list[dict[str, Any]]:
 
 def _hours(ctx: Context, window: tuple[datetime, datetime] | None,
            sources: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-    """Events per dataset per hour across the window (or the last 14 days of data)."""
+    """Events per dataset per hour around the incident window (or the last 14 days of data).
+
+    The window is padded (a day before, half a day after) so the chart shows each source's
+    normal rhythm next to the incident, and clipped to the data.
+    """
+    lasts = [s["last"] for s in sources if s["last"]]
+    firsts = [s["first"] for s in sources if s["first"]]
+    if not lasts:
+        return {"hours": {}, "hours_start": None, "window": None}
+    first = datetime.fromisoformat(min(firsts).replace("Z", "+00:00"))
+    last = datetime.fromisoformat(max(lasts).replace("Z", "+00:00"))
     if window is None:
-        lasts = [s["last"] for s in sources if s["last"]]
-        firsts = [s["first"] for s in sources if s["first"]]
-        if not lasts:
-            return {"hours": {}, "hours_start": None}
-        end = datetime.fromisoformat(max(lasts).replace("Z", "+00:00"))
-        start = max(datetime.fromisoformat(min(firsts).replace("Z", "+00:00")),
-                    end - MAX_HOURS * HOUR)  # fmt: skip
+        start, end = max(first, last - MAX_HOURS * HOUR), last
     else:
-        start, end = window
+        start = min(max(first, window[0] - PAD_BEFORE), window[0])
+        end = min(last, window[1] + PAD_AFTER) if last > window[0] else window[1]
     start = start.replace(minute=0, second=0, microsecond=0)
-    n = min(MAX_HOURS, int((end - start) / HOUR) + 1)
+    n = max(1, min(MAX_HOURS, int((end - start) / HOUR) + 1))
     stop = start + n * HOUR
     t = ctx.events
     q = t.filter((t["@timestamp"] >= start) & (t["@timestamp"] < stop))
@@ -87,7 +94,8 @@ def _hours(ctx: Context, window: tuple[datetime, datetime] | None,
         hours[r["event.dataset"]][int(r["_h"])] = int(r["n"])
     for s in sources:  # every dataset gets a row, zeros included
         hours.setdefault(s["dataset"], [0] * n)
-    return {"hours": dict(sorted(hours.items())), "hours_start": iso(start)}
+    marked = [iso(window[0]), iso(window[1])] if window else None
+    return {"hours": dict(sorted(hours.items())), "hours_start": iso(start), "window": marked}
 
 
 def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Missing],

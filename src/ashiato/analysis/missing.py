@@ -49,11 +49,12 @@ class Profile:
             f5140=(sec & (code == "5140")).sum(), f5145=(sec & (code == "5145")).sum(),
         )  # fmt: skip
         ids = t["rule.name"].notnull() & t["observer.type"].isin(["ids", "firewall"])
-        not_alert = ibis.coalesce(t["event.code"] != "alert", True)
+        from_ids = (ds == "suricata.eve") | ibis.coalesce(t["observer.type"] == "ids", False)
         whole = t.aggregate(
-            mail=t["email.to.address"].notnull().sum(),
+            mail=(t["email.to.address"].notnull() & ~from_ids).sum(),
+            ids_mail=(t["email.to.address"].notnull() & from_ids).sum(),
             proxy=(t["observer.type"] == "proxy").sum(),
-            web=(t["url.original"].notnull() & not_alert).sum(),
+            web=(t["url.original"].notnull() & t["rule.name"].isnull()).sum(),
             ids=ids.sum(), av=(t["observer.type"] == "antivirus").sum(),
             firewall=((t["observer.type"] == "firewall") & t["rule.name"].isnull()).sum(),
             dhcp=(ds == "windows.dhcp").sum(),
@@ -102,11 +103,14 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
             "Collect C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log from every DHCP server (it "
             "keeps only a week: copy now), covering the incident and the lease time before."))
     out += _process_logs(prof, infected)
-    if not c.get("proxy") and not c.get("web"):
+    if not c.get("proxy"):
         out.append(Missing(
             "Proxy / web-filter access logs",
-            "Drive-by chains (redirects, exploit and payload downloads) and C2 requests are "
-            "seen there with the client address; without them a web infection can't be shown.",
+            ("Web requests are seen only by the IDS, which watches one network segment and "
+             "logs no user names." if c.get("web") else
+             "Drive-by chains (redirects, exploit and payload downloads) and C2 requests are "
+             "seen there with the client address; without them a web infection can't be "
+             "shown."),
             "Collect the proxy's access logs (Squid access.log*, ProxySG or i-FILTER exports) "
             "for the incident and at least 24 h before it; without a proxy, the firewall's "
             "web-filter/UTM logs."))
@@ -114,7 +118,9 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
         out.append(Missing(
             "Mail gateway / mail server logs",
             "A mail-borne infection is proved by the delivery of the attachment to the user "
-            "shortly before the first execution.",
+            "shortly before the first execution"
+            + (" (the IDS saw some SMTP, but not mail it can't decode or that never crossed "
+               "its segment)." if c.get("ids_mail") else "."),
             "Collect the mail gateway's message log with attachment names and the mail "
             "server's logs (Postfix maillog, Exchange MSGTRK*.LOG) for at least 7 days before."))
     if not c.get("owners"):

@@ -165,10 +165,24 @@ def _host_finding(v: hosts_mod.HostView, ident: identity.Identity) -> HostFindin
         verdict=v.verdict(),
         first_malicious=iso(v.first(hosts_mod.STRONG | hosts_mod.MEDIUM)),
         first_encryption=iso(v.first({"share_note_writes", "client_notes"})),
-        reasons=[f"{s.kind}: {s.detail}" for s in v.signals][:20],
+        reasons=_reasons(v),
         sources=sorted(v.sources),
         evidence=hosts_mod.host_evidence(v),
     )
+
+
+def _reasons(v: hosts_mod.HostView) -> list[str]:
+    """One line per kind of signal, strongest kinds first, with how often it was seen."""
+    by_kind: dict[str, list[hosts_mod.Signal]] = {}
+    for s in v.signals:
+        by_kind.setdefault(s.kind, []).append(s)
+    order = sorted(by_kind, key=lambda k: (k not in hosts_mod.STRONG, k not in hosts_mod.MEDIUM, k))
+    out = []
+    for kind in order:
+        sigs = by_kind[kind]
+        more = f" (×{len(sigs)})" if len(sigs) > 1 else ""
+        out.append(f"{kind}: {sigs[0].detail}{more}")
+    return out
 
 
 def _spam(spam: dict[str, Any] | None, ident: identity.Identity) -> dict[str, Any] | None:

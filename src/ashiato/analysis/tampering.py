@@ -29,6 +29,7 @@ SILENCE_MIN = timedelta(hours=2)
 SILENCE_AFTER_CLEAR = timedelta(minutes=15)
 NEAR_CLEAR = timedelta(minutes=10)
 MIN_NETWORK = 10  # network events from the host's address that prove it was up
+MIN_NETWORK_AFTER_CLEAR = 3  # fewer after a clear: the clear already says why it is quiet
 SLOT = timedelta(minutes=5)
 BUSY_SLOT = timedelta(hours=1)
 BUSY = 0.4  # a long silence: the address busy in at least this share of its hours
@@ -220,8 +221,10 @@ def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
         if net is None:
             continue
         n, slots, hi = net
-        if not ((after_clear and hi - start >= SILENCE_AFTER_CLEAR)
-                or (long and _share(slots, start, stop, BUSY_SLOT) >= BUSY)):  # fmt: skip
+        if not ((after_clear and n >= MIN_NETWORK_AFTER_CLEAR
+                 and hi - start >= SILENCE_AFTER_CLEAR)
+                or (long and n >= MIN_NETWORK
+                    and _share(slots, start, stop, BUSY_SLOT) >= BUSY)):  # fmt: skip
             continue
         quiet = (min(stop, hi) - start).total_seconds() / 3600
         text = f"{ds} of {host} silent from {iso(start)}"
@@ -267,7 +270,7 @@ def _network_during(ctx: Context, ident: Identity, host: str, start: datetime,
     rows = ctx.rows(q.group_by("_slot").aggregate(n=q.count(), last=q["@timestamp"].max())
                     .order_by("_slot"))  # fmt: skip
     n = sum(int(r["n"]) for r in rows)
-    if n < MIN_NETWORK:
+    if n == 0:
         return None
     return n, [start + int(r["_slot"]) * SLOT for r in rows], rows[-1]["last"]
 

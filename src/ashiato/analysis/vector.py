@@ -20,21 +20,10 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis import vector_web
+from ashiato.analysis import vector_host, vector_web
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
-from ashiato.analysis.indicators import (
-    BROWSER,
-    BROWSER_CACHE_PATH,
-    DANGEROUS_ATTACHMENT,
-    EXPLOIT_SIGNATURE,
-    MAIL_CLIENT,
-    MAIL_OPEN_PATH,
-    PLUGIN_HOST,
-    SCRIPT_HOST,
-    TEMP_PATH,
-    is_internal,
-)
+from ashiato.analysis.indicators import DANGEROUS_ATTACHMENT, EXPLOIT_SIGNATURE
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Vector
 
@@ -43,21 +32,14 @@ AFTER = timedelta(minutes=10)
 LATE_AV = timedelta(hours=1)
 ALERTS_BEFORE = timedelta(hours=2)  # an exploit alert is minutes before the payload runs
 
-OFFICE = r"(?i)\\(winword|excel|powerpnt|eqnedt32)\.exe$"
-EXPLORER = r"(?i)\\explorer\.exe$"
-ARCHIVER = r"(?i)\\(7z|7zg|7zfm|winrar|unrar|winzip(32|64)?|lhaplus|lhaz|explzh)\.exe$"
-SCRIPT_FILE = r"(?i)\.(js|jse|vbs|vbe|wsf|wsh|hta)\b"
-DROP_EXT = r"(?i)\.(tmp|exe|scr|pif|com|dll)$"
-MAIL_DROP_EXT = r"(?i)\.(js|jse|vbs|vbe|wsf|hta|exe|scr|pif|com|zip|rar|7z|docm|xlsm|doc|xls)$"
-OTHER_DRIVE = r"(?i)^[d-z]:\\"
 PAYLOAD_ALERT = (
     r"(?i)(exe or dll windows file download|executable download|executable sent when remote"
     r"|terse alphanumeric executable downloader)"
 )
 _FILE_NAME = re.compile(r"(?i)([^\\/\"'\s]+\.(js|jse|vbs|vbe|wsf|hta|exe|tmp|scr|pif|com|zip))\b")
 _EXPLOIT_ALERT = re.compile(EXPLOIT_SIGNATURE)
-# "ET POLICY Outdated Flash Version" names the plug-in, not an exploit
 _PAYLOAD_ALERT = re.compile(PAYLOAD_ALERT)
+# "ET POLICY Outdated Flash Version" names the plug-in, not an exploit
 _INFO_ALERT = re.compile(r"(?i)^(ET|ETPRO|GPL) (POLICY|INFO)\b")
 _SYSTEM_EXE = re.compile(
     r"(?i)^(wscript|cscript|mshta|powershell|cmd|explorer|outlook|winword|excel|iexplore|chrome"
@@ -123,8 +105,10 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
     ips = _host_ips(ident, host, t0)
     users = ident.users_of(host)
     f = Found()
-    proc_total = _processes(ctx, host, lo, hi, f)
-    _files(ctx, host, lo, hi, f)
+    procs = vector_host.processes(ctx, host, lo, hi)
+    f.mail_exec, f.web_exec, f.follow = procs.mail_exec, procs.web_exec, procs.follow
+    f.removable, proc_total = procs.removable, procs.total
+    f.web_file, f.mail_file = vector_host.files(ctx, host, lo, hi)
     f.mail = _mail(ctx, users, lo, hi)
     for r in _alerts(ctx, ips, t0 - ALERTS_BEFORE, hi):
         name = r.get("rule.name") or ""
@@ -133,7 +117,7 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
         elif _PAYLOAD_ALERT.search(name):
             f.downloads.append(r)
     f.web = vector_web.web_chain(ctx, ips, lo, hi, t0)
-    _remote(ctx, host, lo, hi, f)
+    f.remote, f.lateral = vector_host.remote(ctx, host, lo, hi)
     f.av = _av(ctx, host, ips, lo)
     kind, confidence = decide(f)
     chain, artifacts = _chain(kind, f)
@@ -157,83 +141,6 @@ def _older(ctx: Context, host: str, t0: datetime) -> str:
     since = f"{host}'s own logs begin {iso(first)}" if first else f"no logs of {host} itself"
     return (f"nothing in the 24 h before {iso(t0)} points to a vector ({since}): the "
             "infection may be older than that, or than the collected logs")
-
-
-def _processes(ctx: Context, host: str, lo: datetime, hi: datetime, f: Found) -> int:
-    t = ctx.events
-    procs = t.filter(
-        (t["host.name"] == host)
-        & (((t["event.dataset"] == "windows.security") & (t["event.code"] == "4688"))
-           | ((t["event.dataset"] == "windows.sysmon") & (t["event.code"] == "1")))
-    )  # fmt: skip
-    total = int(ctx.rows(procs.aggregate(n=procs.count()))[0]["n"])
-    if total == 0:
-        return 0
-    exe, par = procs["process.executable"], procs["process.parent.executable"]
-    cmd = procs["process.command_line"]
-    c_script, c_temp = _m(exe, SCRIPT_HOST), _m(exe, TEMP_PATH)
-    c_cache, c_browser = _m(exe, BROWSER_CACHE_PATH), _m(exe, BROWSER)
-    mail_exec = (
-        (_m(par, MAIL_CLIENT) & (c_script | _m(exe, ARCHIVER) | c_temp))
-        | (_m(par, OFFICE) & c_script)
-        | _m(exe, MAIL_OPEN_PATH) | _m(cmd, MAIL_OPEN_PATH)
-        | (_m(par, EXPLORER) & c_script & _m(cmd, SCRIPT_FILE))
-    )  # fmt: skip
-    web_exec = ~c_browser & (
-        ((_m(par, BROWSER) | _m(par, PLUGIN_HOST)) & (c_cache | c_temp | _m(exe, DROP_EXT)))
-        | c_cache
-    )  # fmt: skip
-    follow = _m(par, SCRIPT_HOST) & c_temp
-    other = _m(exe, OTHER_DRIVE)
-    q = procs.filter(procs["@timestamp"].between(lo, hi)).mutate(
-        _mail=mail_exec, _web=web_exec, _follow=follow, _other=other)  # fmt: skip
-    q = q.filter(q["_mail"] | q["_web"] | q["_follow"] | q["_other"])
-    cols = [*ctx.select(q).columns, "_mail", "_web", "_follow", "_other"]
-    for r in ctx.rows(q.select(cols).order_by("@timestamp"), limit=500):
-        if r["_mail"]:
-            f.mail_exec.append(r)
-        elif r["_web"]:
-            f.web_exec.append(r)
-        elif r["_follow"]:
-            f.follow.append(r)
-        elif r["_other"]:
-            f.removable.append(r)
-    return total
-
-
-def _files(ctx: Context, host: str, lo: datetime, hi: datetime, f: Found) -> None:
-    """Sysmon 11 and $MFT rows of files dropped in the IE cache or Outlook's temp folders."""
-    t = ctx.events
-    path = t["file.path"]
-    web_drop = _m(path, DROP_EXT) & (
-        _m(path, BROWSER_CACHE_PATH)
-        | ((_m(t["process.executable"], BROWSER) | _m(t["process.executable"], PLUGIN_HOST))
-           & _m(path, TEMP_PATH))
-    )  # fmt: skip
-    mail_drop = _m(path, MAIL_OPEN_PATH) & _m(path, MAIL_DROP_EXT)
-    sysmon = (t["event.dataset"] == "windows.sysmon") & (t["event.code"] == "11")
-    mft = t["event.dataset"] == "windows.mft"
-    q = t.filter((sysmon | mft) & t["@timestamp"].between(lo, hi)
-                 & ((t["host.name"] == host) | (mft & t["host.name"].isnull()))
-                 & (web_drop | mail_drop)).mutate(_web=web_drop)  # fmt: skip
-    cols = [*ctx.select(q).columns, "_web"]
-    rows = ctx.rows(q.select(cols).order_by("@timestamp"), limit=300)
-    unnamed = {r["evidence_id"] for r in rows if not r.get("host.name")}
-    paths = _evidence_paths(ctx, unnamed) if unnamed else {}
-    for r in rows:
-        if not r.get("host.name") and host.lower() not in paths.get(r["evidence_id"], ""):
-            continue  # an $MFT of another machine
-        (f.web_file if r["_web"] else f.mail_file).append(r)
-
-
-def _evidence_paths(ctx: Context, ids: set[str]) -> dict[str, str]:
-    """Evidence file paths (lower case) by id: an $MFT export is named after its host."""
-    try:
-        ev = ctx.events.get_backend().table("evidence")
-        q = ev.filter(ev["evidence_id"].isin(sorted(ids))).select("evidence_id", "path")
-        return {r["evidence_id"]: str(r["path"] or "").lower() for r in ctx.rows(q)}
-    except Exception:  # a bare events table (tests, other engines) has no evidence table
-        return {}
 
 
 def _mail(ctx: Context, users: list[str], lo: datetime, hi: datetime) -> list[dict[str, Any]]:
@@ -261,22 +168,6 @@ def _alerts(ctx: Context, ips: list[str], lo: datetime, hi: datetime) -> list[di
         & (_m(t["rule.name"], EXPLOIT_SIGNATURE) | _m(t["rule.name"], PAYLOAD_ALERT))
     )  # fmt: skip
     return ctx.rows(ctx.select(q).order_by("@timestamp"), limit=50)
-
-
-def _remote(ctx: Context, host: str, lo: datetime, hi: datetime, f: Found) -> None:
-    t = ctx.events
-    rdp = ((t["event.code"] == "4624") & (t["winlog.logon.type"] == 10)
-           & t["source.ip"].notnull())  # fmt: skip
-    svc = t["event.code"].isin(["7045", "4697"])
-    q = t.filter((t["host.name"] == host) & t["@timestamp"].between(lo, hi)
-                 & t["event.dataset"].isin(["windows.security", "windows.system"])
-                 & (rdp | svc))  # fmt: skip
-    for r in ctx.rows(ctx.select(q).order_by("@timestamp"), limit=100):
-        ip = r.get("source.ip")
-        if r["event.code"] == "4624" and ip not in ("127.0.0.1", "::1") and not is_internal(ip):
-            f.remote.append(r)
-        else:
-            f.lateral.append(r)
 
 
 def _av(ctx: Context, host: str, ips: list[str], lo: datetime) -> list[dict[str, Any]]:

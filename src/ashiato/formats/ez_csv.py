@@ -51,6 +51,7 @@ from typing import Any
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Rows, Sample, Source
+from ashiato.formats.prefetch import find_executable
 
 Row = dict[str, Any]
 
@@ -137,19 +138,8 @@ def _basename(path: str) -> str:
 
 
 def _exe_path(name: str, loaded: str) -> str | None:
-    """The entry of PECmd's FilesLoaded that is the executable itself."""
-    if not name or not loaded:
-        return None
-    want = name.upper()
-    files = [f.strip() for f in loaded.split(", ") if f.strip()]
-    for f in files:
-        if _basename(f).upper() == want:
-            return f
-    if len(name) >= 29:  # the header keeps 29 characters of a longer name
-        for f in files:
-            if _basename(f).upper().startswith(want):
-                return f
-    return None
+    """The entry of PECmd's FilesLoaded (", " separated) that is the executable itself."""
+    return find_executable(name, [f.strip() for f in loaded.split(", ") if f.strip()])
 
 
 def _pecmd(row: dict[str, str], _names: dict[str, str]) -> list[Row]:

@@ -45,6 +45,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -64,6 +66,7 @@ MIN_FIELDS = {"TRAFFIC": 34, "THREAT": 35}
 MIN_OTHER = 7
 
 _NULL = pa.scalar(None, pa.string())
+_NO_ADDRESS = "0.0.0.0"  # noqa: S104 - PAN-OS writes it for "no NAT", nothing binds here
 _SNIFF = re.compile(
     r"(?:^|[\s>])[^\s,]*,\d{4}/\d\d/\d\d \d\d:\d\d:\d\d,[^,]*,(?:" + "|".join(TYPES) + r"),"
 )
@@ -75,7 +78,6 @@ _CATEGORY = {
     "flood": "intrusion_detection", "scan": "intrusion_detection",
     "packet": "intrusion_detection", "file": "file", "data": "file",
 }  # fmt: skip
-_TRANSPORT_OK = r"^[a-z0-9-]+$"
 
 
 def sniff(sample: Sample) -> bool:
@@ -100,73 +102,167 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
 
 @dataclass
 class Fields:
-    """Field spans of every line of a chunk: field k of line i is ``body[start:end]``."""
+    """Field spans of every line of a chunk: field k of line i is ``body[start:end]``.
+
+    Values are cut out of the chunk's bytes with numpy (one gather per column), and
+    integers and times are read from the bytes directly: no Python object per line,
+    and no string is made for a number.
+    """
 
     body: np.ndarray  # the chunk's bytes
-    csv_start: np.ndarray  # where the CSV part of each line starts
+    starts: np.ndarray  # where each line starts
     end: np.ndarray  # end of each line's content (line end excluded)
-    sep: np.ndarray  # positions of the separating commas, in file order
+    sep: np.ndarray  # positions of the separating commas
     first_sep: np.ndarray  # index in ``sep`` of each line's first separator
-    count: np.ndarray  # number of fields of each line
-    quoted: bool  # the chunk has double quotes somewhere
+    count: np.ndarray  # number of fields of each line (0: no comma at all)
+    quoted: frozenset[int]  # columns that hold a quoted value somewhere in the chunk
 
-    def column(self, k: int, rows: np.ndarray) -> pa.Array:
-        """Field ``k`` of ``rows`` as strings; null where the line has no such field."""
-        have = self.count[rows] > k
-        idx = self.first_sep[rows] + k
+    def span(self, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, present) of field ``k`` of ``rows``; ends == starts when absent."""
+        count = self.count[rows]
+        have = count > k
         end = self.end[rows]
+        top = len(self.sep) - 1
+        idx = self.first_sep[rows] + k
         if k == 0:
-            st = self.csv_start[rows]
+            st = self.starts[rows]
         else:
-            st = np.where(have, self.sep[np.minimum(idx - 1, len(self.sep) - 1)] + 1, end)
-        last = self.count[rows] - 1 == k
-        en = np.where(
-            have & ~last, self.sep[np.minimum(idx, max(len(self.sep) - 1, 0))], end
-        )
-        en = np.where(have, en, end)
-        arr = _spans(self.body, st, en, have)
-        if self.quoted:
+            st = np.where(have, self.sep[np.minimum(idx - 1, top)] + 1, end)
+        en = np.where(have & (count - 1 != k), self.sep[np.minimum(idx, top)], end)
+        return st, en, have
+
+    def text(self, k: int, rows: np.ndarray) -> pa.Array:
+        """Field ``k`` of ``rows`` as strings; null where absent or empty."""
+        st, en, have = self.span(k, rows)
+        arr = gather(self.body, st, en, have & (en > st))
+        if k in self.quoted:
             arr = _unquote(arr)
         return arr
 
+    def integer(self, k: int, rows: np.ndarray) -> pa.Array:
+        """Field ``k`` of ``rows`` as int64; null where absent, empty or not digits."""
+        st, en, have = self.span(k, rows)
+        return read_ints(self.body, st, en, have)
+
     def rest(self, k: int, rows: np.ndarray) -> pa.Array:
         """Everything from field ``k`` to the end of the line, as written."""
-        have = self.count[rows] > k
-        end = self.end[rows]
-        if k == 0:
-            st = self.csv_start[rows]
-        else:
-            idx = self.first_sep[rows] + k - 1
-            st = np.where(have, self.sep[np.minimum(idx, max(len(self.sep) - 1, 0))] + 1, end)
-        return _spans(self.body, st, end, have)
+        st, _, have = self.span(k, rows)
+        en = self.end[rows]
+        return gather(self.body, st, en, have & (en > st))
 
-    def header(self, rows: np.ndarray, starts: np.ndarray) -> pa.Array:
-        """The text before the CSV part (the syslog header; empty when bare)."""
-        st = starts[rows]
-        en = np.maximum(self.csv_start[rows] - 1, st)
-        return _spans(self.body, st, en, self.csv_start[rows] > st)
+    def header(self, rows: np.ndarray) -> pa.Array:
+        """The text before the CSV part: up to the last space before the first comma."""
+        st = self.starts[rows]
+        first_comma = np.where(self.count[rows] > 0, self.sep[self.first_sep[rows]], st)
+        out: list[str | None] = []
+        for a, b in zip(st.tolist(), first_comma.tolist(), strict=True):
+            head = bytes(self.body[a:b])
+            cut = head.rfind(b" ")
+            out.append(head[:cut].decode("utf-8", "replace") if cut > 0 else None)
+        return pa.array(out, pa.string())
 
 
-def _spans(body: np.ndarray, st: np.ndarray, en: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """Strings ``body[st[i]:en[i]]`` (null where not ``valid``); spans in file order.
-
-    The spans are disjoint and rise, so one zero-copy array over the chunk's bytes
-    holds span i at 2*i and the gap after it at 2*i+1; ``take`` copies the values.
-    """
-    m = len(st)
-    if m == 0:
-        return pa.array([], pa.string())
-    offsets = np.empty(2 * m + 1, np.int64)
-    offsets[0:-1:2] = st
-    offsets[1::2] = en
-    offsets[-1] = en[-1]
-    if (np.diff(offsets) < 0).any():  # pragma: no cover - guarded by construction
-        return vx.gather_strings(body, st, en).filter(pa.array(valid))
-    arr = pa.StringArray.from_buffers(
-        2 * m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)
+def gather(body: np.ndarray, st: np.ndarray, en: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Strings ``body[st[i]:en[i]]``, null where not ``valid`` (spans on UTF-8 boundaries)."""
+    n = len(st)
+    lengths = np.where(valid, en - st, 0)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    if total:
+        idx = np.arange(total, dtype=np.int64)
+        idx += np.repeat(st - offsets[:-1], lengths)
+        data = body[idx]
+    else:
+        data = np.zeros(0, np.uint8)
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), bitmap
     )
-    idx = np.arange(0, 2 * m, 2, dtype=np.int64)
-    return arr.take(pa.array(idx, mask=~valid))
+
+
+def _digits(body: np.ndarray, st: np.ndarray, width: int) -> np.ndarray:
+    """``width`` bytes from each start as numbers (byte - '0'); reads past the end clip."""
+    idx = st[:, None] + np.arange(width)
+    out: np.ndarray = body.take(idx, mode="clip").astype(np.int16) - 48
+    return out
+
+
+def read_ints(body: np.ndarray, st: np.ndarray, en: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Decimal integers (up to 18 digits) in ``body[st:en]``; null if absent or not digits."""
+    n = len(st)
+    ln = en - st
+    ok = valid & (ln > 0) & (ln <= 18)
+    if not ok.any():
+        return pa.nulls(n, pa.int64())
+    width = int(ln[ok].max())
+    d = _digits(body, st, width)
+    value = np.zeros(n, np.int64)
+    for j in range(width):
+        col = d[:, j]
+        inside = ln > j
+        ok &= ~inside | ((col >= 0) & (col <= 9))
+        value = np.where(inside, value * 10 + col, value)
+    return pa.array(value, pa.int64(), mask=~ok)
+
+
+_TIME_SEPS = {4: ord("/"), 7: ord("/"), 10: ord(" "), 13: ord(":"), 16: ord(":")}
+_TIME_DIGITS = [i for i in range(19) if i not in _TIME_SEPS]
+
+
+def read_times(body: np.ndarray, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``YYYY/MM/DD HH:MM:SS`` in ``body[st:en]`` -> (naive epoch seconds, readable)."""
+    d = _digits(body, st, 19).astype(np.int64)
+    ok = (en - st) == 19
+    for i, ch in _TIME_SEPS.items():
+        ok &= d[:, i] == ch - 48
+    dig = d[:, _TIME_DIGITS]
+    ok &= np.all((dig >= 0) & (dig <= 9), axis=1)
+    dig = np.where(ok[:, None], dig, 0)
+    year = dig[:, 0] * 1000 + dig[:, 1] * 100 + dig[:, 2] * 10 + dig[:, 3]
+    month = dig[:, 4] * 10 + dig[:, 5]
+    day = dig[:, 6] * 10 + dig[:, 7]
+    hms = (dig[:, 8] * 10 + dig[:, 9]) * 3600 + (dig[:, 10] * 10 + dig[:, 11]) * 60
+    hms += dig[:, 12] * 10 + dig[:, 13]
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1971)
+    ok &= (dig[:, 8] * 10 + dig[:, 9] < 24) & (dig[:, 10] < 6) & (dig[:, 12] < 6)
+    return _civil_days(year, np.where(ok, month, 1), day) * 86400 + hms, ok
+
+
+def _civil_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (vectorised)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    out: np.ndarray = era * 146097 + doe - 719468
+    return out
+
+
+def localize_seconds(secs: np.ndarray, ok: np.ndarray, tz: ZoneInfo) -> pa.Array:
+    """Naive wall-clock epoch seconds read in ``tz`` -> UTC timestamps (null where not ok).
+
+    A chunk usually covers minutes: when its first and last times have the same UTC
+    offset and lie less than a week apart, no DST change lies between them and one
+    subtraction does; otherwise Arrow's ``assume_timezone`` handles every value.
+    """
+    good = secs[ok]
+    if not len(good):
+        return pa.nulls(len(secs), TS)
+    lo, hi = int(good.min()), int(good.max())
+    offsets = {_offset(v, tz) for v in (lo, hi)}
+    if hi - lo < 7 * 86400 and len(offsets) == 1:
+        utc = (secs - offsets.pop()) * 1_000_000
+        return pa.array(utc, pa.int64(), mask=~ok).cast(pa.timestamp("us")).cast(TS)
+    naive = pa.array(secs * 1_000_000, pa.int64(), mask=~ok).cast(pa.timestamp("us"))
+    return vx.localize(naive, tz)
+
+
+def _offset(naive_secs: int, tz: ZoneInfo) -> int:
+    wall = datetime(1970, 1, 1) + timedelta(seconds=naive_secs)
+    off = wall.replace(tzinfo=tz).utcoffset()
+    return int(off.total_seconds()) if off is not None else 0
 
 
 def _unquote(arr: pa.Array) -> pa.Array:
@@ -177,8 +273,8 @@ def _unquote(arr: pa.Array) -> pa.Array:
     return pc.if_else(q, inner, arr)
 
 
-def split_fields(lines: pa.Array) -> tuple[Fields, np.ndarray, np.ndarray]:
-    """(fields, line starts, bad-quote mask) of a chunk of lines (line ends may be kept)."""
+def split_fields(lines: pa.Array) -> tuple[Fields, np.ndarray]:
+    """The fields of a chunk of lines (line ends may be kept) and its bad-quote mask."""
     off, data = vx.string_buffers(lines)
     body = data[off[0] : off[-1]]
     off = off - off[0]
@@ -189,36 +285,38 @@ def split_fields(lines: pa.Array) -> tuple[Fields, np.ndarray, np.ndarray]:
     commas = np.flatnonzero(body == 44)
     quotes = np.flatnonzero(body == 34)
     bad_quotes = np.zeros(len(starts), bool)
-    quoted = len(quotes) > 0
-    if quoted:
-        q_lo = np.searchsorted(quotes, starts)
-        q_n = np.searchsorted(quotes, ends) - q_lo
-        bad_quotes = (q_n & 1) == 1
-        before = np.searchsorted(quotes, commas)
-        if bad_quotes.any():
-            line = np.searchsorted(starts, commas, side="right") - 1
-            before = before - q_lo[line]
-        sep = commas[(before & 1) == 0]
-    else:
-        sep = commas
-    first_sep = np.searchsorted(sep, starts)
-    n_sep = np.searchsorted(sep, ends) - first_sep
-    has = n_sep > 0
-    first_comma = sep[np.minimum(first_sep, max(len(sep) - 1, 0))] if len(sep) else starts
-    first_comma = np.where(has, first_comma, ends)
-    spaces = np.flatnonzero(body == 32)
-    csv_start = starts.copy()
-    if len(spaces):
-        before_sp = np.searchsorted(spaces, first_comma) - 1
-        sp = spaces[np.maximum(before_sp, 0)]
-        in_line = (before_sp >= 0) & (sp >= starts) & has
-        csv_start = np.where(in_line, sp + 1, starts)
-    count = np.where(has, n_sep + 1, 0)
-    return (
-        Fields(body, csv_start, ends, sep, first_sep, count, quoted),
-        starts,
-        bad_quotes,
-    )
+    sep = commas
+    quoted: frozenset[int] = frozenset()
+    if len(quotes):
+        q_line = np.searchsorted(starts, quotes, side="right") - 1
+        per_line = np.bincount(q_line, minlength=len(starts))
+        bad_quotes = (per_line & 1) == 1
+        if bad_quotes.any():  # those lines are rejected; pair the others' quotes
+            keep = ~bad_quotes[q_line]
+            quotes, q_line = quotes[keep], q_line[keep]
+        # quotes pair up line by line (a doubled "" inside a value is a pair too);
+        # the commas between the two quotes of a pair are text, not separators
+        lo = np.searchsorted(commas, quotes[0::2])
+        hi = np.searchsorted(commas, quotes[1::2])
+        inside = hi > lo
+        if inside.any():
+            lo, hi = lo[inside], hi[inside]
+            lens = hi - lo
+            idx = np.arange(int(lens.sum())) + np.repeat(lo - np.cumsum(lens) + lens, lens)
+            mask = np.ones(len(commas), bool)
+            mask[idx] = False
+            sep = commas[mask]
+    # line ends are never commas: a line's separators end where the next line's start
+    bounds = np.searchsorted(sep, np.append(starts, len(body)))
+    first_sep = bounds[:-1]
+    count = np.diff(bounds)
+    count = np.where(count > 0, count + 1, 0)
+    if len(quotes):
+        q_field = np.searchsorted(sep, quotes) - first_sep[q_line]
+        quoted = frozenset(np.unique(q_field).tolist())
+    if not len(sep):
+        sep = np.zeros(1, np.int64)  # never read (every count is 0), but indexable
+    return Fields(body, starts, ends, sep, first_sep, count, quoted), bad_quotes
 
 
 # -- records ----------------------------------------------------------------------------
@@ -228,56 +326,68 @@ def parse_chunk(
     source: Source, first: int, lines: pa.Array, rejects: vx.RejectList
 ) -> pa.RecordBatch | None:
     n = len(lines)
-    f, starts, bad_quotes = split_fields(lines)
-    blank = (f.end == starts) | (f.count == 0) & _blank(f.body, starts, f.end)
+    f, bad_quotes = split_fields(lines)
+    blank = _blank(f)
     everything = np.arange(n)
-    ltype = f.column(3, everything)
-    is_type = _np(pc.is_in(ltype, value_set=pa.array(TYPES)))
-    gen = f.column(6, everything)
-    naive = pc.strptime(gen, format="%Y/%m/%d %H:%M:%S", unit="us", error_is_null=True)
-    no_time = _np(pc.is_null(naive))
-    minimum = np.full(n, MIN_OTHER)
-    traffic = _np(pc.equal(ltype, "TRAFFIC"))
-    threat = _np(pc.equal(ltype, "THREAT"))
-    minimum[traffic] = MIN_FIELDS["TRAFFIC"]
-    minimum[threat] = MIN_FIELDS["THREAT"]
-    short = f.count < minimum
-    bad = ~blank & (bad_quotes | ~is_type | short | no_time)
+    st, en, _ = f.span(3, everything)
+    code = _type_codes(f.body, st, en)
+    st, en, _ = f.span(6, everything)
+    secs, readable = read_times(f.body, st, en)
+    minimum = np.where(code == 0, MIN_FIELDS["TRAFFIC"], MIN_OTHER)
+    minimum[code == 1] = MIN_FIELDS["THREAT"]
+    bad = ~blank & (bad_quotes | (code < 0) | (f.count < minimum) | ~readable)
     if bad.any():
         rows = np.flatnonzero(bad)
-        types = ltype.take(pa.array(rows)).to_pylist()
-        gens = gen.take(pa.array(rows)).to_pylist()
+        types = f.text(3, rows).to_pylist()
+        gens = f.text(6, rows).to_pylist()
         reasons = [
-            _reason(bool(bad_quotes[r]), int(f.count[r]), t, g, bool(no_time[r]))
+            _reason(bool(bad_quotes[r]), int(f.count[r]), t, g)
             for r, t, g in zip(rows.tolist(), types, gens, strict=True)
         ]
         vx.reject_rows(rejects, first, lines, rows, reasons)
     good = ~(bad | blank)
-    ts = vx.localize(naive, source.tz)
+    ts = localize_seconds(secs, good, source.tz)
     batches: list[pa.RecordBatch] = []
-    main = np.flatnonzero(good & (traffic | threat))
-    if len(main):
-        batches.append(_traffic_threat(f, starts, main, ts, first))
-    other = np.flatnonzero(good & ~(traffic | threat))
+    for kind in (0, 1):
+        rows = np.flatnonzero(good & (code == kind))
+        if len(rows):
+            build = _traffic if kind == 0 else _threat
+            batches.append(build(f, rows, ts.take(pa.array(rows)), first))
+    other = np.flatnonzero(good & (code > 1))
     if len(other):
-        batches.append(_other(f, starts, other, ts, ltype, first))
+        batches.append(_other(f, other, ts.take(pa.array(other)), first))
     if not batches:
         return None
     if len(batches) == 1:
         return batches[0]
-    table = pa.Table.from_batches(batches)
-    order = pc.sort_indices(table.column("record"))
-    return table.take(order).combine_chunks().to_batches()[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
-def _blank(body: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(starts), bool)
-    for i in np.flatnonzero(ends - starts < 64).tolist():
-        out[i] = not bytes(body[starts[i] : ends[i]]).strip()
+def _type_codes(body: np.ndarray, st: np.ndarray, en: np.ndarray) -> np.ndarray:
+    """0 TRAFFIC, 1 THREAT, 2+ another known type, -1 not a PAN-OS type."""
+    code = np.full(len(st), -1, np.int64)
+    ln = en - st
+    first = np.where(ln > 0, body[np.minimum(st, len(body) - 1)], 0)
+    for i, name in enumerate(TYPES):
+        raw = name.encode()
+        cand = np.flatnonzero((ln == len(raw)) & (first == raw[0]))
+        if not len(cand):
+            continue
+        same = np.ones(len(cand), bool)
+        for j, ch in enumerate(raw[1:], start=1):
+            same &= body[st[cand] + j] == ch
+        code[cand[same]] = i
+    return code
+
+
+def _blank(f: Fields) -> np.ndarray:
+    out: np.ndarray = f.end == f.starts
+    for i in np.flatnonzero((f.count == 0) & ~out & (f.end - f.starts < 256)).tolist():
+        out[i] = not bytes(f.body[f.starts[i] : f.end[i]]).strip()
     return out
 
 
-def _reason(bad_quotes: bool, count: int, ltype: str | None, gen: str | None, no_time: bool) -> str:
+def _reason(bad_quotes: bool, count: int, ltype: str | None, gen: str | None) -> str:
     if bad_quotes:
         return "unbalanced double quotes in the CSV record"
     if count < MIN_OTHER:
@@ -290,25 +400,14 @@ def _reason(bad_quotes: bool, count: int, ltype: str | None, gen: str | None, no
     return f"Generated Time is not YYYY/MM/DD HH:MM:SS: {gen!r}"
 
 
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _blank_null(arr: pa.Array) -> pa.Array:
-    """Empty fields are absent."""
-    if arr.null_count == len(arr):
-        return arr
-    return pc.if_else(pc.equal(pc.binary_length(arr), 0), _NULL, arr)
-
-
 def _not(arr: pa.Array, *values: str) -> pa.Array:
-    """Null where the value is empty or one of ``values`` (``0.0.0.0``, ``any``...)."""
-    drop = pc.is_in(arr, value_set=pa.array(["", *values]))
+    """Null where the value is one of ``values`` (``0.0.0.0``, ``any``...)."""
+    drop = pc.is_in(arr, value_set=pa.array(values))
     return pc.if_else(pc.fill_null(drop, False), _NULL, arr)
 
 
-def _int(arr: pa.Array, typ: pa.DataType = pa.int64()) -> pa.Array:
-    return vx.to_int(_blank_null(arr), typ)[0]
+def _nonzero(arr: pa.Array) -> pa.Array:
+    return pc.if_else(pc.fill_null(pc.equal(arr, 0), False), pa.scalar(None, arr.type), arr)
 
 
 def _lookup(values: pa.Array, table: dict[str, int] | dict[str, str], typ: pa.DataType) -> pa.Array:
@@ -318,17 +417,20 @@ def _lookup(values: pa.Array, table: dict[str, int] | dict[str, str], typ: pa.Da
 
 
 def _users(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(user.name, user.domain) from ``DOMAIN\\user`` (source user, else destination)."""
-    user = pc.coalesce(_blank_null(src), _blank_null(dst))
+    """(user.name, user.domain) from ``DOMAIN\\user`` (source user, else destination).
+
+    A log has few distinct users: the split runs on the dictionary of names.
+    """
+    user = pc.coalesce(src, dst)
     if user.null_count == len(user):
         return user, user
-    has_dom = pc.fill_null(pc.match_substring(user, "\\"), False)
-    if not pc.any(has_dom).as_py():
-        return user, pa.nulls(len(user), pa.string())
-    parts = pc.split_pattern(user, "\\", max_splits=1, reverse=True)
-    name = pc.list_element(parts, -1) if hasattr(pc, "list_element") else user
-    dom = pc.list_element(parts, 0)
-    return pc.if_else(has_dom, name, user), pc.if_else(has_dom, dom, _NULL)
+    enc = pc.dictionary_encode(user)
+    names = enc.dictionary
+    got = pc.extract_regex(names, r"^(?P<dom>.*)\\(?P<name>[^\\]*)$")
+    dom = pc.struct_field(got, "dom")
+    dom = pc.if_else(pc.equal(dom, ""), _NULL, dom)
+    name = pc.coalesce(pc.struct_field(got, "name"), names)
+    return name.take(enc.indices), dom.take(enc.indices)
 
 
 def _outcome(action: pa.Array) -> pa.Array:
@@ -337,173 +439,150 @@ def _outcome(action: pa.Array) -> pa.Array:
     return pc.if_else(pc.fill_null(ok, False), "success", pc.if_else(known, "failure", _NULL))
 
 
-def _header_host(f: Fields, starts: np.ndarray, rows: np.ndarray) -> pa.Array:
-    """The host of the syslog header: RFC 5424's third word, else the last word."""
-    head = pc.utf8_trim_whitespace(f.header(rows, starts))
+def _device(f: Fields, rows: np.ndarray, k: int | None) -> pa.Array:
+    """Device Name column ``k`` when written, else the syslog header's host."""
+    m = len(rows)
+    device = f.text(k, rows) if k is not None else pa.nulls(m, pa.string())
+    missing = np.flatnonzero(_np(pc.is_null(device)))
+    if not len(missing):
+        return device
     got = pc.extract_regex(
-        head,
+        f.header(rows[missing]),
         r"^(?:<\d{1,3}>1 \S+ (?P<h5>\S+)(?: .*)?|.*?(?:^|\s)(?P<h3>[^\s]+?):?)$",
     )
     host = pc.coalesce(
         vx.null_dash(pc.struct_field(got, "h5")), vx.null_dash(pc.struct_field(got, "h3"))
     )
-    # a header without host ends with its time: "<14>Sep  9 11:45:08"
+    # a header without a host ends with its time: "<14>Sep  9 11:45:08"
     timeish = pc.match_substring_regex(host, r"^(?:\d\d:\d\d:\d\d|<\d+>|\d{4}-\d\d-\d\dT)")
-    return pc.if_else(pc.fill_null(timeish, False), _NULL, host)
+    host = pc.if_else(pc.fill_null(timeish, False), _NULL, host)
+    return pc.coalesce(device, vx.scatter(host, missing, m))
 
 
-def _traffic_threat(
-    f: Fields, starts: np.ndarray, rows: np.ndarray, ts_all: pa.Array, first: int
-) -> pa.RecordBatch:
+def _np(mask: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _common(
+    f: Fields, rows: np.ndarray, ts: pa.Array, first: int, dataset: str
+) -> tuple[dict[str, pa.Array], list[tuple[str, pa.Array, bool]]]:
+    """Columns TRAFFIC and THREAT share (0-30), and their ``extra`` members."""
     m = len(rows)
-
-    def c(k: int) -> pa.Array:
-        return f.column(k, rows)
-
-    ltype = c(3)
-    subtype = c(4)
-    is_threat = pc.equal(ltype, "THREAT")
-    threat_rows = _np(is_threat)
-    any_threat = bool(threat_rows.any())
-    any_traffic = not bool(threat_rows.all())
-    action = _blank_null(c(30))
-    users = _users(c(12), c(13))
-    idx = pa.array(rows)
-
-    def pick(traffic_k: int | None, threat_k: int | None) -> pa.Array:
-        """A column whose index depends on the type (null where the type lacks it)."""
-        t = c(traffic_k) if traffic_k is not None and any_traffic else None
-        h = c(threat_k) if threat_k is not None and any_threat else None
-        if t is None and h is None:
-            return pa.nulls(m, pa.string())
-        if h is None:
-            return pc.if_else(is_threat, _NULL, t)
-        if t is None:
-            return pc.if_else(is_threat, h, _NULL)
-        return pc.if_else(is_threat, h, t)
-
-    device = _blank_null(pick(52, 59))
-    missing_dev = _np(pc.is_null(device))
-    if missing_dev.any():
-        sub = np.flatnonzero(missing_dev)
-        hosts = _header_host(f, starts, rows[sub])
-        device = pc.coalesce(device, vx.scatter(hosts, sub, m))
-    category = pc.if_else(is_threat, _NULL, "network")
-    rule_name = rule_id = threat_cat = severity = url = file_name = pa.nulls(m, pa.string())
-    sev_num = pa.nulls(m, pa.int32())
-    if any_threat:
-        tid = pick(None, 32)
-        got = pc.extract_regex(tid, r"^(?P<name>.*?)\s*\((?P<id>\d+)\)$")
-        rule_name = pc.coalesce(
-            _blank_null(pc.struct_field(got, "name")),
-            pc.if_else(pc.is_null(got), _blank_null(tid), _NULL),
-        )
-        rule_id = pc.struct_field(got, "id")
-        threat_cat = _not(pick(None, 33), "any")
-        severity = _blank_null(pick(None, 34))
-        sev_num = _lookup(severity, _SEVERITY, pa.int32())
-        sub_low = pc.utf8_lower(subtype)
-        category = pc.coalesce(
-            category, _lookup(sub_low, _CATEGORY, pa.string()), pc.if_else(is_threat, "intrusion_detection", _NULL)
-        )
-        uf = _blank_null(pick(None, 31))
-        as_url = pc.fill_null(
-            pc.or_(pc.equal(sub_low, "url"), pc.match_substring(uf, "/")), False
-        )
-        url = pc.if_else(as_url, uf, _NULL)
-        file_name = pc.if_else(as_url, _NULL, uf)
-    elapsed = _int(pick(36, None))
-    extra: list[tuple[str, pa.Array, bool]] = [
-        ("subtype", _blank_null(subtype), True),
-        ("receive_time", c(1), True),
-        ("serial", _blank_null(c(2)), True),
-        ("rule", _blank_null(c(11)), True),
-        ("destination_user", _blank_null(c(13)), True),
-        ("nat_source_ip", _not(c(9), "0.0.0.0"), True),
-        ("nat_destination_ip", _not(c(10), "0.0.0.0"), True),
-        ("nat_source_port", _not(c(26), "0"), True),
-        ("nat_destination_port", _not(c(27), "0"), True),
-        ("vsys", _blank_null(c(15)), True),
-        ("source_zone", _blank_null(c(16)), True),
-        ("destination_zone", _blank_null(c(17)), True),
-        ("inbound_interface", _blank_null(c(18)), True),
-        ("outbound_interface", _blank_null(c(19)), True),
-        ("session_id", _blank_null(c(22)), True),
-        ("repeat_count", _int(c(23)), False),
-        ("network.bytes", _int(pick(31, None)), False),
-        ("start_time", _blank_null(pick(35, None)), True),
-        ("event.duration", pc.multiply(elapsed, 1_000_000_000), False),
-        ("category", _not(pick(37, None), "any"), True),
-        ("severity", severity, True),
-        ("direction", _blank_null(pick(None, 35)), True),
-        ("source_location", _blank_null(pick(41, 38)), True),
-        ("destination_location", _blank_null(pick(42, 39)), True),
-        ("source.packets", _int(pick(44, None)), False),
-        ("destination.packets", _int(pick(45, None)), False),
-        ("session_end_reason", _blank_null(pick(46, None)), True),
-        ("file_type", _blank_null(pick(None, 47)), True),
-        ("x_forwarded_for", _blank_null(pick(None, 48)), True),
-    ]
+    action = f.text(30, rows)
+    users = _users(f.text(12, rows), f.text(13, rows))
     cols: dict[str, pa.Array] = {
-        "@timestamp": ts_all.take(idx),
-        "event.dataset": pc.if_else(is_threat, "panos.threat", "panos.traffic"),
+        "@timestamp": ts,
+        "event.dataset": vx.constant(dataset, m),
         "event.action": pc.utf8_lower(action),
-        "event.category": category,
         "event.outcome": _outcome(action),
-        "event.severity": sev_num,
-        "event.provider": pc.utf8_lower(ltype),
-        "source.ip": _blank_null(c(7)),
-        "source.port": _int(c(24), pa.int32()),
-        "source.bytes": _int(pick(32, None)),
-        "destination.ip": _blank_null(c(8)),
-        "destination.port": _int(c(25), pa.int32()),
-        "destination.bytes": _int(pick(33, None)),
-        "network.transport": pc.utf8_lower(_blank_null(c(29))),
-        "network.protocol": _not(c(14), "incomplete", "not-applicable", "unknown"),
+        "event.provider": vx.constant(dataset.split(".")[1], m),
+        "source.ip": f.text(7, rows),
+        "source.port": f.integer(24, rows),
+        "destination.ip": f.text(8, rows),
+        "destination.port": f.integer(25, rows),
+        "network.transport": pc.utf8_lower(f.text(29, rows)),
+        "network.protocol": _not(f.text(14, rows), "incomplete", "not-applicable", "unknown"),
         "user.name": users[0],
         "user.domain": users[1],
-        "url.original": url,
-        "file.name": file_name,
-        "file.hash": _blank_null(pick(None, 43)),
-        "http.response.mime_type": _blank_null(pick(None, 41)),
-        "user_agent.original": _blank_null(pick(None, 46)),
-        "http.request.referrer": _blank_null(pick(None, 49)),
-        "http.request.method": _blank_null(pick(None, 63)),
-        "email.from.address": _blank_null(pick(None, 50)),
-        "email.subject": _blank_null(pick(None, 51)),
-        "email.to.address": _blank_null(pick(None, 52)),
-        "rule.name": rule_name,
-        "rule.id": rule_id,
-        "rule.category": threat_cat,
-        "observer.name": device,
         "observer.type": vx.constant("firewall", m),
         "observer.vendor": vx.constant("paloalto", m),
-        "extra": vx.json_objects(extra, m),
         "record": pa.array(rows + first, pa.int64()),
     }
+    extra: list[tuple[str, pa.Array, bool]] = [
+        ("subtype", f.text(4, rows), True),
+        ("rule", f.text(11, rows), True),
+        ("destination_user", f.text(13, rows), True),
+        ("nat_source_ip", _not(f.text(9, rows), _NO_ADDRESS), True),
+        ("nat_source_port", _nonzero(f.integer(26, rows)), False),
+        ("source_zone", f.text(16, rows), True),
+        ("destination_zone", f.text(17, rows), True),
+        ("session_id", f.text(22, rows), True),
+    ]
+    return cols, extra
+
+
+def _traffic(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
+    m = len(rows)
+    cols, extra = _common(f, rows, ts, first, "panos.traffic")
+    elapsed = f.integer(36, rows)
+    cols |= {
+        "event.category": vx.constant("network", m),
+        "source.bytes": f.integer(32, rows),
+        "destination.bytes": f.integer(33, rows),
+        "observer.name": _device(f, rows, 52),
+    }
+    extra += [
+        ("network.bytes", f.integer(31, rows), False),
+        ("event.duration", pc.multiply(elapsed, 1_000_000_000), False),
+        ("category", _not(f.text(37, rows), "any"), True),
+        ("source_location", f.text(41, rows), True),
+        ("destination_location", f.text(42, rows), True),
+        ("session_end_reason", f.text(46, rows), True),
+    ]
+    cols["extra"] = vx.json_objects(extra, m)
     return batch_from_columns(cols, m)
 
 
-def _other(
-    f: Fields, starts: np.ndarray, rows: np.ndarray, ts_all: pa.Array, ltype_all: pa.Array, first: int
-) -> pa.RecordBatch:
+def _threat(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
+    m = len(rows)
+    cols, extra = _common(f, rows, ts, first, "panos.threat")
+    subtype = pc.utf8_lower(f.text(4, rows))
+    tid = f.text(32, rows)
+    got = pc.extract_regex(tid, r"^(?P<name>.*?)\s*\((?P<id>\d+)\)$")
+    name = pc.struct_field(got, "name")
+    name = pc.if_else(pc.fill_null(pc.equal(name, ""), False), _NULL, name)
+    severity = f.text(34, rows)
+    uf = f.text(31, rows)
+    as_url = pc.fill_null(pc.or_(pc.equal(subtype, "url"), pc.match_substring(uf, "/")), False)
+    cols |= {
+        "event.category": pc.coalesce(
+            _lookup(subtype, _CATEGORY, pa.string()), vx.constant("intrusion_detection", m)
+        ),
+        "event.severity": _lookup(pc.utf8_lower(severity), _SEVERITY, pa.int32()),
+        "url.original": pc.if_else(as_url, uf, _NULL),
+        "file.name": pc.if_else(as_url, _NULL, uf),
+        "file.hash": f.text(43, rows),
+        "http.response.mime_type": f.text(41, rows),
+        "user_agent.original": f.text(46, rows),
+        "http.request.referrer": f.text(49, rows),
+        "http.request.method": f.text(63, rows),
+        "email.from.address": f.text(50, rows),
+        "email.subject": f.text(51, rows),
+        "email.to.address": f.text(52, rows),
+        "rule.name": pc.if_else(pc.is_null(got), tid, name),
+        "rule.id": pc.struct_field(got, "id"),
+        "rule.category": _not(f.text(33, rows), "any"),
+        "observer.name": _device(f, rows, 59),
+    }
+    extra += [
+        ("severity", severity, True),
+        ("direction", f.text(35, rows), True),
+        ("source_location", f.text(38, rows), True),
+        ("destination_location", f.text(39, rows), True),
+        ("file_type", f.text(47, rows), True),
+        ("x_forwarded_for", f.text(48, rows), True),
+    ]
+    cols["extra"] = vx.json_objects(extra, m)
+    return batch_from_columns(cols, m)
+
+
+def _other(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
     """SYSTEM, CONFIG and the other log types: their few useful columns, rest as text."""
     m = len(rows)
-    idx = pa.array(rows)
-    ltype = ltype_all.take(idx)
-
-    def c(k: int) -> pa.Array:
-        return _blank_null(f.column(k, rows))
-
+    ltype = f.text(3, rows)
     system = pc.equal(ltype, "SYSTEM")
     config = pc.equal(ltype, "CONFIG")
+
+    def c(k: int) -> pa.Array:
+        return f.text(k, rows)
+
     result = pc.utf8_lower(c(12))
     sev = pc.utf8_lower(c(13))
-    device = _header_host(f, starts, rows)
+    # SYSTEM writes its Device Name at 22; CONFIG's place varies by version
+    device = _device(f, rows, None)
+    device = pc.coalesce(pc.if_else(system, c(22), _NULL), device)
     extra: list[tuple[str, pa.Array, bool]] = [
         ("subtype", c(4), True),
-        ("receive_time", c(1), True),
-        ("serial", c(2), True),
         ("object", pc.if_else(system, c(9), _NULL), True),
         ("module", pc.if_else(system, c(12), _NULL), True),
         ("severity", pc.if_else(system, c(13), _NULL), True),
@@ -511,20 +590,21 @@ def _other(
         ("result", pc.if_else(config, c(12), _NULL), True),
     ]
     outcome = pc.if_else(
-        pc.equal(result, "succeeded"), "success", pc.if_else(pc.equal(result, "failed"), "failure", _NULL)
+        pc.equal(result, "succeeded"),
+        "success",
+        pc.if_else(pc.equal(result, "failed"), "failure", _NULL),
     )
+    no_sev = pa.scalar(None, pa.int32())
     cols: dict[str, pa.Array] = {
-        "@timestamp": ts_all.take(idx),
+        "@timestamp": ts,
         "event.dataset": pc.binary_join_element_wise("panos.", pc.utf8_lower(ltype), ""),
         "event.code": pc.if_else(system, c(8), _NULL),
         "event.action": pc.if_else(config, c(9), pc.if_else(system, c(8), _NULL)),
         "event.category": pc.if_else(config, "configuration", _NULL),
         "event.outcome": pc.if_else(config, outcome, _NULL),
-        "event.severity": pc.if_else(system, _lookup(sev, _SEVERITY, pa.int32()), pa.scalar(None, pa.int32())),
+        "event.severity": pc.if_else(system, _lookup(sev, _SEVERITY, pa.int32()), no_sev),
         "event.provider": pc.utf8_lower(ltype),
-        "message": pc.if_else(
-            system, c(14), pc.if_else(config, c(13), _blank_null(f.rest(7, rows)))
-        ),
+        "message": pc.if_else(system, c(14), pc.if_else(config, c(13), f.rest(7, rows))),
         "source.ip": pc.if_else(config, c(7), _NULL),
         "user.name": pc.if_else(config, c(10), _NULL),
         "observer.name": device,

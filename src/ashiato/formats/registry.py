@@ -25,6 +25,10 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.squid",
     "ashiato.formats.mftecmd",
     "ashiato.formats.file_listing",
+    "ashiato.formats.ez_csv",
+    "ashiato.formats.prefetch",
+    "ashiato.formats.amcache",
+    "ashiato.formats.panos",
     "ashiato.formats.generic_table",  # the catch-all: keep it last
 )
 

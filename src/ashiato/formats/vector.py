@@ -6,7 +6,12 @@ stripped, line numbers exact); the formats then work on whole chunks with Arrow
 compute and numpy, and fall back to Python only for the few lines that are rejected.
 
 Line numbers follow ``Source.line_chunks`` exactly: lines are split on ``\\n`` only,
-one trailing ``\\r`` is dropped, and a final line without newline still counts.
+trailing ``\\r`` are dropped, and a final line without newline still counts.
+
+Also here: ``parse_parallel`` (two chunks parsed at once on threads, results in
+file order), ``scan_kv`` (values of known keys in ``key=value`` lines without a
+regular expression per key), JSON ``extra`` objects built column-wise, and
+cast/localise helpers that report bad values instead of failing the chunk.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ def plan_day(ctx: Ctx, day: int, decoys: Decoys) -> list[tuple[int, ActivityFn]]
 
 def backup(ctx: Ctx, start: int, rng: random.Random) -> None:
     """BKUP01 reads every file over SMB, folder by folder (one activity per folder)."""
+    if not ctx.share_online(start):  # IT took the share offline after the incident
+        return
     sess = fs_logon(ctx, start, BACKUP_ACCOUNT, BACKUP_SID, BKUP01.ip, "BKUP01", rng)
     folders = [rel for rel, _ in ctx.share.walk()]
     ctx.later(start + 2 * SECOND, functools.partial(

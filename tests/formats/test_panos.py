@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from ashiato.formats import registry
+from ashiato.formats.base import Sample
+from ashiato.formats.panos import FORMAT
+from ashiato.formats.testing import parse_file
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+LOG = DATA / "panos" / "panos.log"
+
+BASE = {"observer.type": "firewall", "observer.vendor": "paloalto", "evidence_id": "test"}
+
+
+def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for row in table.to_pylist():
+        ev = {k: v for k, v in row.items() if v is not None and v != ""}
+        if "extra" in ev:
+            ev["extra"] = orjson.loads(ev["extra"])
+        out[ev["record"]] = ev
+    return out
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
+
+
+@pytest.fixture(scope="module")
+def parsed() -> Parsed:
+    table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
+    return _rows(table), rejects
+
+
+def test_counts_and_rejects(parsed: Parsed) -> None:
+    rows, rejects = parsed
+    assert sorted(rows) == [1, 2, 3, 4, 5, 7, 8, 9, 10]  # line 6 is blank
+    assert [(r.record, r.reason) for r in rejects] == [
+        (11, "not a PAN-OS CSV record: 0 comma-separated fields"),
+        (12, "TRAFFIC record with 9 fields; expected at least 34"),
+        (13, "Generated Time is not YYYY/MM/DD HH:MM:SS: '09/10/2015 09:02:11'"),
+        (14, "unbalanced double quotes in the CSV record"),
+        (15, "column 4 (Type) is 'BOGUS', not a PAN-OS log type"),
+    ]
+    assert rejects[0].raw == b"this is not a PAN-OS line"
+
+
+def test_traffic_end(parsed: Parsed) -> None:
+    assert parsed[0][1] == BASE | {
+        "@timestamp": _ts("2015-09-09T11:45:08+09:00"),
+        "event.dataset": "panos.traffic",
+        "event.action": "allow",
+        "event.category": "network",
+        "event.outcome": "success",
+        "event.provider": "traffic",
+        "source.ip": "10.20.3.41",
+        "source.port": 51234,
+        "source.bytes": 1432,
+        "destination.ip": "203.0.113.77",
+        "destination.port": 80,
+        "destination.bytes": 233901,
+        "network.transport": "tcp",
+        "network.protocol": "web-browsing",
+        "user.name": "tanaka",
+        "user.domain": "corp",
+        "observer.name": "PA-HQ",  # from the syslog header: this layout has no Device Name
+        "extra": {
+            "subtype": "end",
+            "rule": "allow-web",
+            "nat_source_ip": "198.51.100.2",
+            "nat_source_port": 40123,
+            "source_zone": "trust",
+            "destination_zone": "untrust",
+            "session_id": "882133",
+            "network.bytes": 235333,
+            "event.duration": 3_000_000_000,
+            "category": "unknown",
+            "source_location": "10.0.0.0-10.255.255.255",
+            "destination_location": "Russian Federation",
+            "session_end_reason": "tcp-fin",
+        },
+        "record": 1,
+    }
+
+
+def test_traffic_drop_with_device_name(parsed: Parsed) -> None:
+    ev = parsed[0][5]
+    assert ev["@timestamp"] == _ts("2015-09-10T09:02:11+09:00")
+    assert (ev["event.action"], ev["event.outcome"]) == ("deny", "failure")
+    assert ev["observer.name"] == "PA-OSAKA"  # column 52, no syslog header
+    assert "network.protocol" not in ev  # not-applicable
+    assert "nat_source_ip" not in ev["extra"]  # 0.0.0.0
+    assert ev["extra"]["session_end_reason"] == "policy-deny"
+
+
+def test_threat_vulnerability(parsed: Parsed) -> None:
+    assert parsed[0][2] == BASE | {
+        "@timestamp": _ts("2015-09-09T11:45:06+09:00"),
+        "event.dataset": "panos.threat",
+        "event.action": "alert",
+        "event.category": "intrusion_detection",
+        "event.outcome": "success",
+        "event.severity": 2,
+        "event.provider": "threat",
+        "source.ip": "203.0.113.77",
+        "source.port": 80,
+        "destination.ip": "10.20.3.41",
+        "destination.port": 51234,
+        "network.transport": "tcp",
+        "network.protocol": "web-browsing",
+        "user.name": "tanaka",  # the destination user: there is no source user
+        "user.domain": "corp",
+        "file.name": "9fkd0",
+        "http.response.mime_type": "application/x-shockwave-flash",
+        "rule.name": "Adobe Flash Player Exploit Kit Detection",
+        "rule.id": "38001",
+        "observer.name": "PA-HQ",
+        "extra": {
+            "subtype": "vulnerability",
+            "rule": "allow-web",
+            "destination_user": "corp\\tanaka",
+            "nat_source_ip": "203.0.113.77",
+            "nat_source_port": 80,
+            "source_zone": "untrust",
+            "destination_zone": "trust",
+            "session_id": "882133",
+            "severity": "critical",
+            "direction": "server-to-client",
+            "source_location": "Russian Federation",
+            "destination_location": "10.0.0.0-10.255.255.255",
+        },
+        "record": 2,
+    }
+
+
+def test_threat_url(parsed: Parsed) -> None:
+    ev = parsed[0][3]
+    assert ev["url.original"] == "qzx7.redirect.example/gate.php?id=19"
+    assert ev["url.domain"] == "qzx7.redirect.example"
+    assert (ev["event.category"], ev["event.action"], ev["event.outcome"]) == (
+        "web",
+        "block-url",
+        "failure",
+    )
+    assert ev["rule.id"] == "9999" and "rule.name" not in ev
+    assert ev["rule.category"] == "malware"
+    assert ev["user_agent.original"].startswith("Mozilla/4.0 (compatible; MSIE 8.0;")
+    assert ev["http.request.referrer"] == "http://news.example.jp/top.html"
+    assert ev["http.request.method"] == "get"
+    assert ev["event.severity"] == 6
+
+
+def test_threat_wildfire_rfc5424(parsed: Parsed) -> None:
+    ev = parsed[0][4]
+    assert ev["event.category"] == "malware"
+    assert ev["file.name"] == "9fkd0.exe"
+    assert ev["file.hash"].startswith("0f1e2d3c")
+    assert (ev["rule.name"], ev["rule.id"]) == ("Windows Executable (EXE)", "52020")
+    assert ev["extra"]["file_type"] == "pe"
+
+
+def test_threat_mail_quoted_subject(parsed: Parsed) -> None:
+    ev = parsed[0][7]
+    assert ev["email.subject"] == 'Invoice 0909, "overdue"'
+    assert ev["email.from.address"] == "invoice@mail.example"
+    assert ev["email.to.address"] == "tanaka@corp.example.jp"
+    assert ev["file.name"] == "請求書_0909.zip"
+    assert (ev["rule.name"], ev["rule.id"]) == ("Virus/Win32.WGeneric.abcd", "2104")
+    assert "rule.category" not in ev  # "any"
+
+
+def test_system_config_other(parsed: Parsed) -> None:
+    rows = parsed[0]
+    assert rows[8] == BASE | {
+        "@timestamp": _ts("2015-09-09T12:00:01+09:00"),
+        "event.dataset": "panos.system",
+        "event.code": "globalprotectgateway-auth-fail",
+        "event.action": "globalprotectgateway-auth-fail",
+        "event.severity": 4,
+        "event.provider": "system",
+        "message": "GlobalProtect gateway user authentication failed. Login from: "
+        "198.51.100.9, User name: admin, Reason: Authentication failed: Invalid username "
+        "or password.",
+        "observer.name": "PA-HQ",
+        "extra": {
+            "subtype": "globalprotect",
+            "object": "GP-GW",
+            "module": "general",
+            "severity": "medium",
+        },
+        "record": 8,
+    }
+    assert (rows[9]["event.dataset"], rows[9]["event.action"]) == ("panos.config", "set")
+    assert (rows[9]["user.name"], rows[9]["source.ip"]) == ("admin", "10.0.0.5")
+    assert rows[9]["event.outcome"] == "success"
+    assert rows[10]["event.dataset"] == "panos.userid"
+    assert rows[10]["message"].startswith("vsys1,10.20.3.41,corp\\tanaka,")
+
+
+def _plain(table: pa.Table) -> list[dict[str, Any]]:
+    rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in table.to_pylist()]
+    return sorted(rows, key=lambda r: r["record"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_small_chunks_and_crlf(tmp_path: Path, workers: int) -> None:
+    crlf = tmp_path / "pan.log"
+    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
+    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
+    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", chunk_bytes=700, workers=workers)
+    assert _plain(small) == _plain(whole)
+    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
+
+
+def test_utc_source_and_dst_zone(tmp_path: Path) -> None:
+    # a chunk spanning a DST change takes the slow, exact path
+    path = tmp_path / "dst.log"
+    base = LOG.read_text().splitlines()[4]
+    lines = [
+        base.replace("2015/09/10 09:02:11", "2015/03/08 01:30:00"),
+        base.replace("2015/09/10 09:02:11", "2015/03/08 03:30:00"),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    rows = _rows(parse_file(FORMAT, path, tz="America/New_York")[0])
+    assert rows[1]["@timestamp"] == _ts("2015-03-08T06:30:00+00:00")
+    assert rows[2]["@timestamp"] == _ts("2015-03-08T07:30:00+00:00")
+    rows = _rows(parse_file(FORMAT, path, tz="UTC")[0])
+    assert rows[1]["@timestamp"] == _ts("2015-03-08T01:30:00+00:00")
+
+
+def _sample(path: Path) -> Sample:
+    head = path.read_bytes()[:65536]
+    return Sample(head, head.decode("utf-8"), path.name)
+
+
+def test_sniff() -> None:
+    assert FORMAT.sniff(_sample(LOG))
+    assert registry.sniff(_sample(LOG)) is FORMAT
+    for other in DATA.rglob("*"):
+        if other.is_file() and other.parent.name != "panos":
+            head = other.read_bytes()[:65536]
+            try:
+                text = head.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert not FORMAT.sniff(Sample(b"a,b,c\n", "a,b,c\n", "x.csv"))
