@@ -56,3 +56,18 @@ def test_formats_lists_every_format_with_fields() -> None:
     names = {f["name"] for f in fmts}
     assert {"evtx", "squid", "fortigate", "suricata", "dhcp", "file_listing"} <= names
     assert all(f["dataset"] and f["fields"] for f in fmts)
+
+
+def test_show_prints_the_original_xml_event(tmp_path: Path) -> None:
+    from ashiato import lab
+
+    lab.generate("fileserver-encryption", tmp_path / "lab", seed=3)
+    case = tmp_path / "case"
+    xml = tmp_path / "lab" / "evidence" / "fileserver-audit"
+    assert runner.invoke(app, ["ingest", str(case), str(xml), "--tz", "Asia/Tokyo"]).exit_code == 0
+    res = runner.invoke(app, ["timeline", str(case), "--search", "help_",
+                              "--format", "jsonl", "--limit", "1"])
+    row = json.loads(res.output.splitlines()[0])
+    res = runner.invoke(app, ["show", str(case), f"{row['evidence_id']}:{row['record']}"])
+    assert res.exit_code == 0, res.output
+    assert f"<EventRecordID>{row['record']}</EventRecordID>" in res.output

@@ -3,6 +3,7 @@
     CASE/manifest.json
     CASE/case.duckdb                      evidence, aliases, rejects tables
     CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
+    CASE/events/dataset=<d>/day=<day>/<evidence>.parquet   the same, from a Spark ingest
 
 Events are written as one Parquet file per evidence file (written to ``.tmp`` and renamed
 when the file is complete, so a killed ingest never leaves half a file behind). Parquet
@@ -28,11 +29,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ashiato import __version__
 from ashiato.errors import CaseError
-import pyarrow.parquet as pq
-
 from ashiato.schema import EVENT_SCHEMA
 
 MANIFEST = "manifest.json"
@@ -151,12 +151,14 @@ class Case:
 
     def _view_sql(self) -> str:
         # the path is the case's own folder, not log content; quotes are doubled anyway
-        glob = str(self.events_dir / "*" / "*.parquet").replace("'", "''")
-        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet('{glob}')"
+        # both layouts (see the module docstring); partition folders are not columns
+        glob = str(self.events_dir / "**" / "*.parquet").replace("'", "''")
+        view = f"read_parquet('{glob}', hive_partitioning = false)"
+        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {view}"  # noqa: S608
 
     def drop_events(self, evidence_id: str) -> None:
         """Remove every Parquet part (finished or not) of one evidence file."""
-        for part in self.events_dir.glob(f"*/{evidence_id}*.parquet*"):
+        for part in self.events_dir.glob(f"**/{evidence_id}*.parquet*"):
             part.unlink()
 
 

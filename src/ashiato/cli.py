@@ -76,8 +76,16 @@ def ingest(
         typer.Option(help="Column mapping (JSON/TOML) for generic CSV/JSON exports."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb or spark (default: $ASHIATO_ENGINE, else duckdb).")
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master, e.g. local[*], spark://h:7077, yarn."),
+    ] = None,
 ) -> None:
     """Parse evidence into a case: hashed, read-only, nothing lost."""
+    from ashiato import engines
     from ashiato.ingest import Options
     from ashiato.ingest import ingest as run
 
@@ -87,7 +95,8 @@ def ingest(
             raise QueryError(f"--tz-for needs GLOB=ZONE, got {item!r}")
         pattern, zone = item.rsplit("=", 1)
         overrides.append((pattern, zone))
-    c = Case.create_or_open(case, tz=tz)
+    on_spark = engines.resolve(engine) == "spark"  # the case may then be a URL (s3://...)
+    c = None if on_spark else Case.create_or_open(case, tz=tz)
     options = Options(
         tz=tz,
         tz_overrides=overrides,
@@ -102,7 +111,12 @@ def ingest(
         def advance(display: str, size: int) -> None:
             bar.update(task, advance=size, description=Path(display).name[-40:])
 
-        report = run(c, evidence, options, progress=advance)
+        if c is None:
+            from ashiato.engines.spark_ingest import ingest as spark_run
+
+            report = spark_run(case, evidence, options, master=spark_master, progress=advance)
+        else:
+            report = run(c, evidence, options, progress=advance)
     if as_json:
         _dump(
             {
@@ -380,23 +394,39 @@ def investigate(
     ] = None,
     tz: Annotated[str | None, typer.Option(help="Zone for naive times when ingesting.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print findings.json.")] = False,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb or spark (default: $ASHIATO_ENGINE, else duckdb).")
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master, e.g. local[*], spark://h:7077, yarn."),
+    ] = None,
 ) -> None:
     """Answer the responders' questions; writes findings.json into the case."""
+    from ashiato import engines
     from ashiato.analysis.pipeline import investigate as run
+    from ashiato.engines import store
 
+    on_spark = engines.resolve(engine) == "spark"
     if case is not None:
         from ashiato.ingest import Options
         from ashiato.ingest import ingest as do_ingest
 
-        c = Case.create_or_open(case, tz=tz)
-        report = do_ingest(c, target, Options(tz=tz))
+        if on_spark:
+            from ashiato.engines.spark_ingest import ingest as spark_ingest
+
+            report = spark_ingest(case, target, Options(tz=tz), master=spark_master)
+        else:
+            report = do_ingest(Case.create_or_open(case, tz=tz), target, Options(tz=tz))
         if not report.anything_read:
             raise typer.Exit(1)
+        where = store.normalise(case)
     else:
         if len(target) != 1:
             raise QueryError("give one case folder, or evidence paths with --case DIR")
-        c = Case.open(target[0])
-    findings = run(c)
+        where = store.normalise(target[0])
+    c = store.open_case(where).case if on_spark else Case.open(Path(where))
+    findings = run(where if on_spark else c, engine, master=spark_master)
     data = findings.to_dict()
     if as_json:
         _dump(data)
@@ -477,18 +507,32 @@ def note(
 @friendly
 def report(
     case: Annotated[Path, typer.Argument(help="Case folder (investigated).")],
-    lang: Annotated[str, typer.Option(help="ja or en.")] = "en",
-    output: Annotated[Path | None, typer.Option(help="Where to write the HTML.")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="ja or en (default: ja when LANG starts with ja).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write it ('-' for stdout).")
+    ] = None,
 ) -> None:
-    """Write the self-contained HTML report for the case."""
+    """Write the report for the case: self-contained HTML, Markdown or JSON."""
     from ashiato.analysis.pipeline import FINDINGS
     from ashiato.analysis.pipeline import investigate as run
-    from ashiato.report.html import write_report
+    from ashiato.report.html import FORMATS, build, write_report
+    from ashiato.report.text import LANGS, default_lang
 
+    language = lang or default_lang()
+    if language not in LANGS:
+        raise QueryError(f"--lang must be ja or en, not {language!r}")
+    if fmt not in FORMATS:
+        raise QueryError(f"--format must be html, md or json, not {fmt!r}")
     c = Case.open(case)
     if not (c.root / FINDINGS).exists():
         run(c)
-    path = write_report(c, lang, output)
+    if output is not None and str(output) == "-":
+        sys.stdout.write(build(c, language, fmt))
+        return
+    path = write_report(c, language, output, fmt)
     out.print(f"report: {path}")
 
 
@@ -561,6 +605,116 @@ def demo(
     _print_findings(findings.to_dict(), c)
     path = write_report(c, lang)
     out.print(f"4/4 report: [bold]{path.resolve()}[/] (truth: {lab_dir / 'truth.json'})")
+
+
+# -- hunt (Sigma rules and IOC lists) -------------------------------------------------
+
+
+@app.command()
+@friendly
+def hunt(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    sigma: Annotated[
+        list[Path] | None,
+        typer.Option("--sigma", help="Sigma rule file or folder (repeatable); default: bundled."),
+    ] = None,
+    ioc: Annotated[
+        list[Path] | None,
+        typer.Option("--ioc", help="IOC list: STIX 2.1, MISP JSON, CSV or TXT (repeatable)."),
+    ] = None,
+    min_level: Annotated[
+        str, typer.Option("--min-level", help="informational, low, medium, high or critical.")
+    ] = "low",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+) -> None:
+    """Run Sigma rules and IOC lists; store hits as `ashiato.detection` events."""
+    from ashiato.detect.hunt import hunt as run
+
+    rep = run(Case.open(case), sigma or [], ioc or [], min_level)
+    if as_json:
+        _dump({"stored": rep.stored, "rules": [vars(r) for r in rep.rules],
+               "not_run": [vars(p) for p in rep.problems],
+               "ioc_sources": [vars(s) for s in rep.ioc_sources], "stats": rep.stats})  # fmt: skip
+        return
+    table = Table(title=f"detections stored: {rep.stored}")
+    for col in ("rule", "level", "hits", "hosts"):
+        table.add_column(col, overflow="fold")
+    for r in rep.rules:
+        if r.hits:
+            hosts = ", ".join(r.hosts[:5]) + (f" (+{len(r.hosts) - 5})" if len(r.hosts) > 5 else "")
+            table.add_row(r.title, r.level, str(r.hits), hosts)
+    out.print(table)
+    quiet = sum(1 for r in rep.rules if not r.hits)
+    out.print(f"{len(rep.rules) - quiet} rule(s) matched, {quiet} ran without a match.")
+    for s in rep.ioc_sources:
+        out.print(f"IOC {s.path}: {s.indicators} indicator(s) ({s.format})", highlight=False)
+        for why in s.skipped[:20]:
+            out.print(f"  skipped: {why}", highlight=False, markup=False)
+        if len(s.skipped) > 20:
+            out.print(f"  ... and {len(s.skipped) - 20} more skipped", highlight=False)
+    if rep.problems:
+        bad = Table(title=f"rules not run: {len(rep.problems)}")
+        for col in ("rule", "file", "reason"):
+            bad.add_column(col, overflow="fold")
+        for p in rep.problems:
+            bad.add_row(safe_cell(p.title), safe_cell(p.path), safe_cell(p.reason))
+        err.print(bad)
+
+
+# -- serve (local web UI) ---------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def serve(
+    case: Annotated[Path, typer.Argument(help="Case folder.")],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ASHIATO_TOKEN",
+            help="Token every request must carry; required (generated if absent) "
+            "when binding to a non-loopback address.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the case in a local web UI: dashboard, timeline, hosts, raw records, notes."""
+    import secrets
+
+    try:
+        import uvicorn
+
+        from ashiato.web.app import LOOPBACK_NAMES, create_app, is_loopback
+    except ImportError as exc:
+        raise QueryError(
+            f"the web UI needs its extra ({exc.name} is missing): "
+            "python3 -m pip install 'ashiato[web]'"
+        ) from exc
+    c = Case.open(case)
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        token = secrets.token_urlsafe(24)
+    # on loopback only loopback Host headers are answered (DNS rebinding); elsewhere the
+    # token guards every request
+    allowed = (*LOOPBACK_NAMES, host.lower()) if loopback else None
+    application = create_app(c, token=token, allowed_hosts=allowed)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    out.print(f"serving {c.root} at {url}  (Ctrl-C to stop)", highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _export_command() -> None:
+    from ashiato.report.export import command
+
+    app.command("export", help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
+                "list or the IOCs found (CSV/JSONL/STIX 2.1).")(friendly(command))
+
+
+_export_command()
 
 
 def main() -> None:

@@ -63,7 +63,8 @@ class HostFinding:
 @dataclass
 class Vector:
     host: str
-    type: str  # email_attachment | web_driveby | removable_media | remote_access | unknown
+    type: str  # email_attachment | web_driveby | removable_media | remote_access |
+    # lateral_movement | unknown
     first_event_time: str | None
     confidence: float
     artifacts: list[str]

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from ashiato.case import Case, EventWriter
 from ashiato.errors import AshiatoError, EvidenceError
+from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
@@ -91,9 +92,14 @@ def ingest(
     zone(case_tz)
     with Walker() as walker, case.writer() as con:
         _drop_unfinished(case, con)
-        for ev in walker.walk(list(inputs)):
+        # list everything first: a triage collection (KAPE folder, Velociraptor zip)
+        # names its host once, and every file inside it belongs to that host
+        files = list(walker.walk(list(inputs)))
+        hosts = hosts_for_files((ev.display, ev.path) for ev in files)
+        for ev in files:
             tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
-            result = _ingest_one(case, con, ev, fmt_forced, tzname, options)
+            host = hosts.get(ev.display)
+            result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host)
             report.files.append(result)
             if progress:
                 progress(ev.display, ev.size)
@@ -128,6 +134,7 @@ def _ingest_one(
     fmt_forced: Format | None,
     tzname: str,
     options: Options,
+    host: str | None = None,
 ) -> FileResult:
     sha = sha256_of(ev.path)
     evidence_id = sha[:16]
@@ -165,6 +172,8 @@ def _ingest_one(
     writer = EventWriter(case, evidence_id, fmt.dataset)
     try:
         for batch in fmt.parse(source):
+            if host is not None:
+                batch = _with_host(batch, host)
             batch = finalize_batch(batch, evidence_id, fmt.dataset)
             result.rows += batch.num_rows
             _widen(result, batch)
@@ -183,6 +192,16 @@ def _ingest_one(
     result.rejected = source.rejected
     _record(con, ev, sha, result, fmt, source.decode_errors)
     return result
+
+
+def _with_host(batch: pa.RecordBatch, host: str) -> pa.RecordBatch:
+    """Fill the host a collection names into rows whose format could not tell it."""
+    i = batch.schema.get_field_index("host.hostname")
+    col = batch.column(i)
+    if col.null_count == 0:
+        return batch
+    filled = pc.coalesce(col, pa.scalar(host, pa.string()))
+    return batch.set_column(i, batch.schema.field(i), filled)
 
 
 def _decode_sample(head: bytes, encoding: str | None) -> str | None:

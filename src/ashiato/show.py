@@ -89,6 +89,8 @@ def _original(evidence: dict[str, Any], record: int) -> str | None:
             raise EvidenceError(f"{path_text}: content changed since ingest (hash differs)")
         if evidence.get("encoding") is None:
             return _evtx_record(path, record)
+        if evidence.get("format") == "wevtutil_xml":
+            return _xml_record(path, evidence["encoding"], record)
         return _text_record(path, evidence["encoding"], record)
 
 
@@ -105,6 +107,18 @@ def _text_record(path: Path, encoding: str, record: int) -> str | None:
                 if len(out) >= 40:
                     break
     return "\n".join(out) if out else None
+
+
+def _xml_record(path: Path, encoding: str, record: int) -> str | None:
+    # wevtutil writes many events on one line: the record is the EventRecordID
+    from ashiato.formats.wevtutil_xml import fragments
+
+    tag = f"<EventRecordID>{record}</EventRecordID>"
+    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+        for _line, text, _problem in fragments(fh):
+            if tag in text:
+                return text
+    return None
 
 
 def _continues(lines: list[str]) -> bool:

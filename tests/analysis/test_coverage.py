@@ -295,3 +295,17 @@ def test_ids_only_web_and_mail_still_ask_for_proxy_and_mail_logs(tmp_path: Path)
     why = {m.what: m.why_it_matters for m in missing}
     assert why["Proxy / web-filter access logs"].startswith("Web requests are seen only by the IDS")
     assert "the IDS saw some SMTP" in why["Mail gateway / mail server logs"]
+
+
+def test_clock_reference_is_the_median_device_without_windows_logs() -> None:
+    E = clock_skew.Edge
+    edges = [E("fw@A", "suricata.eve", 500, 2.0, "connections"),
+             E("fw@B", "suricata.eve", 500, 2.0, "connections"),
+             E("fw@X", "suricata.eve", 500, 202.0, "connections"),
+             E("squid.access", "suricata.eve", 500, 0.5, "web requests")]  # fmt: skip
+    [x] = clock_skew.solve(edges)
+    assert (x.source, x.offset_seconds) == ("fw@X", 200.0)
+    assert "reference: the median clock of the connected sources (5 source(s))" in x.basis
+    # two sources only: the IDS sensor is the reference
+    [p] = clock_skew.solve([E("squid.access", "suricata.eve", 9, -45.0, "web requests")])
+    assert (p.source, p.offset_seconds) == ("squid.access", -45.0)

@@ -70,7 +70,8 @@ def test_velociraptor_zip_with_client_info() -> None:
     info = detect_collection(listing, lambda n: docs[n].encode() if n in docs else None)
     assert info == CollectionInfo("velociraptor", "WS07", f"{z}!")
     # without reading the JSON, the archive's name still tells the host
-    assert detect_collection(listing) == CollectionInfo("velociraptor", "ws07.corp.example", f"{z}!")
+    by_name = CollectionInfo("velociraptor", "ws07.corp.example", f"{z}!")
+    assert detect_collection(listing) == by_name
     # the host hidden deeper in collection_context.json, Fqdn only
     deep = {f"{z}!collection_context.json": json.dumps({"client": {"fqdn": "ws07.example"}})}
     info = detect_collection(listing, lambda n: deep[n].encode() if n in deep else None)

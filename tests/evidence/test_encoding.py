@@ -4,7 +4,10 @@ import codecs
 
 from ashiato.evidence.encoding import detect
 
-JA = "日時,エンドポイント,ファイルパス\n2015/09/09 11:46:30,PC-TKY-0341,C:\\Users\\表示\\ソフト～.tmp\n"
+JA = (
+    "日時,エンドポイント,ファイルパス\n"
+    "2015/09/09 11:46:30,PC-TKY-0341,C:\\Users\\表示\\ソフト～.tmp\n"
+)
 
 
 def test_boms() -> None:

@@ -42,7 +42,7 @@ def test_zip_member_leaving_archive_is_refused(tmp_path: Path) -> None:
 def test_nested_tar_gz_in_zip(tmp_path: Path) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        data = "inner line\n".encode()
+        data = b"inner line\n"
         info = tarfile.TarInfo("var/log/inner.log")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))

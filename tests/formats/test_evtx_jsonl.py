@@ -267,7 +267,8 @@ def test_odd_shapes_never_break_the_file(tmp_path: Path) -> None:
     """Vendor JSON is attacker-controlled: wrong types become nulls or rejects."""
     t = {"#attributes": {"SystemTime": "2015-09-09T02:40:01Z"}}
     events = [
-        {"System": {"EventID": True, "Level": True, "TimeCreated": t, "Security": {"#attributes": "x"}}},
+        {"System": {"EventID": True, "Level": True, "TimeCreated": t,
+                    "Security": {"#attributes": "x"}}},
         {"System": {"EventID": [1], "TimeCreated": t, "Execution": {"#attributes": [1]},
                     "Provider": {"#attributes": {"Name": 7}}}},
         {"System": {"EventID": 4624, "TimeCreated": t,

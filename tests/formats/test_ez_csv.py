@@ -45,8 +45,8 @@ def sample_of(path: Path) -> Sample:
     return Sample(head, text, path.name)
 
 
-def _t(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def _t(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
 
 
 def test_pecmd_one_event_per_run_time() -> None:

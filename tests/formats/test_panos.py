@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
 
+from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
-from ashiato.formats.panos import FORMAT
+from ashiato.formats.panos import FORMAT, read_times
 from ashiato.formats.testing import parse_file
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "panos" / "panos.log"
+EXPORT = DATA / "panos" / "panos_web_export.csv"
 
 BASE = {"observer.type": "firewall", "observer.vendor": "paloalto", "evidence_id": "test"}
 
@@ -238,20 +241,41 @@ def test_utc_source_and_dst_zone(tmp_path: Path) -> None:
     assert rows[1]["@timestamp"] == _ts("2015-03-08T01:30:00+00:00")
 
 
+def test_web_export_header_is_not_a_record() -> None:
+    table, rejects = parse_file(FORMAT, EXPORT, tz="Asia/Tokyo")
+    rows = _rows(table)
+    assert rejects == []
+    assert sorted(rows) == [2, 3]
+    assert (rows[2]["source.ip"], rows[2]["source.bytes"]) == ("10.20.3.41", 1432)
+    assert "observer.name" not in rows[2]  # no syslog header, no Device Name column
+
+
 def _sample(path: Path) -> Sample:
     head = path.read_bytes()[:65536]
     return Sample(head, head.decode("utf-8"), path.name)
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(LOG))
-    assert registry.sniff(_sample(LOG)) is FORMAT
+    for path in (LOG, EXPORT):
+        assert FORMAT.sniff(_sample(path))
+        assert registry.sniff(_sample(path)) is FORMAT
     for other in DATA.rglob("*"):
         if other.is_file() and other.parent.name != "panos":
             head = other.read_bytes()[:65536]
-            try:
-                text = head.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
+            encoding = detect(head)
+            if encoding is None:
+                continue  # binary: text formats are never offered it
+            text = head.decode(encoding, errors="replace")
             assert not FORMAT.sniff(Sample(head, text, other.name)), other
     assert not FORMAT.sniff(Sample(b"a,b,c\n", "a,b,c\n", "x.csv"))
+
+
+def test_read_times_checks_the_calendar() -> None:
+    text = b"2015/09/31 10:00:002016/02/29 23:59:592015/02/29 00:00:002015/12/31 23:59:59"
+    body = np.frombuffer(text, np.uint8)
+    st = np.array([0, 19, 38, 57])
+    secs, ok = read_times(body, st, st + 19)
+    assert ok.tolist() == [False, True, False, True]
+    assert datetime(1970, 1, 1) + timedelta(seconds=int(secs[3])) == datetime(
+        2015, 12, 31, 23, 59, 59
+    )

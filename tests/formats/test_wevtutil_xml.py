@@ -11,7 +11,7 @@ import pyarrow as pa
 from ashiato.evidence.encoding import detect
 from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.testing import parse_file
-from ashiato.formats.wevtutil_xml import FORMAT, _fragments
+from ashiato.formats.wevtutil_xml import FORMAT, fragments
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WIN = DATA / "windows"
@@ -217,7 +217,7 @@ def test_fragments_across_read_boundaries(monkeypatch: Any) -> None:
         '<?xml version="1.0"?>\r\n<Events>\r\n<Event a="1"><x/></Event><Event>\r\n<y/>'
         "</Event>\r\n</Events>\r\n<Event><z>"
     )
-    got = list(_fragments(io.StringIO(text)))
+    got = list(fragments(io.StringIO(text)))
     assert got == [
         (3, '<Event a="1"><x/></Event>', None),
         (3, "<Event>\r\n<y/></Event>", None),

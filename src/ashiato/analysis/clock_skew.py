@@ -11,9 +11,9 @@ Only keys a source logged at most three times take part, and web pairs more than
 minutes apart are dropped (connections: 13 hours, to catch a zone misread), so each pair is
 one transaction. The median difference per pair of sources is an edge when at least three
 pairs agree (their middle half within a minute); offsets are propagated over the strongest
-edges and finally measured against the most trustworthy clocks present (domain members
-sync with the DC: Windows logs first, then IDS sensors, then appliances). Offsets are
-reported, never applied.
+edges and finally measured against the most trustworthy clocks present: Windows logs
+(domain members sync with the DC), else the median of three or more devices, else the IDS
+sensor. Offsets are reported, never applied.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
+from ashiato.engines import epoch_seconds
 from ashiato.findings import ClockSkew
 
 # seconds either side: a connection's 4-tuple is near-unique, so it may look far enough to
@@ -53,8 +54,8 @@ class Edge:
 
 
 def _seconds(ts: Any) -> Any:
-    """Epoch seconds with the fraction (DuckDB's epoch() is a DOUBLE; ibis types it int)."""
-    return ts.epoch_seconds().cast("float64")
+    """Epoch seconds with the fraction, in whichever engine runs (engines.epoch_seconds)."""
+    return epoch_seconds(ts)
 
 
 def _label(t: Any) -> Any:
@@ -89,7 +90,7 @@ def edges(ctx: Context) -> list[Edge]:
             q3=j["_d"].quantile(0.75))  # fmt: skip
         # one clock offset makes the differences agree; chance matches scatter them
         agg = agg.filter((agg["n"] >= MIN_PAIRS) & ((agg["q3"] - agg["q1"]) <= SPREAD))
-        for r in ctx.rows(agg):
+        for r in ctx.rows(agg.order_by(["_src", "_src_b"])):  # same edge order on any engine
             out.append(Edge(r["_src"], r["_src_b"], int(r["n"]), float(r["d"]), kind))
     return out
 
@@ -99,6 +100,16 @@ def _trust(source: str) -> tuple[int, str]:
         if source.startswith(prefix):
             return rank, what
     return len(_TRUST), "the other sources"
+
+
+def _reference(sources: list[str]) -> tuple[list[str], str]:
+    """The clocks to measure against: Windows logs (domain time) when present; else, with
+    three sources or more, their median (most devices keep time); else the IDS sensor."""
+    best = min(_trust(s)[0] for s in sources)
+    if best > 0 and len(sources) >= 3:
+        return sorted(sources), "the median clock of the connected sources"
+    refs = sorted(s for s in sources if _trust(s)[0] == best)
+    return refs, _trust(refs[0])[1]
 
 
 def solve(found: list[Edge]) -> list[ClockSkew]:
@@ -123,10 +134,8 @@ def solve(found: list[Edge]) -> list[ClockSkew]:
                     via[nxt] = (cur, edge)
                     queue.append(nxt)
         done |= set(offset)
-        best = min(_trust(s)[0] for s in offset)
-        refs = sorted(s for s in offset if _trust(s)[0] == best)
+        refs, what = _reference(list(offset))
         base = median(offset[s] for s in refs)
-        what = _trust(refs[0])[1]
         for s in sorted(offset):
             rel = offset[s] - base
             if abs(rel) <= REPORT_MIN or s not in via:

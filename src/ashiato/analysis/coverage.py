@@ -20,6 +20,7 @@ from ashiato.analysis.context import Context
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import MALICIOUS_SIGNATURE, TOR_GATEWAY
 from ashiato.analysis.missing import Profile, missing
+from ashiato.engines import epoch_seconds
 from ashiato.exports import iso
 from ashiato.findings import ClockSkew, Missing, Tampering
 
@@ -31,8 +32,8 @@ Result = tuple[dict[str, Any], list[Missing], list[Tampering], list[ClockSkew], 
 
 
 def _seconds(ts: Any) -> Any:
-    """Epoch seconds with the fraction (DuckDB's epoch() is a DOUBLE; ibis types it int)."""
-    return ts.epoch_seconds().cast("float64")
+    """Epoch seconds with the fraction, in whichever engine runs (engines.epoch_seconds)."""
+    return epoch_seconds(ts)
 
 
 def coverage(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
@@ -155,4 +156,4 @@ def _iocs(ctx: Context, ident: Identity, infected: list[str]) -> list[str]:
     q = t.filter(mine & (tor | c2)).mutate(_name=name)
     q = q.filter(q["_name"].notnull() & (q["_name"] != ""))
     q = q.group_by("_name").aggregate(n=q.count())
-    return [r["_name"] for r in ctx.rows(q.order_by(ibis.desc("n")), limit=10)]
+    return [r["_name"] for r in ctx.rows(q.order_by([ibis.desc("n"), "_name"]), limit=10)]

@@ -32,6 +32,7 @@ from ashiato.analysis.indicators import (
     py,
 )
 from ashiato.analysis.network import NetworkFindings
+from ashiato.engines import EVENT_ORDER
 
 STRONG = {
     "client_notes",
@@ -161,7 +162,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     mask = audit["file.access_mask"].fill_null(0)
     writes = audit.filter((mask & 0x10006) != 0)
     notes = writes.filter(writes["file.name"].re_search(RANSOM_NOTE))
-    rows = ctx.rows(ctx.select(notes).order_by("@timestamp"), limit=200000)
+    rows = ctx.rows(ctx.select(notes).order_by(EVENT_ORDER), limit=200000)
     # the encryptor creates each note; users who open one later (even read-write, as an
     # image viewer or editor does) are not its author: credit only the first writer
     first_write: dict[tuple[Any, Any, str], dict[str, Any]] = {}
@@ -180,7 +181,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
             ev=inwin["evidence_id"].min(),
             rec=inwin["record"].min(),
         )
-        for r in ctx.rows(agg):
+        for r in ctx.rows(agg.order_by(["first", "ev", "rec"])):  # same order on any engine
             if r["n"] >= 20:
                 row = {
                     "@timestamp": r["first"],
@@ -273,7 +274,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
     t = ctx.events
     cmd = t["process.command_line"]
     proc = t.filter(cmd.notnull() & (cmd.re_search(INHIBIT_RECOVERY) | cmd.re_search(LOG_TAMPER)))
-    for r in ctx.rows(ctx.select(proc).order_by("@timestamp"), limit=1000):
+    for r in ctx.rows(ctx.select(proc).order_by(EVENT_ORDER), limit=1000):
         if r.get("host.name"):
             kind = (
                 "recovery_inhibit"
@@ -284,7 +285,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
                 Signal(kind, r["@timestamp"], r["process.command_line"], r)
             )
     cleared = t.filter(t["event.action"] == "log-cleared")
-    for r in ctx.rows(ctx.select(cleared).order_by("@timestamp"), limit=1000):
+    for r in ctx.rows(ctx.select(cleared).order_by(EVENT_ORDER), limit=1000):
         if r.get("host.name"):
             view(r["host.name"]).signals.append(
                 Signal("log_cleared", r["@timestamp"], summary(r), r)
@@ -294,7 +295,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
         & t["rule.name"].notnull()
         & t["host.name"].notnull()
     )
-    for r in ctx.rows(ctx.select(av).order_by("@timestamp"), limit=5000):
+    for r in ctx.rows(ctx.select(av).order_by(EVENT_ORDER), limit=5000):
         name = str(r.get("file.name") or "")
         if name and py(RANSOM_NOTE).search(name):
             continue  # the AV cleaning notes on a share says where files were hit, not who

@@ -9,6 +9,7 @@ and firewall users. Every later answer that starts from an IP asks ``at(ip, time
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ import ibis
 
 from ashiato.analysis.context import Context
 from ashiato.analysis.indicators import is_internal
+from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.normalize import host_key
 
 LEASE_MAX = timedelta(days=8)
@@ -158,7 +160,7 @@ def _dhcp(ctx: Context, ident: Identity) -> None:
     q = t.filter((t["event.dataset"] == "windows.dhcp") & t["host.ip"].notnull())
     q = q.select(
         "@timestamp", "event.code", "event.action", "host.ip", "host.name", "evidence_id", "record"
-    ).order_by("@timestamp")
+    ).order_by(EVENT_ORDER)
     per_ip: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in ctx.rows(q):
         per_ip[r["host.ip"]].append(r)
@@ -188,7 +190,7 @@ def _dhcp(ctx: Context, ident: Identity) -> None:
             per_host[lease.host].append(lease)
     for leases in per_host.values():
         leases.sort(key=lambda x: x.start)
-        for cur, nxt in zip(leases, leases[1:], strict=False):
+        for cur, nxt in itertools.pairwise(leases):
             if nxt.ip != cur.ip and nxt.start < cur.end:
                 cur.end = nxt.start
 
@@ -196,7 +198,7 @@ def _dhcp(ctx: Context, ident: Identity) -> None:
 def _sightings(ctx: Context, ident: Identity) -> None:
     t = ctx.events
     day = t["@timestamp"].truncate("D")
-    ws = t["extra"].cast("json")["workstation"].unwrap_as("string")
+    ws = json_field(t["extra"], "workstation")
     logon = t.filter(
         (t["event.code"].isin(["4624", "4768", "4769", "4776"]))
         & t["source.ip"].notnull()
@@ -239,7 +241,8 @@ def _sightings(ctx: Context, ident: Identity) -> None:
                 rec=p["record"].min(),
             )
         )
-    rows = ctx.rows(ibis.union(*parts))
+    # a total order, so ties between sightings resolve alike on every engine
+    rows = ctx.rows(ibis.union(*parts).order_by(["_ip", "first", "ev", "rec", "_basis", "_day"]))
     for r in rows:
         ip = r["_ip"]
         if not is_internal(ip):

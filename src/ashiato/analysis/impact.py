@@ -19,6 +19,7 @@ from typing import Any
 
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
+from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso, write_csv
 from ashiato.findings import Evidence
 
@@ -60,7 +61,7 @@ def analyse(ctx: Context) -> Impact:
     t = ctx.events
     named = t.filter(t["file.name"].notnull())
     note_q = named.filter(named["file.name"].re_search(RANSOM_NOTE))
-    notes = ctx.rows(ctx.select(note_q).order_by("@timestamp"))
+    notes = ctx.rows(ctx.select(note_q).order_by(EVENT_ORDER))
     imp = Impact()
     listed = [n for n in notes if n["event.dataset"] in LISTINGS]
     # a listing is the inventory; audit events repeat the same note many times
@@ -124,7 +125,7 @@ def _encrypted(ctx: Context, imp: Impact, have_listing: bool) -> list[dict[str, 
         mask = q["file.access_mask"].fill_null(0)
         q = q.filter(((mask & 0x6) != 0) | (q["event.dataset"] == "windows.sysmon"))
     q = q.filter(q["event.action"].fill_null("") != "directory")
-    rows = ctx.rows(ctx.select(q).order_by("@timestamp"))
+    rows = ctx.rows(ctx.select(q).order_by(EVENT_ORDER))
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         out.setdefault(_key(r), r)

@@ -22,7 +22,15 @@ AUDIT_SHARE = (
     'auditpol /set /subcategory:"Detailed File Share" /success:enable /failure:enable'
 )
 BIGGER_LOG = "wevtutil sl Security /ms:1073741824 (1 GB; the 20 MB default covers hours)"
-NOT_EVENT_LOGS = ("windows.dhcp", "windows.mft")
+# windows.* datasets that are not the host's own event logs (file times, not log times)
+NOT_EVENT_LOGS = (
+    "windows.dhcp",
+    "windows.mft",
+    "windows.prefetch",
+    "windows.amcache",
+    "windows.shimcache",
+    "windows.execution",
+)
 OWNER_LISTING = (
     "Get-ChildItem -Recurse | Select FullName,Length,LastWriteTime,"
     "@{n='Owner';e={(Get-Acl $_.FullName).Owner}} | Export-Csv -Encoding UTF8 listing.csv"
@@ -61,7 +69,7 @@ class Profile:
             owners=((ds == "file.listing") & t["file.owner"].notnull()).sum(),
             listing=(ds == "file.listing").sum(),
         )  # fmt: skip
-        rows = ctx.rows(per)
+        rows = ctx.rows(per.order_by(["event.dataset", "host.name"]))  # same on any engine
         case = {k: int(v or 0) for k, v in ctx.rows(whole)[0].items()}
         return cls([{k: (int(v) if isinstance(v, int | float) else v) for k, v in r.items()}
                     for r in rows], case)  # fmt: skip
@@ -86,70 +94,104 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
             what = f"Detailed file-share auditing (Security 5145) from the file server{where}"
         else:
             what = f"File-share auditing (Security 5140/5145) from the file server{where}"
-        out.append(Missing(
-            what,
-            "5145 names the client address and account behind every file written, renamed or "
-            "deleted on a share: without it patient zero rests on weaker evidence (file owners, "
-            "timing, AV and network logs).",
-            "File-share auditing was off or the file server's Security log wasn't collected: "
-            "collect the file server's Security.evtx (C:\\Windows\\System32\\winevt\\Logs) now, "
-            f"before it rolls over; for the future enable {AUDIT_SHARE}, and {BIGGER_LOG}."))
+        out.append(
+            Missing(
+                what,
+                "5145 names the client address and account behind every file written, renamed or "
+                "deleted on a share: without it patient zero rests on weaker evidence (file "
+                "owners, "
+                "timing, AV and network logs).",
+                "File-share auditing was off or the file server's Security log wasn't collected: "
+                "collect the file server's Security.evtx (C:\\Windows\\System32\\winevt\\Logs) "
+                "now, "
+                f"before it rolls over; for the future enable {AUDIT_SHARE}, and {BIGGER_LOG}.",
+            )
+        )
     if not c.get("dhcp"):
-        out.append(Missing(
-            "DHCP server logs",
-            "IP→host mapping rests on weaker sources (logons, AV console, proxy user names); "
-            "addresses are reused from day to day, so a proxy or firewall line can be pinned "
-            "on the wrong PC.",
-            "Collect C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log from every DHCP server (it "
-            "keeps only a week: copy now), covering the incident and the lease time before."))
+        out.append(
+            Missing(
+                "DHCP server logs",
+                "IP→host mapping rests on weaker sources (logons, AV console, proxy user names); "
+                "addresses are reused from day to day, so a proxy or firewall line can be pinned "
+                "on the wrong PC.",
+                "Collect C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log from every DHCP server (it "
+                "keeps only a week: copy now), covering the incident and the lease time before.",
+            )
+        )
     out += _process_logs(prof, infected)
     if not c.get("proxy"):
-        out.append(Missing(
-            "Proxy / web-filter access logs",
-            ("Web requests are seen only by the IDS, which watches one network segment and "
-             "logs no user names." if c.get("web") else
-             "Drive-by chains (redirects, exploit and payload downloads) and C2 requests are "
-             "seen there with the client address; without them a web infection can't be "
-             "shown."),
-            "Collect the proxy's access logs (Squid access.log*, ProxySG or i-FILTER exports) "
-            "for the incident and at least 24 h before it; without a proxy, the firewall's "
-            "web-filter/UTM logs."))
+        out.append(
+            Missing(
+                "Proxy / web-filter access logs",
+                (
+                    "Web requests are seen only by the IDS, which watches one network segment and "
+                    "logs no user names."
+                    if c.get("web")
+                    else "Drive-by chains (redirects, exploit and payload downloads) and C2 "
+                    "requests are seen there with the client address; without them a web "
+                    "infection can't be "
+                    "shown."
+                ),
+                "Collect the proxy's access logs (Squid access.log*, ProxySG or i-FILTER exports) "
+                "for the incident and at least 24 h before it; without a proxy, the firewall's "
+                "web-filter/UTM logs.",
+            )
+        )
     if not c.get("mail"):
-        out.append(Missing(
-            "Mail gateway / mail server logs",
-            "A mail-borne infection is proved by the delivery of the attachment to the user "
-            "shortly before the first execution"
-            + (" (the IDS saw some SMTP, but not mail it can't decode or that never crossed "
-               "its segment)." if c.get("ids_mail") else "."),
-            "Collect the mail gateway's message log with attachment names and the mail "
-            "server's logs (Postfix maillog, Exchange MSGTRK*.LOG) for at least 7 days before."))
+        out.append(
+            Missing(
+                "Mail gateway / mail server logs",
+                "A mail-borne infection is proved by the delivery of the attachment to the user "
+                "shortly before the first execution"
+                + (
+                    " (the IDS saw some SMTP, but not mail it can't decode or that never crossed "
+                    "its segment)."
+                    if c.get("ids_mail")
+                    else "."
+                ),
+                "Collect the mail gateway's message log with attachment names and the mail "
+                "server's logs (Postfix maillog, Exchange MSGTRK*.LOG) for at least 7 days before.",
+            )
+        )
     if not c.get("owners"):
-        out.append(Missing(
-            "A file listing of the encrypted shares with owners",
-            "The owner of the ransom notes and encrypted files is the account that wrote them "
-            "(a direct pointer to patient zero), and the listing is the exact list of damage.",
-            f"Run on the file server, per share: {OWNER_LISTING}"))
+        out.append(
+            Missing(
+                "A file listing of the encrypted shares with owners",
+                "The owner of the ransom notes and encrypted files is the account that wrote them "
+                "(a direct pointer to patient zero), and the listing is the exact list of damage.",
+                f"Run on the file server, per share: {OWNER_LISTING}",
+            )
+        )
     if not c.get("av"):
-        out.append(Missing(
-            "AV console export",
-            "Detection names and times per endpoint show which PCs ran the malware and whether "
-            "the payload was known at the time.",
-            "Export the virus/malware detection log of all endpoints from the AV management "
-            "console (Trend Micro Apex One/OfficeScan: ウイルス/不正プログラムログ as CSV)."))
+        out.append(
+            Missing(
+                "AV console export",
+                "Detection names and times per endpoint show which PCs ran the malware and whether "
+                "the payload was known at the time.",
+                "Export the virus/malware detection log of all endpoints from the AV management "
+                "console (Trend Micro Apex One/OfficeScan: ウイルス/不正プログラムログ as CSV).",
+            )
+        )
     if not c.get("ids"):
-        out.append(Missing(
-            "IDS / UTM alerts",
-            "Exploit-kit, payload-download and C2 check-in signatures tie a client to the "
-            "attack with a time stamp.",
-            "Export the IPS/UTM alert logs of every firewall (FortiGate UTM IPS) and any IDS "
-            "(Suricata eve.json) for the incident window."))
+        out.append(
+            Missing(
+                "IDS / UTM alerts",
+                "Exploit-kit, payload-download and C2 check-in signatures tie a client to the "
+                "attack with a time stamp.",
+                "Export the IPS/UTM alert logs of every firewall (FortiGate UTM IPS) and any IDS "
+                "(Suricata eve.json) for the incident window.",
+            )
+        )
     if not c.get("firewall"):
-        out.append(Missing(
-            "Firewall traffic logs",
-            "They show C2 connections, data volumes to the Internet and which internal host "
-            "talked to which, independent of the hosts' own (possibly cleared) logs.",
-            "Export the traffic logs of the head-office and branch firewalls (FortiGate log "
-            "memory or FortiAnalyzer) for the incident window."))
+        out.append(
+            Missing(
+                "Firewall traffic logs",
+                "They show C2 connections, data volumes to the Internet and which internal host "
+                "talked to which, independent of the hosts' own (possibly cleared) logs.",
+                "Export the traffic logs of the head-office and branch firewalls (FortiGate log "
+                "memory or FortiAnalyzer) for the incident window.",
+            )
+        )
     out += _rolled_over(prof, window, sorted(set(infected) | set(servers)))
     return out
 
@@ -161,21 +203,28 @@ def _process_logs(prof: Profile, infected: list[str]) -> list[Missing]:
     with_cmd = prof.hosts_with("p4688cmd") | prof.hosts_with("s1")
     no_cmd = [h for h in infected if h in proc and h not in with_cmd]
     if none:
-        out.append(Missing(
-            f"Process-creation logs for {', '.join(none)} (4688 with command line, Sysmon)",
-            "Without them what started the malware (mail client, script host, browser) can't be "
-            "seen, and the infection vector stays a guess.",
-            "Collect Prefetch (C:\\Windows\\Prefetch), Amcache.hve, the $MFT and the users' "
-            "NTUSER.DAT/UsrClass.dat from those hosts; for the future enable auditpol /set "
-            '/subcategory:"Process Creation" /success:enable with the GPO "Include command '
-            'line in process creation events", or deploy Sysmon.'))
+        out.append(
+            Missing(
+                f"Process-creation logs for {', '.join(none)} (4688 with command line, Sysmon)",
+                "Without them what started the malware (mail client, script host, browser) can't "
+                "be "
+                "seen, and the infection vector stays a guess.",
+                "Collect Prefetch (C:\\Windows\\Prefetch), Amcache.hve, the $MFT and the users' "
+                "NTUSER.DAT/UsrClass.dat from those hosts; for the future enable auditpol /set "
+                '/subcategory:"Process Creation" /success:enable with the GPO "Include command '
+                'line in process creation events", or deploy Sysmon.',
+            )
+        )
     if no_cmd:
-        out.append(Missing(
-            f"Command lines in 4688 on {', '.join(no_cmd)}",
-            "The command line shows which script or document was opened (Temp1_*.zip, "
-            "Content.Outlook) and the vssadmin/wevtutil arguments.",
-            'Enable the GPO "Include command line in process creation events" (Administrative '
-            "Templates > System > Audit Process Creation)."))
+        out.append(
+            Missing(
+                f"Command lines in 4688 on {', '.join(no_cmd)}",
+                "The command line shows which script or document was opened (Temp1_*.zip, "
+                "Content.Outlook) and the vssadmin/wevtutil arguments.",
+                'Enable the GPO "Include command line in process creation events" (Administrative '
+                "Templates > System > Audit Process Creation).",
+            )
+        )
     return out
 
 
@@ -189,10 +238,13 @@ def _rolled_over(prof: Profile, window: tuple[datetime, datetime] | None,
         if host not in hosts or not ds.startswith("windows.") or ds in NOT_EVENT_LOGS:
             continue
         if first is not None and first > window[0]:
-            out.append(Missing(
-                f"{ds} of {host} before {iso(first)}",
-                "The log begins after the incident started: older records were overwritten "
-                "(defaults: 20 MB Security/System, 1 MB Sysmon) or cleared.",
-                "Look for older copies (SIEM/forwarded events, backups, Volume Shadow Copies: "
-                f"vssadmin list shadows) and enlarge the log ({BIGGER_LOG})."))
+            out.append(
+                Missing(
+                    f"{ds} of {host} before {iso(first)}",
+                    "The log begins after the incident started: older records were overwritten "
+                    "(defaults: 20 MB Security/System, 1 MB Sysmon) or cleared.",
+                    "Look for older copies (SIEM/forwarded events, backups, Volume Shadow Copies: "
+                    f"vssadmin list shadows) and enlarge the log ({BIGGER_LOG}).",
+                )
+            )
     return out

@@ -17,6 +17,7 @@ import ibis
 
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.indicators import IP_LOOKUP, MALICIOUS_SIGNATURE, TOR_GATEWAY, is_internal
+from ashiato.engines import EVENT_ORDER
 from ashiato.findings import Evidence
 
 WEB = ("squid.access", "suricata.eve", "fortinet.fortigate", "windows.sysmon")
@@ -55,7 +56,8 @@ def analyse(ctx: Context) -> NetworkFindings:
     web = web.mutate(_dom=_domain(web))
     cols = [*ctx.select(web).columns, "_dom"]
 
-    tor = ctx.rows(web.filter(web["_dom"].re_search(TOR_GATEWAY)).select(cols), limit=5000)
+    tor_q = web.filter(web["_dom"].re_search(TOR_GATEWAY)).select(cols).order_by(EVENT_ORDER)
+    tor = ctx.rows(tor_q, limit=5000)
     for r in tor:
         if r.get("source.ip"):
             out.signals.append(
@@ -63,7 +65,8 @@ def analyse(ctx: Context) -> NetworkFindings:
             )
     out.payment_sites = sorted({r["_dom"] for r in tor})
 
-    look = ctx.rows(web.filter(web["_dom"].re_search(IP_LOOKUP)).select(cols), limit=5000)
+    look_q = web.filter(web["_dom"].re_search(IP_LOOKUP)).select(cols).order_by(EVENT_ORDER)
+    look = ctx.rows(look_q, limit=5000)
     for r in look:
         if r.get("source.ip"):
             out.signals.append(
@@ -76,7 +79,7 @@ def analyse(ctx: Context) -> NetworkFindings:
         & t["rule.name"].re_search(MALICIOUS_SIGNATURE)
         & (t["observer.type"].isin(["ids", "firewall"]))
     )
-    for r in ctx.rows(ctx.select(alerts_q).order_by("@timestamp"), limit=5000):
+    for r in ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000):
         client = r["source.ip"] if is_internal(r.get("source.ip")) else r.get("destination.ip")
         if client and is_internal(client):
             out.signals.append(
@@ -104,7 +107,7 @@ def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[s
         & ~known["_dom"].re_search(TOR_GATEWAY)
     ).select(cols)
     domains: set[str] = set()
-    for r in ctx.rows(posts.order_by("@timestamp"), limit=20000):
+    for r in ctx.rows(posts.order_by(EVENT_ORDER), limit=20000):
         domains.add(r["_dom"])
         out.signals.append(HostSignal(r["source.ip"], r["@timestamp"], "c2", r["_dom"], r))
     for s in out.signals:
@@ -134,14 +137,14 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
         last=smtp["@timestamp"].max(),
     )
     best: dict[str, Any] | None = None
-    for r in ctx.rows(per.order_by(ibis.desc("n"))):
+    for r in ctx.rows(per.order_by([ibis.desc("n"), "source.ip"])):
         ip = r["source.ip"]
         if not is_internal(ip) or ip in server_ips:
             continue
         if int(r["n"]) < SPAM_MIN_CONNECTIONS:
             continue
         sample = ctx.rows(
-            ctx.select(smtp.filter(smtp["source.ip"] == ip)).order_by("@timestamp"), limit=5
+            ctx.select(smtp.filter(smtp["source.ip"] == ip)).order_by(EVENT_ORDER), limit=5
         )
         for s in sample[:1]:
             out.signals.append(

@@ -12,12 +12,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from ashiato import engines
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import identity, impact, network
 from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
 from ashiato.case import Case
+from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import FILE, Findings, HostFinding, PatientZero
 from ashiato.normalize import host_key
@@ -26,9 +28,16 @@ FINDINGS = FILE
 RESTORE_LIST = "encrypted_files.csv"
 
 
-def investigate(case: Case) -> Findings:
-    con = case.ibis()
-    ctx = Context(events=con.table("events"), tz=case.tz)
+def investigate(
+    case: Case | str, engine: str | None = None, *, master: str | None = None
+) -> Findings:
+    """``engine``: duckdb or spark (default: ASHIATO_ENGINE, else duckdb); see engines/."""
+    eng = engines.connect(case, engine, master=master)
+    con, case = eng.backend, eng.case
+    # hunt results repeat the evidence refs of the events they matched; the analyses
+    # read the events themselves, so counts per host or file are not doubled
+    events = eng.events.filter(eng.events["event.dataset"] != "ashiato.detection")
+    ctx = Context(events=events, tz=case.tz)
     ident = identity.build(ctx)
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
@@ -99,6 +108,7 @@ def investigate(case: Case) -> Findings:
     (case.root / FINDINGS).write_text(
         json.dumps(findings.to_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
     )
+    eng.publish([FINDINGS, RESTORE_LIST])  # a case at a URL gets them back
     return findings
 
 
@@ -211,7 +221,7 @@ def _hosts_by_evidence(con: Any, ctx: Context, ident: identity.Identity) -> dict
 def _notes(ctx: Context) -> list[dict[str, Any]]:
     t = ctx.events
     q = t.filter(t["event.dataset"] == "ashiato.note")
-    return [vars(e) for e in evidence(ctx.rows(ctx.select(q).order_by("@timestamp")), limit=500)]
+    return [vars(e) for e in evidence(ctx.rows(ctx.select(q).order_by(EVENT_ORDER)), limit=500)]
 
 
 def _headline(

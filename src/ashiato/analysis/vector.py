@@ -24,6 +24,8 @@ from ashiato.analysis import vector_host, vector_web
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import DANGEROUS_ATTACHMENT, EXPLOIT_SIGNATURE
+from ashiato.analysis.missing import NOT_EVENT_LOGS
+from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Vector
 
@@ -94,10 +96,11 @@ def _case_sources(ctx: Context) -> dict[str, int]:
 
 
 def _host_ips(ident: Identity, host: str, t0: datetime) -> list[str]:
-    """The host's addresses at T (a lease or sighting resolving back to it), else all known."""
-    ips = ident.ips_of(host)
-    at_t = [ip for ip in ips if ident.at(ip, t0).host == host]
-    return at_t or ips
+    """The host's addresses at T (a lease, or a sighting within a day, resolving to it).
+
+    Not every address it ever had: PCs swap addresses from day to day, and another PC's
+    traffic on a former address would make a false chain."""
+    return [ip for ip in ident.ips_of(host) if ident.at(ip, t0).host == host]
 
 
 def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str, int]) -> Vector:
@@ -136,7 +139,7 @@ def _older(ctx: Context, host: str, t0: datetime) -> str:
     """Nothing found: say how far back the host's own logs reach."""
     t = ctx.events
     q = t.filter((t["host.name"] == host) & t["event.dataset"].startswith("windows.")
-                 & ~t["event.dataset"].isin(["windows.dhcp", "windows.mft"]))  # its event logs
+                 & ~t["event.dataset"].isin(list(NOT_EVENT_LOGS)))  # its event logs
     first = ctx.rows(q.aggregate(first=q["@timestamp"].min()))[0]["first"]
     since = f"{host}'s own logs begin {iso(first)}" if first else f"no logs of {host} itself"
     return (f"nothing in the 24 h before {iso(t0)} points to a vector ({since}): the "
@@ -154,7 +157,7 @@ def _mail(ctx: Context, users: list[str], lo: datetime, hi: datetime) -> list[di
         & _m(t["email.to.address"], rf"(?i)(^|[\s,;<:\"])({who})@")
         & _m(t["email.attachments"], DANGEROUS_ATTACHMENT)
     )  # fmt: skip
-    return ctx.rows(ctx.select(q).order_by("@timestamp"), limit=50)
+    return ctx.rows(ctx.select(q).order_by(EVENT_ORDER), limit=50)
 
 
 def _alerts(ctx: Context, ips: list[str], lo: datetime, hi: datetime) -> list[dict[str, Any]]:
@@ -167,7 +170,7 @@ def _alerts(ctx: Context, ips: list[str], lo: datetime, hi: datetime) -> list[di
         & (t["source.ip"].isin(ips) | t["destination.ip"].isin(ips))
         & (_m(t["rule.name"], EXPLOIT_SIGNATURE) | _m(t["rule.name"], PAYLOAD_ALERT))
     )  # fmt: skip
-    return ctx.rows(ctx.select(q).order_by("@timestamp"), limit=50)
+    return ctx.rows(ctx.select(q).order_by(EVENT_ORDER), limit=50)
 
 
 def _av(ctx: Context, host: str, ips: list[str], lo: datetime) -> list[dict[str, Any]]:
@@ -178,7 +181,7 @@ def _av(ctx: Context, host: str, ips: list[str], lo: datetime) -> list[dict[str,
     test_file = ibis.coalesce(t["rule.name"].re_search(r"(?i)eicar"), False)
     q = t.filter((t["observer.type"] == "antivirus") & who & (t["@timestamp"] >= lo)
                  & ~test_file)  # fmt: skip
-    return ctx.rows(ctx.select(q).order_by("@timestamp"), limit=20)
+    return ctx.rows(ctx.select(q).order_by(EVENT_ORDER), limit=20)
 
 
 def decide(f: Found) -> tuple[str, float]:
@@ -315,8 +318,8 @@ def _missing(host: str, ips: list[str], users: list[str], have: dict[str, int],
     elif not users:
         out.append(f"no user known for {host}: mail recipients can't be matched")
     if not ips:
-        out.append(f"no address known for {host} (no DHCP lease, logon or AV row): "
-                   "proxy and IDS logs can't be tied to it")  # fmt: skip
+        out.append(f"no address known for {host} at the time (no DHCP lease, logon or AV "
+                   "row): proxy and IDS logs can't be tied to it")  # fmt: skip
     elif not have.get("web"):
         out.append("no proxy / web logs in the case")
     elif f.web.requests == 0:

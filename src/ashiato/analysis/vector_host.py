@@ -26,6 +26,7 @@ from ashiato.analysis.indicators import (
     TEMP_PATH,
     is_internal,
 )
+from ashiato.engines import EVENT_ORDER
 
 OFFICE = r"(?i)\\(winword|excel|powerpnt|eqnedt32)\.exe$"
 EXPLORER = r"(?i)\\explorer\.exe$"
@@ -83,7 +84,7 @@ def processes(ctx: Context, host: str, lo: datetime, hi: datetime) -> Processes:
         _mail=mail_exec, _web=web_exec, _follow=follow, _other=other)  # fmt: skip
     q = q.filter(q["_mail"] | q["_web"] | q["_follow"] | q["_other"])
     cols = [*ctx.select(q).columns, "_mail", "_web", "_follow", "_other"]
-    for r in ctx.rows(q.select(cols).order_by("@timestamp"), limit=500):
+    for r in ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=500):
         if r["_mail"]:
             out.mail_exec.append(r)
         elif r["_web"]:
@@ -112,7 +113,7 @@ def files(ctx: Context, host: str, lo: datetime, hi: datetime) -> tuple[Rows, Ro
                  & ((t["host.name"] == host) | (mft & t["host.name"].isnull()))
                  & (web_drop | mail_drop)).mutate(_web=web_drop)  # fmt: skip
     cols = [*ctx.select(q).columns, "_web"]
-    rows = ctx.rows(q.select(cols).order_by("@timestamp"), limit=300)
+    rows = ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=300)
     unnamed = {r["evidence_id"] for r in rows if not r.get("host.name")}
     paths = _evidence_paths(ctx, unnamed) if unnamed else {}
     web: Rows = []
@@ -145,7 +146,7 @@ def remote(ctx: Context, host: str, lo: datetime, hi: datetime) -> tuple[Rows, R
     q = t.filter((t["host.name"] == host) & t["@timestamp"].between(lo, hi)
                  & t["event.dataset"].isin(["windows.security", "windows.system"])
                  & (rdp | svc))  # fmt: skip
-    for r in ctx.rows(ctx.select(q).order_by("@timestamp"), limit=100):
+    for r in ctx.rows(ctx.select(q).order_by(EVENT_ORDER), limit=100):
         ip = r.get("source.ip")
         if r["event.code"] != "4624":
             inside.append(r)

@@ -22,6 +22,7 @@ import ibis
 
 from ashiato.analysis.context import Context
 from ashiato.analysis.indicators import EXPLOIT_MIME, PAYLOAD_MIME, py
+from ashiato.engines import EVENT_ORDER
 
 EXPLOIT_URL = r"(?i)\.(swf|xap|jar)(\?|$)"
 PAYLOAD_URL = r"(?i)\.(exe|tmp|scr|dll)(\?|$)"
@@ -149,13 +150,13 @@ def web_chain(
     mime, url = web["http.response.mime_type"], web["url.original"]
     cand_q = web.filter(_m(mime, EXPLOIT_MIME) | _m(url, EXPLOIT_URL)
                         | _m(mime, PAYLOAD_MIME) | _m(url, PAYLOAD_URL))  # fmt: skip
-    cand = ctx.rows(cand_q.select(cols).order_by("@timestamp"), limit=500)
+    cand = ctx.rows(cand_q.select(cols).order_by(EVENT_ORDER), limit=500)
     anchor = _anchor(ctx, cand, t0)
     if anchor is None:
         near = ctx.rows(
             web.filter(web["@timestamp"].between(t0 - REDIRECT_LOOKBACK, t0 + CHAIN)
                        & web["http.request.referrer"].notnull())
-            .select(cols).order_by("@timestamp"), limit=500)  # fmt: skip
+            .select(cols).order_by(EVENT_ORDER), limit=500)  # fmt: skip
         doms = _Domains(ctx, near)
         since = t0 - REDIRECT_LOOKBACK
         odd = [r for r in near if doms.odd(r.get("url.domain"), since)
@@ -186,7 +187,7 @@ def _build(ctx: Context, web: Any, cols: list[str], anchor: dict[str, Any],
     near = ctx.rows(
         web.filter((web["source.ip"] == anchor["source.ip"])
                    & web["@timestamp"].between(at - CHAIN, at + CHAIN))
-        .select(cols).order_by("@timestamp"), limit=400)  # fmt: skip
+        .select(cols).order_by(EVENT_ORDER), limit=400)  # fmt: skip
     proxy = [r for r in near if not _ids(r)]
     if proxy:  # the same transaction seen by proxy and IDS: keep the proxy's view,
         # with the IDS's Referer where the proxy doesn't log one (Squid's native format)

@@ -10,6 +10,7 @@ dropped silently.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ import orjson
 import pyarrow as pa
 
 from ashiato.schema import batch_from_columns
+
+# exports carry long message cells (Event Viewer CSV, AccessToString); one limit for
+# the whole process, set here once, so no format changes it behind another's back
+CSV_FIELD_LIMIT = 1 << 24
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 SAMPLE_BYTES = 64 * 1024
 BATCH_ROWS = 16_384

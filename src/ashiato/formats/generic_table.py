@@ -61,7 +61,6 @@ from ashiato.schema import FIELDS, TS, batch_from_columns
 DELIMITERS = (",", "\t", ";", "|")
 _INT_FIELDS = frozenset(f.name for f in FIELDS if pa.types.is_integer(f.type))
 _SKIP = frozenset(("", "-", "N/A"))
-_csv_limit_set = csv.field_size_limit(1 << 24)  # exports with long message columns
 
 Row = dict[str, Any]
 

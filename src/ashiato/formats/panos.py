@@ -7,37 +7,46 @@ starts after the last space before the first comma. Columns are read by index; t
 TRAFFIC and THREAT layouts differ from column 31 on:
 
 - common: 6 Generated Time -> ``@timestamp`` (device-local, no offset: read in the
-  source's zone; Receive Time is kept in ``extra``), 7/8 source/destination address,
-  12/13 source/destination user (``corp\\tanaka`` -> user.name + user.domain; the
-  destination user is used when there is no source user), 14 application ->
-  network.protocol, 24/25 ports, 29 protocol -> network.transport, 30 action ->
-  event.action (outcome: allow/alert/continue/override = success, deny, drop,
-  reset-*, block-* and sinkhole = failure). NAT addresses and ports, rule (policy),
-  zones, interfaces, session id, serial number -> ``extra``.
+  source's zone), 7/8 source/destination address, 12/13 source/destination user
+  (``corp\\tanaka`` -> user.name + user.domain; the destination user when there is no
+  source user), 14 application -> network.protocol (``incomplete``,
+  ``not-applicable``, ``unknown`` dropped), 24/25 ports, 29 protocol ->
+  network.transport, 30 action -> event.action (outcome: allow/alert/continue/override
+  = success; deny, drop, reset-*, block-*, sinkhole... = failure). Extra: ``subtype``
+  (4), ``rule`` (11, the security policy), ``destination_user`` (13),
+  ``nat_source_ip``/``nat_source_port`` (9/26, unless 0.0.0.0/0), ``source_zone``/
+  ``destination_zone`` (16/17), ``session_id`` (22).
 - TRAFFIC: 32 Bytes Sent -> source.bytes, 33 Bytes Received -> destination.bytes,
-  31 Bytes (total) -> extra ``network.bytes``, 35 Start Time, 36 Elapsed Time
-  (-> extra ``event.duration`` in ns), 37 URL category, 41/42 source/destination
-  location (country), 44/45 packets sent/received, 46 Session End Reason, 52 Device
-  Name -> observer.name (else the syslog host).
+  52 Device Name -> observer.name (else the syslog header's host). Extra:
+  ``network.bytes`` (31, both directions), ``event.duration`` (36 Elapsed Time, in ns),
+  ``category`` (37, URL category), ``source_location``/``destination_location`` (41/42,
+  country or range), ``session_end_reason`` (46).
 - THREAT: 32 Threat ID ``name(id)`` -> rule.name + rule.id, 33 category ->
   rule.category, 34 severity -> event.severity (critical 2, high 3, medium 4, low 5,
-  informational 6) and extra ``severity``, 31 URL/Filename -> url.original for the
-  ``url`` subtype or when the value has a ``/``, else file.name; 35 direction, 38/39
-  locations, 41 content type, 43 file digest -> file.hash, 46 user agent, 48
-  X-Forwarded-For, 49 referer, 50-52 mail sender/subject/recipient, 59 Device Name,
-  63 HTTP method.
-- SYSTEM: 8 event id -> event.code, 9 object, 12 module, 13 severity, 14 description ->
-  message. CONFIG: 7 host -> source.ip, 9 command -> event.action, 10 admin ->
-  user.name, 11 client, 12 result -> outcome, 13 path -> message. Other types (USERID,
-  GLOBALPROTECT, HIPMATCH...) keep the CSV after the Generated Time in ``message``.
+  informational 6), 31 URL/Filename -> url.original for the ``url`` subtype or when the
+  value has a ``/``, else file.name; 41 content type -> http.response.mime_type, 43
+  file digest -> file.hash, 46 user agent, 49 referer, 50-52 mail sender, subject,
+  recipient -> email.*, 59 Device Name -> observer.name, 63 HTTP method. Subtype ->
+  event.category (url web; virus/wildfire malware; file/data file; else
+  intrusion_detection). Extra: ``severity``, ``direction`` (35),
+  ``source_location``/``destination_location`` (38/39), ``file_type`` (47),
+  ``x_forwarded_for`` (48).
+- SYSTEM: 8 event id -> event.code and event.action, 14 description -> message, 13
+  severity -> event.severity; object, module in extra. CONFIG: 7 host -> source.ip, 9
+  command -> event.action, 10 admin -> user.name, 12 result -> outcome, 13 path ->
+  message. Other types (USERID, GLOBALPROTECT, HIPMATCH...) keep the CSV after the
+  Generated Time in ``message``.
 
-``event.dataset`` is ``panos.<type>`` (``panos.traffic``, ``panos.threat``...).
+``event.dataset`` is ``panos.<type>`` (``panos.traffic``, ``panos.threat``...). The web
+interface's "Export to CSV" writes the same columns in the same order under a header
+row (``Domain,Receive Time,Serial #,Type,...``): the header row is skipped.
 
-Parsing is vectorised per ~8 MB chunk: the comma, quote and space positions of the
-whole chunk are found once with numpy, the separators are the commas outside quotes,
-and each needed column is cut out of the chunk's bytes by index (no Python object
-per line). Lines that are not PAN-OS CSV, have unbalanced quotes, too few columns for
-their type or an unreadable time are rejected with the reason.
+Parsing is vectorised per ~8 MB chunk: the comma and quote positions of the whole
+chunk are found once with numpy, the separators are the commas outside quotes, and
+each needed column is cut out of the chunk's bytes by index; numbers and times are
+read from the bytes without making strings (no Python object per line). Lines that
+are not PAN-OS CSV, have unbalanced quotes, too few columns for their type or an
+unreadable time are rejected with the reason.
 """
 
 from __future__ import annotations
@@ -117,49 +126,57 @@ class Fields:
     count: np.ndarray  # number of fields of each line (0: no comma at all)
     quoted: frozenset[int]  # columns that hold a quoted value somewhere in the chunk
 
-    def span(self, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(starts, ends, present) of field ``k`` of ``rows``; ends == starts when absent."""
-        count = self.count[rows]
+    def select(self, rows: np.ndarray) -> Fields:
+        """The same fields for ``rows`` only (the per-line arrays taken once, not per column)."""
+        return Fields(
+            self.body, self.starts[rows], self.end[rows], self.sep, self.first_sep[rows],
+            self.count[rows], self.quoted,
+        )  # fmt: skip
+
+    def span(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, present) of field ``k`` of every line; ends == starts when absent."""
+        count = self.count
         have = count > k
-        end = self.end[rows]
+        end = self.end
         top = len(self.sep) - 1
-        idx = self.first_sep[rows] + k
+        idx = self.first_sep + k
         if k == 0:
-            st = self.starts[rows]
+            st = self.starts
         else:
             st = np.where(have, self.sep[np.minimum(idx - 1, top)] + 1, end)
         en = np.where(have & (count - 1 != k), self.sep[np.minimum(idx, top)], end)
         return st, en, have
 
-    def text(self, k: int, rows: np.ndarray) -> pa.Array:
-        """Field ``k`` of ``rows`` as strings; null where absent or empty."""
-        st, en, have = self.span(k, rows)
+    def text(self, k: int) -> pa.Array:
+        """Field ``k`` as strings; null where absent or empty."""
+        st, en, have = self.span(k)
         arr = gather(self.body, st, en, have & (en > st))
         if k in self.quoted:
             arr = _unquote(arr)
         return arr
 
-    def integer(self, k: int, rows: np.ndarray) -> pa.Array:
-        """Field ``k`` of ``rows`` as int64; null where absent, empty or not digits."""
-        st, en, have = self.span(k, rows)
+    def integer(self, k: int) -> pa.Array:
+        """Field ``k`` as int64; null where absent, empty or not digits."""
+        st, en, have = self.span(k)
         return read_ints(self.body, st, en, have)
 
-    def rest(self, k: int, rows: np.ndarray) -> pa.Array:
+    def rest(self, k: int) -> pa.Array:
         """Everything from field ``k`` to the end of the line, as written."""
-        st, _, have = self.span(k, rows)
-        en = self.end[rows]
-        return gather(self.body, st, en, have & (en > st))
+        st, _, have = self.span(k)
+        return gather(self.body, st, self.end, have & (self.end > st))
 
-    def header(self, rows: np.ndarray) -> pa.Array:
+    def header(self) -> pa.Array:
         """The text before the CSV part: up to the last space before the first comma."""
-        st = self.starts[rows]
-        first_comma = np.where(self.count[rows] > 0, self.sep[self.first_sep[rows]], st)
-        out: list[str | None] = []
-        for a, b in zip(st.tolist(), first_comma.tolist(), strict=True):
-            head = bytes(self.body[a:b])
-            cut = head.rfind(b" ")
-            out.append(head[:cut].decode("utf-8", "replace") if cut > 0 else None)
-        return pa.array(out, pa.string())
+        st = self.starts
+        top = len(self.sep) - 1
+        first_comma = np.where(self.count > 0, self.sep[np.minimum(self.first_sep, top)], st)
+        spaces = np.flatnonzero(self.body == 32)
+        if not len(spaces):
+            return pa.nulls(len(st), pa.string())
+        i = np.searchsorted(spaces, first_comma) - 1
+        last = spaces[np.maximum(i, 0)]
+        valid = (i >= 0) & (last > st)
+        return gather(self.body, st, np.where(valid, last, st), valid)
 
 
 def gather(body: np.ndarray, st: np.ndarray, en: np.ndarray, valid: np.ndarray) -> pa.Array:
@@ -226,7 +243,11 @@ def read_times(body: np.ndarray, st: np.ndarray, en: np.ndarray) -> tuple[np.nda
     hms += dig[:, 12] * 10 + dig[:, 13]
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1971)
     ok &= (dig[:, 8] * 10 + dig[:, 9] < 24) & (dig[:, 10] < 6) & (dig[:, 12] < 6)
-    return _civil_days(year, np.where(ok, month, 1), day) * 86400 + hms, ok
+    month = np.where(ok, month, 1)
+    first = _civil_days(year, month, np.ones_like(day))
+    nxt = _civil_days(year + (month == 12), month % 12 + 1, np.ones_like(day))
+    ok &= day <= nxt - first  # no 31 September
+    return (first + day - 1) * 86400 + hms, ok
 
 
 def _civil_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -325,26 +346,29 @@ def split_fields(lines: pa.Array) -> tuple[Fields, np.ndarray]:
 def parse_chunk(
     source: Source, first: int, lines: pa.Array, rejects: vx.RejectList
 ) -> pa.RecordBatch | None:
-    n = len(lines)
     f, bad_quotes = split_fields(lines)
     blank = _blank(f)
-    everything = np.arange(n)
-    st, en, _ = f.span(3, everything)
+    st, en, _ = f.span(3)
     code = _type_codes(f.body, st, en)
-    st, en, _ = f.span(6, everything)
+    st, en, _ = f.span(6)
     secs, readable = read_times(f.body, st, en)
     minimum = np.where(code == 0, MIN_FIELDS["TRAFFIC"], MIN_OTHER)
     minimum[code == 1] = MIN_FIELDS["THREAT"]
     bad = ~blank & (bad_quotes | (code < 0) | (f.count < minimum) | ~readable)
     if bad.any():
         rows = np.flatnonzero(bad)
-        types = f.text(3, rows).to_pylist()
-        gens = f.text(6, rows).to_pylist()
+        sub = f.select(rows)
+        types = sub.text(3).to_pylist()
+        gens = sub.text(6).to_pylist()
+        # the column header of a web-interface CSV export is not a record
+        header = np.array([t == "Type" and (g or "").startswith("Generat") for t, g in
+                           zip(types, gens, strict=True)], bool)  # fmt: skip
         reasons = [
             _reason(bool(bad_quotes[r]), int(f.count[r]), t, g)
-            for r, t, g in zip(rows.tolist(), types, gens, strict=True)
+            for r, t, g, h in zip(rows.tolist(), types, gens, header, strict=True)
+            if not h
         ]
-        vx.reject_rows(rejects, first, lines, rows, reasons)
+        vx.reject_rows(rejects, first, lines, rows[~header], reasons)
     good = ~(bad | blank)
     ts = localize_seconds(secs, good, source.tz)
     batches: list[pa.RecordBatch] = []
@@ -442,12 +466,12 @@ def _outcome(action: pa.Array) -> pa.Array:
 def _device(f: Fields, rows: np.ndarray, k: int | None) -> pa.Array:
     """Device Name column ``k`` when written, else the syslog header's host."""
     m = len(rows)
-    device = f.text(k, rows) if k is not None else pa.nulls(m, pa.string())
+    device = f.text(k) if k is not None else pa.nulls(m, pa.string())
     missing = np.flatnonzero(_np(pc.is_null(device)))
     if not len(missing):
         return device
     got = pc.extract_regex(
-        f.header(rows[missing]),
+        f.select(missing).header(),
         r"^(?:<\d{1,3}>1 \S+ (?P<h5>\S+)(?: .*)?|.*?(?:^|\s)(?P<h3>[^\s]+?):?)$",
     )
     host = pc.coalesce(
@@ -468,20 +492,20 @@ def _common(
 ) -> tuple[dict[str, pa.Array], list[tuple[str, pa.Array, bool]]]:
     """Columns TRAFFIC and THREAT share (0-30), and their ``extra`` members."""
     m = len(rows)
-    action = f.text(30, rows)
-    users = _users(f.text(12, rows), f.text(13, rows))
+    action = f.text(30)
+    users = _users(f.text(12), f.text(13))
     cols: dict[str, pa.Array] = {
         "@timestamp": ts,
         "event.dataset": vx.constant(dataset, m),
         "event.action": pc.utf8_lower(action),
         "event.outcome": _outcome(action),
         "event.provider": vx.constant(dataset.split(".")[1], m),
-        "source.ip": f.text(7, rows),
-        "source.port": f.integer(24, rows),
-        "destination.ip": f.text(8, rows),
-        "destination.port": f.integer(25, rows),
-        "network.transport": pc.utf8_lower(f.text(29, rows)),
-        "network.protocol": _not(f.text(14, rows), "incomplete", "not-applicable", "unknown"),
+        "source.ip": f.text(7),
+        "source.port": f.integer(24),
+        "destination.ip": f.text(8),
+        "destination.port": f.integer(25),
+        "network.transport": pc.utf8_lower(f.text(29)),
+        "network.protocol": _not(f.text(14), "incomplete", "not-applicable", "unknown"),
         "user.name": users[0],
         "user.domain": users[1],
         "observer.type": vx.constant("firewall", m),
@@ -489,50 +513,52 @@ def _common(
         "record": pa.array(rows + first, pa.int64()),
     }
     extra: list[tuple[str, pa.Array, bool]] = [
-        ("subtype", f.text(4, rows), True),
-        ("rule", f.text(11, rows), True),
-        ("destination_user", f.text(13, rows), True),
-        ("nat_source_ip", _not(f.text(9, rows), _NO_ADDRESS), True),
-        ("nat_source_port", _nonzero(f.integer(26, rows)), False),
-        ("source_zone", f.text(16, rows), True),
-        ("destination_zone", f.text(17, rows), True),
-        ("session_id", f.text(22, rows), True),
+        ("subtype", f.text(4), True),
+        ("rule", f.text(11), True),
+        ("destination_user", f.text(13), True),
+        ("nat_source_ip", _not(f.text(9), _NO_ADDRESS), True),
+        ("nat_source_port", _nonzero(f.integer(26)), False),
+        ("source_zone", f.text(16), True),
+        ("destination_zone", f.text(17), True),
+        ("session_id", f.text(22), True),
     ]
     return cols, extra
 
 
 def _traffic(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
+    f = f.select(rows)  # callers pass the chunk's fields and the rows to build
     m = len(rows)
     cols, extra = _common(f, rows, ts, first, "panos.traffic")
-    elapsed = f.integer(36, rows)
+    elapsed = f.integer(36)
     cols |= {
         "event.category": vx.constant("network", m),
-        "source.bytes": f.integer(32, rows),
-        "destination.bytes": f.integer(33, rows),
+        "source.bytes": f.integer(32),
+        "destination.bytes": f.integer(33),
         "observer.name": _device(f, rows, 52),
     }
     extra += [
-        ("network.bytes", f.integer(31, rows), False),
+        ("network.bytes", f.integer(31), False),
         ("event.duration", pc.multiply(elapsed, 1_000_000_000), False),
-        ("category", _not(f.text(37, rows), "any"), True),
-        ("source_location", f.text(41, rows), True),
-        ("destination_location", f.text(42, rows), True),
-        ("session_end_reason", f.text(46, rows), True),
+        ("category", _not(f.text(37), "any"), True),
+        ("source_location", f.text(41), True),
+        ("destination_location", f.text(42), True),
+        ("session_end_reason", f.text(46), True),
     ]
     cols["extra"] = vx.json_objects(extra, m)
     return batch_from_columns(cols, m)
 
 
 def _threat(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
+    f = f.select(rows)  # callers pass the chunk's fields and the rows to build
     m = len(rows)
     cols, extra = _common(f, rows, ts, first, "panos.threat")
-    subtype = pc.utf8_lower(f.text(4, rows))
-    tid = f.text(32, rows)
+    subtype = pc.utf8_lower(f.text(4))
+    tid = f.text(32)
     got = pc.extract_regex(tid, r"^(?P<name>.*?)\s*\((?P<id>\d+)\)$")
     name = pc.struct_field(got, "name")
     name = pc.if_else(pc.fill_null(pc.equal(name, ""), False), _NULL, name)
-    severity = f.text(34, rows)
-    uf = f.text(31, rows)
+    severity = f.text(34)
+    uf = f.text(31)
     as_url = pc.fill_null(pc.or_(pc.equal(subtype, "url"), pc.match_substring(uf, "/")), False)
     cols |= {
         "event.category": pc.coalesce(
@@ -541,26 +567,26 @@ def _threat(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordB
         "event.severity": _lookup(pc.utf8_lower(severity), _SEVERITY, pa.int32()),
         "url.original": pc.if_else(as_url, uf, _NULL),
         "file.name": pc.if_else(as_url, _NULL, uf),
-        "file.hash": f.text(43, rows),
-        "http.response.mime_type": f.text(41, rows),
-        "user_agent.original": f.text(46, rows),
-        "http.request.referrer": f.text(49, rows),
-        "http.request.method": f.text(63, rows),
-        "email.from.address": f.text(50, rows),
-        "email.subject": f.text(51, rows),
-        "email.to.address": f.text(52, rows),
+        "file.hash": f.text(43),
+        "http.response.mime_type": f.text(41),
+        "user_agent.original": f.text(46),
+        "http.request.referrer": f.text(49),
+        "http.request.method": f.text(63),
+        "email.from.address": f.text(50),
+        "email.subject": f.text(51),
+        "email.to.address": f.text(52),
         "rule.name": pc.if_else(pc.is_null(got), tid, name),
         "rule.id": pc.struct_field(got, "id"),
-        "rule.category": _not(f.text(33, rows), "any"),
+        "rule.category": _not(f.text(33), "any"),
         "observer.name": _device(f, rows, 59),
     }
     extra += [
         ("severity", severity, True),
-        ("direction", f.text(35, rows), True),
-        ("source_location", f.text(38, rows), True),
-        ("destination_location", f.text(39, rows), True),
-        ("file_type", f.text(47, rows), True),
-        ("x_forwarded_for", f.text(48, rows), True),
+        ("direction", f.text(35), True),
+        ("source_location", f.text(38), True),
+        ("destination_location", f.text(39), True),
+        ("file_type", f.text(47), True),
+        ("x_forwarded_for", f.text(48), True),
     ]
     cols["extra"] = vx.json_objects(extra, m)
     return batch_from_columns(cols, m)
@@ -568,13 +594,14 @@ def _threat(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordB
 
 def _other(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
     """SYSTEM, CONFIG and the other log types: their few useful columns, rest as text."""
+    f = f.select(rows)  # callers pass the chunk's fields and the rows to build
     m = len(rows)
-    ltype = f.text(3, rows)
+    ltype = f.text(3)
     system = pc.equal(ltype, "SYSTEM")
     config = pc.equal(ltype, "CONFIG")
 
     def c(k: int) -> pa.Array:
-        return f.text(k, rows)
+        return f.text(k)
 
     result = pc.utf8_lower(c(12))
     sev = pc.utf8_lower(c(13))
@@ -604,7 +631,7 @@ def _other(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBa
         "event.outcome": pc.if_else(config, outcome, _NULL),
         "event.severity": pc.if_else(system, _lookup(sev, _SEVERITY, pa.int32()), no_sev),
         "event.provider": pc.utf8_lower(ltype),
-        "message": pc.if_else(system, c(14), pc.if_else(config, c(13), f.rest(7, rows))),
+        "message": pc.if_else(system, c(14), pc.if_else(config, c(13), f.rest(7))),
         "source.ip": pc.if_else(config, c(7), _NULL),
         "user.name": pc.if_else(config, c(10), _NULL),
         "observer.name": device,

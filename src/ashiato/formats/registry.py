@@ -29,6 +29,18 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.prefetch",
     "ashiato.formats.amcache",
     "ashiato.formats.panos",
+    "ashiato.formats.cisco_asa",
+    "ashiato.formats.iptables",
+    "ashiato.formats.w3c",
+    "ashiato.formats.zeek",
+    "ashiato.formats.snort_fast",
+    "ashiato.formats.web_access",
+    "ashiato.formats.yamaha_rtx",
+    "ashiato.formats.nfdump",
+    "ashiato.formats.exchange_tracking",
+    "ashiato.formats.windows_dns",
+    "ashiato.formats.bind_query",
+    "ashiato.formats.symantec_sep",
     "ashiato.formats.generic_table",  # the catch-all: keep it last
 )
 

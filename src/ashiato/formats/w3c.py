@@ -22,7 +22,8 @@ Time: ``date time`` are UTC for IIS, ProxySG and other W3C logs (the W3C and IIS
 ProxySG writes GMT unless reconfigured: pass the format option ``w3c_local_time`` to read
 them in the source's zone). ``pfirewall.log`` follows ``#Time Format:`` (``Local`` ->
 the source's zone). An ``x-timestamp-unix`` field wins over ``date time``; a ``localtime``
-field (``[dd/Mon/yyyy:HH:MM:SS +zzzz]``) is used when there is no date.
+field (``[dd/Mon/yyyy:HH:MM:SS +zzzz]``) is used when there is no date. A ``time`` field
+without ``date`` (IIS 6 can log so) takes its day from the ``#Date:`` directive.
 
 The module also holds the vectorised machinery for header-driven delimited logs that the
 Zeek TSV reader shares: header state carried across chunks in file order, and field
@@ -36,6 +37,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
@@ -91,7 +93,8 @@ class Lines:
         if not len(self.data):
             return np.zeros(len(self.start), bool)
         first = self.data[np.minimum(self.start, len(self.data) - 1)]
-        return (self.end > self.start) & (first == 35)
+        out: np.ndarray = (self.end > self.start) & (first == 35)
+        return out
 
 
 def lines_of(arr: pa.Array, trim: bytes = b"") -> Lines:
@@ -117,7 +120,7 @@ def segments(ln: Lines) -> list[tuple[int, int, list[int]]]:
     """Runs of non-comment lines: ``(first row, end row, comment rows before the run)``."""
     comments = np.flatnonzero(ln.comment).tolist()
     out: list[tuple[int, int, list[int]]] = []
-    pos, pending = 0, []
+    pos, pending = 0, list[int]()
     for c in [*comments, len(ln.start)]:
         if c > pos:
             out.append((pos, c, pending))
@@ -182,35 +185,69 @@ def split_rows(ln: Lines, rows: np.ndarray, k: int, sep: int, quotes: bool) -> S
 
 
 class Fields:
-    """Columns of split rows as string arrays, copying only the bytes of each value."""
+    """Columns of split rows as string arrays, copying only the bytes of each value.
+
+    Where every field starts and ends, and which ones are null tokens, is worked out
+    for the whole (rows x fields) grid at once: numpy is cheap per element and costly
+    per call.
+    """
 
     def __init__(self, data: np.ndarray, split: Split) -> None:
         if len(data) >= 2**31:
             raise ValueError("chunk too large")
-        self.data, self.sp = data, split
-        self.m = len(split.starts)
-        self.k = split.seps.shape[1] + 1
-        self._even = pa.array(np.arange(0, 2 * self.m, 2, dtype=np.int64))
+        self.data = data
+        m, k = len(split.starts), split.seps.shape[1] + 1
+        self.m, self.k = m, k
+        # (fields x rows): one field's values are contiguous
+        self.s = np.empty((k, m), np.int64)
+        self.e = np.empty((k, m), np.int64)
+        self.s[0] = split.starts
+        self.s[1:] = split.seps.T + 1
+        self.e[:-1] = split.seps.T
+        self.e[-1] = split.ends
+        self._raw_s, self._raw_e = self.s, self.e
+        if split.quotes and m:
+            first = data[np.minimum(self.s, len(data) - 1)]
+            last = data[np.maximum(self.e - 1, 0)]
+            strip = ((self.e - self.s) >= 2) & (first == 34) & (last == 34)
+            self.s, self.e = self.s + strip, self.e - strip
+        self._even = pa.array(np.arange(0, 2 * m, 2, dtype=np.int64))
+        self._nulls: dict[tuple[bytes, ...], np.ndarray] = {}
 
-    def bounds(self, j: int, last: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Where field ``j`` (through field ``last``) starts and ends in each row."""
-        sp, last = self.sp, j if last is None else last
-        s = sp.starts if j == 0 else sp.seps[:, j - 1] + 1
-        e = sp.ends if last == self.k - 1 else sp.seps[:, last]
-        if sp.quotes and self.m and last == j:
-            data = self.data
-            first = data[np.minimum(s, len(data) - 1)]
-            end = data[np.maximum(e - 1, 0)]
-            strip = ((e - s) >= 2) & (first == 34) & (end == 34)
-            s, e = s + strip, e - strip
-        return s, e
+    def null(self, tokens: tuple[bytes, ...]) -> np.ndarray:
+        """(fields x rows): empty, or one of ``tokens``."""
+        got = self._nulls.get(tokens)
+        if got is not None:
+            return got
+        data, s, e = self.data, self.s, self.e
+        length = e - s
+        out: np.ndarray = length == 0
+        first = data[np.minimum(s, len(data) - 1)] if len(data) else np.zeros_like(s)
+        for token in tokens:
+            hit = (length == len(token)) & (first == token[0])
+            if len(token) > 1:
+                cand = np.flatnonzero(hit)
+                flat_s = s.ravel()
+                for i, b in enumerate(token[1:], 1):
+                    if not len(cand):
+                        break
+                    same = data[flat_s[cand] + i] == b
+                    hit.ravel()[cand[~same]] = False
+                    cand = cand[same]
+            out |= hit
+        self._nulls[tokens] = out
+        return out
 
-    def column(self, j: int, nulls: tuple[bytes, ...] = (b"-",), last: int | None = None) -> pa.Array:  # fmt: skip
+    def column(
+        self, j: int, nulls: tuple[bytes, ...] = (b"-",), last: int | None = None
+    ) -> pa.Array:
         """Field ``j`` (or fields ``j`` to ``last`` with their separators) of every row."""
-        s, e = self.bounds(j, last)
-        null = e == s
-        for token in nulls:
-            null |= self._is(s, e, token)
+        if last is None:
+            s, e = self.s[j], self.e[j]
+            null = self.null(nulls)[j]
+        else:
+            s, e = self._raw_s[j], self._raw_e[last]
+            null = np.zeros(self.m, bool)
         m = self.m
         offsets = np.empty(2 * m + 1, np.int32)
         offsets[0 : 2 * m : 2] = s
@@ -223,15 +260,6 @@ class Fields:
         # nulls via a validity bitmap: cheaper than a masked index array
         valid = pa.py_buffer(np.packbits(~null, bitorder="little"))
         return pa.Array.from_buffers(pa.string(), m, [valid, *got.buffers()[1:]])
-
-    def _is(self, s: np.ndarray, e: np.ndarray, token: bytes) -> np.ndarray:
-        hit = (e - s) == len(token)
-        for i, b in enumerate(token):
-            cand = np.flatnonzero(hit)
-            if not len(cand):
-                break
-            hit[cand] = self.data[s[cand] + i] == b
-        return hit
 
 
 def reorder(fast: pa.Array, slow: list[str | None], order: np.ndarray | None) -> pa.Array:
@@ -316,6 +344,7 @@ class Header:
     fields: tuple[str, ...] | None = None
     software: str | None = None
     time_format: str | None = None  # "#Time Format:" (pfirewall): Local or UTC
+    date: str | None = None  # "#Date:", for logs whose #Fields: have a time but no date
 
 
 def _directive(header: Header, line: str) -> Header:
@@ -328,6 +357,8 @@ def _directive(header: Header, line: str) -> Header:
         return Header(fields=header.fields, software=value)
     if key == "time format":
         return replace(header, time_format=value.lower())
+    if key == "date":
+        return replace(header, date=value)
     return header
 
 
@@ -406,10 +437,10 @@ def parse_headed(
     gate = Turnstile()
 
     def chunk(first: int, arr: pa.Array, rejects: vx.RejectList) -> pa.RecordBatch | None:
-        ln = lines_of(arr, trim)
-        segs = segments(ln)
         headers: list[H] = []
-        try:
+        try:  # the next chunk waits for this one's turn: give it up whatever happens
+            ln = lines_of(arr, trim)
+            segs = segments(ln)
             gate.wait(first)
             for _a, _b, comments in segs:
                 for c in comments:
@@ -510,26 +541,29 @@ def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _url(c: dict[str, pa.Array], n: int) -> tuple[pa.Array | None, pa.Array | None]:
+_DEFAULT_PORTS = pa.array(["http:80", "https:443", "ftp:21"])
+
+
+def _url(c: dict[str, pa.Array], proxy: bool) -> tuple[pa.Array | None, pa.Array | None]:
     """(url.original, url.path) from whichever URL fields the log has."""
-    path = c.get("cs-uri-path")
-    if path is None:
-        path = c.get("cs-uri-stem")
+    path = c.get("cs-uri-path", c.get("cs-uri-stem"))
     query = c.get("cs-uri-query")
     pathq = path
     if query is not None:
         q = pc.if_else(pc.starts_with(query, "?"), query, _join("?", query))
         pathq = q if path is None else pc.coalesce(_join(path, q), path)
-    full = c.get("cs-uri")
-    host = c.get("cs-host")
+    full, host = c.get("cs-uri"), c.get("cs-host")
     if host is None:
         return (full if full is not None else pathq), pathq
-    scheme = c.get("cs-uri-scheme")
-    port = c.get("cs-uri-port")
+    scheme, port = c.get("cs-uri-scheme"), c.get("cs-uri-port")
+    if port is None and not proxy:
+        port = c.get("s-port")  # a web server's own port is the URL's
+    if scheme is None and port is not None:
+        scheme = pc.if_else(pc.equal(port, "443"), "https", "http")
     hostport = host
     if port is not None:
-        default = pc.is_in(_join(pc.fill_null(scheme, ""), ":", port), pa.array(["http:80", "https:443", ":80", "ftp:21"]))  # fmt: skip
-        add = pc.and_(pc.invert(pc.fill_null(default, False)), pc.invert(pc.match_substring(host, ":")))  # fmt: skip
+        default = pc.is_in(_join(pc.fill_null(scheme, ""), ":", port), value_set=_DEFAULT_PORTS)
+        add = pc.and_(pc.invert(default), pc.invert(pc.match_substring(host, ":")))
         hostport = pc.if_else(pc.fill_null(add, False), _join(host, ":", port), host)
     prefix = hostport if scheme is None else pc.coalesce(_join(scheme, "://", hostport), hostport)
     built = prefix if pathq is None else pc.coalesce(_join(prefix, pathq), prefix)
@@ -537,7 +571,6 @@ def _url(c: dict[str, pa.Array], n: int) -> tuple[pa.Array | None, pa.Array | No
     if method is not None and port is not None:  # CONNECT host:443, as Squid writes it
         connect = pc.fill_null(pc.equal(method, "CONNECT"), False)
         built = pc.if_else(connect, pc.coalesce(_join(host, ":", port), host), built)
-    built = pc.coalesce(built, pathq) if pathq is not None else built
     return (pc.coalesce(full, built) if full is not None else built), pathq
 
 
@@ -549,7 +582,7 @@ _INTS = {
     "http.response.status_code": ("sc-status",),
     "process.pid": ("pid",),
 }
-_TYPES = {"source.port": pa.int32(), "destination.port": pa.int32(), "http.response.status_code": pa.int32()}  # fmt: skip
+_INT32 = ("source.port", "destination.port", "http.response.status_code")
 _STRINGS = {
     "source.ip": ("c-ip", "src-ip"),
     "destination.ip": ("s-supplier-ip", "r-ip", "s-ip", "dst-ip"),
@@ -588,7 +621,7 @@ def _events(
     for col, names in _INTS.items():
         for name in names:
             if name in c and name not in own:
-                val, nonint = vx.to_int(c[name], _TYPES.get(col, pa.int64()))
+                val, nonint = vx.to_int(c[name], pa.int32() if col in _INT32 else pa.int64())
                 out[col] = pc.coalesce(out[col], val) if col in out else val
                 bad_n = mask(nonint)
                 if bad_n.any():
@@ -608,22 +641,20 @@ def _events(
     if "cs-username" in c:
         out["user.name"], out["user.domain"] = _split_user(c["cs-username"])
         used.add("cs-username")
-    url, path = _url(c, n)
+    url, path = _url(c, proxy)
     if url is not None:
         out["url.original"] = url
         if path is not None:
             out["url.path"] = path
         used |= {"cs-uri", "cs-uri-scheme", "cs-uri-path", "cs-uri-stem", "cs-uri-query"}
-    if "cs-host" in c:
-        host = pc.utf8_lower(pc.replace_substring_regex(c["cs-host"], r":\d+$", ""))
-        out["destination.domain"] = host
-        used.add("cs-host")
-    if "r-dns" in c or "s-supplier-name" in c:
-        names = [c[k] for k in ("r-dns", "s-supplier-name") if k in c]
-        sup = pc.coalesce(*names) if len(names) > 1 else names[0]
-        is_ip = pc.match_substring_regex(sup, r"^[\d.]+$|:")
-        dom = pc.if_else(is_ip, _NULL, pc.utf8_lower(sup))
-        out["destination.domain"] = pc.coalesce(out.get("destination.domain", _NULL), dom)
+    # the origin server: a name goes to destination.domain, an address to destination.ip
+    for name in ("cs-host", "r-dns", "s-supplier-name"):
+        if name in c:
+            value = _host_only(c[name])
+            is_ip = pc.match_substring_regex(value, r"^[\d.]+$|:")
+            _first(out, "destination.ip", pc.if_else(is_ip, value, _NULL))
+            _first(out, "destination.domain", pc.if_else(is_ip, _NULL, pc.utf8_lower(value)))
+    used.add("cs-host")
     action = None
     for name in ("s-action", "action", "sc-filter-result"):
         if name in c:
@@ -664,6 +695,18 @@ def _events(
     return batch if keep.all() else batch.filter(pa.array(keep))
 
 
+def _host_only(arr: pa.Array) -> pa.Array:
+    """``name:port``, ``[v6]:port``, a bare v6 address -> the host without the port."""
+    got = pc.extract_regex(arr, r"^\[(?P<a>[^\]]+)\](?::\d+)?$|^(?P<b>[^:]+)(?::\d+)?$|^(?P<c>.*)$")
+    parts = [pc.struct_field(got, k) for k in ("a", "b", "c")]
+    return pc.coalesce(*(pc.if_else(pc.equal(p, ""), _NULL, p) for p in parts))
+
+
+def _first(out: dict[str, pa.Array], col: str, value: pa.Array) -> None:
+    """Fill ``col`` where it is still null."""
+    out[col] = pc.coalesce(out[col], value) if col in out else value
+
+
 def _outcome(status: pa.Array | None, c: dict[str, pa.Array], n: int) -> pa.Array:
     no = pa.repeat(pa.scalar(False), n)
     failed = no if status is None else pc.fill_null(pc.greater_equal(status, 400), False)
@@ -684,12 +727,14 @@ def _times(
         return ts, bad, "x-timestamp-unix is not a Unix time"
     if "date" in c and "time" in c:
         both = c[_DATETIME] if _DATETIME in c else _join(c["date"], " ", c["time"])
-        naive, bad = _naive(both)
+        naive, bad = naive_times(both)
         local = bool(source.options.get("w3c_local_time"))
         if kind == "firewall":
             local = header.time_format != "utc"
         ts = vx.localize(naive, source.tz) if local else naive.cast(TS)
         return ts, bad, "date/time is not YYYY-MM-DD HH:MM:SS"
+    if "time" in c and header.date:
+        return _time_only(c["time"], header.date, kind, source)
     if "localtime" in c:
         text = pc.utf8_trim(c["localtime"], "[]")
         ts = pc.strptime(text, format="%d/%b/%Y:%H:%M:%S %z", unit="us", error_is_null=True)
@@ -698,22 +743,44 @@ def _times(
     return pa.nulls(n, TS), np.ones(n, bool), "no date/time fields in #Fields:"
 
 
-def _naive(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _time_only(
+    time: pa.Array, date: str, kind: str, source: Source
+) -> tuple[pa.Array, np.ndarray, str]:
+    """A ``time`` field without ``date``: the day is the ``#Date:`` directive's (IIS 6
+    can log this way); a time before the directive's is on the next day."""
+    why = "time is not HH:MM:SS, or #Date: is not YYYY-MM-DD HH:MM:SS"
+    try:
+        start = datetime.fromisoformat(date.strip())
+    except ValueError:
+        return pa.nulls(len(time), TS), np.ones(len(time), bool), why
+    naive, bad = naive_times(_join(start.date().isoformat(), " ", time))
+    later = pc.less(naive, pa.scalar(start, pa.timestamp("us")))
+    next_day = pc.add(naive, pa.scalar(86_400_000_000, pa.duration("us")))
+    naive = pc.if_else(later, next_day, naive)
+    local = kind == "firewall" or bool(source.options.get("w3c_local_time"))
+    return (vx.localize(naive, source.tz) if local else naive.cast(TS)), bad, why
+
+
+def naive_times(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """``YYYY-MM-DD HH:MM:SS[.ffffff]`` -> naive timestamps; and the unreadable ones.
+
+    Arrow's cast is fast and strict; a chunk it refuses is read value by value (still
+    strictly: no 30 February), so one bad line costs its chunk, not the file.
+    """
     try:
         ts = text.cast(pa.timestamp("us"))
-        bad = np.asarray(ts.is_null().to_numpy(zero_copy_only=False), bool)
-        return ts, bad
+        return ts, np.asarray(ts.is_null().to_numpy(zero_copy_only=False), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    ok = mask(pc.match_substring_regex(text, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?$"))
-    clean = pc.if_else(pa.array(ok), text, _NULL)
-    try:
-        ts = clean.cast(pa.timestamp("us"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. month 13
-        vals = clean.to_pylist()
-        ts = pc.strptime(pa.array(vals, pa.string()), format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)  # fmt: skip
-        ok &= mask(pc.is_valid(ts))
-    return ts, ~ok
+    out: list[datetime | None] = []
+    for value in text.to_pylist():
+        try:
+            dt = datetime.fromisoformat(value) if value else None
+        except ValueError:
+            dt = None
+        out.append(dt if dt is None or dt.tzinfo is None else None)
+    ts = pa.array(out, pa.timestamp("us"))
+    return ts, np.asarray(ts.is_null().to_numpy(zero_copy_only=False), bool)
 
 
 FORMAT = Format(

@@ -45,7 +45,7 @@ def sniff(sample: Sample) -> bool:
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
     with source.text_stream() as stream:
-        for line, fragment, problem in _fragments(stream):
+        for line, fragment, problem in fragments(stream):
             if problem is not None:
                 source.reject(line, problem, fragment)
                 continue
@@ -70,7 +70,7 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
-def _fragments(stream: IO[str]) -> Iterator[tuple[int, str, str | None]]:
+def fragments(stream: IO[str]) -> Iterator[tuple[int, str, str | None]]:
     """Yield ``(line, text, problem)``: each ``<Event>`` element's text (problem None),
     or a piece that is not one (unterminated element, stray text) with the reason."""
     buf = ""

@@ -3,8 +3,9 @@
 TSV: the ``#separator``, ``#set_separator``, ``#empty_field``, ``#unset_field``, ``#path``,
 ``#fields`` and ``#types`` lines say how to read the lines after them; a file may hold
 several logs one after the other (``#close`` then new headers). ``-`` (unset) and
-``(empty)`` are null, ``\\xNN`` escapes are decoded. Parsed a chunk at a time with numpy
-(the machinery is shared with ``w3c``). JSON: one object per line with Zeek's dotted
+``(empty)`` are null; escapes are decoded (``\\xNN``, and ``\\\\`` for one backslash as
+Zeek 6 writes it: ``\\\\\\\\FS01\\\\share``). Parsed a chunk at a time with numpy (the
+machinery is shared with ``w3c``). JSON: one object per line with Zeek's dotted
 names (``id.orig_h``); ``ts`` is epoch seconds or ISO 8601.
 
 The log kind (``#path``, JSON ``_path``; else guessed from the field names, then from the
@@ -27,8 +28,9 @@ ntlm, rdp, kerberos, ssh, weird, dhcp, dce_rpc). Every field not mapped is kept 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -120,9 +122,8 @@ def _zeek_json(obj: dict[str, Any]) -> bool:
         return False
     if "_path" in obj or ("uid" in obj and "id.orig_h" in obj):
         return True
-    if "fuid" in obj and ("seen_bytes" in obj or "analyzers" in obj):
-        return True  # files.log
-    return "id" in obj and "certificate.version" in obj  # x509.log
+    keys = frozenset(obj)  # files, x509, dhcp, stats...: fields only Zeek logs have
+    return any(sign <= keys for _path, sign in _SIGNS)
 
 
 # -- parse --------------------------------------------------------------------------------
@@ -224,12 +225,14 @@ def _tsv_segment(
             cols[name] = _unescape_all(col) if escaped else col
     path = h.path or log_path(frozenset(h.fields), source.display)
     n = len(rows)
-    ts, bad_ts = (
-        w3c.epoch(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool))
-    )
+    ts, bad_ts = w3c.epoch(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool))
     out, used = _map(path, cols, n)
     used.add("ts")
-    items = [(k, *_json_value(v, types.get(k, "string"), h.set_sep)) for k, v in cols.items() if k not in used]  # fmt: skip
+    items = [
+        (k, *_json_value(v, types.get(k, "string"), h.set_sep))
+        for k, v in cols.items()
+        if k not in used
+    ]
     out["extra"] = vx.json_objects(items, n)
     return _finish(out, path, ts, bad_ts, rows, first, ln.arr, rejects)
 
@@ -247,24 +250,39 @@ def _unescape_all(arr: pa.Array, tsv: bool = True) -> pa.Array:
     return pc.replace_with_mask(arr, pa.array(has), fixed)
 
 
-_NUMERIC = frozenset(("count", "int", "port", "double", "interval", "time"))
+_INT_BYTES = np.zeros(256, bool)
+_INT_BYTES[list(b"0123456789-")] = True
+_NUM_BYTES = _INT_BYTES.copy()
+_NUM_BYTES[list(b".eE+")] = True
+
+
+def _numbers(arr: pa.Array, allowed: np.ndarray) -> bool:
+    """True when every value is a plain number Zeek-style (``12``, ``-3``, ``0.447460``)."""
+    off, data = vx.string_buffers(arr)
+    used = data[off[0] : off[-1]]
+    if not allowed[used].all():
+        return False
+    starts, ends = off[:-1], off[1:]
+    live = ends > starts
+    if arr.null_count:
+        live &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    first = data[np.minimum(starts[live], max(len(data) - 1, 0))]
+    last = data[np.maximum(ends[live] - 1, 0)]
+    # JSON wants a digit (or minus) first and a digit last
+    return bool(((first != 46) & (last >= 48) & (last <= 57)).all())
 
 
 def _json_value(arr: pa.Array, typ: str, set_sep: str) -> tuple[pa.Array, bool]:
     """(JSON text or string, quoted?) for a field of Zeek type ``typ``."""
     if typ in ("count", "int", "port"):
-        val, bad = vx.to_int(arr)
-        if not w3c.mask(bad).any():
-            return val.cast(pa.string()), False
+        if _numbers(arr, _INT_BYTES):
+            return arr, False
     elif typ in ("double", "interval", "time"):
-        try:
-            num = arr.cast(pa.float64())
-            num = pc.if_else(pc.is_finite(num), num, pa.scalar(None, pa.float64()))
-            return num.cast(pa.string()), False
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+        if _numbers(arr, _NUM_BYTES):
+            return arr, False
     elif typ == "bool":
-        return pc.if_else(pc.equal(arr, "T"), "true", pc.if_else(pc.equal(arr, "F"), "false", _NULL)), False  # fmt: skip
+        false = pc.if_else(pc.equal(arr, "F"), "false", _NULL)
+        return pc.if_else(pc.equal(arr, "T"), "true", false), False
     elif typ.startswith(("set[", "vector[", "table[")):
         items = pc.replace_substring(vx.json_escape(arr), set_sep, '","')
         return pc.binary_join_element_wise('["', items, '"]', ""), False
@@ -333,7 +351,8 @@ def _parse_json(source: Source) -> Iterator[pa.RecordBatch]:
             if not isinstance(obj, dict):
                 rejects.append((first + i, "not a JSON object", line))
                 continue
-            obj = _flat(obj)
+            if "{" in line[1:]:  # a nested object (Zeek itself writes dotted names)
+                obj = _flat(obj)
             path = obj.pop("_path", None)
             if not isinstance(path, str) or not path:
                 path = log_path(frozenset(obj), source.display)
@@ -355,11 +374,8 @@ def _json_group(
     names: dict[str, None] = {}
     for _i, obj in rows:
         names.update(dict.fromkeys(obj))
-    cols: dict[str, pa.Array] = {}
-    for name in names:
-        vals = [_text(obj.get(name)) for _i, obj in rows]
-        cols[name] = _unescape_all(pa.array(vals, pa.string()), tsv=False)
-    ts, bad_ts = (times(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool)))
+    cols = _JsonColumns([obj for _i, obj in rows], names)
+    ts, bad_ts = times(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool))
     mapped, used = _map(path, cols, n)
     used.add("ts")
     extras: list[str | None] = []
@@ -371,6 +387,53 @@ def _json_group(
     return _finish(mapped, path, ts, bad_ts, idx, first, lines, rejects)
 
 
+class _JsonColumns(Mapping[str, pa.Array]):
+    """Fields of JSON records as string arrays, the way TSV gives them; made on first use
+    (fields that only go to extra never need one)."""
+
+    def __init__(self, objs: list[dict[str, Any]], names: dict[str, None]) -> None:
+        self.objs, self.names = objs, names
+        self._made: dict[str, pa.Array] = {}
+
+    def __getitem__(self, name: str) -> pa.Array:
+        if name not in self.names:
+            raise KeyError(name)
+        got = self._made.get(name)
+        if got is None:
+            got = _unescape_all(_column([o.get(name) for o in self.objs]), tsv=False)
+            self._made[name] = got
+        return got
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """JSON values -> strings as Zeek's TSV writes them (T/F, comma-joined lists)."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types
+        return pa.array([_text(v) for v in values], pa.string())
+    typ = arr.type
+    if pa.types.is_boolean(typ):
+        return pc.if_else(arr, "T", "F")
+    if pa.types.is_list(typ):
+        if not pa.types.is_string(typ.value_type):
+            arr = arr.cast(pa.list_(pa.string()))
+        arr = pc.binary_join(arr, ",")
+    elif pa.types.is_null(typ):
+        return pa.nulls(len(values), pa.string())
+    elif not pa.types.is_string(typ):
+        try:
+            arr = arr.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pa.array([_text(v) for v in values], pa.string())
+    return pc.if_else(pc.equal(arr, ""), _NULL, arr)
+
+
 def times(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Zeek times: epoch seconds or ISO 8601 (JSON logs) -> UTC; and the unreadable ones."""
     num = w3c.mask(pc.match_substring_regex(arr, r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"))
@@ -380,12 +443,19 @@ def times(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     iso = pc.if_else(pa.array(num), _NULL, arr)
     try:
         other = iso.cast(TS)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        other = pc.strptime(iso, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
-        other = other.cast(TS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # one odd value: read each
+        other = pa.array([_iso(v) for v in iso.to_pylist()], TS)
     ts = pc.coalesce(ts, other)
     bad |= w3c.mask(pc.and_(pc.is_valid(arr), pc.is_null(ts)))
     return ts, bad
+
+
+def _iso(value: str | None) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 # -- mapping ------------------------------------------------------------------------------
@@ -394,7 +464,7 @@ def times(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
 class _Map:
     """Zeek fields in, ECS columns out; remembers which fields were used (the rest: extra)."""
 
-    def __init__(self, c: dict[str, pa.Array], n: int) -> None:
+    def __init__(self, c: Mapping[str, pa.Array], n: int) -> None:
         self.c, self.n = c, n
         self.out: dict[str, pa.Array] = {}
         self.used: set[str] = set()
@@ -417,7 +487,7 @@ class _Map:
         self.out[col] = pc.coalesce(self.out[col], arr) if col in self.out else arr
 
 
-def _map(path: str, c: dict[str, pa.Array], n: int) -> tuple[dict[str, pa.Array], set[str]]:
+def _map(path: str, c: Mapping[str, pa.Array], n: int) -> tuple[dict[str, pa.Array], set[str]]:
     """ECS columns from Zeek fields; and the names used (the rest goes to extra)."""
     m = _Map(c, n)
     for zeek, ecs in (

@@ -1,0 +1,299 @@
+"""Sigma rules over a case: load (pySigma), map (:mod:`.pipeline`), compile
+(:mod:`.compiler`), evaluate (:mod:`.runner`), correlate (:mod:`.correlation`).
+
+:func:`load` reads files and folders of rules and collects every problem instead of
+raising; :func:`hunt` runs what could be compiled and returns the hits together with
+the rules that could not run and why, so nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationRule,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
+)
+from sigma.exceptions import SigmaRuleLocation
+from sigma.rule import SigmaRule
+
+from ashiato.detect.sigma import correlation
+from ashiato.detect.sigma.compiler import CompileError, plan_rule
+from ashiato.detect.sigma.pipeline import Field, Resolved, Unsupported, resolve
+from ashiato.detect.sigma.runner import Hit, Job, Stats, run
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+SKIPPED_STATUS = ("deprecated", "unsupported")
+
+
+@dataclass
+class Problem:
+    title: str
+    path: str
+    reason: str
+    id: str | None = None
+
+
+@dataclass
+class RuleInfo:
+    key: int
+    title: str
+    id: str | None
+    level: str
+    path: str
+    kind: str  # rule | correlation
+    tags: list[str] = field(default_factory=list)
+    logsource: str = ""
+
+
+@dataclass
+class Detection:
+    """One event (or, for a correlation, the last of its events) a rule matched."""
+
+    rule: RuleInfo
+    event: dict[str, Any]
+    related: list[dict[str, Any]] = field(default_factory=list)  # correlation: all events
+    group: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    rules: list[RuleInfo]
+    detections: list[Detection]
+    problems: list[Problem]
+    stats: Stats
+
+
+Rule = SigmaRule | SigmaCorrelationRule
+
+
+def load(paths: Sequence[Path]) -> tuple[list[Rule], list[Problem]]:
+    """Every rule in the files and folders (``*.yml``/``*.yaml``), and what failed to load."""
+    rules: list[Rule] = []
+    problems: list[Problem] = []
+    for path in _files(paths, problems):
+        try:
+            docs = list(yaml.load_all(path.read_text("utf-8"), Loader=_LOADER))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            problems.append(Problem(path.name, str(path), f"can't read YAML: {_line(exc)}"))
+            continue
+        docs = [d for d in docs if d is not None]
+        if not all(isinstance(d, dict) for d in docs):
+            problems.append(Problem(path.name, str(path), "not a Sigma rule (no mapping)"))
+            continue
+        try:
+            coll = SigmaCollection.from_dicts(
+                docs, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
+            )
+        except Exception as exc:
+            problems.append(Problem(path.name, str(path), f"pySigma: {_line(exc)}"))
+            continue
+        for rule in coll.rules:
+            if rule.errors:
+                problems.append(_problem(rule, path, "; ".join(_line(e) for e in rule.errors)))
+            else:
+                rules.append(rule)
+        for err in coll.errors:
+            if not any(err in r.errors for r in coll.rules):
+                problems.append(Problem(path.name, str(path), _line(err)))
+    return rules, problems
+
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster
+
+
+def _files(paths: Sequence[Path], problems: list[Problem]) -> Iterable[Path]:
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(x for x in p.rglob("*") if x.suffix in (".yml", ".yaml"))
+        elif p.is_file():
+            yield p
+        else:
+            problems.append(Problem(p.name, str(p), "no such file or folder"))
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:400]
+
+
+def _problem(rule: Rule, path: Path | None, reason: str) -> Problem:
+    return Problem(rule.title or "?", str(path or _path(rule)), reason, _id(rule))
+
+
+def _id(rule: Rule) -> str | None:
+    return str(rule.id) if rule.id else None
+
+
+def _path(rule: Rule) -> str:
+    src = rule.source
+    return str(src.path) if src is not None and src.path else ""
+
+
+def _level(rule: Rule) -> str:
+    lv = getattr(rule, "level", None)
+    return lv.name.lower() if lv is not None else "medium"
+
+
+def hunt(
+    events: Any, rules: Sequence[Rule], min_level: str = "low", engine: str = "auto"
+) -> Result:
+    """Run ``rules`` over ``events`` (Ibis table); rules below ``min_level`` don't run."""
+    floor = LEVELS.index(min_level)
+    problems: list[Problem] = []
+    coll = SigmaCollection(list(rules), resolve_references=False)
+    infos: list[RuleInfo] = []
+    jobs: dict[int, Job] = {}
+    resolved_of: dict[int, Resolved] = {}
+    key_of: dict[int, int] = {}  # id(rule) -> job key
+    corr: list[tuple[RuleInfo, SigmaCorrelationRule]] = []
+    for rule in coll.rules:
+        status = rule.status.name.lower() if rule.status else ""
+        info = RuleInfo(
+            key=len(infos), title=rule.title or "?", id=_id(rule), level=_level(rule),
+            path=_path(rule), kind="correlation" if isinstance(rule, SigmaCorrelationRule)
+            else "rule", tags=[str(t) for t in rule.tags or ()],
+        )  # fmt: skip
+        if status in SKIPPED_STATUS:
+            problems.append(_problem(rule, None, f"status {status}: not run"))
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            corr.append((info, rule))
+            infos.append(info)
+            continue
+        ls = rule.logsource
+        info.logsource = "/".join(x for x in (ls.product, ls.category, ls.service) if x)
+        try:
+            res = resolve(ls.product, ls.category, ls.service)
+            plan = plan_rule(rule, res)
+        except (Unsupported, CompileError) as exc:
+            problems.append(_problem(rule, None, str(exc)))
+            continue
+        infos.append(info)
+        jobs[info.key] = Job(info.key, res.scope, plan)
+        resolved_of[info.key] = res
+        key_of[id(rule)] = info.key
+    specs: list[tuple[RuleInfo, correlation.Spec, SigmaCorrelationRule]] = []
+    for info, crule in corr:
+        try:
+            spec = _spec(crule, coll, key_of, jobs, resolved_of)
+        except (CompileError, Unsupported) as exc:
+            problems.append(_problem(crule, None, str(exc)))
+            continue
+        specs.append((info, spec, crule))
+    # base rules that only correlations use (generate: false) are not reported alone
+    referenced = {k for _, s, _c in specs for k in s.keys}
+    generated = {k for _, s, c in specs if c.generate for k in s.keys}
+    wanted = [
+        j for j in jobs.values()
+        if LEVELS.index(infos[j.key].level) >= floor or j.key in referenced
+    ]  # fmt: skip
+    hits, stats = run(events, wanted, engine=engine)
+    for key, reason in stats.errors:
+        info = infos[key]
+        problems.append(Problem(info.title, info.path, reason, info.id))
+    by_key: dict[int, list[Hit]] = {}
+    for h in hits:
+        by_key.setdefault(h.key, []).append(h)
+    detections: list[Detection] = []
+    failed = {k for k, _ in stats.errors}
+    for j in wanted:
+        info = infos[j.key]
+        if (j.key in referenced and j.key not in generated) or LEVELS.index(info.level) < floor:
+            continue
+        detections.extend(Detection(info, h.event) for h in by_key.get(j.key, ()))
+    for info, spec, crule in specs:
+        if LEVELS.index(info.level) < floor or failed & set(spec.keys):
+            continue
+        names = list(crule.group_by or [])
+        for m in correlation.evaluate(spec, by_key):
+            group = dict(zip(names, m.group, strict=False))
+            detections.append(Detection(info, m.events[-1], m.events, group))
+    ran = {j.key for j in wanted} | {i.key for i, _s, _c in specs}
+    shown = [i for i in infos if i.key in ran and LEVELS.index(i.level) >= floor]
+    return Result(shown, detections, problems, stats)
+
+
+def _spec(
+    rule: SigmaCorrelationRule,
+    coll: SigmaCollection,
+    key_of: dict[int, int],
+    jobs: dict[int, Job],
+    resolved_of: dict[int, Resolved],
+) -> correlation.Spec:
+    try:
+        rule.resolve_rule_references(coll)
+    except Exception as exc:
+        raise CompileError(f"referenced rule not found: {_line(exc)}") from exc
+    refs: list[SigmaRuleReference] = list(rule.rules or rule.referenced_rules or [])
+    keys: list[int] = []
+    names: dict[int, str] = {}
+    for ref in refs:
+        target = ref.rule
+        if isinstance(target, SigmaCorrelationRule):
+            raise CompileError("correlations of correlations are not supported")
+        key = key_of.get(id(target))
+        if key is None:
+            raise CompileError(f"referenced rule {ref.reference!r} could not be compiled")
+        keys.append(key)
+        names[key] = ref.reference
+    ctype = rule.type.name.lower()
+    if ctype not in ("event_count", "value_count", "value_sum", "value_avg",
+                     "temporal", "temporal_ordered"):  # fmt: skip
+        raise CompileError(f"correlation type {ctype} is not supported")
+    aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in rule.aliases}
+
+    def field_of(key: int, name: str) -> Field:
+        alias = aliases.get(name)
+        if alias is not None:
+            name = alias.get(names[key], name)
+        return resolved_of[key].field(name)
+
+    group: list[dict[int, str]] = []
+    outputs: dict[int, list[Field]] = {k: [] for k in keys}
+    for gname in rule.group_by or []:
+        per: dict[int, str] = {}
+        for k in keys:
+            f = field_of(k, gname)
+            outputs[k].append(f)
+            per[k] = f.key
+        group.append(per)
+    spec = correlation.Spec(ctype, keys, names, group, float(rule.timespan.seconds))
+    cond = rule.condition
+    if isinstance(cond, SigmaExtendedCorrelationCondition):
+        spec.expression = _expression(cond._parsed)
+    else:
+        spec.op = cond.op.name.lower()
+        spec.count = float(cond.count)
+        if cond.fieldref:
+            vref = cond.fieldref if isinstance(cond.fieldref, str) else cond.fieldref[0]
+            for k in keys:
+                f = field_of(k, vref)
+                outputs[k].append(f)
+                spec.value[k] = f.key
+    for k, fs in outputs.items():
+        job = jobs[k]
+        job.outputs = tuple(dict.fromkeys((*job.outputs, *fs)))
+    return spec
+
+
+def _expression(node: Any) -> Any:
+    if isinstance(node, SigmaRuleReference):
+        name = node.reference
+        return lambda seen: name in seen
+    parts = [_expression(a) for a in node.args]
+    if isinstance(node, CorrelationConditionAND):
+        return lambda seen: all(p(seen) for p in parts)
+    if isinstance(node, CorrelationConditionOR):
+        return lambda seen: any(p(seen) for p in parts)
+    if isinstance(node, CorrelationConditionNOT):
+        return lambda seen: not parts[0](seen)
+    raise CompileError(f"unsupported correlation condition {type(node).__name__}")
