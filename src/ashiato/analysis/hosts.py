@@ -24,6 +24,8 @@ from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
 from ashiato.analysis.indicators import (
+    AV_TEST_FILE,
+    AV_UNWANTED,
     INHIBIT_RECOVERY,
     LOG_TAMPER,
     RANSOM_DETECTION,
@@ -299,11 +301,12 @@ def _process_and_av(ctx: Context, view: Any) -> None:
         name = str(r.get("file.name") or "")
         if name and py(RANSOM_NOTE).search(name):
             continue  # the AV cleaning notes on a share says where files were hit, not who
-        kind = "ransom_av" if py(RANSOM_DETECTION).search(str(r["rule.name"])) else "malware_av"
-        if kind == "malware_av" and py(r"(?i)(adware|pua|grayware|spyware|hacktool)").search(
-            str(r["rule.name"])
-        ):
-            kind = "av_other"
+        threat = str(r["rule.name"])
+        if py(AV_TEST_FILE).search(threat):
+            continue  # someone testing the antivirus, not an infection
+        kind = "ransom_av" if py(RANSOM_DETECTION).search(threat) else "malware_av"
+        if kind == "malware_av" and py(AV_UNWANTED).search(threat):
+            kind = "av_other"  # adware and the like: worth a look, not an infection
         view(r["host.name"]).signals.append(Signal(kind, r["@timestamp"], str(r["rule.name"]), r))
 
 

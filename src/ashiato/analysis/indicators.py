@@ -71,6 +71,9 @@ RANSOM_DETECTION = (
     r"(?i)(ransom|crypwall|cryptowall|crypt|filecoder|locker|teslacrypt|tescrypt|locky"
     r"|cerber|wannacry|wcry)"
 )
+# AV detections that are not infections: test files, and unwanted-but-not-malicious software
+AV_TEST_FILE = r"(?i)eicar"
+AV_UNWANTED = r"(?i)(adware|\badw_|\bpua\b|\bpup\b|grayware|hacktool|\bhktl_)"
 
 INHIBIT_RECOVERY = (
     r"(?i)(vssadmin(\.exe)?[\"\s]+delete\s+shadows|wmic(\.exe)?[\"\s]+.*shadowcopy\s+delete"
