@@ -97,19 +97,21 @@ def test_tz_override_per_path(tmp_path: Path) -> None:
 
 def test_interrupted_ingest_is_completed_next_run(tmp_path: Path) -> None:
     f = _write(tmp_path / "a.log", [f"2015/09/09 11:52:{i:02d} user=u path=p{i}" for i in range(9)])
+    g = _write(tmp_path / "b.log", ["2015/09/09 11:53:00 user=v path=q", "junk"])
     case = Case.create_or_open(tmp_path / "case")
-    ingest(case, [f], Options())
-    # what a killed run leaves: the file marked as in progress, its Parquet part not
-    # yet renamed, and (had it been renamed by a crash elsewhere) a stale final part
+    ingest(case, [f, g], Options())
+    # what a killed run leaves: one file's part renamed but its catalogue row not yet
+    # committed (with a reject), another's part still being written
     with case.writer() as con:
-        con.execute("UPDATE evidence SET status = 'ingesting'")
-    parts = list(case.events_dir.glob("*/*.parquet"))
-    part = next(p for p in parts if p.parent.name != "_schema")
+        bid = con.execute("SELECT evidence_id FROM evidence WHERE path LIKE '%b.log'").fetchone()
+        con.execute("DELETE FROM evidence WHERE evidence_id = ?", [bid[0]])  # type: ignore[index]
+    part = next(p for p in case.events_dir.glob("*/*.parquet") if p.parent.name != "_schema")
     part.with_suffix(".parquet.tmp").write_bytes(b"half a parquet file")
-    report = ingest(case, [f], Options())
+    report = ingest(case, [f, g], Options())
+    assert [r.status for r in report.files] == ["duplicate", "done"]
     assert not list(case.events_dir.glob("*/*.tmp"))
-    assert report.files[0].status == "done"
-    assert _count(case, "SELECT count(*) FROM events") == 9
+    assert _count(case, "SELECT count(*) FROM events") == 10
+    assert _count(case, "SELECT count(*) FROM rejects") == 1
 
 
 def test_bad_file_does_not_stop_the_run(tmp_path: Path) -> None:

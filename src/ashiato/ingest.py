@@ -11,6 +11,8 @@ case is always consistent. One bad file never stops the run.
 from __future__ import annotations
 
 import fnmatch
+import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,9 @@ from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
 from ashiato.normalize import finalize_batch
+
+COMMIT_SECONDS = 2.0
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass
@@ -96,13 +101,25 @@ def ingest(
         # names its host once, and every file inside it belongs to that host
         files = list(walker.walk(list(inputs)))
         hosts = hosts_for_files((ev.display, ev.path) for ev in files)
-        for ev in files:
-            tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
-            host = hosts.get(ev.display)
-            result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host)
-            report.files.append(result)
-            if progress:
-                progress(ev.display, ev.size)
+        # the catalogue is committed every couple of seconds, not per file (a commit costs
+        # milliseconds, and triage collections hold hundreds of small logs); what a kill
+        # loses is cleaned up by _drop_unfinished and parsed again on the next run
+        con.execute("BEGIN")
+        committed = time.monotonic()
+        try:
+            for ev in files:
+                tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
+                host = hosts.get(ev.display)
+                result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host)
+                report.files.append(result)
+                if progress:
+                    progress(ev.display, ev.size)
+                if time.monotonic() - committed > COMMIT_SECONDS:
+                    con.execute("COMMIT")
+                    con.execute("BEGIN")
+                    committed = time.monotonic()
+        finally:
+            con.execute("COMMIT")
         report.skipped = walker.skipped
     return report
 
@@ -115,16 +132,25 @@ def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) 
 
 
 def _drop_unfinished(case: Case, con: duckdb.DuckDBPyConnection) -> None:
-    """Remove what an interrupted run left half-written, so it is parsed again."""
-    unfinished = con.execute(
+    """Remove what an interrupted run left behind, so those files are parsed again.
+
+    An evidence file counts only once its catalogue row is committed; Parquet parts
+    (finished or not) and rejects of files without such a row are leftovers.
+    """
+    for tmp in case.events_dir.glob("*/*.parquet.tmp"):
+        tmp.unlink()
+    known = {row[0] for row in con.execute("SELECT evidence_id FROM evidence").fetchall()}
+    for part in case.events_dir.glob("*/*.parquet"):
+        if _EVIDENCE_ID.fullmatch(part.stem) and part.stem not in known:
+            part.unlink()
+    con.execute("DELETE FROM rejects WHERE evidence_id NOT IN (SELECT evidence_id FROM evidence)")
+    # a file that failed (or an older run left in progress) is tried again
+    for (evidence_id,) in con.execute(
         "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
-    ).fetchall()
-    for (evidence_id,) in unfinished:
+    ).fetchall():
         case.drop_events(evidence_id)
         con.execute("DELETE FROM rejects WHERE evidence_id = ?", [evidence_id])
         con.execute("DELETE FROM evidence WHERE evidence_id = ?", [evidence_id])
-    for tmp in case.events_dir.glob("*/*.parquet.tmp"):
-        tmp.unlink()
 
 
 def _ingest_one(
@@ -153,7 +179,6 @@ def _ingest_one(
     result = FileResult(ev.display, evidence_id, "ingesting", tz=tzname)
     result.encoding = None if fmt is not None and fmt.binary else encoding
     result.format = fmt.name if fmt else None
-    _record(con, ev, sha, result, fmt)
     if fmt is None:
         result.status = "unrecognised"
         result.error = "no format recognised this file; try `ashiato formats --explain FILE`"
@@ -249,7 +274,7 @@ def _record(
     decode_errors: int = 0,
 ) -> None:
     con.execute(
-        """INSERT OR REPLACE INTO evidence VALUES
+        """INSERT INTO evidence VALUES
            (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             r.evidence_id,

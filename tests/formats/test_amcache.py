@@ -4,25 +4,19 @@ tests/data/amcache and checked to stay byte-identical to what the builder makes.
 
 from __future__ import annotations
 
-import codecs
 import importlib.util
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, assert_claims_nothing_in_the_public_corpus, rows_by_record, sample_of
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.amcache import FORMAT, INSTALL_HINT, TIME_MEANING
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 AM = DATA / "amcache"
 HIVE = AM / "Amcache.hve"
 needs_regipy = pytest.mark.skipif(
@@ -205,24 +199,6 @@ def fixtures() -> dict[str, bytes]:
 # -- tests --------------------------------------------------------------------------
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 def test_committed_fixtures_match_the_builder() -> None:
     for name, data in fixtures().items():
         assert (AM / name).read_bytes() == data, f"rebuild {name}: fixtures() changed"
@@ -231,7 +207,7 @@ def test_committed_fixtures_match_the_builder() -> None:
 @needs_regipy
 def test_amcache_entries() -> None:
     table, rejects = parse_file(FORMAT, HIVE)
-    rows = _rows(table)
+    rows = rows_by_record(table, keep_empty_strings=True)
     # hive order: Root\InventoryApplicationFile, then Root\File, then InventoryApplication
     assert sorted(rows) == [1, 2, 4, 5]
     assert [(r.record, r.reason) for r in rejects] == [
@@ -328,8 +304,4 @@ def test_sniff() -> None:
 
 @pytest.mark.corpus
 def test_sniff_claims_nothing_in_the_public_corpus() -> None:
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not shared.is_dir():
-        pytest.skip("../shared/data not present")
-    claimed = [p for p in sorted(shared.rglob("*")) if p.is_file() and FORMAT.sniff(sample_of(p))]
-    assert claimed == []
+    assert_claims_nothing_in_the_public_corpus(FORMAT)

@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
 from ashiato.formats.cisco_asa import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "cisco_asa" / "asa.log"
 
 BASE = {
@@ -23,27 +26,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -58,7 +44,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_built_outbound_initiator_is_the_to_side(parsed: Parsed) -> None:
     assert parsed[0][1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:04+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:04+09:00"),
         "event.code": "302013",
         "event.action": "connection-built",
         "event.category": "network",
@@ -85,7 +71,7 @@ def test_built_outbound_initiator_is_the_to_side(parsed: Parsed) -> None:
 
 def test_teardown_paired_with_built(parsed: Parsed) -> None:
     assert parsed[0][2] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:08+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:08+09:00"),
         "event.code": "302014",
         "event.action": "connection-teardown",
         "event.category": "network",
@@ -119,7 +105,7 @@ def test_inbound_and_unpaired(parsed: Parsed) -> None:
     assert rows[4]["extra"]["nat_destination_ip"] == "203.0.113.25"
     # no Built line: the port-53 side is the responder; RFC 3164 relay time and host
     assert (rows[6]["source.ip"], rows[6]["destination.port"]) == ("10.20.3.41", 53)
-    assert rows[6]["@timestamp"] == _ts("2015-09-09T11:52:00+09:00")
+    assert rows[6]["@timestamp"] == utc_of("2015-09-09T11:52:00+09:00")
     assert rows[6]["observer.name"] == "fw-relay"
     assert "direction" not in rows[6]["extra"]
 
@@ -127,7 +113,7 @@ def test_inbound_and_unpaired(parsed: Parsed) -> None:
 def test_denies(parsed: Parsed) -> None:
     rows = parsed[0]
     assert rows[3] == BASE | {
-        "@timestamp": _ts("2015-09-10T09:02:11+09:00"),
+        "@timestamp": utc_of("2015-09-10T09:02:11+09:00"),
         "event.code": "106023",
         "event.action": "deny",
         "event.category": "network",
@@ -145,12 +131,12 @@ def test_denies(parsed: Parsed) -> None:
         "record": 3,
     }
     # ISO time with offset, access-list with an identity-firewall user
-    assert rows[7]["@timestamp"] == _ts("2015-09-09T02:53:00+00:00")
+    assert rows[7]["@timestamp"] == utc_of("2015-09-09T02:53:00+00:00")
     assert (rows[7]["user.domain"], rows[7]["user.name"]) == ("CORP", "tanaka")
     assert (rows[7]["event.action"], rows[7]["destination.port"]) == ("denied", 443)
     assert (rows[8]["source.ip"], rows[8]["destination.port"]) == ("10.20.3.41", 80)
     assert rows[14]["event.provider"] == "FTD"
-    assert rows[14]["@timestamp"] == _ts("2015-09-09T03:33:00+00:00")
+    assert rows[14]["@timestamp"] == utc_of("2015-09-09T03:33:00+00:00")
     assert (rows[14]["source.ip"], rows[14]["destination.ip"]) == ("10.20.3.41", "203.0.113.77")
 
 
@@ -167,34 +153,15 @@ def test_url_auth_vpn_nat_commands(parsed: Parsed) -> None:
     assert (rows[15]["event.action"], rows[15]["user.name"]) == ("command-executed", "enable_15")
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in table.to_pylist()]
-    return sorted(rows, key=lambda r: r["record"])
-
-
 def test_small_chunks_and_crlf(tmp_path: Path) -> None:
-    crlf = tmp_path / "crlf.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", year_hint=2015, chunk_bytes=200)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
-
-
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8"), path.name)
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "crlf.log", chunk_bytes=200, by_record=True,
+        tz="Asia/Tokyo", year_hint=2015
+    )
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(LOG))
-    assert registry.sniff(_sample(LOG)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "cisco_asa":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert FORMAT.sniff(text_sample(LOG))
+    assert registry.sniff(text_sample(LOG)) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "cisco_asa")
     assert not FORMAT.sniff(Sample(b"hello\n", "hello\n", "x.log"))

@@ -1,28 +1,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
+from helpers import DATA, rows_by_record
 
 from ashiato.formats.base import Sample
 from ashiato.formats.dhcp import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 DHCP = DATA / "dhcp"
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 BASE = {
@@ -36,7 +22,7 @@ BASE = {
 
 def test_2012_log() -> None:
     table, rejects = parse_file(FORMAT, DHCP / "DhcpSrvLog-Wed.log", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     # 19 preamble/header lines and 1 blank line are not records; 4 bad rows are rejected
     assert len(rows) == 11
     assert [(r.record, r.reason) for r in rejects] == [
@@ -93,7 +79,7 @@ def test_2012_log() -> None:
 
 def test_2003_log_seven_columns() -> None:
     table, rejects = parse_file(FORMAT, DHCP / "DhcpSrvLog-Thu.log", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (len(rows), len(rejects)) == (3, 0)
     assert rows[11] == BASE | {
         "record": 11,
@@ -110,7 +96,7 @@ def test_2003_log_seven_columns() -> None:
 
 def test_fragment_without_header() -> None:
     table, rejects = parse_file(FORMAT, DHCP / "dhcp_fragment.log", tz="UTC")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (len(rows), len(rejects)) == (3, 0)
     assert rows[3]["@timestamp"] == datetime(2015, 9, 8, 23, 59, 59, tzinfo=UTC)
     assert rows[3]["event.action"] == "release"
@@ -119,7 +105,7 @@ def test_fragment_without_header() -> None:
 
 def test_dhcpv6_log() -> None:
     table, rejects = parse_file(FORMAT, DHCP / "DhcpV6SrvLog-Wed.log", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (len(rows), len(rejects)) == (1, 0)
     assert rows[9] == BASE | {
         "record": 9,

@@ -3,36 +3,17 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, bytes_sample, rows_by_record
 
 from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import SAMPLE_BYTES
 from ashiato.formats.eventviewer_csv import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 WIN = DATA / "windows"
 CSV_FILES = ("eventviewer_ja.csv", "eventviewer_ja_bom.csv", "eventviewer_en.csv")
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _sample(data: bytes) -> Sample:
-    head = data[:SAMPLE_BYTES]
-    enc = detect(head)
-    return Sample(head=head, text=head.decode(enc, "replace") if enc else None, name="x")
 
 
 SECURITY = {
@@ -53,7 +34,7 @@ def test_japanese_export(name: str) -> None:
     encoding = detect((WIN / name).read_bytes()[:SAMPLE_BYTES])
     assert encoding == ("cp932" if name == "eventviewer_ja.csv" else "utf-8-sig")
     table, rejects = parse_file(FORMAT, WIN / name, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [2, 31, 55, 78, 101]
     assert [(r.record, r.reason) for r in rejects] == [
         (100, "impossible date and time '2015/13/09 12:10:00'"),
@@ -177,7 +158,7 @@ def test_japanese_export(name: str) -> None:
 
 def test_english_export() -> None:
     table, rejects = parse_file(FORMAT, WIN / "eventviewer_en.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [2, 26, 46]
     assert [(r.record, r.reason) for r in rejects] == [(53, "Event ID is not a number: 'four'")]
     assert rows[2] == SECURITY | TANAKA | {
@@ -250,7 +231,7 @@ def test_sysmon_and_unknown_providers(tmp_path: Path) -> None:
     path = tmp_path / "sysmon.csv"
     path.write_text(text, encoding="utf-8")
     table, rejects = parse_file(FORMAT, path, tz="UTC")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     sysmon = rows[2]
     assert sysmon["event.dataset"] == "windows.sysmon"
@@ -267,13 +248,13 @@ def test_sysmon_and_unknown_providers(tmp_path: Path) -> None:
 
 def test_sniff() -> None:
     for name in CSV_FILES:
-        assert FORMAT.sniff(_sample((WIN / name).read_bytes())), name
+        assert FORMAT.sniff(bytes_sample((WIN / name).read_bytes())), name
     others = [p for p in DATA.rglob("*") if p.is_file() and p.name not in CSV_FILES]
     for path in others:
-        assert not FORMAT.sniff(_sample(path.read_bytes())), path
-    assert not FORMAT.sniff(_sample(b"Level,Date,Source\r\n"))
+        assert not FORMAT.sniff(bytes_sample(path.read_bytes())), path
+    assert not FORMAT.sniff(bytes_sample(b"Level,Date,Source\r\n"))
     utf16 = (WIN / "eventviewer_en.csv").read_text(encoding="utf-8").encode("utf-16")
-    assert FORMAT.sniff(_sample(utf16))
+    assert FORMAT.sniff(bytes_sample(utf16))
 
 
 def test_oversized_field_is_one_reject(tmp_path: Path) -> None:

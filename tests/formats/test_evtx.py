@@ -3,19 +3,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import evtx
-import orjson
 import pyarrow as pa
 import pytest
+from helpers import DATA, bytes_sample, rows_by_record
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.evtx import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 # the real EVTX files live in these folders of ../shared/data (never copied into the repo)
 CORPORA = (
     "deepbluecli",
@@ -25,22 +21,6 @@ CORPORA = (
     "plaso-testdata",
     "sigmahq",
 )
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _sample(data: bytes) -> Sample:
-    head = data[:SAMPLE_BYTES]
-    enc = detect(head)
-    return Sample(head=head, text=head.decode(enc, "replace") if enc else None, name="x")
 
 
 def _evtx_files(shared: Path) -> list[Path]:
@@ -68,13 +48,13 @@ def _reference_count(path: Path) -> tuple[int, int]:
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(b"ElfFile\x00" + b"\x00" * 4088))
+    assert FORMAT.sniff(bytes_sample(b"ElfFile\x00" + b"\x00" * 4088))
     assert FORMAT.binary
     others = [p for p in DATA.rglob("*") if p.is_file()]
     for path in others:
-        assert not FORMAT.sniff(_sample(path.read_bytes())), path
-    assert not FORMAT.sniff(_sample(b"ElfChnk\x00" + b"\x00" * 100))
-    assert not FORMAT.sniff(_sample(b"hello"))
+        assert not FORMAT.sniff(bytes_sample(path.read_bytes())), path
+    assert not FORMAT.sniff(bytes_sample(b"ElfChnk\x00" + b"\x00" * 100))
+    assert not FORMAT.sniff(bytes_sample(b"hello"))
 
 
 def test_unreadable_files_are_one_reject(tmp_path: Path) -> None:
@@ -130,7 +110,7 @@ def test_real_logon_failure_and_share_access(shared: Path) -> None:
     if not guess.is_file():
         pytest.skip("deepbluecli not present")
     table, rejects = parse_file(FORMAT, guess)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert rows[2455] == {
         "record": 2455,

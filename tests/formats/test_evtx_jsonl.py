@@ -5,32 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, bytes_sample, rows_by_record
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.evtx_jsonl import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 FIXTURE = DATA / "windows" / "evtx_dump.jsonl"
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _sample(data: bytes) -> Sample:
-    head = data[:SAMPLE_BYTES]
-    enc = detect(head)
-    return Sample(head=head, text=head.decode(enc, "replace") if enc else None, name="x")
 
 
 PC = {"host.hostname": "PC-TKY-0341.corp.example.jp", "host.name": "pc-tky-0341"}
@@ -50,7 +31,7 @@ SYSMON = PC | {
 @pytest.fixture(scope="module")
 def parsed() -> tuple[dict[int, dict[str, Any]], list[Any]]:
     table, rejects = parse_file(FORMAT, FIXTURE, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
@@ -252,15 +233,16 @@ def test_xmltodict_line(parsed: tuple[dict[int, dict[str, Any]], list[Any]]) -> 
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(FIXTURE.read_bytes()))
+    assert FORMAT.sniff(bytes_sample(FIXTURE.read_bytes()))
     others = [p for p in DATA.rglob("*") if p.is_file() and p != FIXTURE]
     for path in others:
-        assert not FORMAT.sniff(_sample(path.read_bytes())), path
-    assert not FORMAT.sniff(_sample(b'{"timestamp":"2015-09-09T02:40:01Z","event_type":"dns"}\n'))
-    assert not FORMAT.sniff(_sample(b"hello\n"))
+        assert not FORMAT.sniff(bytes_sample(path.read_bytes())), path
+    suricata = b'{"timestamp":"2015-09-09T02:40:01Z","event_type":"dns"}\n'
+    assert not FORMAT.sniff(bytes_sample(suricata))
+    assert not FORMAT.sniff(bytes_sample(b"hello\n"))
     # a first line longer than the sample is judged by its start
     long = b'{"Event":{"System":{"EventID":1,"x":"' + b"a" * 70000 + b'"}}}\n'
-    assert FORMAT.sniff(_sample(long))
+    assert FORMAT.sniff(bytes_sample(long))
 
 
 def test_odd_shapes_never_break_the_file(tmp_path: Path) -> None:
@@ -280,7 +262,7 @@ def test_odd_shapes_never_break_the_file(tmp_path: Path) -> None:
     path = tmp_path / "odd.jsonl"
     path.write_text("\n".join(orjson.dumps({"Event": e}).decode() for e in events) + "\n")
     table, rejects = parse_file(FORMAT, path)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [1, 2, 3]
     assert [r.record for r in rejects] == [4, 5]
     assert "event.code" not in rows[1] and "event.severity" not in rows[1]

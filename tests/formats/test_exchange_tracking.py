@@ -1,20 +1,19 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
-from ashiato.formats.base import Sample
 from ashiato.formats.exchange_tracking import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "exchange_tracking" / "MSGTRK2015090902-1.LOG"
 EXPORT = DATA / "exchange_tracking" / "tracking_export.csv"
 
@@ -24,27 +23,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -58,7 +40,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_receive_from_internet(parsed: Parsed) -> None:
     assert parsed[0][6] == BASE | {
-        "@timestamp": _ts("2015-09-09T02:20:03.114+00:00"),
+        "@timestamp": utc_of("2015-09-09T02:20:03.114+00:00"),
         "event.code": "RECEIVE",
         "event.action": "receive",
         "event.outcome": "success",
@@ -109,30 +91,18 @@ def test_recipients_send_and_fail(parsed: Parsed) -> None:
 
 def test_powershell_export() -> None:
     table, rejects = parse_file(FORMAT, EXPORT, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     ev = rows[3]
-    assert ev["@timestamp"] == _ts("2015-09-09T11:20:03+09:00")  # local, no offset
+    assert ev["@timestamp"] == utc_of("2015-09-09T11:20:03+09:00")  # local, no offset
     assert (ev["event.code"], ev["email.from.address"]) == ("RECEIVE", "invoice@mail.example")
     assert "email.to.address" not in ev  # Export-Csv wrote System.String[]
     assert ev["extra"]["export_lost"] == ["recipient-address", "custom-data"]
     assert ev["observer.name"] == "EX01"
 
 
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8-sig"), path.name)
-
-
 def test_sniff() -> None:
     for path in (LOG, EXPORT):
-        assert FORMAT.sniff(_sample(path))
-        assert registry.sniff(_sample(path)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "exchange_tracking":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+        assert FORMAT.sniff(text_sample(path, "utf-8-sig"))
+        assert registry.sniff(text_sample(path, "utf-8-sig")) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "exchange_tracking")

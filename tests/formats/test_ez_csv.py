@@ -1,23 +1,21 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    assert_claims_nothing_in_the_public_corpus,
+    rows_in_order,
+    sample_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.ez_csv import FORMAT, parse_time
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 EZ = DATA / "ez_csv"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 VOL = "\\VOLUME{01d0a1b2c3d4e5f6-4a3b2c1d}"
 IE_DIR = VOL + (
     "\\USERS\\TANAKA\\APPDATA\\LOCAL\\MICROSOFT\\WINDOWS\\TEMPORARY INTERNET FILES"
@@ -27,31 +25,13 @@ IE = IE_DIR + "\\X9K2.TMP"
 KAPE = "E:\\KAPE\\PC-TKY-0341\\C\\Windows"
 
 
-def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    out = []
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out.append(ev)
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 def _t(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
 
 
 def test_pecmd_one_event_per_run_time() -> None:
     table, rejects = parse_file(FORMAT, EZ / "20150910031500_PECmd_Output.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert len(rows) == 4  # 3 runs of X9K2.TMP + 1 of CMD.EXE
     assert [(r.record, r.reason) for r in rejects] == [
         (4, "can't read the time in column 'LastRun': '2015-13-09 02:00:00'"),
@@ -100,7 +80,7 @@ def test_pecmd_one_event_per_run_time() -> None:
 
 def test_pecmd_timeline() -> None:
     table, rejects = parse_file(FORMAT, EZ / "20150910031500_PECmd_Output_Timeline.csv")
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert [(r.record, r.reason) for r in rejects] == [(4, "no time in column 'RunTime'")]
     assert len(rows) == 2
     assert rows[0] == {
@@ -128,7 +108,7 @@ SHA1 = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 
 def test_amcache_file_entries_windows10() -> None:
     table, rejects = parse_file(FORMAT, EZ / "20150910031500_Amcache_UnassociatedFileEntries.csv")
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert len(rows) == 2
     assert [(r.record, r.reason) for r in rejects] == [
         (4, "no time in column 'FileKeyLastWriteTimestamp'")
@@ -174,7 +154,7 @@ def test_amcache_old_layout_tab_separated() -> None:
     path = EZ / "20150910031500_Amcache_Unassociated file entries.tsv"
     table, rejects = parse_file(FORMAT, path)
     assert rejects == []
-    (row,) = _rows(table)
+    (row,) = rows_in_order(table)
     exe = "C:\\Users\\tanaka\\AppData\\Local\\Temp\\Low\\x9k2.exe"
     assert {k: v for k, v in row.items() if k != "extra"} == {
         "@timestamp": _t(2015, 9, 9, 2, 45, 11),
@@ -203,7 +183,7 @@ def test_amcache_old_layout_tab_separated() -> None:
 def test_amcache_program_entries() -> None:
     table, rejects = parse_file(FORMAT, EZ / "20150910031500_Amcache_ProgramEntries.csv")
     assert rejects == []
-    (row,) = _rows(table)
+    (row,) = rows_in_order(table)
     assert {k: v for k, v in row.items() if k != "extra"} == {
         "@timestamp": _t(2015, 7, 15, 1, 2, 3),
         "event.dataset": "windows.amcache",
@@ -221,7 +201,7 @@ def test_amcache_program_entries() -> None:
 
 def test_shimcache() -> None:
     table, rejects = parse_file(FORMAT, EZ / "AppCompatCache.csv")
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert len(rows) == 2
     assert [(r.record, r.reason) for r in rejects] == [
         (4, "no time in column 'LastModifiedTimeUTC'")
@@ -283,7 +263,4 @@ def test_sniff_mine_and_not_others() -> None:
 
 @pytest.mark.corpus
 def test_sniff_claims_nothing_in_the_public_corpus() -> None:
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data not present")
-    claimed = [p for p in sorted(SHARED.rglob("*")) if p.is_file() and FORMAT.sniff(sample_of(p))]
-    assert claimed == []
+    assert_claims_nothing_in_the_public_corpus(FORMAT)

@@ -2,29 +2,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, rows_by_record
 
 from ashiato.formats.base import Sample
 from ashiato.formats.file_listing import FORMAT, _parse_time
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LISTING = DATA / "file_listing"
 LOSSY = "non-ASCII characters lost: '?' in the path (Export-Csv ASCII encoding)"
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 BASE = {"event.dataset": "file.listing", "event.category": "file", "evidence_id": "test"}
@@ -37,7 +24,7 @@ def _jst(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime:
 
 def test_cp932_select_object_export() -> None:
     table, rejects = parse_file(FORMAT, LISTING / "listing_cp932.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     # line 1 #TYPE, line 2 header, line 11 blank
     assert sorted(rows) == [3, 4, 5, 6, 7, 8, 12]
     assert [(r.record, r.reason) for r in rejects] == [
@@ -93,7 +80,7 @@ def test_cp932_select_object_export() -> None:
 
 def test_get_acl_export_ascii_question_marks() -> None:
     table, rejects = parse_file(FORMAT, LISTING / "acl_ascii.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     # AccessToString spans two lines (3-4) and three lines (6-8): records are start lines
     assert (sorted(rows), len(rejects)) == ([3, 5, 6], 0)
     assert rows[3] == BASE | {
@@ -126,7 +113,7 @@ def test_get_acl_export_ascii_question_marks() -> None:
 
 def test_utf16_en_us_name_and_directoryname() -> None:
     table, rejects = parse_file(FORMAT, LISTING / "listing_en-US_utf16.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (sorted(rows), len(rejects)) == ([2, 3, 4], 0)
     assert rows[4] == BASE | {
         "record": 4,
@@ -146,7 +133,7 @@ def test_utf16_en_us_name_and_directoryname() -> None:
 def test_ps7_full_object_prefers_utc_columns() -> None:
     # the *Utc columns are UTC whatever zone the case assumes
     table, rejects = parse_file(FORMAT, LISTING / "listing_ps7_utf8bom.csv", tz="America/New_York")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (sorted(rows), len(rejects)) == ([2, 3], 0)
     assert rows[3] == BASE | {
         "record": 3,

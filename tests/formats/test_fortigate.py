@@ -2,20 +2,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    Parsed,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    utc_of,
+    utf8_sample,
+)
 
 from ashiato.formats.base import Sample
 from ashiato.formats.fortigate import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "fortigate" / "fortigate.log"
 SYSLOG = DATA / "fortigate" / "fortigate_syslog.log"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPUS = SHARED / "elastic-beats-testdata" / "fortinet" / "traffic.log"
 
 BASE = {
@@ -24,27 +29,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -59,7 +47,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_traffic(parsed: Parsed) -> None:
     assert parsed[0][1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:07+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:07+09:00"),
         "event.code": "0000000013",
         "event.action": "close",
         "event.category": "network",
@@ -96,7 +84,7 @@ def test_traffic(parsed: Parsed) -> None:
 
 def test_ips(parsed: Parsed) -> None:
     assert parsed[0][2] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:06+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:06+09:00"),
         "event.code": "0419016384",
         "event.action": "detected",
         "event.category": "intrusion_detection",
@@ -139,7 +127,7 @@ def test_webfilter(parsed: Parsed) -> None:
 
 def test_virus_unquoted_values(parsed: Parsed) -> None:
     assert parsed[0][6] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:46:00+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:46:00+09:00"),
         "event.code": "0211008192",
         "event.action": "blocked",
         "event.category": "malware",
@@ -182,9 +170,9 @@ def test_app_ctrl_and_event_logs(parsed: Parsed) -> None:
 def test_time_rules(parsed: Parsed) -> None:
     rows = parsed[0]
     # tz="+0000" beats the source's zone (Asia/Tokyo)
-    assert rows[10]["@timestamp"] == _ts("2015-09-09T03:00:00+00:00")
+    assert rows[10]["@timestamp"] == utc_of("2015-09-09T03:00:00+00:00")
     # eventtime (ns) beats date/time
-    assert rows[11]["@timestamp"] == _ts("2015-09-09T02:45:07.123456+00:00")
+    assert rows[11]["@timestamp"] == utc_of("2015-09-09T02:45:07.123456+00:00")
 
 
 def test_keys_inside_quotes_are_not_keys(parsed: Parsed) -> None:
@@ -196,47 +184,32 @@ def test_keys_inside_quotes_are_not_keys(parsed: Parsed) -> None:
 
 def test_syslog_envelopes() -> None:
     table, rejects = parse_file(FORMAT, SYSLOG, tz="Asia/Tokyo", year_hint=2015)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [1, 2, 3, 4, 5]
     assert rejects == []
     assert rows[1]["source.bytes"] == 1432  # <189>date=...
-    assert rows[2]["@timestamp"] == _ts("2015-09-09T11:45:08+09:00")
+    assert rows[2]["@timestamp"] == utc_of("2015-09-09T11:45:08+09:00")
     # no date/time: RFC 3164 header time (source zone, year hint) and host
-    assert rows[3]["@timestamp"] == _ts("2015-09-09T11:45:09+09:00")
+    assert rows[3]["@timestamp"] == utc_of("2015-09-09T11:45:09+09:00")
     assert rows[3]["observer.name"] == "FG-BRANCH"
-    assert rows[4]["@timestamp"] == _ts("2015-09-09T11:45:10+09:00")
+    assert rows[4]["@timestamp"] == utc_of("2015-09-09T11:45:10+09:00")
     # RFC 5424: header time with its offset, header host
-    assert rows[5]["@timestamp"] == _ts("2015-09-09T02:45:11+00:00")
+    assert rows[5]["@timestamp"] == utc_of("2015-09-09T02:45:11+00:00")
     assert rows[5]["observer.name"] == "fg-relay.example"
     assert rows[5]["source.ip"] == "10.20.3.45"
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    # "" and null are the same here (how normalize fills url.domain depends on the batch)
-    return [{k: v for k, v in row.items() if v not in (None, "")} for row in table.to_pylist()]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_small_chunks_keep_line_numbers(tmp_path: Path, workers: int) -> None:
-    crlf = tmp_path / "fg.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", chunk_bytes=300, workers=workers)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "fg.log", chunk_bytes=300, workers=workers, tz="Asia/Tokyo"
+    )
 
 
 def test_sniff() -> None:
     for path in (LOG, SYSLOG):
         assert FORMAT.sniff(Sample(path.read_bytes(), path.read_text(), path.name))
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "fortigate":
-            head = other.read_bytes()[:65536]
-            try:
-                text = head.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert_claims_no_other_fixture(FORMAT, "fortigate", utf8_sample)
     assert not FORMAT.sniff(Sample(b"a=1 b=2\n", "a=1 b=2\n", "kv.txt"))
 
 
@@ -247,7 +220,7 @@ def test_beats_corpus() -> None:
     table, rejects = parse_file(FORMAT, CORPUS)
     assert table.num_rows == 13
     assert rejects == []
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rows[1]["@timestamp"] == datetime.fromtimestamp(1592961368, UTC)
     assert rows[1]["observer.name"] == "testswitch1"
     assert (rows[1]["network.transport"], rows[1]["event.action"]) == ("udp", "deny")

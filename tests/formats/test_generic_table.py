@@ -1,43 +1,19 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, rows_by_record, sample_of
 
 from ashiato.errors import FormatError
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.generic_table import FORMAT, explain_columns
 from ashiato.formats.synonyms import TimeReader, header_key, load_mapping
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 GEN = DATA / "generic_table"
 BASE = {"event.dataset": "generic.table", "evidence_id": "test"}
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
 
 
 def jst(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime:
@@ -49,7 +25,7 @@ def jst(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime:
 
 def test_japanese_mail_gateway_cp932() -> None:
     table, rejects = parse_file(FORMAT, GEN / "mail_gateway_ja.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [2, 3, 4]
     assert [(r.record, r.reason) for r in rejects] == [
         (5, "can't read the time in column '日時': '2015/09/09 25:61:00'"),
@@ -77,7 +53,7 @@ def test_japanese_mail_gateway_cp932() -> None:
 
 def test_english_edr_csv_with_offsets() -> None:
     table, rejects = parse_file(FORMAT, GEN / "edr_en.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert rows[2] == BASE | {
         "record": 2,
@@ -107,7 +83,7 @@ def test_english_edr_csv_with_offsets() -> None:
 
 def test_tsv_with_date_and_time_columns_day_first() -> None:
     table, rejects = parse_file(FORMAT, GEN / "proxy_export.tsv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert [(r.record, r.reason) for r in rejects] == [
         (4, "no time of day: column 'time' is empty")
     ]
@@ -128,7 +104,7 @@ def test_tsv_with_date_and_time_columns_day_first() -> None:
 
 def test_json_lines() -> None:
     table, rejects = parse_file(FORMAT, GEN / "cloud_audit.jsonl", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert [(r.record, r.reason.split(":")[0]) for r in rejects] == [
         (3, "not JSON"),
         (4, "expected a JSON object per line, got list"),
@@ -151,7 +127,7 @@ def test_user_mapping(mapping: str) -> None:
     table, rejects = parse_file(
         FORMAT, GEN / "custom_ja.csv", tz="Asia/Tokyo", mapping=str(GEN / mapping)
     )
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     common = {
         "evidence_id": "test",
@@ -222,7 +198,7 @@ def test_month_first_by_default_and_contradiction_rejected(tmp_path: Path) -> No
         "31/12/2015 01:00:00,PC1,EICAR\n",
     )
     table, rejects = parse_file(FORMAT, path)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rows[2]["@timestamp"] == datetime(2015, 9, 10, 23, 0, tzinfo=UTC)
     assert rows[3]["@timestamp"] == datetime(2015, 12, 31, 1, 0, tzinfo=UTC)
     assert rows[2]["host.hostname"] == "PC1" and rows[2]["rule.name"] == "EICAR"
@@ -240,7 +216,7 @@ def test_preamble_header_delimiters_and_blank_lines(tmp_path: Path) -> None:
     )
     assert FORMAT.sniff(sample_of(path))
     table, rejects = parse_file(FORMAT, path)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [4, 6]
     assert [(r.record, r.reason, r.raw) for r in rejects] == [
         (1, "line before the header row (not a record)", b"Detection report")
@@ -254,7 +230,7 @@ def test_pipe_delimited_and_duplicate_headers(tmp_path: Path) -> None:
         "timestamp|user|src_ip|note|note\n1441766790123|tanaka|10.20.3.41|a|b\n",
     )
     table, rejects = parse_file(FORMAT, path)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert rows[2] == BASE | {
         "record": 2,
@@ -340,7 +316,7 @@ def test_lab_mail_gateway_header_reads_without_rejects(tmp_path: Path) -> None:
     assert FORMAT.sniff(sample_of(path))
     table, rejects = parse_file(FORMAT, path, tz="Asia/Tokyo")
     assert (table.num_rows, rejects) == (1, [])
-    assert _rows(table)[2]["email.attachments"] == "請求書.zip,x.txt"
+    assert rows_by_record(table)[2]["email.attachments"] == "請求書.zip,x.txt"
 
 
 # -- sniffing -----------------------------------------------------------------------------
@@ -413,7 +389,7 @@ def test_docs_mapping_examples_work(tmp_path: Path, example: str, suffix: str) -
         FORMAT, tmp_path / "export.csv", tz="Asia/Tokyo", mapping=str(tmp_path / f"m{suffix}")
     )
     assert (table.num_rows, rejects) == (1, [])
-    row = _rows(table)[2]
+    row = rows_by_record(table)[2]
     if example == "Example 1":
         assert row["@timestamp"] == jst(2015, 9, 9, 11, 20, 2)
         assert row["extra"] == {"gateway.ticket": "A-0001"}

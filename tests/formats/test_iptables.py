@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
 from ashiato.formats.iptables import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "iptables" / "kern.log"
 
 BASE = {
@@ -23,27 +26,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -58,7 +44,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_forward_accept(parsed: Parsed) -> None:
     assert parsed[0][1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:04+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:04+09:00"),
         "event.action": "accept",
         "event.outcome": "success",
         "source.ip": "10.20.3.41",
@@ -82,7 +68,7 @@ def test_forward_accept(parsed: Parsed) -> None:
 
 def test_ufw_block_to_the_host(parsed: Parsed) -> None:
     assert parsed[0][3] == BASE | {
-        "@timestamp": _ts("2015-09-10T09:02:12+09:00"),
+        "@timestamp": utc_of("2015-09-10T09:02:12+09:00"),
         "event.action": "block",
         "event.outcome": "failure",
         "source.ip": "198.51.100.9",
@@ -112,44 +98,25 @@ def test_icmp_reject_year_rollover_and_iso(parsed: Parsed) -> None:
     assert (rows[4]["extra"]["icmp_type"], rows[4]["extra"]["icmp_code"]) == (8, 0)
     assert "source.port" not in rows[4]
     # Sep -> Jan: the year rolls over; no action word in "OUT-LOG"
-    assert rows[6]["@timestamp"] == _ts("2016-01-02T00:00:01+09:00")
+    assert rows[6]["@timestamp"] == utc_of("2016-01-02T00:00:01+09:00")
     assert "event.action" not in rows[6] and "event.outcome" not in rows[6]
     assert (rows[6]["extra"]["uid"], rows[6]["extra"]["out_interface"]) == ("0", "eth0")
     assert "in_interface" not in rows[6]["extra"]  # sent by the host itself
     # rsyslog high-precision time: its own offset and host
-    assert rows[7]["@timestamp"] == _ts("2015-09-10T09:05:00.123456+09:00")
+    assert rows[7]["@timestamp"] == utc_of("2015-09-10T09:05:00.123456+09:00")
     assert (rows[7]["observer.name"], rows[7]["event.action"]) == ("gw02", "accept")
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in table.to_pylist()]
-    return sorted(rows, key=lambda r: r["record"])
-
-
 def test_small_chunks_and_crlf(tmp_path: Path) -> None:
-    crlf = tmp_path / "crlf.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", year_hint=2015, chunk_bytes=200)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
-
-
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8"), path.name)
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "crlf.log", chunk_bytes=200, by_record=True,
+        tz="Asia/Tokyo", year_hint=2015
+    )
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(LOG))
-    assert registry.sniff(_sample(LOG)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "iptables":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert FORMAT.sniff(text_sample(LOG))
+    assert registry.sniff(text_sample(LOG)) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "iptables")
     line = "Sep  9 11:45:04 gw01 sshd[1]: Accepted password for root\n"
     assert not FORMAT.sniff(Sample(line.encode(), line, "auth.log"))

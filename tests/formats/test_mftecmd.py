@@ -2,30 +2,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
-import pyarrow as pa
+from helpers import DATA, rows_by_record
 
 from ashiato.formats.base import Sample
 from ashiato.formats.mftecmd import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 MFT = DATA / "mftecmd"
 MAIN = MFT / "20150910_MFTECmd_$MFT_Output.csv"
 T1 = datetime(2015, 9, 9, 2, 52, 14, 120112, tzinfo=UTC)  # .1201122: 7th digit dropped
 T2 = datetime(2015, 9, 9, 2, 45, 8, 12000, tzinfo=UTC)
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 BASE = {"event.dataset": "windows.mft", "event.category": "file", "evidence_id": "test"}
@@ -34,7 +22,7 @@ BASE = {"event.dataset": "windows.mft", "event.category": "file", "evidence_id":
 def test_main_export() -> None:
     # times are UTC whatever zone the case assumes
     table, rejects = parse_file(FORMAT, MAIN, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     # line 11 is blank; the ADS row's quoted ZoneIdContents spans lines 6-10
     assert sorted(rows) == [2, 3, 4, 5, 6, 12, 15]
     assert [(r.record, r.reason) for r in rejects] == [
@@ -73,7 +61,7 @@ def test_main_export() -> None:
 
 
 def test_directory_ads_and_deleted_entries() -> None:
-    rows = _rows(parse_file(FORMAT, MAIN)[0])
+    rows = rows_by_record(parse_file(FORMAT, MAIN)[0])
     assert rows[2]["file.path"] == ".\\$MFT"
     assert rows[3]["event.action"] == "directory"
     assert rows[3]["extra"]["IsDirectory"] is True
@@ -114,7 +102,7 @@ def test_directory_ads_and_deleted_entries() -> None:
 
 def test_newer_build_maps_by_name() -> None:
     table, rejects = parse_file(FORMAT, MFT / "FS01_MFTECmd_$MFT_Output_new.csv")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (len(rows), len(rejects)) == (1, 0)
     row = rows[2]
     assert row["file.path"] == ".\\share\\営業\\見積\\HELP_DECRYPT.TXT"
@@ -126,7 +114,7 @@ def test_newer_build_maps_by_name() -> None:
 
 def test_file_listing_variant() -> None:
     table, rejects = parse_file(FORMAT, MFT / "20150910_MFTECmd_$MFT_Output_FileListing.csv")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert (len(rows), len(rejects)) == (2, 0)
     assert rows[2] == BASE | {
         "record": 2,
@@ -170,7 +158,7 @@ def test_cp932_export_and_trailing_cut_row(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_bytes((header + body).encode("cp932"))
     table, rejects = parse_file(FORMAT, path)
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rows[2]["file.path"] == ".\\share\\経理\\HELP_DECRYPT.TXT"
     assert "file.mtime" not in rows[2]
     assert [(r.record, r.reason) for r in rejects] == [(3, "expected 5 fields, got 1")]

@@ -1,48 +1,35 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
 from ashiato.formats.panos import FORMAT, read_times
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "panos" / "panos.log"
 EXPORT = DATA / "panos" / "panos_web_export.csv"
 
 BASE = {"observer.type": "firewall", "observer.vendor": "paloalto", "evidence_id": "test"}
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -60,7 +47,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_traffic_end(parsed: Parsed) -> None:
     assert parsed[0][1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:08+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:08+09:00"),
         "event.dataset": "panos.traffic",
         "event.action": "allow",
         "event.category": "network",
@@ -98,7 +85,7 @@ def test_traffic_end(parsed: Parsed) -> None:
 
 def test_traffic_drop_with_device_name(parsed: Parsed) -> None:
     ev = parsed[0][5]
-    assert ev["@timestamp"] == _ts("2015-09-10T09:02:11+09:00")
+    assert ev["@timestamp"] == utc_of("2015-09-10T09:02:11+09:00")
     assert (ev["event.action"], ev["event.outcome"]) == ("deny", "failure")
     assert ev["observer.name"] == "PA-OSAKA"  # column 52, no syslog header
     assert "network.protocol" not in ev  # not-applicable
@@ -108,7 +95,7 @@ def test_traffic_drop_with_device_name(parsed: Parsed) -> None:
 
 def test_threat_vulnerability(parsed: Parsed) -> None:
     assert parsed[0][2] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:06+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:06+09:00"),
         "event.dataset": "panos.threat",
         "event.action": "alert",
         "event.category": "intrusion_detection",
@@ -185,7 +172,7 @@ def test_threat_mail_quoted_subject(parsed: Parsed) -> None:
 def test_system_config_other(parsed: Parsed) -> None:
     rows = parsed[0]
     assert rows[8] == BASE | {
-        "@timestamp": _ts("2015-09-09T12:00:01+09:00"),
+        "@timestamp": utc_of("2015-09-09T12:00:01+09:00"),
         "event.dataset": "panos.system",
         "event.code": "globalprotectgateway-auth-fail",
         "event.action": "globalprotectgateway-auth-fail",
@@ -210,19 +197,12 @@ def test_system_config_other(parsed: Parsed) -> None:
     assert rows[10]["message"].startswith("vsys1,10.20.3.41,corp\\tanaka,")
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in table.to_pylist()]
-    return sorted(rows, key=lambda r: r["record"])
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_small_chunks_and_crlf(tmp_path: Path, workers: int) -> None:
-    crlf = tmp_path / "pan.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", chunk_bytes=700, workers=workers)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "pan.log", chunk_bytes=700, by_record=True, workers=workers,
+        tz="Asia/Tokyo"
+    )
 
 
 def test_utc_source_and_dst_zone(tmp_path: Path) -> None:
@@ -234,39 +214,27 @@ def test_utc_source_and_dst_zone(tmp_path: Path) -> None:
         base.replace("2015/09/10 09:02:11", "2015/03/08 03:30:00"),
     ]
     path.write_text("\n".join(lines) + "\n")
-    rows = _rows(parse_file(FORMAT, path, tz="America/New_York")[0])
-    assert rows[1]["@timestamp"] == _ts("2015-03-08T06:30:00+00:00")
-    assert rows[2]["@timestamp"] == _ts("2015-03-08T07:30:00+00:00")
-    rows = _rows(parse_file(FORMAT, path, tz="UTC")[0])
-    assert rows[1]["@timestamp"] == _ts("2015-03-08T01:30:00+00:00")
+    rows = rows_by_record(parse_file(FORMAT, path, tz="America/New_York")[0])
+    assert rows[1]["@timestamp"] == utc_of("2015-03-08T06:30:00+00:00")
+    assert rows[2]["@timestamp"] == utc_of("2015-03-08T07:30:00+00:00")
+    rows = rows_by_record(parse_file(FORMAT, path, tz="UTC")[0])
+    assert rows[1]["@timestamp"] == utc_of("2015-03-08T01:30:00+00:00")
 
 
 def test_web_export_header_is_not_a_record() -> None:
     table, rejects = parse_file(FORMAT, EXPORT, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert sorted(rows) == [2, 3]
     assert (rows[2]["source.ip"], rows[2]["source.bytes"]) == ("10.20.3.41", 1432)
     assert "observer.name" not in rows[2]  # no syslog header, no Device Name column
 
 
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8"), path.name)
-
-
 def test_sniff() -> None:
     for path in (LOG, EXPORT):
-        assert FORMAT.sniff(_sample(path))
-        assert registry.sniff(_sample(path)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "panos":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+        assert FORMAT.sniff(text_sample(path))
+        assert registry.sniff(text_sample(path)) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "panos")
     assert not FORMAT.sniff(Sample(b"a,b,c\n", "a,b,c\n", "x.csv"))
 
 

@@ -1,22 +1,17 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, rows_by_record, sample_of
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import postfix
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.postfix import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 MAILLOG = DATA / "postfix" / "maillog"
 
 MX = {
@@ -28,24 +23,6 @@ MX = {
 }
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 def jst(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime:
     """A JST wall-clock time as the UTC instant the events carry."""
     return datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
@@ -54,7 +31,7 @@ def jst(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime:
 @pytest.fixture(scope="module")
 def parsed() -> tuple[dict[int, dict[str, Any]], list[Any]]:
     table, rejects = parse_file(FORMAT, MAILLOG, tz="Asia/Tokyo", year_hint=2015)
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
@@ -217,7 +194,7 @@ def test_year_rolls_over_in_december(
 def test_open_messages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(postfix, "MAX_OPEN", 1)
     table, rejects = parse_file(FORMAT, MAILLOG, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     # the same events; a message pushed out early is marked incomplete
     assert sorted(rows) == [1, 2, 6, 9, 10, 11, 17, 18, 23, 24]
     assert len(rejects) == 1

@@ -3,24 +3,20 @@ under tests/data/prefetch and checked to stay byte-identical to what the builder
 
 from __future__ import annotations
 
-import codecs
 import importlib.util
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, assert_claims_nothing_in_the_public_corpus, rows_in_order, sample_of
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.prefetch import FORMAT, INSTALL_HINT, find_executable, read
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 PF = DATA / "prefetch"
 HAVE_DISSECT = importlib.util.find_spec("dissect.util") is not None
 needs_dissect = pytest.mark.skipif(
@@ -148,24 +144,6 @@ def fixtures() -> dict[str, bytes]:
 # -- helpers ------------------------------------------------------------------------
 
 
-def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    out = []
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out.append(ev)
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 # -- tests --------------------------------------------------------------------------
 
 
@@ -177,7 +155,7 @@ def test_committed_fixtures_match_the_builder() -> None:
 def test_windows8_eight_run_times_and_ie_cache_path() -> None:
     table, rejects = parse_file(FORMAT, PF / "X9K2.TMP-5C1E2F3A.pf")
     assert rejects == []
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert len(rows) == 3
     assert [r["@timestamp"] for r in rows] == [
         datetime(2015, 9, 9, 2, 51, 50, tzinfo=UTC),
@@ -219,7 +197,7 @@ def test_windows8_eight_run_times_and_ie_cache_path() -> None:
 def test_windows7_single_run() -> None:
     table, rejects = parse_file(FORMAT, PF / "CMD.EXE-4A81B364.pf")
     assert rejects == []
-    (row,) = _rows(table)
+    (row,) = rows_in_order(table)
     assert row["@timestamp"] == datetime(2015, 9, 9, 2, 54, 58, 123456, tzinfo=UTC)
     assert row["process.executable"] == HDD + "\\WINDOWS\\SYSTEM32\\CMD.EXE"
     assert row["extra"]["run_count"] == 57
@@ -230,7 +208,7 @@ def test_windows7_single_run() -> None:
 def test_windows_xp_japanese_name() -> None:
     table, rejects = parse_file(FORMAT, PF / "請求書.PDF.EXE-0BADF00D.pf")
     assert rejects == []
-    (row,) = _rows(table)
+    (row,) = rows_in_order(table)
     assert row["process.name"] == "請求書.PDF.EXE"
     assert row["process.executable"].endswith("\\TEMP1_請求書.ZIP\\請求書.PDF.EXE")
     assert row["@timestamp"] == datetime(2015, 9, 9, 3, 2, 41, tzinfo=UTC)
@@ -241,7 +219,7 @@ def test_windows_xp_japanese_name() -> None:
 def test_windows10_compressed_and_truncated_name() -> None:
     table, rejects = parse_file(FORMAT, PF / "AVERYLONGEXECUTABLENAMEFORTE-022A1004.pf")
     assert rejects == []
-    rows = _rows(table)
+    rows = rows_in_order(table)
     assert len(rows) == 2
     assert rows[0]["process.name"] == LONG[:29]
     # the 29-character header name is completed from the loaded-files list
@@ -341,8 +319,4 @@ def test_sniff_mine_and_not_others() -> None:
 
 @pytest.mark.corpus
 def test_sniff_claims_nothing_in_the_public_corpus() -> None:
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not shared.is_dir():
-        pytest.skip("../shared/data not present")
-    claimed = [p for p in sorted(shared.rglob("*")) if p.is_file() and FORMAT.sniff(sample_of(p))]
-    assert claimed == []
+    assert_claims_nothing_in_the_public_corpus(FORMAT)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -8,13 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
+from helpers import DATA, assert_claims_no_other_fixture, assert_registry_routes, sample_of
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.snort_fast import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 SNORT = DATA / "snort_fast"
 PLASO = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "plaso-testdata" / "test_data"
@@ -26,13 +24,6 @@ BASE = {
 TROJAN = "A Network Trojan was detected"
 
 Rows = dict[int, dict[str, Any]]
-
-
-def sample_of(path: Path) -> Sample:
-    head = path.read_bytes()[:SAMPLE_BYTES]
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
 
 
 def jst(*args: int) -> datetime:
@@ -160,24 +151,12 @@ def test_year_state_crosses_chunks(tmp_path: Path, workers: int) -> None:
 def test_sniff() -> None:
     for path in SNORT.iterdir():
         assert FORMAT.sniff(sample_of(path)), path
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "snort_fast":
-            sample = sample_of(other)
-            if sample.text is not None:
-                assert not FORMAT.sniff(sample), other
+    assert_claims_no_other_fixture(FORMAT, "snort_fast", sample_of)
     assert not FORMAT.sniff(Sample(b"hello\nworld\n", "hello\nworld\n", "a.txt"))
 
 
 def test_registry_routes_fixtures_here() -> None:
-    from ashiato.formats import registry
-
-    try:
-        registry.formats()
-    except ImportError as exc:  # another engineer's module is not there yet
-        pytest.skip(f"registry incomplete: {exc}")
-    for path in SNORT.iterdir():
-        fmt = registry.sniff(sample_of(path))
-        assert fmt is not None and fmt.name == "snort_fast", path
+    assert_registry_routes(SNORT.iterdir(), "snort_fast")
 
 
 @pytest.mark.corpus

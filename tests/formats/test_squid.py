@@ -4,33 +4,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    utf8_sample,
+)
 
 from ashiato.formats.base import Sample
 from ashiato.formats.squid import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "squid" / "access.log"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPUS = SHARED / "elastic-beats-testdata" / "squid" / "access1.log"
 
 BASE = {
     "event.dataset": "squid.access", "event.category": "web", "observer.type": "proxy",
     "observer.vendor": "squid", "evidence_id": "test",
 }  # fmt: skip
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 def _epoch(s: float) -> datetime:
@@ -40,7 +34,7 @@ def _epoch(s: float) -> datetime:
 @pytest.fixture(scope="module")
 def parsed() -> tuple[dict[int, dict[str, Any]], list[Any]]:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table, keep_empty_strings=True), rejects
 
 
 def test_counts_and_rejects(parsed: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
@@ -123,14 +117,7 @@ def test_no_reply_named_peer_and_trailing_field(
 
 def test_sniff() -> None:
     assert FORMAT.sniff(Sample(LOG.read_bytes(), LOG.read_text(), LOG.name))
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "squid":
-            head = other.read_bytes()[:65536]
-            try:
-                text = head.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert_claims_no_other_fixture(FORMAT, "squid", utf8_sample)
     assert not FORMAT.sniff(Sample(b"hello\nworld\n", "hello\nworld\n", "a.txt"))
 
 
@@ -141,7 +128,7 @@ def test_beats_corpus() -> None:
     table, rejects = parse_file(FORMAT, CORPUS)
     assert table.num_rows == 100
     assert rejects == []
-    rows = _rows(table)
+    rows = rows_by_record(table, keep_empty_strings=True)
     assert rows[1]["url.domain"] == "login.yahoo.com"
     assert rows[1]["http.request.method"] == "CONNECT"
     assert rows[1]["@timestamp"] == _epoch(1157689312.049)
@@ -150,20 +137,12 @@ def test_beats_corpus() -> None:
     assert all(r["event.outcome"] == "failure" for r in denied)
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    # "" and null are the same here (how normalize fills url.domain depends on the batch)
-    return [{k: v for k, v in row.items() if v not in (None, "")} for row in table.to_pylist()]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_small_chunks_keep_line_numbers(tmp_path: Path, workers: int) -> None:
     # CRLF line ends, tiny chunks cut lines across reads: records must stay exact
-    crlf = tmp_path / "access.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", chunk_bytes=100, workers=workers)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "access.log", chunk_bytes=100, workers=workers, tz="Asia/Tokyo"
+    )
 
 
 def test_odd_times_are_rejected_not_fatal(tmp_path: Path) -> None:

@@ -4,33 +4,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, SHARED, rows_by_record, utc_of
 
 from ashiato.formats.base import Sample
 from ashiato.formats.suricata import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 EVE = DATA / "suricata" / "eve.json"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPUS = SHARED / "elastic-beats-testdata" / "suricata"
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    """Events by record, without empty columns; ``extra`` decoded."""
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 BASE = {"event.dataset": "suricata.eve", "observer.vendor": "suricata", "observer.type": "ids"}
@@ -40,7 +22,7 @@ BASE |= {"evidence_id": "test"}
 @pytest.fixture(scope="module")
 def eve() -> tuple[dict[int, dict[str, Any]], list[Any]]:
     table, rejects = parse_file(FORMAT, EVE, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
@@ -59,7 +41,7 @@ def test_counts_and_rejects(eve: tuple[dict[int, dict[str, Any]], list[Any]]) ->
 def test_http(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
     assert eve[0][1] == BASE | {
         "record": 1,
-        "@timestamp": _ts("2015-09-09T02:45:05.903100+00:00"),
+        "@timestamp": utc_of("2015-09-09T02:45:05.903100+00:00"),
         "event.code": "http",
         "event.action": "http",
         "event.category": "web",
@@ -90,7 +72,7 @@ def test_http(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
 def test_alert(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
     assert eve[0][2] == BASE | {
         "record": 2,
-        "@timestamp": _ts("2015-09-09T11:45:06.311204+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:06.311204+09:00"),
         "event.code": "alert",
         "event.action": "allowed",
         "event.outcome": "success",
@@ -124,7 +106,7 @@ def test_fileinfo(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
     row = eve[0][3]
     assert row == BASE | {
         "record": 3,
-        "@timestamp": _ts("2015-09-09T11:45:07.288+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:07.288+09:00"),
         "event.code": "fileinfo",
         "event.action": "fileinfo",
         "event.category": "file",
@@ -160,7 +142,7 @@ def test_dns_v1_query_and_v2_answers(eve: tuple[dict[int, dict[str, Any]], list[
     rows = eve[0]
     assert rows[4] == BASE | {
         "record": 4,
-        "@timestamp": _ts("2015-09-09T11:47:30.1+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:47:30.1+09:00"),
         "event.code": "dns",
         "event.action": "dns",
         "event.category": "network",
@@ -189,7 +171,7 @@ def test_flow_and_tls(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
     rows = eve[0]
     assert rows[7] == BASE | {
         "record": 7,
-        "@timestamp": _ts("2015-09-09T11:48:02.5+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:48:02.5+09:00"),
         "event.code": "flow",
         "event.action": "flow",
         "event.category": "network",
@@ -228,7 +210,7 @@ def test_flow_and_tls(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
 def test_smtp(eve: tuple[dict[int, dict[str, Any]], list[Any]]) -> None:
     assert eve[0][9] == BASE | {
         "record": 9,
-        "@timestamp": _ts("2015-09-08T08:02:11+00:00"),
+        "@timestamp": utc_of("2015-09-08T08:02:11+00:00"),
         "event.code": "smtp",
         "event.action": "smtp",
         "event.category": "email",
@@ -262,7 +244,7 @@ def test_other_event_types_are_kept(eve: tuple[dict[int, dict[str, Any]], list[A
     assert rows[10]["extra"]["ssh"]["client"]["software_version"] == "PuTTY_Release_0.65"
     assert rows[11] == BASE | {
         "record": 11,
-        "@timestamp": _ts("2015-09-09T02:50:00+00:00"),
+        "@timestamp": utc_of("2015-09-09T02:50:00+00:00"),
         "event.code": "stats",
         "event.action": "stats",
         "extra": {"stats": {"uptime": 3600, "decoder": {"pkts": 120000}}},
@@ -284,7 +266,7 @@ def test_odd_times_and_ipv6(tmp_path: Path) -> None:
     ]
     path.write_text("\n".join(lines) + "\n")
     table, rejects = parse_file(FORMAT, path, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rows[1]["@timestamp"] == datetime(2015, 9, 9, 2, 45, 6, 1, tzinfo=UTC)
     assert rows[1]["source.ip"] == "fe80::fada:cff:fedc:87f1"
     assert rows[1]["destination.ip"] == "ff02::1:2"
@@ -321,7 +303,7 @@ def test_corpus_beats_samples() -> None:
         pytest.skip("../shared/data not present")
     small, rejects = parse_file(FORMAT, CORPUS / "eve-small.log")
     assert (small.num_rows, len(rejects)) == (8, 0)
-    rows = _rows(small)
+    rows = rows_by_record(small)
     assert [rows[i]["event.code"] for i in range(1, 9)] == [
         "ssh", "alert", "http", "fileinfo", "dns", "stats", "tls", "flow",
     ]  # fmt: skip
@@ -334,7 +316,7 @@ def test_corpus_beats_samples() -> None:
 
     one, rejects = parse_file(FORMAT, CORPUS / "eve-6.0.log")
     assert (one.num_rows, len(rejects)) == (1, 0)
-    row = _rows(one)[1]
+    row = rows_by_record(one)[1]
     assert row["rule.name"] == "GPL ATTACK_RESPONSE id check returned root"
     assert row["url.original"] == "http://testmynids.org/uid/index.html"
     assert row["@timestamp"] == datetime(2021, 1, 27, 0, 28, 11, 488362, tzinfo=UTC)

@@ -1,24 +1,24 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    Parsed,
+    assert_claims_no_other_fixture,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
 from ashiato.formats.symantec_sep import FORMAT
 from ashiato.formats.testing import parse_file
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 RISK = DATA / "symantec_sep" / "risk_log.csv"
 CLIENT = DATA / "symantec_sep" / "client_export.csv"
 AV_LOG = DATA / "symantec_sep" / "AV_client.Log"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPUS = SHARED / "plaso-testdata" / "test_data" / "Symantec.Log"
 
 BASE = {
@@ -27,27 +27,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, RISK, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -61,7 +44,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_quarantined(parsed: Parsed) -> None:
     assert parsed[0][2] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:50:12+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:50:12+09:00"),
         "event.action": "quarantined",
         "event.outcome": "success",
         "message": "Security risk found, quarantined",
@@ -100,8 +83,8 @@ def test_failed_and_left_alone(parsed: Parsed) -> None:
 def test_client_export_date_and_time_columns() -> None:
     table, rejects = parse_file(FORMAT, CLIENT, tz="Asia/Tokyo")
     assert rejects == []
-    assert _rows(table)[2] == BASE | {
-        "@timestamp": _ts("2015-09-09T13:50:12+09:00"),
+    assert rows_by_record(table)[2] == BASE | {
+        "@timestamp": utc_of("2015-09-09T13:50:12+09:00"),
         "event.action": "deleted",
         "event.outcome": "success",
         "host.name": "pc-osk-0102",
@@ -119,14 +102,14 @@ def test_client_export_date_and_time_columns() -> None:
 
 def test_client_av_log() -> None:
     table, rejects = parse_file(FORMAT, AV_LOG, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [1, 2, 3]  # 4 is blank
     assert [(r.record, r.reason) for r in rejects] == [
         (5, "expected at least 14 comma-separated fields, got 5"),
         (6, "time (12 hex digits), event or category does not read"),
     ]
     assert rows[1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:46:30+09:00"),  # 2D08090B2E1E, local time
+        "@timestamp": utc_of("2015-09-09T11:46:30+09:00"),  # 2D08090B2E1E, local time
         "event.code": "5",
         "event.action": "quarantine",
         "event.outcome": "success",
@@ -163,33 +146,21 @@ def test_plaso_client_log_corpus() -> None:
     if not CORPUS.exists():
         pytest.skip("../shared/data not present")
     table, rejects = parse_file(FORMAT, CORPUS, tz="UTC")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert sorted(rows) == list(range(1, 9))
-    assert rows[2]["@timestamp"] == _ts("2012-11-30T10:47:29+00:00")  # 2A0A1E0A2F1D
+    assert rows[2]["@timestamp"] == utc_of("2012-11-30T10:47:29+00:00")  # 2A0A1E0A2F1D
     assert (rows[2]["rule.name"], rows[2]["user.name"]) == ("W32.Changeup!gen33", "davnads")
     assert rows[2]["file.path"] == "D:\\Twinkle_Prod$\\VM11 XXX\\outside\\test.exe.txt"
     assert rows[4]["event.action"] == "clean by deletion"
     assert sum(1 for r in rows.values() if r.get("event.category") == "malware") == 5
 
 
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8-sig"), path.name)
-
-
 def test_sniff() -> None:
     for path in (RISK, CLIENT, AV_LOG):
-        assert FORMAT.sniff(_sample(path))
-        assert registry.sniff(_sample(path)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "symantec_sep":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+        assert FORMAT.sniff(text_sample(path, "utf-8-sig"))
+        assert registry.sniff(text_sample(path, "utf-8-sig")) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "symantec_sep")
     # a risk name alone (no action column) is not enough
     text = "Date,Computer,Risk Name\n2015-09-09 11:50:12,PC1,X\n"
     assert not FORMAT.sniff(Sample(text.encode(), text, "x.csv"))

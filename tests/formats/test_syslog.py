@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+from helpers import utc_of
 
 from ashiato.formats.syslog import YearState, peel
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _peel(lines: list[str], state: YearState | None = None) -> list[dict[str, object]]:
@@ -35,19 +31,19 @@ def test_rfc3164_shapes() -> None:
     ])  # fmt: skip
     assert got == [
         {
-            "ts": _ts("2015-09-09T11:45:07+09:00"), "host": "fs01", "app": "sshd", "pri": 13,
+            "ts": utc_of("2015-09-09T11:45:07+09:00"), "host": "fs01", "app": "sshd", "pri": 13,
             "msg": "Accepted password for tanaka", "kind": "rfc3164",
         },
         {
-            "ts": _ts("2015-09-09T11:45:08+09:00"), "host": "FG-TOKYO",
+            "ts": utc_of("2015-09-09T11:45:08+09:00"), "host": "FG-TOKYO",
             "msg": "date=2015-09-09 time=11:45:08 devname=FG-TOKYO", "kind": "rfc3164",
         },
         {
-            "ts": _ts("2015-09-10T01:02:03+09:00"), "app": "postfix/smtpd",
+            "ts": utc_of("2015-09-10T01:02:03+09:00"), "app": "postfix/smtpd",
             "msg": "connect from unknown[192.0.2.5]", "kind": "rfc3164",
         },
         {
-            "ts": _ts("2015-09-10T01:02:04+09:00"), "app": "kernel",
+            "ts": utc_of("2015-09-10T01:02:04+09:00"), "app": "kernel",
             "msg": "IN=eth0 OUT= SRC=192.0.2.9", "kind": "rfc3164",
         },
     ]  # fmt: skip
@@ -58,8 +54,8 @@ def test_year_rolls_over_across_chunks() -> None:
     first = _peel(["Dec 31 23:59:58 h a: x", "Dec 31 23:59:59 h a: y"], state)
     second = _peel(["Jan  1 00:00:01 h a: z", "Feb  2 00:00:00 h a: w"], state)
     assert [r["ts"] for r in first + second] == [
-        _ts("2014-12-31T23:59:58+09:00"), _ts("2014-12-31T23:59:59+09:00"),
-        _ts("2015-01-01T00:00:01+09:00"), _ts("2015-02-02T00:00:00+09:00"),
+        utc_of("2014-12-31T23:59:58+09:00"), utc_of("2014-12-31T23:59:59+09:00"),
+        utc_of("2015-01-01T00:00:01+09:00"), utc_of("2015-02-02T00:00:00+09:00"),
     ]  # fmt: skip
 
 
@@ -72,11 +68,11 @@ def test_rfc5424_pri_only_and_none() -> None:
     ])  # fmt: skip
     assert got == [
         {
-            "ts": _ts("2015-09-09T11:45:07.250+09:00"), "host": "fw01", "app": "fortigate",
+            "ts": utc_of("2015-09-09T11:45:07.250+09:00"), "host": "fw01", "app": "fortigate",
             "pri": 165, "msg": "hello", "kind": "rfc5424",
         },
         {
-            "ts": _ts("2015-09-09T02:45:07+00:00"), "host": "fw02", "app": "app", "pri": 165,
+            "ts": utc_of("2015-09-09T02:45:07+00:00"), "host": "fw02", "app": "app", "pri": 165,
             "msg": "", "kind": "rfc5424",
         },
         {"pri": 189, "msg": "date=2015-09-09 time=11:45:07", "kind": "pri"},
@@ -86,5 +82,5 @@ def test_rfc5424_pri_only_and_none() -> None:
 
 def test_rfc5424_time_without_offset_is_local() -> None:
     got = _peel(["<14>1 2015-09-09T11:45:07 h a - - - m", "<14>1 - h a - - - m"])
-    assert got[0]["ts"] == _ts("2015-09-09T11:45:07+09:00")
+    assert got[0]["ts"] == utc_of("2015-09-09T11:45:07+09:00")
     assert "ts" not in got[1]

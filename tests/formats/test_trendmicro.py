@@ -1,20 +1,14 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import DATA, rows_by_record, sample_of
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.trendmicro import FORMAT, normalise_action
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 TREND = DATA / "trendmicro"
 
 BASE = {
@@ -26,27 +20,9 @@ BASE = {
 }
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def sample_of(path: Path) -> Sample:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 def test_japanese_cp932_export() -> None:
     table, rejects = parse_file(FORMAT, TREND / "virus_log_ja.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [2, 3, 4, 5, 6]
     assert [(r.record, r.reason) for r in rejects] == [
         (7, "expected 8 fields (as in the header), got 6"),
@@ -89,7 +65,7 @@ def test_japanese_cp932_export() -> None:
 
 def test_english_apex_central_export() -> None:
     table, rejects = parse_file(FORMAT, TREND / "virus_log_en.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert sorted(rows) == [2, 3, 4]
     assert rejects == []
     # generated time wins; the received time stays in extra; the folder path and the
@@ -132,7 +108,7 @@ def test_english_apex_central_export() -> None:
 
 def test_spyware_log_utf16() -> None:
     table, rejects = parse_file(FORMAT, TREND / "spyware_ja.csv", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert rows == {
         2: BASE

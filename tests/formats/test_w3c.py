@@ -1,45 +1,31 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    assert_claims_no_other_fixture,
+    assert_registry_routes,
+    plain,
+    rows_by_record,
+    sample_of,
+)
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.w3c import FORMAT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 W3C = DATA / "w3c"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PLASO = SHARED / "plaso-testdata" / "test_data"
 TUNNA = SHARED / "evtx-attack-samples" / "Command and Control" / "Tunna_rdp_tunnel_IIS.log"
 UA_IE8 = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)"
 
 Rows = dict[int, dict[str, Any]]
-
-
-def sample_of(path: Path) -> Sample:
-    head = path.read_bytes()[:SAMPLE_BYTES]
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
-def _rows(table: pa.Table) -> Rows:
-    out: Rows = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 def utc(*args: int) -> datetime:
@@ -52,7 +38,8 @@ def jst(*args: int) -> datetime:
 
 def _parse(name: str, **options: object) -> tuple[Rows, list[tuple[int, str]]]:
     table, rejects = parse_file(FORMAT, W3C / name, tz="Asia/Tokyo", **options)
-    return _rows(table), sorted((r.record, r.reason) for r in rejects)
+    rows = rows_by_record(table, keep_empty_strings=True)
+    return rows, sorted((r.record, r.reason) for r in rejects)
 
 
 # -- ProxySG --------------------------------------------------------------------------
@@ -319,7 +306,7 @@ def test_pfirewall_utc_time_format(tmp_path: Path) -> None:
     log = tmp_path / "pfirewall.log"
     text = (W3C / "pfirewall.log").read_text().replace("Time Format: Local", "Time Format: UTC")
     log.write_text(text)
-    rows = _rows(parse_file(FORMAT, log, tz="Asia/Tokyo")[0])
+    rows = rows_by_record(parse_file(FORMAT, log, tz="Asia/Tokyo")[0], keep_empty_strings=True)
     assert rows[6]["@timestamp"] == utc(2015, 9, 9, 11, 52, 13)
 
 
@@ -334,7 +321,7 @@ def test_generic_w3c_without_software_and_unix_time(tmp_path: Path) -> None:
         "2015-09-09 10.20.3.41 GET /index.html 200\n"
     )
     table, rejects = parse_file(FORMAT, log)
-    rows = _rows(table)
+    rows = rows_by_record(table, keep_empty_strings=True)
     assert rows[3]["event.dataset"] == "w3c.log"
     assert rows[3]["observer.type"] == "web"
     assert rows[3]["@timestamp"] == datetime.fromtimestamp(1441766705.5, UTC)
@@ -362,10 +349,6 @@ def test_impossible_date_is_rejected(tmp_path: Path) -> None:
     assert [(r.record, r.reason) for r in rejects] == [(6, "date/time is not YYYY-MM-DD HH:MM:SS")]
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    return [{k: v for k, v in row.items() if v not in (None, "")} for row in table.to_pylist()]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(
     "name", ["proxysg_main.log", "u_ex150909.log", "pfirewall.log", "ex150909_iis6.log"]
@@ -378,7 +361,7 @@ def test_small_chunks_keep_headers_and_line_numbers(
     small, small_rej = parse_file(
         FORMAT, W3C / name, tz="Asia/Tokyo", chunk_bytes=64, workers=workers
     )
-    assert _plain(small) == _plain(whole)
+    assert plain(small) == plain(whole)
     assert sorted((r.record, r.raw) for r in small_rej) == sorted(
         (r.record, r.raw) for r in whole_rej
     )
@@ -393,11 +376,7 @@ def test_sniff_accepts_w3c_fixtures() -> None:
 
 
 def test_sniff_rejects_other_fixtures() -> None:
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "w3c":
-            sample = sample_of(other)
-            if sample.text is not None:
-                assert not FORMAT.sniff(sample), other
+    assert_claims_no_other_fixture(FORMAT, "w3c", sample_of)
     for text in (
         "hello\nworld\n",
         "#Software: Microsoft Exchange Server\n#Fields: date-time,client-ip,server-ip\n",
@@ -407,15 +386,7 @@ def test_sniff_rejects_other_fixtures() -> None:
 
 
 def test_registry_routes_fixtures_here() -> None:
-    from ashiato.formats import registry
-
-    try:
-        registry.formats()
-    except ImportError as exc:  # another engineer's module is not there yet
-        pytest.skip(f"registry incomplete: {exc}")
-    for path in W3C.iterdir():
-        fmt = registry.sniff(sample_of(path))
-        assert fmt is not None and fmt.name == "w3c", path
+    assert_registry_routes(W3C.iterdir(), "w3c")
 
 
 # -- real logs ------------------------------------------------------------------------
@@ -430,7 +401,7 @@ def test_tunna_iis_log() -> None:
     assert rejects == []
     # 4308 lines: 9 header/comment lines, one blank line
     assert table.num_rows == 4298
-    rows = _rows(table)
+    rows = rows_by_record(table, keep_empty_strings=True)
     first = rows[7]
     assert first["event.dataset"] == "iis.access"
     assert first["@timestamp"] == utc(2019, 9, 3, 10, 13, 36)

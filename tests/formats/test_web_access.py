@@ -1,22 +1,25 @@
 from __future__ import annotations
 
-import codecs
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    assert_claims_no_other_fixture,
+    assert_registry_routes,
+    plain,
+    rows_by_record,
+    sample_of,
+)
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.web_access import FORMAT, dataset_of
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "web_access" / "access_log"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TOMCAT = (
     SHARED / "evtx-attack-samples" / "Command and Control"
     / "web_attack_and_isp_webshell_localhost_access_log.txt"
@@ -31,31 +34,15 @@ BASE = {
 Rows = dict[int, dict[str, Any]]
 
 
-def sample_of(path: Path) -> Sample:
-    head = path.read_bytes()[:SAMPLE_BYTES]
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
-
-
-def _rows(table: pa.Table) -> Rows:
-    out: Rows = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
 
 
 @pytest.fixture(scope="module")
 def parsed() -> tuple[Rows, list[tuple[int, str]]]:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
-    return _rows(table), sorted((r.record, r.reason) for r in rejects)
+    rows = rows_by_record(table, keep_empty_strings=True)
+    return rows, sorted((r.record, r.reason) for r in rejects)
 
 
 def test_counts_and_rejects(parsed: tuple[Rows, list[tuple[int, str]]]) -> None:
@@ -154,17 +141,13 @@ def test_dataset_from_path() -> None:
     assert dataset_of("access_log") == "web.access"
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    return [{k: v for k, v in row.items() if v not in (None, "")} for row in table.to_pylist()]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_small_chunks_keep_line_numbers(tmp_path: Path, workers: int) -> None:
     crlf = tmp_path / "access_log"
     crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
     whole, whole_rej = parse_file(FORMAT, LOG)
     small, small_rej = parse_file(FORMAT, crlf, chunk_bytes=100, workers=workers)
-    assert _plain(small) == _plain(whole)
+    assert plain(small) == plain(whole)
     assert sorted((r.record, r.raw) for r in small_rej) == sorted(
         (r.record, r.raw) for r in whole_rej
     )
@@ -172,23 +155,12 @@ def test_small_chunks_keep_line_numbers(tmp_path: Path, workers: int) -> None:
 
 def test_sniff() -> None:
     assert FORMAT.sniff(sample_of(LOG))
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "web_access":
-            sample = sample_of(other)
-            if sample.text is not None:
-                assert not FORMAT.sniff(sample), other
+    assert_claims_no_other_fixture(FORMAT, "web_access", sample_of)
     assert not FORMAT.sniff(Sample(b"hello\nworld\n", "hello\nworld\n", "a.txt"))
 
 
 def test_registry_routes_fixture_here() -> None:
-    from ashiato.formats import registry
-
-    try:
-        registry.formats()
-    except ImportError as exc:  # another engineer's module is not there yet
-        pytest.skip(f"registry incomplete: {exc}")
-    fmt = registry.sniff(sample_of(LOG))
-    assert fmt is not None and fmt.name == "web_access"
+    assert_registry_routes([LOG], "web_access")
 
 
 @pytest.mark.corpus
@@ -198,7 +170,7 @@ def test_tomcat_access_log_with_attacks() -> None:
     table, rejects = parse_file(FORMAT, TOMCAT)
     assert rejects == []
     assert table.num_rows == 2661  # every line
-    rows = _rows(table)
+    rows = rows_by_record(table, keep_empty_strings=True)
     assert rows[1]["@timestamp"] == utc(2018, 7, 11, 5, 41, 28)  # +0300
     assert rows[4]["http.response.status_code"] == 401
     assert "request" in rows[27]["extra"]  # a TLS handshake sent to the HTTP port

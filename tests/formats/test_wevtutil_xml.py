@@ -5,33 +5,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
+from helpers import DATA, bytes_sample, rows_by_record
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.wevtutil_xml import FORMAT, fragments
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 WIN = DATA / "windows"
 XML_FILES = ("wevtutil.xml", "eventviewer_saved.xml")
-
-
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _sample(data: bytes) -> Sample:
-    head = data[:SAMPLE_BYTES]
-    enc = detect(head)
-    return Sample(head=head, text=head.decode(enc, "replace") if enc else None, name="x")
 
 
 SECURITY = {
@@ -52,7 +32,7 @@ TANAKA = {
 
 def test_wevtutil_output() -> None:
     table, rejects = parse_file(FORMAT, WIN / "wevtutil.xml", tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert len(rows) == 7
     assert [(r.record, r.reason.split(":")[0]) for r in rejects] == [
         (7, "bad XML in <Event> starting here"),
@@ -183,7 +163,7 @@ def test_wevtutil_output() -> None:
 
 def test_event_viewer_saved_xml_with_root() -> None:
     table, rejects = parse_file(FORMAT, WIN / "eventviewer_saved.xml")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert sorted(rows) == [9909000, 9911021]
     assert rows[9911021]["file.path"] == "営業\\見積\\HELP_DECRYPT.TXT"
@@ -227,11 +207,11 @@ def test_fragments_across_read_boundaries(monkeypatch: Any) -> None:
 
 def test_sniff() -> None:
     for name in XML_FILES:
-        assert FORMAT.sniff(_sample((WIN / name).read_bytes())), name
+        assert FORMAT.sniff(bytes_sample((WIN / name).read_bytes())), name
     others = [p for p in DATA.rglob("*") if p.is_file() and p.name not in XML_FILES]
     for path in others:
-        assert not FORMAT.sniff(_sample(path.read_bytes())), path
-    assert not FORMAT.sniff(_sample(b"hello\nworld\n"))
-    assert not FORMAT.sniff(_sample(b'<?xml version="1.0"?>\n<rss><channel/></rss>\n'))
+        assert not FORMAT.sniff(bytes_sample(path.read_bytes())), path
+    assert not FORMAT.sniff(bytes_sample(b"hello\nworld\n"))
+    assert not FORMAT.sniff(bytes_sample(b'<?xml version="1.0"?>\n<rss><channel/></rss>\n'))
     utf16 = (WIN / "eventviewer_saved.xml").read_text(encoding="utf-8").encode("utf-16")
-    assert FORMAT.sniff(_sample(utf16))
+    assert FORMAT.sniff(bytes_sample(utf16))

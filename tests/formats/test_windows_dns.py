@@ -1,20 +1,22 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
 from ashiato.formats.base import Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.windows_dns import FORMAT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 JA = DATA / "windows_dns" / "dns_ja.log"
 EN = DATA / "windows_dns" / "dns_en_details.log"
 
@@ -24,27 +26,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, JA, tz="Asia/Tokyo")
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -58,7 +43,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_client_query(parsed: Parsed) -> None:
     assert parsed[0][31] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:47:30+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:47:30+09:00"),
         "event.action": "query",
         "source.ip": "10.20.3.41",
         "network.transport": "udp",
@@ -78,7 +63,7 @@ def test_client_query(parsed: Parsed) -> None:
 def test_responses_and_others(parsed: Parsed) -> None:
     rows = parsed[0]
     assert rows[34] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:47:30+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:47:30+09:00"),
         "event.action": "response",
         "event.outcome": "success",
         "destination.ip": "10.20.3.41",
@@ -108,10 +93,10 @@ def test_responses_and_others(parsed: Parsed) -> None:
 
 def test_en_us_details() -> None:
     table, rejects = parse_file(FORMAT, EN, tz="Asia/Tokyo")
-    rows = _rows(table)
+    rows = rows_by_record(table)
     assert rejects == []
     assert sorted(rows) == [31, 51]
-    assert rows[31]["@timestamp"] == _ts("2015-09-09T13:47:30+09:00")  # 1:47:30 PM
+    assert rows[31]["@timestamp"] == utc_of("2015-09-09T13:47:30+09:00")  # 1:47:30 PM
     assert rows[31]["source.port"] == 51234
     assert rows[51]["destination.port"] == 51234
     assert rows[51]["dns.answers"] == "203.0.113.80,203.0.113.81"
@@ -124,27 +109,15 @@ def test_day_first_dates(tmp_path: Path) -> None:
     path.write_text(
         line.replace("2015/09/09", "13/09/2015") + "\n" + line.replace("2015/09/09", "09/10/2015")
     )
-    rows = _rows(parse_file(FORMAT, path, tz="UTC")[0])
-    assert rows[1]["@timestamp"] == _ts("2015-09-13T11:47:30+00:00")
-    assert rows[2]["@timestamp"] == _ts("2015-10-09T11:47:30+00:00")
-
-
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8"), path.name)
+    rows = rows_by_record(parse_file(FORMAT, path, tz="UTC")[0])
+    assert rows[1]["@timestamp"] == utc_of("2015-09-13T11:47:30+00:00")
+    assert rows[2]["@timestamp"] == utc_of("2015-10-09T11:47:30+00:00")
 
 
 def test_sniff() -> None:
     for path in (JA, EN):
-        assert FORMAT.sniff(_sample(path))
-        assert registry.sniff(_sample(path)) is FORMAT
+        assert FORMAT.sniff(text_sample(path))
+        assert registry.sniff(text_sample(path)) is FORMAT
     headless = "\n".join(JA.read_text().splitlines()[30:37]) + "\n"
     assert FORMAT.sniff(Sample(headless.encode(), headless, "dns.log"))
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "windows_dns":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert_claims_no_other_fixture(FORMAT, "windows_dns")

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    Parsed,
+    assert_claims_no_other_fixture,
+    assert_small_chunks_match,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
 
-from ashiato.evidence.encoding import detect
 from ashiato.formats import registry
-from ashiato.formats.base import Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.yamaha_rtx import FORMAT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LOG = DATA / "yamaha_rtx" / "rtx.log"
 
 BASE = {
@@ -23,27 +25,10 @@ BASE = {
 }  # fmt: skip
 
 
-def _rows(table: pa.Table) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None and v != ""}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-Parsed = tuple[dict[int, dict[str, Any]], list[Any]]
-
-
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
     table, rejects = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    return _rows(table), rejects
+    return rows_by_record(table), rejects
 
 
 def test_counts_and_rejects(parsed: Parsed) -> None:
@@ -56,7 +41,7 @@ def test_counts_and_rejects(parsed: Parsed) -> None:
 
 def test_inspect(parsed: Parsed) -> None:
     assert parsed[0][1] == BASE | {
-        "@timestamp": _ts("2015-09-09T11:45:04+09:00"),
+        "@timestamp": utc_of("2015-09-09T11:45:04+09:00"),
         "event.action": "inspect",
         "event.category": "network",
         "message": "[INSPECT] PP[01][out][101] TCP 10.31.5.20:49750 > 203.0.113.77:80 "
@@ -75,7 +60,7 @@ def test_inspect(parsed: Parsed) -> None:
 
 def test_filter_reject(parsed: Parsed) -> None:
     assert parsed[0][2] == BASE | {
-        "@timestamp": _ts("2015-09-10T09:02:11+09:00"),
+        "@timestamp": utc_of("2015-09-10T09:02:11+09:00"),
         "event.action": "reject",
         "event.category": "network",
         "event.outcome": "failure",
@@ -98,7 +83,7 @@ def test_other_shapes(parsed: Parsed) -> None:
     assert rows[3]["observer.name"] == "192.0.2.1"
     assert rows[4]["extra"]["detail"] == "echo request" and "source.port" not in rows[4]
     assert rows[5] == BASE | {
-        "@timestamp": _ts("2015-09-10T09:04:00+09:00"),
+        "@timestamp": utc_of("2015-09-10T09:04:00+09:00"),
         "event.action": "login-success",
         "event.category": "authentication",
         "event.outcome": "success",
@@ -115,37 +100,18 @@ def test_other_shapes(parsed: Parsed) -> None:
     # a header without host: LAN2 is the interface, not the host
     assert rows[9]["extra"]["interface"] == "LAN2" and "observer.name" not in rows[9]
     # show log: its own time with year
-    assert rows[10]["@timestamp"] == _ts("2015-09-10T09:05:40+09:00")
+    assert rows[10]["@timestamp"] == utc_of("2015-09-10T09:05:40+09:00")
     assert rows[10]["extra"]["interface"] == "TUNNEL[1]"
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    rows = [{k: v for k, v in r.items() if v not in (None, "")} for r in table.to_pylist()]
-    return sorted(rows, key=lambda r: r["record"])
-
-
 def test_small_chunks_and_crlf(tmp_path: Path) -> None:
-    crlf = tmp_path / "crlf.log"
-    crlf.write_bytes(LOG.read_bytes().replace(b"\n", b"\r\n"))
-    whole, whole_rej = parse_file(FORMAT, LOG, tz="Asia/Tokyo", year_hint=2015)
-    small, small_rej = parse_file(FORMAT, crlf, tz="Asia/Tokyo", year_hint=2015, chunk_bytes=200)
-    assert _plain(small) == _plain(whole)
-    assert [(r.record, r.raw) for r in small_rej] == [(r.record, r.raw) for r in whole_rej]
-
-
-def _sample(path: Path) -> Sample:
-    head = path.read_bytes()[:65536]
-    return Sample(head, head.decode("utf-8"), path.name)
+    assert_small_chunks_match(
+        FORMAT, LOG, tmp_path / "crlf.log", chunk_bytes=200, by_record=True,
+        tz="Asia/Tokyo", year_hint=2015
+    )
 
 
 def test_sniff() -> None:
-    assert FORMAT.sniff(_sample(LOG))
-    assert registry.sniff(_sample(LOG)) is FORMAT
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "yamaha_rtx":
-            head = other.read_bytes()[:65536]
-            encoding = detect(head)
-            if encoding is None:
-                continue  # binary: text formats are never offered it
-            text = head.decode(encoding, errors="replace")
-            assert not FORMAT.sniff(Sample(head, text, other.name)), other
+    assert FORMAT.sniff(text_sample(LOG))
+    assert registry.sniff(text_sample(LOG)) is FORMAT
+    assert_claims_no_other_fixture(FORMAT, "yamaha_rtx")

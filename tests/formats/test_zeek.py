@@ -1,24 +1,27 @@
 from __future__ import annotations
 
-import codecs
 import gzip
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pyarrow as pa
 import pytest
+from helpers import (
+    DATA,
+    SHARED,
+    assert_claims_no_other_fixture,
+    assert_registry_routes,
+    plain,
+    rows_by_record,
+    sample_of,
+)
 
-from ashiato.evidence.encoding import detect
-from ashiato.formats.base import SAMPLE_BYTES, Sample
+from ashiato.formats.base import Sample
 from ashiato.formats.testing import parse_file
 from ashiato.formats.zeek import FORMAT, log_path, unescape
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 ZEEK = DATA / "zeek"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ZAT = SHARED / "zeek-zat" / "data"
 WRCCDC = SHARED / "zeek-wrccdc-2018"
 UA_IE8 = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)"
@@ -27,30 +30,14 @@ BASE = {"observer.type": "ids", "observer.vendor": "zeek", "evidence_id": "test"
 Rows = dict[int, dict[str, Any]]
 
 
-def sample_of(path: Path) -> Sample:
-    head = path.read_bytes()[:SAMPLE_BYTES]
-    enc = detect(head)
-    text = None if enc is None else codecs.getincrementaldecoder(enc)("replace").decode(head)
-    return Sample(head, text, path.name)
-
-
-def _rows(table: pa.Table) -> Rows:
-    out: Rows = {}
-    for row in table.to_pylist():
-        ev = {k: v for k, v in row.items() if v is not None}
-        if "extra" in ev:
-            ev["extra"] = orjson.loads(ev["extra"])
-        out[ev["record"]] = ev
-    return out
-
-
 def epoch(s: float) -> datetime:
     return datetime.fromtimestamp(s, UTC)
 
 
 def _parse(name: str, **options: object) -> tuple[Rows, list[tuple[int, str]]]:
     table, rejects = parse_file(FORMAT, ZEEK / name, **options)
-    return _rows(table), sorted((r.record, r.reason) for r in rejects)
+    rows = rows_by_record(table, keep_empty_strings=True)
+    return rows, sorted((r.record, r.reason) for r in rejects)
 
 
 # -- TSV ------------------------------------------------------------------------------
@@ -381,19 +368,12 @@ def test_log_path_guess() -> None:
     assert log_path(frozenset({"ts"}), "conn.09:00:00-10:00:00.log.gz") == "conn"
 
 
-def _plain(table: pa.Table) -> list[dict[str, Any]]:
-    return sorted(
-        ({k: v for k, v in row.items() if v not in (None, "")} for row in table.to_pylist()),
-        key=lambda r: r["record"],
-    )
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("name", ["conn.log", "mixed.log", "conn.json", "mixed.json"])
 def test_small_chunks_keep_headers_and_line_numbers(workers: int, name: str) -> None:
     whole, whole_rej = parse_file(FORMAT, ZEEK / name)
     small, small_rej = parse_file(FORMAT, ZEEK / name, chunk_bytes=80, workers=workers)
-    assert _plain(small) == _plain(whole)
+    assert plain(small, by_record=True) == plain(whole, by_record=True)
     assert sorted((r.record, r.raw) for r in small_rej) == sorted(
         (r.record, r.raw) for r in whole_rej
     )
@@ -408,25 +388,13 @@ def test_sniff_accepts_zeek_fixtures() -> None:
 
 
 def test_sniff_rejects_other_fixtures() -> None:
-    for other in DATA.rglob("*"):
-        if other.is_file() and other.parent.name != "zeek":
-            sample = sample_of(other)
-            if sample.text is not None:
-                assert not FORMAT.sniff(sample), other
+    assert_claims_no_other_fixture(FORMAT, "zeek", sample_of)
     for text in ("hello\nworld\n", '{"ts": 1, "user": "a"}\n', "#fields\tts\n1\n"):
         assert not FORMAT.sniff(Sample(text.encode(), text, "a.log")), text
 
 
 def test_registry_routes_fixtures_here() -> None:
-    from ashiato.formats import registry
-
-    try:
-        registry.formats()
-    except ImportError as exc:  # another engineer's module is not there yet
-        pytest.skip(f"registry incomplete: {exc}")
-    for path in ZEEK.iterdir():
-        fmt = registry.sniff(sample_of(path))
-        assert fmt is not None and fmt.name == "zeek", path
+    assert_registry_routes(ZEEK.iterdir(), "zeek")
 
 
 # -- real logs ------------------------------------------------------------------------
@@ -496,7 +464,7 @@ def test_wrccdc_tsv_and_json_agree(tmp_path: Path) -> None:
 def test_zat_malware_http_and_admin_shares(tmp_path: Path) -> None:
     if not ZAT.is_dir():
         pytest.skip("../shared/data not present")
-    http = _rows(parse_file(FORMAT, ZAT / "json" / "http.log")[0])
+    http = rows_by_record(parse_file(FORMAT, ZAT / "json" / "http.log")[0], keep_empty_strings=True)
     posts = [r for r in http.values() if r.get("http.request.method") == "POST"]
     assert any(r["url.domain"] == "h1.wensa.at" for r in posts)
     smb_mapping = _unpacked(WRCCDC / "zeek-default" / "smb_mapping.log.gz", tmp_path)

@@ -177,6 +177,7 @@ def connect(target: Case | str | Path, *, master: str) -> Engine:
     at = open_case(target)
     base = session(master)
     spark = base.newSession()  # its own temporary views: one case per connection
+    # not cached: persisting all 70 columns made a 1.9M-event investigate 2.4x slower
     read_events(spark, at.events_url).createOrReplaceTempView("events")
     with at.case.reader() as con:
         for name in ("evidence", "aliases"):

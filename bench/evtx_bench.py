@@ -1,0 +1,100 @@
+"""EVTX ingest speed against the `evtx` package's own iteration, on the real samples.
+
+    python bench/evtx_bench.py                  # ../shared/data/**/*.evtx, each copied N times
+    python bench/evtx_bench.py --copies 5
+
+The public EVTX samples are small (about 40,000 records in 500 files), so each file is
+copied --copies times (as distinct evidence: one byte of padding appended changes the
+hash but not the records) to reach a measurable size. In the same run it times, in
+child processes:
+
+  baseline   iterating `evtx.PyEvtxParser(path).records_json()` over every file and
+             decoding each record's JSON (the floor for any Python EVTX reader)
+  ingest     `python -m ashiato ingest CASE FOLDER` into a fresh case
+
+and prints records/s, the ratio and peak RSS. Goal (issue "foundation"): >= 100,000 EVTX
+records/s through ingest on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+_BASELINE = """
+import sys, json
+from pathlib import Path
+import evtx
+n = 0
+for p in sorted(Path(sys.argv[1]).rglob("*.evtx")):
+    records = evtx.PyEvtxParser(str(p)).records_json()
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            break
+        except Exception:
+            continue
+        json.loads(rec["data"])
+        n += 1
+print(n)
+"""
+
+
+def run(cmd: list[str]) -> tuple[float, int, str]:
+    with tempfile.TemporaryFile("w+") as out_f:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.DEVNULL, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        out_f.seek(0)
+        out = out_f.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd[:4]} failed")
+    return elapsed, usage.ru_maxrss // 1024, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--copies", type=int, default=3)
+    args = ap.parse_args()
+    files = sorted(SHARED.rglob("*.evtx"))
+    if not files:
+        raise SystemExit(f"no EVTX under {SHARED}")
+    work = Path(tempfile.mkdtemp(prefix="ashiato-evtx-bench-"))
+    try:
+        ev = work / "evidence"
+        for i in range(args.copies):
+            for j, f in enumerate(files):
+                dst = ev / str(i) / f"{j:04d}-{f.name}"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, dst)
+                if i:
+                    with dst.open("ab") as fh:  # trailing slack: new hash, same records
+                        fh.write(b"\x00" * i)
+        print(f"{os.cpu_count()} CPUs, load {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        t_base, rss_base, out = run([sys.executable, "-c", _BASELINE, str(ev)])
+        records = int(out.strip())
+        t_ing, rss_ing, _ = run([sys.executable, "-m", "ashiato", "ingest", str(work / "case"),
+                                 str(ev), "--json"])  # fmt: skip
+        print(f"{len(files) * args.copies} files, {records:,} records")
+        print(f"{'':12}{'seconds':>9}{'records/s':>12}{'peak RSS':>11}")
+        for name, t, rss in (("evtx+json", t_base, rss_base), ("ingest", t_ing, rss_ing)):
+            print(f"{name:12}{t:9.2f}{records / t:12,.0f}{rss:8} MB")
+        rate = records / t_ing
+        verdict = "met" if rate >= 100_000 else "NOT met"
+        print(f"ingest = {t_ing / t_base:.2f}x the baseline; goal 100,000 records/s: {verdict}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
