@@ -147,6 +147,8 @@ class Case:
 
         con = ibis.duckdb.connect(str(self.db_path), read_only=True)
         con.raw_sql(self._view_sql())
+        # DuckDB draws a progress bar on long queries; ashiato prints its own output
+        con.raw_sql("SET enable_progress_bar = false")
         return con
 
     def _view_sql(self) -> str:

@@ -137,10 +137,11 @@ def _drop_unfinished(case: Case, con: duckdb.DuckDBPyConnection) -> None:
     An evidence file counts only once its catalogue row is committed; Parquet parts
     (finished or not) and rejects of files without such a row are leftovers.
     """
-    for tmp in case.events_dir.glob("*/*.parquet.tmp"):
+    # ** : both layouts (<dataset>/ and a Spark ingest's dataset=<d>/day=<day>/)
+    for tmp in case.events_dir.glob("**/*.parquet.tmp"):
         tmp.unlink()
     known = {row[0] for row in con.execute("SELECT evidence_id FROM evidence").fetchall()}
-    for part in case.events_dir.glob("*/*.parquet"):
+    for part in case.events_dir.glob("**/*.parquet"):
         if _EVIDENCE_ID.fullmatch(part.stem) and part.stem not in known:
             part.unlink()
     con.execute("DELETE FROM rejects WHERE evidence_id NOT IN (SELECT evidence_id FROM evidence)")

@@ -65,7 +65,7 @@ def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="module")
-def both(case: Lab, spark_session: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def both(spark_session: Any, case: Lab) -> tuple[dict[str, Any], dict[str, Any]]:
     on_duckdb = _plain(investigate(case.case, "duckdb").to_dict())
     on_spark = _plain(investigate(case.case, "spark", master=MASTER).to_dict())
     return on_duckdb, on_spark
@@ -166,7 +166,7 @@ def _catalogue(c: Case) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def spark_case(case: Lab, spark_session: Any) -> Case:
+def spark_case(spark_session: Any, case: Lab) -> Case:
     from ashiato.engines.spark_ingest import ingest as spark_ingest
 
     target = case.root / "spark-case"

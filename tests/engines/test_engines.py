@@ -138,3 +138,22 @@ def test_aborted_parts_leave_nothing(tmp_path: Path) -> None:
     assert list(events.rglob("*.tmp"))
     w.abort()
     assert not [p for p in events.rglob("*") if p.is_file()]
+
+
+def test_leftovers_of_a_killed_spark_ingest_are_removed(tmp_path: Path) -> None:
+    """Parts whose evidence has no catalogue row, and .tmp files, go; known parts stay."""
+    from ashiato.ingest import Options, ingest
+
+    case = Case.create_or_open(tmp_path / "case")
+    orphan = case.events_dir / "dataset=squid.access" / "day=2015-09-09" / ("0123" * 4 + ".parquet")
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"half")
+    (orphan.parent / "x.parquet.tmp").write_bytes(b"half")
+    log = tmp_path / "ev" / "access.log"
+    log.parent.mkdir()
+    log.write_text("1441766705.000   1 10.0.0.1 TCP_MISS/200 10 GET http://a.example/ - "
+                   "HIER_DIRECT/192.0.2.1 text/html\n")  # fmt: skip
+    ingest(case, [log.parent], Options(tz="UTC"))
+    left = [p.name for p in case.events_dir.rglob("*") if p.is_file()]
+    assert orphan.name not in left and "x.parquet.tmp" not in left
+    assert store.delete_events(str(case.events_dir), set(), unknown_besides=set()) >= 1

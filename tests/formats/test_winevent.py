@@ -11,17 +11,15 @@ import pytest
 from ashiato.formats.base import Source
 from ashiato.formats.winevent import (
     WinEvent,
-    WinRows,
     dataset_for,
     executable_of,
-    from_json,
     hex_int,
     integer,
     ip,
-    json_row,
     split_user,
     to_row,
 )
+from ashiato.formats.winevent_rows import WinRows, from_json, json_row
 
 
 def _source(tz: str = "UTC") -> Source:

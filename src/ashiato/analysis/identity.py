@@ -57,6 +57,9 @@ class Resolution:
 class Identity:
     leases: dict[str, list[Lease]] = field(default_factory=dict)
     sightings: dict[str, list[Sighting]] = field(default_factory=dict)
+    _index: tuple[dict[str, set[str]], dict[str, Counter[str]]] | None = field(
+        default=None, repr=False
+    )
 
     def at(self, ip: str | None, when: datetime | None) -> Resolution:
         if not ip:
@@ -99,24 +102,31 @@ class Identity:
         return best[1] if best else None
 
     def ips_of(self, host: str) -> list[str]:
-        ips = {
-            lease.ip for leases in self.leases.values() for lease in leases if lease.host == host
-        }
-        ips |= {s.ip for ss in self.sightings.values() for s in ss if s.host == host}
-        return sorted(ips)
+        return sorted(self._by_host()[0].get(host, ()))
 
     def main_user(self, host: str) -> str | None:
-        users: Counter[str] = Counter()
-        for ss in self.sightings.values():
-            for s in ss:
-                if s.host == host and s.user:
-                    users[s.user] += 1
+        users = self._by_host()[1].get(host)
         return users.most_common(1)[0][0] if users else None
 
     def users_of(self, host: str) -> list[str]:
-        return sorted(
-            {s.user for ss in self.sightings.values() for s in ss if s.host == host and s.user}
-        )
+        return sorted(self._by_host()[1].get(host, ()))
+
+    def _by_host(self) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
+        """host → addresses and host → users, built once (the identity is final by then)."""
+        if self._index is None:
+            ips: dict[str, set[str]] = defaultdict(set)
+            users: dict[str, Counter[str]] = defaultdict(Counter)
+            for leases in self.leases.values():
+                for lease in leases:
+                    ips[lease.host].add(lease.ip)
+            for ss in self.sightings.values():
+                for s in ss:
+                    if s.host:
+                        ips[s.host].add(s.ip)
+                        if s.user:
+                            users[s.host][s.user] += 1
+            self._index = (dict(ips), dict(users))
+        return self._index
 
     def hosts_of_user(self, user: str, when: datetime | None) -> list[str]:
         """Hosts the account was seen on (nearest in time first when ``when`` is given)."""

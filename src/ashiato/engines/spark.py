@@ -135,7 +135,7 @@ def _backend_class() -> type:
             table_expr = expr.as_table()
             sql = self.compile(table_expr, params=params, limit=limit, **kwargs)
             with self._safe_raw_sql(sql) as frame:
-                table = frame.toArrow()
+                table = to_arrow(frame)
             table = PyArrowData.convert_table(table, table_expr.schema())
             return expr.__pyarrow_result__(table)
 
@@ -182,8 +182,9 @@ def connect(target: Case | str | Path, *, master: str) -> Engine:
     with at.case.reader() as con:
         for name in ("evidence", "aliases"):
             sql = f"SELECT * FROM {name}"  # noqa: S608 - a name from the tuple above
-            table = con.execute(sql).fetch_record_batch().read_all()
-            spark.createDataFrame(_plain(table)).createOrReplaceTempView(name)
+            got = con.execute(sql).arrow()  # a Table before DuckDB 1.4, then a reader
+            table = got.read_all() if isinstance(got, pa.RecordBatchReader) else got
+            from_arrow(spark, _plain(table)).createOrReplaceTempView(name)
     backend = _backend_class()().connect(spark)
 
     def publish(names: Sequence[str]) -> None:
@@ -191,6 +192,28 @@ def connect(target: Case | str | Path, *, master: str) -> Engine:
 
     return Engine(name="spark", case=at.case, backend=backend, events=backend.table("events"),
                   remote=at.url if at.remote else None, _publish=publish)  # fmt: skip
+
+
+def to_arrow(frame: Any) -> pa.Table:
+    """A Spark DataFrame's rows as Arrow (``toArrow`` from Spark 4; pandas before)."""
+    if hasattr(frame, "toArrow"):
+        table: pa.Table = frame.toArrow()
+        return table
+    return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+
+
+def from_arrow(spark: Any, table: pa.Table) -> Any:
+    """An Arrow table as a Spark DataFrame (Spark 4 takes Arrow; 3.5 pandas and a schema)."""
+    import pyspark
+
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        return spark.createDataFrame(table)
+    ddl = {pa.types.is_timestamp: "TIMESTAMP", pa.types.is_int64: "BIGINT",
+           pa.types.is_int32: "INT", pa.types.is_floating: "DOUBLE",
+           pa.types.is_boolean: "BOOLEAN"}  # fmt: skip
+    cols = [f"`{f.name}` " + next((t for test, t in ddl.items() if test(f.type)), "STRING")
+            for f in table.schema]  # fmt: skip
+    return spark.createDataFrame(table.to_pandas(), schema=", ".join(cols))
 
 
 def _plain(table: pa.Table) -> pa.Table:

@@ -5,19 +5,21 @@ The same steps as :mod:`ashiato.ingest`, with the per-file work spread over a cl
 1. the driver walks the inputs (folders, archives) into evidence files;
 2. **probe** (one Spark task per few files): SHA-256, encoding and format of each file,
    from the same ``detect`` and ``registry.sniff`` as a DuckDB ingest;
-3. the driver drops content the case already holds (an alias, as DuckDB ingest does) and
-   records every file to parse as ``ingesting``;
-4. **parse** (one Spark task per evidence file, largest first): ``fmt.parse(Source(...))``
-   and ``normalize.finalize_batch``, written by the task itself as Parquet parts
-   ``events/dataset=<dataset>/day=<YYYY-MM-DD>/<evidence_id>.parquet`` (``.tmp`` until the
-   whole file is parsed, so a failed or killed file leaves nothing visible); the task
-   returns only counts, time range and rejects;
-5. the driver fills the ``evidence`` and ``rejects`` tables exactly as a DuckDB ingest does.
+3. the driver skips content the case already holds, or that an earlier file of this run
+   holds (an alias, as a DuckDB ingest does);
+4. **parse** (one Spark task per evidence file, largest first): ``fmt.parse(Source(...))``,
+   the collection's host, and ``normalize.finalize_batch``, written by the task itself as
+   Parquet parts ``events/dataset=<dataset>/day=<YYYY-MM-DD>/<evidence_id>.parquet``
+   (``.tmp`` until the whole file is parsed, so a failed file leaves nothing visible); the
+   task returns only counts, time range and rejects;
+5. the driver fills the ``evidence`` and ``rejects`` tables exactly as a DuckDB ingest does,
+   in one transaction. As there, a file counts once its catalogue row is committed: parts
+   a killed run wrote without one are removed by the next run, of either engine.
 
 The case may be a folder or a URL (``s3://``, ``hdfs://``, ``file://``): executors write
 through ``pyarrow.fs`` (see :mod:`ashiato.engines.store`), the catalogue is kept in a local
-working copy and sent back after step 3 and at the end. Reading the result needs nothing
-special: the DuckDB view and the Spark engine both read both layouts.
+working copy and sent back at the end. Reading the result needs nothing special: the
+DuckDB view and the Spark engine both read both layouts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import pyarrow.parquet as pq
 
 from ashiato.case import _safe
 from ashiato.engines import store
+from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, Walker, sha256_of
 from ashiato.formats import registry
@@ -46,6 +49,7 @@ from ashiato.ingest import (
     _decode_sample,
     _record,
     _widen,
+    _with_host,
     _year_hint,
     _zone_for,
     zone,
@@ -83,31 +87,40 @@ def ingest(
         report.skipped = walker.skipped
         if not files:
             return report
+        # a triage collection names its host once; every file inside belongs to it
+        hosts = hosts_for_files((ev.display, ev.path) for ev in files)
         probes = _run(sc, _probe, [(str(ev.path), ev.display, forced) for ev in files],
                       slices=min(len(files), 4 * sc.defaultParallelism))  # fmt: skip
         tasks: list[dict[str, Any]] = []
         pending: dict[str, tuple[EvidenceFile, FileResult, str]] = {}
-        for ev, probe in zip(files, probes, strict=True):
-            result = _admit(con, ev, probe, _zone_for(ev.display, case_tz, options.tz_overrides))
-            report.files.append(result)
-            if result.status != "ingesting":
+        # as a DuckDB ingest: a file counts once its catalogue row is committed, and what
+        # a killed run wrote without one is removed by the next run (_drop_unfinished)
+        con.execute("BEGIN")
+        try:
+            for ev, probe in zip(files, probes, strict=True):
+                tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
+                result = _admit(con, ev, probe, tzname, pending)
+                report.files.append(result)
+                if result.status != "ingesting":
+                    if progress:
+                        progress(ev.display, ev.size)
+                    continue
+                pending[result.evidence_id] = (ev, result, probe["sha"])
+                tasks.append({
+                    "events": at.events_url, "path": str(ev.path), "display": ev.display,
+                    "evidence_id": result.evidence_id, "encoding": result.encoding,
+                    "format": result.format, "tz": result.tz, "size": ev.size,
+                    "host": hosts.get(ev.display), "year": options.year or _year_hint(ev),
+                    "options": dict(options.format_options),
+                })  # fmt: skip
+            tasks.sort(key=lambda t: -int(t["size"]))  # largest first: long tasks start early
+            for done in _run(sc, _parse, tasks, slices=len(tasks)):
+                ev, result, sha = pending[done["evidence_id"]]
+                _finish(con, ev, sha, result, done)
                 if progress:
                     progress(ev.display, ev.size)
-                continue
-            pending[result.evidence_id] = (ev, result, probe["sha"])
-            tasks.append({
-                "events": at.events_url, "path": str(ev.path), "display": ev.display,
-                "evidence_id": result.evidence_id, "encoding": result.encoding,
-                "format": result.format, "tz": result.tz, "size": ev.size,
-                "year": options.year or _year_hint(ev), "options": dict(options.format_options),
-            })  # fmt: skip
-        at.push()  # a run killed from here on is undone by the next one (status ingesting)
-        tasks.sort(key=lambda t: -int(t["size"]))  # largest first: the long tasks start early
-        for done in _run(sc, _parse, tasks, slices=len(tasks)) if tasks else []:
-            ev, result, sha = pending[done["evidence_id"]]
-            _finish(con, ev, sha, result, done)
-            if progress:
-                progress(ev.display, ev.size)
+        finally:
+            con.execute("COMMIT")
     at.push()
     return report
 
@@ -120,20 +133,23 @@ def _run(sc: Any, fn: Any, items: Sequence[Any], slices: int) -> list[Any]:
 
 
 def _drop_unfinished(at: store.CaseAt, con: duckdb.DuckDBPyConnection) -> None:
-    """As ingest._drop_unfinished, for both layouts and for a case at a URL."""
-    rows = con.execute(
+    """As ingest._drop_unfinished, for both layouts and for a case at a URL: parts (and
+    rejects) of files without a catalogue row, and files that failed, go."""
+    known = {r[0] for r in con.execute("SELECT evidence_id FROM evidence").fetchall()}
+    retry = {r[0] for r in con.execute(
         "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
-    ).fetchall()
-    unfinished = {r[0] for r in rows}
-    store.delete_events(at.events_url, unfinished)
-    for evidence_id in unfinished:
+    ).fetchall()}  # fmt: skip
+    store.delete_events(at.events_url, retry, unknown_besides=known)
+    con.execute("DELETE FROM rejects WHERE evidence_id NOT IN (SELECT evidence_id FROM evidence)")
+    for evidence_id in retry:
         con.execute("DELETE FROM rejects WHERE evidence_id = ?", [evidence_id])
         con.execute("DELETE FROM evidence WHERE evidence_id = ?", [evidence_id])
 
 
 def _admit(con: duckdb.DuckDBPyConnection, ev: EvidenceFile, probe: dict[str, Any],
-           tzname: str) -> FileResult:  # fmt: skip
-    """Record one probed file: duplicate, unrecognised, failed, or ingesting (to parse)."""
+           tzname: str, planned: dict[str, tuple[EvidenceFile, FileResult, str]],
+           ) -> FileResult:  # fmt: skip
+    """One probed file: duplicate, unrecognised (recorded), failed, or ingesting (to parse)."""
     if probe.get("error"):
         result = FileResult(ev.display, "-", "failed", tz=tzname, error=probe["error"])
         return result  # unreadable: nothing to record under a hash
@@ -142,6 +158,8 @@ def _admit(con: duckdb.DuckDBPyConnection, ev: EvidenceFile, probe: dict[str, An
     known = con.execute(
         "SELECT status, format FROM evidence WHERE evidence_id = ?", [evidence_id]
     ).fetchone()
+    if known is None and evidence_id in planned:  # the same content earlier in this run
+        known = ("ingesting", planned[evidence_id][1].format)
     if known is not None:
         con.execute("INSERT INTO aliases VALUES (?, ?)", [evidence_id, ev.display])
         return FileResult(ev.display, evidence_id, "duplicate", format=known[1])
@@ -149,7 +167,6 @@ def _admit(con: duckdb.DuckDBPyConnection, ev: EvidenceFile, probe: dict[str, An
     result = FileResult(ev.display, evidence_id, "ingesting", tz=tzname)
     result.encoding = None if fmt is not None and fmt.binary else probe["encoding"]
     result.format = fmt.name if fmt else None
-    _record(con, ev, sha, result, fmt)
     if fmt is None:
         result.status = "unrecognised"
         result.error = "no format recognised this file; try `ashiato formats --explain FILE`"
@@ -201,8 +218,11 @@ def _parse(task: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     result = FileResult(task["display"], task["evidence_id"], "ingesting")
     writer = PartitionedWriter(task["events"], task["evidence_id"])
+    host = task.get("host")
     try:
         for batch in fmt.parse(source):
+            if host is not None:
+                batch = _with_host(batch, host)
             batch = finalize_batch(batch, source.evidence_id, fmt.dataset)
             result.rows += batch.num_rows
             _widen(result, batch)

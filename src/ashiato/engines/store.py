@@ -115,13 +115,21 @@ def listing(url: str) -> list[str]:
     return [i.path for i in infos if i.type == pafs.FileType.File]
 
 
-def delete_events(events_url: str, evidence_ids: set[str], tmp: bool = True) -> int:
-    """Remove the Parquet parts of some evidence files (either layout), and stray ``.tmp``."""
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def delete_events(events_url: str, evidence_ids: set[str],
+                  unknown_besides: set[str] | None = None) -> int:  # fmt: skip
+    """Remove Parquet parts (either layout) of ``evidence_ids``, every ``.tmp``, and, when
+    ``unknown_besides`` is given, the parts of any evidence id not in it (leftovers)."""
     fs, _ = filesystem(events_url)
     n = 0
     for path in listing(events_url):
         name = path.rsplit("/", 1)[-1]
-        if name.split(".", 1)[0] in evidence_ids or (tmp and name.endswith(".tmp")):
+        stem = name.split(".", 1)[0]
+        orphan = unknown_besides is not None and bool(_EVIDENCE_ID.fullmatch(stem)) and (
+            stem not in unknown_besides)  # fmt: skip
+        if stem in evidence_ids or orphan or name.endswith(".tmp"):
             fs.delete_file(path)
             n += 1
     return n

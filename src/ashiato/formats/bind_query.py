@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -67,17 +68,7 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     years = YearState(source.year_hint)
-    for first, lines in vx.line_arrays(source, _chunk_bytes(source)):
-        rejects: vx.RejectList = []
-        batch = _parse_chunk(source, years, first, lines, rejects)
-        for record, reason, raw in rejects:
-            source.reject(record, reason, raw)
-        if batch is not None:
-            yield batch
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+    yield from vx.parse_chunks(source, partial(_parse_chunk, source, years))
 
 
 def _parse_chunk(
@@ -85,16 +76,16 @@ def _parse_chunk(
 ) -> pa.RecordBatch | None:
     n = len(lines)
     q = pc.extract_regex(lines, QUERY)
-    is_q = _np(pc.is_valid(q))
+    is_q = vx.mask(pc.is_valid(q))
     todo = np.flatnonzero(~is_q)
     d = pc.extract_regex(lines.take(pa.array(todo)), DENIED) if len(todo) else None
     is_d = np.zeros(n, bool)
     if d is not None:
-        is_d[todo[_np(pc.is_valid(d))]] = True
-    blank = _np(pc.equal(pc.utf8_trim_whitespace(lines), ""))
+        is_d[todo[vx.mask(pc.is_valid(d))]] = True
+    blank = vx.mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
     ok = is_q | is_d
     ts, host = _times(source, years, lines, ok)
-    untimed = ok & _np(pc.is_null(ts))
+    untimed = ok & vx.mask(pc.is_null(ts))
     bad = (~ok & ~blank) | untimed
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -178,7 +169,7 @@ def _times(
     if iso.null_count < n:
         ts = pc.coalesce(ts, _iso(iso))
     host = pa.nulls(n, pa.string())
-    need = np.flatnonzero(ok & _np(pc.is_null(ts)))
+    need = np.flatnonzero(ok & vx.mask(pc.is_null(ts)))
     if len(need):
         env = peel(lines.take(pa.array(need)), source.tz, years)
         ts = pc.coalesce(ts, vx.scatter(env.timestamp, need, n))
@@ -197,11 +188,6 @@ def _iso(text: pa.Array) -> pa.Array:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 out.append(None)
         return pa.array(out, TS)
-
-
-def _chunk_bytes(source: Source) -> int:
-    """The read size; tests pass a tiny one to cross chunk boundaries."""
-    return int(source.options.get("chunk_bytes", vx.CHUNK_BYTES))
 
 
 FORMAT = Format(

@@ -47,14 +47,12 @@ import pyarrow as pa
 
 from ashiato.formats import vector as vx
 from ashiato.formats.base import Format, Rows, Sample, Source
-from ashiato.formats.syslog import YearState, peel
+from ashiato.formats.syslog import MONTHS, YearState, peel
 
 Row = dict[str, Any]
 
 TAG = re.compile(r"%(?P<dev>ASA|FTD|PIX|FWSM)-(?P<level>[0-7])-(?P<id>\d{6}): ?")
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-)}  # fmt: skip
+_MONTHS = {m: i for i, m in enumerate(MONTHS, 1)}
 _OWN_TIME = re.compile(
     r"(?:^|[\s>])(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<year>\d{4}) "
     r"(?P<time>\d\d:\d\d:\d\d)(?:\.\d+)?(?: (?P<host>[^\s:]+))?\s*:?\s*$"
@@ -147,7 +145,7 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
     years = YearState(source.year_hint)
     rows = Rows(source)
     open_conns: dict[str, bool] = {}  # connection id -> the "to" side initiated
-    for first, chunk in vx.line_arrays(source, _chunk_bytes(source)):
+    for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):
         lines: list[str] = chunk.to_pylist()
         found: list[tuple[int, re.Match[str]] | None] = []
         need_peel: list[int] = []
@@ -487,11 +485,6 @@ _HANDLERS: dict[str, Handler] = {
     "605004": _login, "605005": _login, "611101": _uname, "611102": _uname,
     "111008": _command, "111010": _command,
 }  # fmt: skip
-
-
-def _chunk_bytes(source: Source) -> int:
-    """The read size; tests pass a tiny one to cross chunk boundaries."""
-    return int(source.options.get("chunk_bytes", vx.CHUNK_BYTES))
 
 
 FORMAT = Format(

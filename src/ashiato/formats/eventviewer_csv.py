@@ -24,7 +24,8 @@ from typing import Any
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, WinEvent, WinRows, integer, provider_kind, to_row
+from ashiato.formats.winevent import FIELDS, WinEvent, integer, provider_kind, to_row
+from ashiato.formats.winevent_rows import WinRows
 
 _HEADERS = (
     ("レベル", "日付と時刻", "ソース", "イベント ID", "タスクのカテゴリ"),

@@ -21,7 +21,8 @@ import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, WinRows, integer, json_row
+from ashiato.formats.winevent import FIELDS, integer
+from ashiato.formats.winevent_rows import WinRows, json_row
 
 MAGIC = b"ElfFile\x00"
 _RECORD_NO = re.compile(r"record number (\d+)")

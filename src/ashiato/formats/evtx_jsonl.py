@@ -19,7 +19,8 @@ import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, WinRows, integer, json_row, scalar
+from ashiato.formats.winevent import FIELDS, integer
+from ashiato.formats.winevent_rows import WinRows, json_row, scalar
 
 
 def sniff(sample: Sample) -> bool:

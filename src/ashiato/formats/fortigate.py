@@ -109,7 +109,8 @@ def _parse_chunk(
     v, found = vx.scan_kv(lines, KEYS)  # "-" and empty values are already null
     ts = _times(v, source)
     devname = v["devname"]
-    need_env = np.flatnonzero((found > 0) & (_np(pc.is_null(ts)) | _np(pc.is_null(devname))))
+    no_env = vx.mask(pc.is_null(ts)) | vx.mask(pc.is_null(devname))
+    need_env = np.flatnonzero((found > 0) & no_env)
     if len(need_env):
         # the envelope's year inference runs in file order, whatever thread this is
         years.wait_turn(first)
@@ -117,9 +118,9 @@ def _parse_chunk(
         env = peel(sub, source.tz, years)
         ts = pc.coalesce(ts, vx.scatter(env.timestamp, need_env, n))
         devname = pc.coalesce(devname, vx.scatter(env.host, need_env, n))
-    blank = _np(pc.equal(pc.utf8_trim_whitespace(lines), ""))
+    blank = vx.mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
     no_kv = (found == 0) & ~blank
-    no_ts = (found > 0) & _np(pc.is_null(ts))
+    no_ts = (found > 0) & vx.mask(pc.is_null(ts))
     bad = no_kv | no_ts
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -137,10 +138,6 @@ def _parse_chunk(
         v = {k: a.take(sel) for k, a in v.items()}
         ts, devname = ts.take(sel), devname.take(sel)
     return batch_from_columns(_columns(v, ts, devname, keep + first), len(keep))
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _times(v: dict[str, pa.Array], source: Source) -> pa.Array:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -68,25 +69,15 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     years = YearState(source.year_hint)
-    for first, lines in vx.line_arrays(source, _chunk_bytes(source)):
-        rejects: vx.RejectList = []
-        batch = _parse_chunk(source, years, first, lines, rejects)
-        for record, reason, raw in rejects:
-            source.reject(record, reason, raw)
-        if batch is not None:
-            yield batch
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+    yield from vx.parse_chunks(source, partial(_parse_chunk, source, years))
 
 
 def _parse_chunk(
     source: Source, years: YearState, first: int, lines: pa.Array, rejects: vx.RejectList
 ) -> pa.RecordBatch | None:
     v, _found = vx.scan_kv(lines, KEYS)
-    is_log = _np(pc.and_(pc.is_valid(v["SRC"]), pc.is_valid(v["DST"])))
-    blank = _np(pc.equal(pc.utf8_trim_whitespace(lines), ""))
+    is_log = vx.mask(pc.and_(pc.is_valid(v["SRC"]), pc.is_valid(v["DST"])))
+    blank = vx.mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
     rows = np.flatnonzero(is_log)
     env = peel(lines.take(pa.array(rows)), source.tz, years) if len(rows) else None
     ts = env.timestamp if env is not None else pa.nulls(0, TS)
@@ -100,7 +91,7 @@ def _parse_chunk(
         ts = pc.if_else(none, iso, ts)
         host = pc.if_else(none, pc.struct_field(got, "host"), host)
         message = pc.if_else(pc.and_(none, pc.is_valid(got)), pc.struct_field(got, "msg"), message)
-    timed = _np(pc.is_valid(ts))
+    timed = vx.mask(pc.is_valid(ts))
     bad = np.flatnonzero(~is_log & ~blank)
     untimed = rows[~timed]
     if len(bad) or len(untimed):
@@ -170,11 +161,6 @@ def _columns(
         "extra": vx.json_objects(extra, m),
         "record": pa.array(records, pa.int64()),
     }
-
-
-def _chunk_bytes(source: Source) -> int:
-    """The read size; tests pass a tiny one to cross chunk boundaries."""
-    return int(source.options.get("chunk_bytes", vx.CHUNK_BYTES))
 
 
 FORMAT = Format(

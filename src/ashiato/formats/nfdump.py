@@ -83,17 +83,11 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
     header = _header(source)
     pos = {name: i for i, name in enumerate(header)}
     missing = [k for k in NEEDED if k not in pos]
-    for first, lines in vx.line_arrays(source, _chunk_bytes(source)):
-        rejects: vx.RejectList = []
-        batch = _parse_chunk(first, lines, header, pos, missing, rejects, source.tz)
-        for record, reason, raw in rejects:
-            source.reject(record, reason, raw)
-        if batch is not None:
-            yield batch
 
+    def chunk(first: int, lines: pa.Array, rejects: vx.RejectList) -> pa.RecordBatch | None:
+        return _parse_chunk(first, lines, header, pos, missing, rejects, source.tz)
 
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+    yield from vx.parse_chunks(source, chunk)
 
 
 def _parse_chunk(
@@ -106,8 +100,8 @@ def _parse_chunk(
     tz: ZoneInfo,
 ) -> pa.RecordBatch | None:
     lines = pc.utf8_ltrim(lines, "\ufeff")
-    blank = _np(pc.equal(pc.utf8_trim_whitespace(lines), ""))
-    skip = _np(pc.match_substring_regex(lines, _SKIP)) | blank
+    blank = vx.mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
+    skip = vx.mask(pc.match_substring_regex(lines, _SKIP)) | blank
     parts = pc.split_pattern(lines, ",")
     count = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     starts = parts.offsets.to_numpy().astype(np.int64)[:-1]
@@ -123,7 +117,7 @@ def _parse_chunk(
         return pc.if_else(pc.equal(arr, ""), _NULL, arr)
 
     ts = _times(col("ts"))
-    bad_ts = good & _np(pc.is_null(ts))
+    bad_ts = good & vx.mask(pc.is_null(ts))
     if missing:
         bad_ts = good.copy()
     bad = wrong | bad_ts
@@ -222,11 +216,6 @@ def _columns(get: Callable[[str], pa.Array], m: int, records: np.ndarray) -> dic
         "extra": vx.json_objects(extra, m),
         "record": pa.array(records, pa.int64()),
     }
-
-
-def _chunk_bytes(source: Source) -> int:
-    """The read size; tests pass a tiny one to cross chunk boundaries."""
-    return int(source.options.get("chunk_bytes", vx.CHUNK_BYTES))
 
 
 FORMAT = Format(

@@ -467,7 +467,7 @@ def _device(f: Fields, rows: np.ndarray, k: int | None) -> pa.Array:
     """Device Name column ``k`` when written, else the syslog header's host."""
     m = len(rows)
     device = f.text(k) if k is not None else pa.nulls(m, pa.string())
-    missing = np.flatnonzero(_np(pc.is_null(device)))
+    missing = np.flatnonzero(vx.mask(pc.is_null(device)))
     if not len(missing):
         return device
     got = pc.extract_regex(
@@ -481,10 +481,6 @@ def _device(f: Fields, rows: np.ndarray, k: int | None) -> pa.Array:
     timeish = pc.match_substring_regex(host, r"^(?:\d\d:\d\d:\d\d|<\d+>|\d{4}-\d\d-\d\dT)")
     host = pc.if_else(pc.fill_null(timeish, False), _NULL, host)
     return pc.coalesce(device, vx.scatter(host, missing, m))
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _common(

@@ -62,7 +62,7 @@ def parse_chunk(first: int, lines: pa.Array, rejects: vx.RejectList) -> pa.Recor
     size, bad_size = vx.to_int(size_s)
     status, code, bad_status = _code_status(code_status)
     bad = (
-        ~good | _np(bad_ts) | _np(bad_el) | _np(bad_size) | _np(bad_status)
+        ~good | vx.mask(bad_ts) | vx.mask(bad_el) | vx.mask(bad_size) | vx.mask(bad_status)
     )  # fmt: skip
     blank = pc.equal(pc.binary_length(lines), 0).to_numpy(zero_copy_only=False)
     bad_rows = np.flatnonzero(bad & ~blank)
@@ -124,10 +124,6 @@ def parse_chunk(first: int, lines: pa.Array, rejects: vx.RejectList) -> pa.Recor
         "record": pa.array(rows + first, pa.int64()),
     }
     return batch_from_columns(cols, m)
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _reason(count: int, bad_ts: bool, bad_status: bool) -> str:

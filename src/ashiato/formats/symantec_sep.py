@@ -51,6 +51,7 @@ import pyarrow as pa
 from ashiato.formats.base import Format, Rows, Sample, Source
 from ashiato.formats.generic_table import Profile, Row, find_header, parse_table
 from ashiato.formats.synonyms import CLOCK, DATE, TIME, build_lookup, header_key
+from ashiato.formats.tabular import split_domain_user
 
 _TABLE: dict[str, tuple[str, ...]] = {
     TIME: ("event time", "date/time", "date and time", "detection time", "time detected"),
@@ -85,10 +86,7 @@ def _finish(row: Row, extra: Row) -> None:
             row["event.outcome"] = "unknown"
         else:
             row["event.outcome"] = "success"
-    user = row.get("user.name")
-    if user and "\\" in user:
-        dom, _, name = user.rpartition("\\")
-        row["user.name"], row["user.domain"] = name, dom
+    split_domain_user(row)
 
 
 _PROFILE = Profile(

@@ -36,6 +36,7 @@ import pyarrow as pa
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.generic_table import Profile, Row, find_header, parse_table
 from ashiato.formats.synonyms import TIME, build_lookup
+from ashiato.formats.tabular import split_domain_user
 
 _TABLE: dict[str, tuple[str, ...]] = {
     TIME: (
@@ -160,10 +161,7 @@ def _finish(row: Row, extra: Row) -> None:
         norm = _scan_type(str(scan))
         if norm:
             extra["trendmicro.scan_type_en"] = norm
-    user = row.get("user.name")
-    if user and "\\" in user:
-        dom, _, name = user.rpartition("\\")
-        row["user.name"], row["user.domain"] = name, dom
+    split_domain_user(row)
 
 
 _PROFILE = Profile(

@@ -9,17 +9,23 @@ Line numbers follow ``Source.line_chunks`` exactly: lines are split on ``\\n`` o
 trailing ``\\r`` are dropped, and a final line without newline still counts.
 
 Also here: ``parse_parallel`` (two chunks parsed at once on threads, results in
-file order), ``scan_kv`` (values of known keys in ``key=value`` lines without a
-regular expression per key), JSON ``extra`` objects built column-wise, and
-cast/localise helpers that report bad values instead of failing the chunk.
+file order) and ``parse_chunks`` (the same on one thread); ``parse_headed`` with
+``Lines``/``split_rows``/``Fields`` (logs whose ``#`` header lines say how to read the
+lines after them: W3C, Zeek TSV); ``scan_kv`` (values of known keys in ``key=value``
+lines without a regular expression per key); JSON ``extra`` objects built column-wise;
+and cast/localise helpers that report bad values instead of failing the chunk.
 """
 
 from __future__ import annotations
 
 import codecs
+import threading
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -267,6 +273,11 @@ def json_objects(items: Sequence[tuple[str, pa.Array, bool]], n: int) -> pa.Arra
     return pc.if_else(pc.equal(body, ""), _NULL_STR, obj)
 
 
+def mask(arr: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as a numpy bool array (nulls count as false)."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def nonzero(mask: pa.Array | np.ndarray) -> np.ndarray:
     """Positions where ``mask`` is true (nulls count as false)."""
     if isinstance(mask, np.ndarray):
@@ -296,6 +307,22 @@ def reject_rows(
 ChunkParser = Callable[[int, pa.Array, RejectList], "pa.RecordBatch | None"]
 
 
+def chunk_bytes(source: Source) -> int:
+    """The read size; tests pass a tiny ``chunk_bytes`` option to cross chunk boundaries."""
+    return int(source.options.get("chunk_bytes", CHUNK_BYTES))
+
+
+def parse_chunks(source: Source, parse_chunk: ChunkParser) -> Iterator[pa.RecordBatch]:
+    """Run ``parse_chunk(first, lines, rejects)`` over the chunks of ``source`` in order on
+    this thread, recording each chunk's rejects before its batch (if any) is yielded."""
+    for first, lines in line_arrays(source, chunk_bytes(source)):
+        rejects: RejectList = []
+        batch = parse_chunk(first, lines, rejects)
+        _flush_rejects(source, rejects)
+        if batch is not None:
+            yield batch
+
+
 def parse_parallel(
     source: Source, parse_chunk: ChunkParser, workers: int = 2, keep_ends: bool = False
 ) -> Iterator[pa.RecordBatch]:
@@ -307,7 +334,7 @@ def parse_parallel(
     ``keep_ends`` is passed to ``line_arrays``; ``source.options["chunk_bytes"]`` changes
     the chunk size (tests use tiny ones to cross chunk boundaries).
     """
-    size = int(source.options.get("chunk_bytes", CHUNK_BYTES))
+    size = chunk_bytes(source)
     if workers <= 1:
         for first, lines in line_arrays(source, size, keep_ends):
             rejects: RejectList = []
@@ -541,3 +568,330 @@ def _interleaved(pad: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Ar
     return pa.StringArray.from_buffers(
         2 * m, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(pad)
     )
+
+
+# -- header-driven delimited logs (W3C, Zeek TSV): header state in file order, field spans
+
+
+class Turnstile:
+    """Lets chunks parsed on several threads read and update header state in file order.
+
+    A chunk calls ``wait(first)`` before it reads the state and ``done(first, n)`` in a
+    ``finally`` when it has applied its own header lines, so chunk k+1 sees the header
+    that chunk k left in force.
+    """
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._done: dict[int, int] = {}
+        self._cond = threading.Condition()
+
+    def wait(self, first: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._next >= first)
+
+    def done(self, first: int, n: int) -> None:
+        with self._cond:
+            self._done[first] = first + n
+            while self._next in self._done:
+                self._next = self._done.pop(self._next)
+            self._cond.notify_all()
+
+
+@dataclass
+class Lines:
+    """A chunk's lines as spans over its bytes (``end`` excludes the line end)."""
+
+    arr: pa.Array
+    data: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @property
+    def comment(self) -> np.ndarray:
+        """Lines starting with ``#`` (directives and remarks)."""
+        if not len(self.data):
+            return np.zeros(len(self.start), bool)
+        first = self.data[np.minimum(self.start, len(self.data) - 1)]
+        out: np.ndarray = (self.end > self.start) & (first == 35)
+        return out
+
+
+def lines_of(arr: pa.Array, trim: bytes = b"") -> Lines:
+    """Spans of a chunk's lines (kept with their ends); ``trim`` bytes are cut at the end too."""
+    off, data = string_buffers(arr)
+    start = off[:-1].copy()
+    end = off[1:].copy()
+    if len(data):
+        # one "\n", one "\r", then any number (up to 64) of the trim bytes
+        for chars, times in ((b"\n", 1), (b"\r", 1), (trim, 64)):
+            todo = np.flatnonzero(end > start) if chars else np.zeros(0, np.int64)
+            for _ in range(times):
+                if not len(todo):
+                    break
+                hit = np.isin(data[end[todo] - 1], np.frombuffer(chars, np.uint8))
+                todo = todo[hit]
+                end[todo] -= 1
+                todo = todo[end[todo] > start[todo]]
+    return Lines(arr, data, start, end)
+
+
+def segments(ln: Lines) -> list[tuple[int, int, list[int]]]:
+    """Runs of non-comment lines: ``(first row, end row, comment rows before the run)``."""
+    comments = np.flatnonzero(ln.comment).tolist()
+    out: list[tuple[int, int, list[int]]] = []
+    pos, pending = 0, list[int]()
+    for c in [*comments, len(ln.start)]:
+        if c > pos:
+            out.append((pos, c, pending))
+            pending = []
+        if c < len(ln.start):
+            pending.append(c)
+        pos = c + 1
+    if pending:
+        out.append((len(ln.start), len(ln.start), pending))
+    return out
+
+
+@dataclass
+class Split:
+    """Rows split into ``k`` fields; ``ok`` marks them among the rows asked for.
+
+    For the ok rows: field 0 starts at ``starts``, field j > 0 right after separator
+    ``seps[:, j - 1]``; field j ends at ``seps[:, j]``, the last one at ``ends``.
+    """
+
+    ok: np.ndarray
+    count: np.ndarray  # fields found in each row asked for
+    starts: np.ndarray
+    ends: np.ndarray
+    seps: np.ndarray  # (ok rows, k - 1)
+    quotes: bool
+
+
+def split_rows(ln: Lines, rows: np.ndarray, k: int, sep: int, quotes: bool) -> Split:
+    """Find the ``k`` fields of each of ``rows`` (ascending, non-empty, no comments).
+
+    Separators inside double quotes don't split when ``quotes``; the quotes around a
+    whole field are dropped. Rows with another number of fields are not ``ok``.
+    """
+    data = ln.data
+    lo, hi = int(ln.start[rows[0]]), int(ln.end[rows[-1]])
+    body = data[lo:hi]
+    sp = np.flatnonzero(body == sep) + lo
+    starts, ends = ln.start[rows], ln.end[rows]
+    m = len(rows)
+    q = np.flatnonzero(body == 34) + lo if quotes else np.zeros(0, np.int64)
+    if not len(q) and len(sp) == m * (k - 1):
+        # the common case: if each row's first and last of its k-1 separators lie
+        # inside it, every row has exactly k-1 (the total is right and they are sorted)
+        grid = sp.reshape(m, k - 1)
+        if k == 1 or ((grid[:, 0] > starts).all() and (grid[:, -1] < ends).all()):
+            return Split(np.ones(m, bool), np.full(m, k), starts, ends, grid, False)
+    row = np.searchsorted(starts, sp, side="right") - 1
+    keep = sp < ends[row]
+    if len(q):
+        inside = (np.searchsorted(q, sp) - np.searchsorted(q, starts[row])) & 1
+        keep &= inside == 0
+    if not keep.all():
+        sp, row = sp[keep], row[keep]
+    count = np.bincount(row, minlength=m) + 1
+    ok = count == k
+    okr = np.flatnonzero(ok)
+    first = np.zeros(m + 1, np.int64)
+    np.cumsum(count - 1, out=first[1:])
+    seps = sp[first[okr][:, None] + np.arange(k - 1)]
+    return Split(ok, count, starts[okr], ends[okr], seps, bool(len(q)))
+
+
+class Fields:
+    """Columns of split rows as string arrays, copying only the bytes of each value.
+
+    Where every field starts and ends, and which ones are null tokens, is worked out
+    for the whole (rows x fields) grid at once: numpy is cheap per element and costly
+    per call.
+    """
+
+    def __init__(self, data: np.ndarray, split: Split) -> None:
+        if len(data) >= 2**31:
+            raise ValueError("chunk too large")
+        self.data = data
+        m, k = len(split.starts), split.seps.shape[1] + 1
+        self.m, self.k = m, k
+        # (fields x rows): one field's values are contiguous
+        self.s = np.empty((k, m), np.int64)
+        self.e = np.empty((k, m), np.int64)
+        self.s[0] = split.starts
+        self.s[1:] = split.seps.T + 1
+        self.e[:-1] = split.seps.T
+        self.e[-1] = split.ends
+        self._raw_s, self._raw_e = self.s, self.e
+        if split.quotes and m:
+            first = data[np.minimum(self.s, len(data) - 1)]
+            last = data[np.maximum(self.e - 1, 0)]
+            strip = ((self.e - self.s) >= 2) & (first == 34) & (last == 34)
+            self.s, self.e = self.s + strip, self.e - strip
+        self._even = pa.array(np.arange(0, 2 * m, 2, dtype=np.int64))
+        self._nulls: dict[tuple[bytes, ...], np.ndarray] = {}
+
+    def null(self, tokens: tuple[bytes, ...]) -> np.ndarray:
+        """(fields x rows): empty, or one of ``tokens``."""
+        got = self._nulls.get(tokens)
+        if got is not None:
+            return got
+        data, s, e = self.data, self.s, self.e
+        length = e - s
+        out: np.ndarray = length == 0
+        first = data[np.minimum(s, len(data) - 1)] if len(data) else np.zeros_like(s)
+        for token in tokens:
+            hit = (length == len(token)) & (first == token[0])
+            if len(token) > 1:
+                cand = np.flatnonzero(hit)
+                flat_s = s.ravel()
+                for i, b in enumerate(token[1:], 1):
+                    if not len(cand):
+                        break
+                    same = data[flat_s[cand] + i] == b
+                    hit.ravel()[cand[~same]] = False
+                    cand = cand[same]
+            out |= hit
+        self._nulls[tokens] = out
+        return out
+
+    def column(
+        self, j: int, nulls: tuple[bytes, ...] = (b"-",), last: int | None = None
+    ) -> pa.Array:
+        """Field ``j`` (or fields ``j`` to ``last`` with their separators) of every row."""
+        if last is None:
+            s, e = self.s[j], self.e[j]
+            null = self.null(nulls)[j]
+        else:
+            s, e = self._raw_s[j], self._raw_e[last]
+            null = np.zeros(self.m, bool)
+        m = self.m
+        offsets = np.empty(2 * m + 1, np.int32)
+        offsets[0 : 2 * m : 2] = s
+        offsets[1 : 2 * m : 2] = e
+        offsets[-1] = e[-1] if m else 0
+        spans = pa.StringArray.from_buffers(2 * m, pa.py_buffer(offsets), pa.py_buffer(self.data))
+        got = spans.take(self._even)
+        if not null.any():
+            return got
+        # nulls via a validity bitmap: cheaper than a masked index array
+        valid = pa.py_buffer(np.packbits(~null, bitorder="little"))
+        return pa.Array.from_buffers(pa.string(), m, [valid, *got.buffers()[1:]])
+
+
+def reorder(fast: pa.Array, slow: list[str | None], order: np.ndarray | None) -> pa.Array:
+    """Fast-path values then slow-path values, put back in row order."""
+    if order is None:
+        return fast
+    return pa.concat_arrays([fast, pa.array(slow, pa.string())]).take(pa.array(order))
+
+
+def epoch(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Unix epoch seconds (text) -> UTC timestamps; also the mask of unreadable values."""
+    try:
+        secs = arr.cast(pa.float64())
+        bad = np.zeros(len(arr), bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.fill_null(pc.match_substring_regex(arr, r"^-?\d{1,11}(?:\.\d{1,9})?$"), True)
+        secs = pc.if_else(ok, arr, _NULL_STR).cast(pa.float64())
+        bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), bool)
+    fine = pc.fill_null(pc.and_(pc.is_finite(secs), pc.less(pc.abs(secs), 1e11)), True)
+    bad |= ~np.asarray(fine.to_numpy(zero_copy_only=False), bool)
+    secs = pc.if_else(fine, secs, pa.scalar(None, pa.float64()))
+    micros = pc.round(pc.multiply(secs, 1e6)).cast(pa.int64())
+    return micros.cast(pa.timestamp("us")).cast(TS), bad
+
+
+def replace_byte(arr: pa.Array, old: int, new: int) -> pa.Array:
+    """``arr`` with every byte ``old`` replaced by ``new`` (both ASCII): same offsets."""
+    if arr.type != pa.string() or arr.offset:
+        arr = pa.concat_arrays([arr.cast(pa.string())])
+    validity, offsets, data = arr.buffers()
+    if data is None:
+        return arr
+    raw = np.frombuffer(data, np.uint8)
+    hit = raw == old
+    if not hit.any():
+        return arr
+    fixed = np.where(hit, np.uint8(new), raw)
+    return pa.Array.from_buffers(pa.string(), len(arr), [validity, offsets, pa.py_buffer(fixed)])
+
+
+def split_first(arr: pa.Array, byte: int) -> tuple[pa.Array, pa.Array]:
+    """(text before the first ``byte`` or null, text after it or the whole value)."""
+    off, data = string_buffers(arr)
+    n = len(arr)
+    pos = np.flatnonzero(data[off[0] : off[-1]] == byte) + off[0]
+    row = np.searchsorted(off, pos, side="right") - 1
+    at = np.full(n, -1, np.int64)
+    if len(pos):
+        firsts = np.ones(len(pos), bool)
+        firsts[1:] = row[1:] != row[:-1]
+        at[row[firsts]] = pos[firsts]
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    has = (at >= 0) & valid
+    s, e = off[:-1], off[1:]
+    before = gather_strings(data, np.where(has, s, 0), np.where(has, at, 0))
+    after = gather_strings(data, np.where(has, at + 1, s), np.where(valid, e, s))
+    before = pc.if_else(pa.array(has), before, _NULL_STR)
+    after = pc.if_else(pa.array(valid), after, _NULL_STR)
+    return before, after
+
+
+def unquote_percent(arr: pa.Array) -> pa.Array:
+    """URL-decode (``%20`` -> space) the few values that hold a ``%``."""
+    has = mask(pc.match_substring(arr, "%"))
+    if not has.any():
+        return arr
+    rows = np.flatnonzero(has)
+    fixed = [urllib.parse.unquote(v) for v in arr.take(pa.array(rows)).to_pylist()]
+    return pc.replace_with_mask(arr, pa.array(has), pa.array(fixed, pa.string()))
+
+
+H = TypeVar("H")
+SegmentParser = Callable[[Lines, int, int, H, int, RejectList], "pa.RecordBatch | None"]
+
+
+def parse_headed(
+    source: Source,
+    initial: H,
+    directive: Callable[[H, str], H],
+    segment: SegmentParser[H],
+    trim: bytes = b"",
+) -> Iterator[pa.RecordBatch]:
+    """Parse a log whose ``#`` header lines say how to read the lines after them.
+
+    Chunks are parsed on threads; only the header lines are applied one chunk after
+    the other (``Turnstile``), then ``segment(lines, a, b, header, first, rejects)``
+    parses each run of data lines ``a:b`` with the header in force before it.
+    """
+    workers = int(source.options.get("workers", 2))
+    state = [initial]
+    gate = Turnstile()
+
+    def chunk(first: int, arr: pa.Array, rejects: RejectList) -> pa.RecordBatch | None:
+        headers: list[H] = []
+        try:  # the next chunk waits for this one's turn: give it up whatever happens
+            ln = lines_of(arr, trim)
+            segs = segments(ln)
+            gate.wait(first)
+            for _a, _b, comments in segs:
+                for c in comments:
+                    state[0] = directive(state[0], arr[c].as_py().rstrip("\r\n"))
+                headers.append(state[0])
+        finally:
+            gate.done(first, len(arr))
+        out = []
+        for (a, b, _c), header in zip(segs, headers, strict=True):
+            if b > a:
+                batch = segment(ln, a, b, header, first, rejects)
+                if batch is not None and batch.num_rows:
+                    out.append(batch)
+        if not out:
+            return None
+        return out[0] if len(out) == 1 else pa.concat_batches(out)
+
+    return parse_parallel(source, chunk, workers, keep_ends=True)

@@ -140,10 +140,10 @@ def _split_fast(lines: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray]:
     head, request, mid, _ref, gap = (
         vals.take(pa.array(off[rows] + i, mask=~seven if i > 2 else None)) for i in range(5)
     )
-    ok = _np(pc.match_substring_regex(head, _HEAD_OK))
-    mid7 = _np(pc.match_substring_regex(mid, _MID7))
-    ok &= np.where(seven, mid7, _np(pc.match_substring_regex(mid, _MID3)))
-    ok &= ~seven | _np(pc.equal(gap, " "))
+    ok = vx.mask(pc.match_substring_regex(head, _HEAD_OK))
+    mid7 = vx.mask(pc.match_substring_regex(mid, _MID7))
+    ok &= np.where(seven, mid7, vx.mask(pc.match_substring_regex(mid, _MID3)))
+    ok &= ~seven | vx.mask(pc.equal(gap, " "))
     rows, seven = rows[ok], seven[ok]
     keep = pa.array(np.flatnonzero(ok))
     head, request, mid = head.take(keep), request.take(keep), mid.take(keep)
@@ -187,10 +187,6 @@ def _nth(lists: pa.Array, i: int | np.ndarray, where: np.ndarray | None = None) 
 
 def _all(mask: pa.Array) -> bool:
     return bool(pc.all(pc.fill_null(mask, False)).as_py())
-
-
-def _np(mask: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), bool)
 
 
 def _chunk(
@@ -256,7 +252,7 @@ def _request(req: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     last = pc.split_pattern(pc.fill_null(rest, ""), " ", max_splits=1, reverse=True)
     has_proto = pc.list_value_length(last).to_numpy(zero_copy_only=False) == 2
     proto = _nth(last, 1, has_proto)
-    has_proto &= _np(pc.match_substring_regex(proto, _PROTO))
+    has_proto &= vx.mask(pc.match_substring_regex(proto, _PROTO))
     proto = pc.if_else(pa.array(has_proto), proto, _NULL)
     uri = pc.if_else(pa.array(has_proto), _nth(last, 0), rest)
     valid = pc.and_(pc.match_substring_regex(method, _METHOD), pa.array(two))
@@ -297,7 +293,7 @@ def _times(text: pa.Array, source: Source) -> pa.Array:
     offset = pc.multiply(minutes, 60_000_000).cast(pa.duration("us"))
     with_offset = pc.subtract(naive, offset).cast(pa.timestamp("us")).cast(TS)
     local = pc.invert(pc.fill_null(has_zone, True))
-    if not _np(local).any():
+    if not vx.mask(local).any():
         return with_offset
     return pc.if_else(local, vx.localize(naive, source.tz), with_offset)
 

@@ -22,7 +22,8 @@ from typing import IO, Any
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, WinEvent, WinRows, integer, to_row, utc_text
+from ashiato.formats.winevent import FIELDS, WinEvent, integer, to_row, utc_text
+from ashiato.formats.winevent_rows import WinRows
 
 _START = re.compile(r"<Event[\s>]")
 _END = "</Event>"

@@ -3,7 +3,8 @@
 EVTX, ``evtx_dump`` JSON lines, ``wevtutil`` XML and Event Viewer CSV all end up as a
 :class:`WinEvent` (the System fields plus a flat name -> value dict of EventData or
 UserData) and go through :func:`to_row`, so a 4624 means the same thing whichever way it
-was exported.
+was exported. Reading evtx JSON records and batching rows (:class:`WinRows`) are in
+``winevent_rows``.
 
 What lands where:
 
@@ -28,18 +29,11 @@ What lands where:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import orjson
-import pyarrow as pa
-
-from ashiato.formats.base import BATCH_ROWS, Source
-from ashiato.schema import NAMES, TS, batch_from_columns
 
 Row = dict[str, Any]
 
@@ -236,6 +230,33 @@ def provider_kind(provider: str | None) -> str:
         if len(_KIND_CACHE) < 10_000:
             _KIND_CACHE[provider] = kind
     return kind
+
+
+def utc_text(value: Any) -> str:
+    """Check an ISO 8601 UTC time and return it with an explicit zone (Arrow casts it)."""
+    if not isinstance(value, str):
+        raise ValueError("no TimeCreated/@SystemTime")
+    stamp: str = value
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise ValueError(f"bad time {stamp[:40]!r}") from None
+    if len(stamp) > 27:  # longer than "2016-09-19T16:50:06.477878Z": maybe 100 ns digits
+        stamp = _micro(stamp)
+    if when.tzinfo is None:  # SystemTime and Sysmon UtcTime are UTC by definition
+        return stamp.replace(" ", "T", 1) + "Z"
+    return stamp
+
+
+def _micro(stamp: str) -> str:
+    """Cut fractions to microseconds (Arrow refuses more digits than the unit holds)."""
+    dot = stamp.find(".")
+    if dot < 0:
+        return stamp
+    end = dot + 1
+    while end < len(stamp) and stamp[end].isdigit():
+        end += 1
+    return stamp[: dot + 7] + stamp[end:] if end - dot > 7 else stamp
 
 
 # -- per-event handlers ------------------------------------------------------------------
@@ -599,272 +620,3 @@ def event_row(
         if outcome:
             row["event.outcome"] = outcome
     return row
-
-
-# -- evtx JSON (records_json / evtx_dump -o jsonl / xmltodict-style) ---------------------
-
-
-def _attr(node: Any, name: str) -> Any:
-    """An XML attribute in any of the JSON spellings: #attributes, @Name, Node_attributes."""
-    if not isinstance(node, dict):
-        return None
-    attrs = node.get("#attributes")
-    if isinstance(attrs, dict):
-        return attrs.get(name)
-    return node.get("@" + name)
-
-
-def scalar(v: Any) -> Any:
-    """A JSON value, unwrapping ``{"#text": ...}`` (an element that also had attributes)."""
-    if isinstance(v, dict):
-        return v.get("#text")
-    return v
-
-
-def _flat_data(node: Any) -> dict[str, Any]:
-    """EventData / UserData as a flat name -> value dict."""
-    if not isinstance(node, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for k, v in node.items():
-        if k == "#attributes" or k[:1] == "@":
-            continue
-        if k == "Data" and isinstance(v, list | dict):
-            # xmltodict: [{"@Name": "X", "#text": "v"}, ...]; evtx unnamed: {"#text": [...]}
-            items = v if isinstance(v, list) else [v]
-            unnamed = []
-            for item in items:
-                name = _attr(item, "Name")
-                if name is not None:
-                    out[str(name)] = scalar(item)
-                else:
-                    unnamed.append(scalar(item))
-            if unnamed:
-                out["Data"] = unnamed[0] if len(unnamed) == 1 else unnamed
-            continue
-        out[k] = scalar(v) if isinstance(v, dict) and "#text" in v else v
-    return out
-
-
-def _system_attr(system: Mapping[str, Any], key: str, name: str) -> Any:
-    node = system.get(key)
-    if isinstance(node, dict):
-        attrs = node.get("#attributes")
-        if isinstance(attrs, dict):
-            return attrs.get(name)
-        v = node.get("@" + name)  # xmltodict
-        if v is not None:
-            return v
-    sep = system.get(key + "_attributes")  # evtx_dump --separate-json-attributes
-    return sep.get(name) if isinstance(sep, dict) else None
-
-
-def utc_text(value: Any) -> str:
-    """Check an ISO 8601 UTC time and return it with an explicit zone (Arrow casts it)."""
-    if not isinstance(value, str):
-        raise ValueError("no TimeCreated/@SystemTime")
-    stamp: str = value
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        raise ValueError(f"bad time {stamp[:40]!r}") from None
-    if len(stamp) > 27:  # longer than "2016-09-19T16:50:06.477878Z": maybe 100 ns digits
-        stamp = _micro(stamp)
-    if when.tzinfo is None:  # SystemTime and Sysmon UtcTime are UTC by definition
-        return stamp.replace(" ", "T", 1) + "Z"
-    return stamp
-
-
-def _micro(stamp: str) -> str:
-    """Cut fractions to microseconds (Arrow refuses more digits than the unit holds)."""
-    dot = stamp.find(".")
-    if dot < 0:
-        return stamp
-    end = dot + 1
-    while end < len(stamp) and stamp[end].isdigit():
-        end += 1
-    return stamp[: dot + 7] + stamp[end:] if end - dot > 7 else stamp
-
-
-def from_json(event: Mapping[str, Any]) -> WinEvent:
-    """A WinEvent from the ``Event`` object of evtx JSON output; raises ValueError if unusable."""
-    ev = WinEvent(*_json_parts(event))
-    system = event["System"]
-    ev.record_id = integer(scalar(system.get("EventRecordID")))
-    return ev
-
-
-def json_row(event: Mapping[str, Any]) -> Row:
-    """``to_row(from_json(event))`` in one step (the EVTX hot path)."""
-    return event_row(*_json_parts(event))
-
-
-_JsonParts = tuple[
-    Any, int | None, str | None, str | None, str, dict[str, Any], bool, int | None,
-    str | None, int | None, str | None, None,
-]  # fmt: skip
-
-
-def _json_parts(event: Mapping[str, Any]) -> _JsonParts:
-    """The WinEvent fields, in WinEvent order, from evtx-style JSON.
-
-    Written for speed (it runs once per EVTX record): the common ``#attributes`` spelling
-    is read directly and the other spellings only when that fails.
-    """
-    system = event.get("System")
-    if not isinstance(system, dict):
-        raise ValueError("no System element")
-    try:
-        stamp = system["TimeCreated"]["#attributes"]["SystemTime"]
-    except (KeyError, TypeError):
-        stamp = _system_attr(system, "TimeCreated", "SystemTime")
-    when = utc_text(stamp)
-    try:
-        provider = system["Provider"]["#attributes"]["Name"]
-    except (KeyError, TypeError):
-        provider = _system_attr(system, "Provider", "Name")
-    eid = system.get("EventID")
-    if type(eid) is not int:  # not isinstance: a JSON true is an int too
-        eid = integer(scalar(eid))
-    payload = event.get("EventData")
-    user_data = False
-    if payload is None and isinstance(event.get("UserData"), dict):
-        # UserData holds one element named after the event (LogFileCleared, ...)
-        children = [v for k, v in event["UserData"].items() if k != "#attributes"]
-        payload = children[0] if len(children) == 1 else event["UserData"]
-        user_data = True
-    if isinstance(payload, dict) and "Data" not in payload and "#attributes" not in payload:
-        data: dict[str, Any] = payload  # already name -> value: no copy
-    else:
-        data = _flat_data(payload)
-    keywords = system.get("Keywords")
-    level = system.get("Level")
-    channel = system.get("Channel")
-    computer = system.get("Computer")
-    uid = _system_attr(system, "Security", "UserID")
-    pid = _system_attr(system, "Execution", "ProcessID")
-    return (
-        provider if isinstance(provider, str) else _str_or_none(provider),
-        eid,
-        channel if isinstance(channel, str) else _str_or_none(channel),
-        computer if isinstance(computer, str) else _str_or_none(computer),
-        when,
-        data,
-        user_data,
-        level if type(level) is int else integer(scalar(level)),
-        keywords if isinstance(keywords, str) else None,
-        pid if type(pid) is int else integer(pid),
-        uid if isinstance(uid, str) else _str_or_none(uid),
-        None,
-    )
-
-
-def _str_or_none(v: Any) -> str | None:
-    if v is None or isinstance(v, dict | list):
-        return None
-    return str(v)
-
-
-# -- batching ----------------------------------------------------------------------------
-
-_KNOWN = frozenset(NAMES)
-
-
-class WinRows:
-    """``base.Rows`` for Windows events: same contract (non-schema keys go to ``extra``).
-
-    Tuned for the EVTX hot path (measured, see tests/formats/test_evtx.py):
-
-    - ``@timestamp`` travels as ISO 8601 text and Arrow casts the whole column, because
-      building Arrow timestamps from Python datetimes costs ~2 µs a row;
-    - rows are turned into Arrow every ``chunk`` rows, while their dicts are still in the
-      CPU cache (~20 % faster than holding 16k rows), and the chunks are handed on
-      concatenated in batches of ``size`` rows.
-    """
-
-    def __init__(self, source: Source, size: int = BATCH_ROWS, chunk: int = 512) -> None:
-        self.source = source
-        self.size = size
-        self.chunk = min(chunk, size)
-        self._rows: list[tuple[int, Row]] = []
-        self._done: list[pa.RecordBatch] = []
-        self._done_rows = 0
-
-    def add(self, record: int, row: Row) -> pa.RecordBatch | None:
-        self._rows.append((record, row))
-        if len(self._rows) >= self.chunk:
-            self._done.append(self._convert())
-            self._done_rows += self.chunk
-            if self._done_rows >= self.size:
-                return self._take()
-        return None
-
-    def flush(self) -> pa.RecordBatch | None:
-        if self._rows:
-            self._done.append(self._convert())
-        return self._take() if self._done else None
-
-    def _take(self) -> pa.RecordBatch:
-        done, self._done, self._done_rows = self._done, [], 0
-        return done[0] if len(done) == 1 else pa.concat_batches(done)
-
-    def _convert(self) -> pa.RecordBatch:
-        rows, self._rows = self._rows, []
-        n = len(rows)
-        cols: dict[str, Any] = {}
-        times: list[Any] = [None] * n
-        extras: list[str | None] = [None] * n
-        known = _KNOWN
-        for i, (_record, row) in enumerate(rows):
-            extra: dict[str, Any] | None = None
-            for key, value in row.items():
-                if value is None:
-                    continue
-                if key in known:
-                    col = cols.get(key)
-                    if col is None:
-                        col = cols[key] = [None] * n
-                    col[i] = value
-                else:
-                    if extra is None:
-                        extra = {}
-                    extra[key] = value
-            if extra:
-                extras[i] = _dumps(extra)
-        stamps = cols.pop("@timestamp", times)
-        for i, value in enumerate(stamps):
-            if value is not None and not isinstance(value, str):
-                stamps[i] = self._iso(value)
-        cols["@timestamp"] = _timestamps(stamps)
-        cols["extra"] = extras
-        cols["record"] = [r for r, _ in rows]
-        return batch_from_columns(cols, n)
-
-    def _iso(self, value: Any) -> str | None:
-        if isinstance(value, datetime):
-            return self.source.localize(value).isoformat()
-        return None
-
-
-def _dumps(extra: dict[str, Any]) -> str:
-    try:
-        return orjson.dumps(extra, default=str).decode()
-    except TypeError:  # integers beyond 64 bits, which orjson refuses
-        return json.dumps(extra, default=str, ensure_ascii=False)
-
-
-def _timestamps(times: list[str | None]) -> pa.Array:
-    try:
-        return pa.array(times, pa.string()).cast(TS)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass  # e.g. 100 ns digits ("...33.8337335Z"): normalise one by one
-    fixed: list[str | None] = []
-    for t in times:
-        try:
-            when = datetime.fromisoformat(t) if t else None
-        except ValueError:
-            when = None  # formats check times before they add a row; this is a last guard
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        fixed.append(when.isoformat() if when else None)
-    return pa.array(fixed, pa.string()).cast(TS)

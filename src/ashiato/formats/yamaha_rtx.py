@@ -75,7 +75,7 @@ def sniff(sample: Sample) -> bool:
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     years = YearState(source.year_hint)
     rows = Rows(source)
-    for first, chunk in vx.line_arrays(source, _chunk_bytes(source)):
+    for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):
         env = peel(chunk, source.tz, years)
         for i, (line, ts, host, msg) in enumerate(
             zip(
@@ -173,11 +173,6 @@ def _flow(m: re.Match[str], row: Row) -> None:
     rest = m["rest"].strip(" :")
     if rest:
         row["detail"] = rest
-
-
-def _chunk_bytes(source: Source) -> int:
-    """The read size; tests pass a tiny one to cross chunk boundaries."""
-    return int(source.options.get("chunk_bytes", vx.CHUNK_BYTES))
 
 
 FORMAT = Format(

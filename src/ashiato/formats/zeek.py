@@ -5,7 +5,7 @@ TSV: the ``#separator``, ``#set_separator``, ``#empty_field``, ``#unset_field``,
 several logs one after the other (``#close`` then new headers). ``-`` (unset) and
 ``(empty)`` are null; escapes are decoded (``\\xNN``, and ``\\\\`` for one backslash as
 Zeek 6 writes it: ``\\\\\\\\FS01\\\\share``). Parsed a chunk at a time with numpy (the
-machinery is shared with ``w3c``). JSON: one object per line with Zeek's dotted
+machinery in ``vector`` is shared with ``w3c``). JSON: one object per line with Zeek's dotted
 names (``id.orig_h``); ``ts`` is epoch seconds or ISO 8601.
 
 The log kind (``#path``, JSON ``_path``; else guessed from the field names, then from the
@@ -40,7 +40,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ashiato.formats import vector as vx
-from ashiato.formats import w3c
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.schema import TS, batch_from_columns
 
@@ -185,15 +184,15 @@ def _directive(h: Header, line: str) -> Header:
 
 def _parse_tsv(source: Source) -> Iterator[pa.RecordBatch]:
     def segment(
-        ln: w3c.Lines, a: int, b: int, h: Header, first: int, rejects: vx.RejectList
+        ln: vx.Lines, a: int, b: int, h: Header, first: int, rejects: vx.RejectList
     ) -> pa.RecordBatch | None:
         return _tsv_segment(source, ln, a, b, h, first, rejects)
 
-    return w3c.parse_headed(source, Header(), _directive, segment)
+    return vx.parse_headed(source, Header(), _directive, segment)
 
 
 def _tsv_segment(
-    source: Source, ln: w3c.Lines, a: int, b: int, h: Header, first: int, rejects: vx.RejectList
+    source: Source, ln: vx.Lines, a: int, b: int, h: Header, first: int, rejects: vx.RejectList
 ) -> pa.RecordBatch | None:
     rows = a + np.flatnonzero(ln.end[a:b] > ln.start[a:b])
     if not len(rows):
@@ -206,7 +205,7 @@ def _tsv_segment(
         vx.reject_rows(rejects, first, ln.arr, rows, f"unsupported #separator {h.sep!r}")
         return None
     k = len(h.fields)
-    sp = w3c.split_rows(ln, rows, k, sep[0], quotes=False)
+    sp = vx.split_rows(ln, rows, k, sep[0], quotes=False)
     bad = np.flatnonzero(~sp.ok)
     if len(bad):
         reasons = [f"expected {k} fields (per #fields), got {c}" for c in sp.count[bad].tolist()]
@@ -214,7 +213,7 @@ def _tsv_segment(
     rows = rows[sp.ok]
     if not len(rows):
         return None
-    fields = w3c.Fields(ln.data, sp)
+    fields = vx.Fields(ln.data, sp)
     nulls = (h.unset.encode("utf-8"), h.empty.encode("utf-8"))
     escaped = _has_escapes(ln.data[int(ln.start[rows[0]]) : int(ln.end[rows[-1]])])
     types = dict(zip(h.fields, h.types or (), strict=False))
@@ -225,7 +224,7 @@ def _tsv_segment(
             cols[name] = _unescape_all(col) if escaped else col
     path = h.path or log_path(frozenset(h.fields), source.display)
     n = len(rows)
-    ts, bad_ts = w3c.epoch(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool))
+    ts, bad_ts = vx.epoch(cols["ts"]) if "ts" in cols else (pa.nulls(n, TS), np.zeros(n, bool))
     out, used = _map(path, cols, n)
     used.add("ts")
     items = [
@@ -242,7 +241,7 @@ def _has_escapes(body: np.ndarray) -> bool:
 
 
 def _unescape_all(arr: pa.Array, tsv: bool = True) -> pa.Array:
-    has = w3c.mask(pc.match_substring(arr, "\\" if tsv else "\\x"))
+    has = vx.mask(pc.match_substring(arr, "\\" if tsv else "\\x"))
     if not has.any():
         return arr
     vals = arr.filter(pa.array(has)).to_pylist()
@@ -436,17 +435,17 @@ def _column(values: list[Any]) -> pa.Array:
 
 def times(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Zeek times: epoch seconds or ISO 8601 (JSON logs) -> UTC; and the unreadable ones."""
-    num = w3c.mask(pc.match_substring_regex(arr, r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"))
+    num = vx.mask(pc.match_substring_regex(arr, r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"))
     if num.all():
-        return w3c.epoch(arr)
-    ts, bad = w3c.epoch(pc.if_else(pa.array(num), arr, _NULL))
+        return vx.epoch(arr)
+    ts, bad = vx.epoch(pc.if_else(pa.array(num), arr, _NULL))
     iso = pc.if_else(pa.array(num), _NULL, arr)
     try:
         other = iso.cast(TS)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # one odd value: read each
         other = pa.array([_iso(v) for v in iso.to_pylist()], TS)
     ts = pc.coalesce(ts, other)
-    bad |= w3c.mask(pc.and_(pc.is_valid(arr), pc.is_null(ts)))
+    bad |= vx.mask(pc.and_(pc.is_valid(arr), pc.is_null(ts)))
     return ts, bad
 
 
