@@ -152,6 +152,15 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
+def _status(quiet: bool, what: str) -> Any:
+    """A spinner on stderr for a long step (nothing when quiet or not a terminal)."""
+    import contextlib
+
+    if quiet or not err.is_terminal:
+        return contextlib.nullcontext()
+    return err.status(what)
+
+
 def _ingest_table(report: Any) -> None:
     table = Table(title="Evidence ingested", show_lines=False)
     for col in (
@@ -426,7 +435,8 @@ def investigate(
             raise QueryError("give one case folder, or evidence paths with --case DIR")
         where = store.normalise(target[0])
     c = store.open_case(where).case if on_spark else Case.open(Path(where))
-    findings = run(where if on_spark else c, engine, master=spark_master)
+    with _status(as_json, "investigating: identity, impact, hosts, vectors, coverage…"):
+        findings = run(where if on_spark else c, engine, master=spark_master)
     data = findings.to_dict()
     if as_json:
         _dump(data)
@@ -601,7 +611,8 @@ def demo(
     rep = do_ingest(c, [lab_dir / "evidence"], Options(tz="Asia/Tokyo"))
     _ingest_table(rep)
     out.print("3/4 investigating")
-    findings = run(c)
+    with _status(False, "investigating…"):
+        findings = run(c)
     _print_findings(findings.to_dict(), c)
     path = write_report(c, lang)
     out.print(f"4/4 report: [bold]{path.resolve()}[/] (truth: {lab_dir / 'truth.json'})")
@@ -630,7 +641,8 @@ def hunt(
     """Run Sigma rules and IOC lists; store hits as `ashiato.detection` events."""
     from ashiato.detect.hunt import hunt as run
 
-    rep = run(Case.open(case), sigma or [], ioc or [], min_level)
+    with _status(False, "hunting: compiling and running the rules…"):
+        rep = run(Case.open(case), sigma or [], ioc or [], min_level)
     if as_json:
         _dump({"stored": rep.stored, "rules": [vars(r) for r in rep.rules],
                "not_run": [vars(p) for p in rep.problems],

@@ -313,13 +313,3 @@ class PartitionedWriter:
             finally:
                 self.fs.delete_file(final + ".tmp")
         self._writers.clear()
-
-
-def parts_written(events_url: str) -> dict[str, int]:
-    """Parquet parts per evidence id below ``events_url`` (for tests and diagnostics)."""
-    out: dict[str, int] = {}
-    for path in store.listing(events_url):
-        if path.endswith(".parquet") and "/dataset=" in path:
-            key = path.rsplit("/", 1)[-1].split(".", 1)[0]
-            out[key] = out.get(key, 0) + 1
-    return out

@@ -18,7 +18,6 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -193,11 +192,3 @@ def working_copy(url: str, *, create: bool = False) -> Path:
         elif name == MANIFEST and not create:
             raise CaseError(f"{url} is not an ashiato case (no {MANIFEST})")
     return work
-
-
-def info(url: str) -> dict[str, Any]:
-    """Sizes of what a case holds (for logs and the benchmark)."""
-    fs, _ = filesystem(url)
-    files = [p for p in listing(join(url, EVENTS)) if p.endswith(".parquet")]
-    size = sum(i.size or 0 for i in fs.get_file_info(files)) if files else 0
-    return {"parquet_files": len(files), "bytes": size}
