@@ -108,3 +108,14 @@ def test_rejects_only_at_garbled_lines(result) -> None:  # type: ignore[no-untyp
     # a garbled line may still yield an event (a cut FortiGate line keeps its leading
     # fields); what must never happen is a reject anywhere else
     assert got <= garbled
+
+
+def test_clock_skews_found_and_applied(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    for skew in truth.get("clock_skews") or []:
+        if abs(skew["offset_seconds"]) < 60:
+            continue
+        match = [s for s in found["clock_skew"] if s["source"].endswith("@" + skew["device"])]
+        assert match, (skew, found["clock_skew"])
+        assert abs(match[0]["offset_seconds"] - skew["offset_seconds"]) <= 5
+        assert match[0]["applied"] is True

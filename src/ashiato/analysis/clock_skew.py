@@ -13,7 +13,8 @@ one transaction. The median difference per pair of sources is an edge when at le
 pairs agree (their middle half within a minute); offsets are propagated over the strongest
 edges and finally measured against the most trustworthy clocks present: Windows logs
 (domain members sync with the DC), else the median of three or more devices, else the IDS
-sensor. Offsets are reported, never applied.
+sensor. ``apply`` then shifts each skewed source's timestamps by its offset, so that the
+analyses line events up on one clock (the stored events are never changed).
 """
 
 from __future__ import annotations
@@ -155,3 +156,21 @@ def solve(found: list[Edge]) -> list[ClockSkew]:
 
 def estimate(ctx: Context) -> list[ClockSkew]:
     return solve(edges(ctx))
+
+
+def apply(events: Any, skews: list[ClockSkew]) -> Any:
+    """``events`` with each skewed source's ``@timestamp`` moved back by its offset."""
+    if not skews:
+        return events
+    label = _label(events)
+    ts = events["@timestamp"]
+    fixed = ibis.cases(
+        *(
+            (label == s.source, ts - ibis.interval(milliseconds=round(s.offset_seconds * 1000)))
+            for s in skews
+        ),
+        else_=ts,
+    )
+    for s in skews:
+        s.applied = True
+    return events.mutate(**{"@timestamp": fixed})

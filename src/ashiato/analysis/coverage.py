@@ -37,14 +37,16 @@ def _seconds(ts: Any) -> Any:
 
 
 def coverage(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
-             infected_hosts: list[str]) -> Result:  # fmt: skip
+             infected_hosts: list[str],
+             skews: list[ClockSkew] | None = None) -> Result:  # fmt: skip
     sources = _sources(ctx)
     cov: dict[str, Any] = {"sources": sources}
     cov.update(_hours(ctx, window, sources))
     prof = Profile.load(ctx)
     gaps = missing(prof, window, infected_hosts)
     tamper = tampering.find(ctx, ident, window)
-    skews = clock_skew.estimate(ctx)
+    if skews is None:
+        skews = clock_skew.estimate(ctx)
     steps = next_steps(ctx, ident, infected_hosts, gaps, tamper, skews)
     return cov, gaps, tamper, skews, steps
 
@@ -133,8 +135,10 @@ def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Mi
                      f"({', '.join(users)}) and end their sessions; check where else they "
                      "logged on.")  # fmt: skip
     for s in skews[:5]:
-        steps.append(f"Correct for the clock of {s.source} ({s.offset_seconds:+.0f} s) when "
-                     "lining it up with other sources.")  # fmt: skip
+        done = "ashiato corrected for it in this analysis; " if s.applied else ""
+        steps.append(f"The clock of {s.source} is {s.offset_seconds:+.0f} s off: {done}"
+                     "set it right (NTP), and allow for it when reading that log by "
+                     "hand.")  # fmt: skip
     if infected:
         steps.append("Before restoring files, make sure no infected host can reach the file "
                      "shares; restore from backups or shadow copies taken before the first "

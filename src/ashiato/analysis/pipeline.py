@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ashiato import engines
+from ashiato.analysis import clock_skew, identity, impact, network
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
-from ashiato.analysis import identity, impact, network
 from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
 from ashiato.case import Case
@@ -37,7 +37,9 @@ def investigate(
     # hunt results repeat the evidence refs of the events they matched; the analyses
     # read the events themselves, so counts per host or file are not doubled
     events = eng.events.filter(eng.events["event.dataset"] != "ashiato.detection")
-    ctx = Context(events=events, tz=case.tz)
+    # line every source up on one clock before anything compares times across sources
+    skews = clock_skew.estimate(Context(events=events, tz=case.tz))
+    ctx = Context(events=clock_skew.apply(events, skews), tz=case.tz)
     ident = identity.build(ctx)
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
@@ -53,7 +55,7 @@ def investigate(
     vectors = vector_mod.vectors(ctx, ident, [(h, t) for h, t in infected_times if t])
     window = imp.window
     cov, missing, tampering, skews, steps = coverage_mod.coverage(
-        ctx, ident, window, [v.host for v in infected]
+        ctx, ident, window, [v.host for v in infected], skews
     )
     kind = None
     if imp.notes or imp.encrypted or any("ransom" in k for v in infected for k in v.kinds()):
