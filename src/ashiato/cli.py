@@ -34,6 +34,16 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# options shared by the commands that can run on either engine
+EngineOption = Annotated[
+    str | None, typer.Option(help="duckdb or spark (default: $ASHIATO_ENGINE, else duckdb).")
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark master, e.g. local[*], spark://h:7077, yarn."),
+]
+
+
 def friendly(fn: F) -> F:
     """Print AshiatoError as a one-line message (exit 2) instead of a traceback."""
 
@@ -76,13 +86,8 @@ def ingest(
         typer.Option(help="Column mapping (JSON/TOML) for generic CSV/JSON exports."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
-    engine: Annotated[
-        str | None, typer.Option(help="duckdb or spark (default: $ASHIATO_ENGINE, else duckdb).")
-    ] = None,
-    spark_master: Annotated[
-        str | None,
-        typer.Option("--spark-master", help="Spark master, e.g. local[*], spark://h:7077, yarn."),
-    ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Parse evidence into a case: hashed, read-only, nothing lost."""
     from ashiato import engines
@@ -403,13 +408,8 @@ def investigate(
     ] = None,
     tz: Annotated[str | None, typer.Option(help="Zone for naive times when ingesting.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print findings.json.")] = False,
-    engine: Annotated[
-        str | None, typer.Option(help="duckdb or spark (default: $ASHIATO_ENGINE, else duckdb).")
-    ] = None,
-    spark_master: Annotated[
-        str | None,
-        typer.Option("--spark-master", help="Spark master, e.g. local[*], spark://h:7077, yarn."),
-    ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Answer the responders' questions; writes findings.json into the case."""
     from ashiato import engines
