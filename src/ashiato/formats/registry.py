@@ -15,6 +15,7 @@ from ashiato.formats.base import Format, Sample
 BUILTIN: tuple[str, ...] = (
     "ashiato.formats.evtx",
     "ashiato.formats.evtx_jsonl",
+    "ashiato.formats.nxlog_json",
     "ashiato.formats.wevtutil_xml",
     "ashiato.formats.eventviewer_csv",
     "ashiato.formats.dhcp",
