@@ -55,6 +55,14 @@ class Sample:
         out = [ln for ln in self.lines if ln.strip() or not skip_blank]
         return out[:n]
 
+    def mostly(self, test: Callable[[str], object], n: int = 10) -> bool:
+        """At least half of the first ``n`` non-blank lines pass ``test`` (a junk line or a
+        header does not stop a format from being recognised; one stray match does not
+        make it)."""
+        lines = self.first_lines(n)
+        hits = sum(1 for ln in lines if test(ln))
+        return bool(lines) and hits >= max(1, (len(lines) + 1) // 2)
+
 
 @dataclass
 class Reject:

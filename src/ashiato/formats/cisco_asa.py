@@ -134,11 +134,7 @@ MAX_OPEN = 1_000_000  # Built lines remembered for pairing (a teardown forgets i
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if TAG.search(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(TAG.search)
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:

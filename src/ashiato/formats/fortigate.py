@@ -76,11 +76,7 @@ _SNIFF_TIME = re.compile(r"(?:^|[\s>])(?:date=\S+ time=\d|eventtime=\d)")
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if _SNIFF_TIME.search(ln) and _SNIFF.search(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(lambda ln: _SNIFF_TIME.search(ln) and _SNIFF.search(ln))
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:

@@ -90,11 +90,7 @@ _CATEGORY = {
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if _SNIFF.search(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(_SNIFF.search)
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:

@@ -55,11 +55,7 @@ _NULL = pa.scalar(None, pa.string())
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if _SNIFF.match(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(_SNIFF.match)
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:

@@ -38,11 +38,7 @@ _LINE = re.compile(
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if _LINE.match(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(_LINE.match)
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:

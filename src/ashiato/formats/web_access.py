@@ -61,11 +61,7 @@ _BAD_TIME = "unreadable time (expected dd/Mon/yyyy:HH:MM:SS +zzzz)"
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(10)
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if _SNIFF.match(ln))
-    return hits >= max(1, (len(lines) + 1) // 2)
+    return sample.mostly(_SNIFF.match)
 
 
 def dataset_of(display: str) -> str:
