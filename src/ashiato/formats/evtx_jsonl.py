@@ -19,8 +19,8 @@ import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, integer
-from ashiato.formats.winevent_rows import WinRows, json_row, scalar
+from ashiato.formats.winevent import FIELDS, Row, integer
+from ashiato.formats.winevent_rows import json_line_events, json_row, scalar
 
 
 def sniff(sample: Sample) -> bool:
@@ -46,36 +46,13 @@ def _is_event(obj: Any) -> bool:
     return isinstance(event, dict) and isinstance(event.get("System"), dict)
 
 
+def _row(obj: Any) -> tuple[Row, int | None]:
+    event = obj["Event"]
+    return json_row(event), integer(scalar(event["System"].get("EventRecordID")))
+
+
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
-    rows = WinRows(source)
-    for first, lines in source.line_chunks():
-        for offset, line in enumerate(lines):
-            if not line or line.isspace():
-                continue
-            number = first + offset
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                source.reject(number, f"not JSON: {exc}", line)
-                continue
-            if not _is_event(obj):
-                source.reject(number, 'not an {"Event": {"System": ...}} object', line)
-                continue
-            event = obj["Event"]
-            try:
-                row = json_row(event)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                source.reject(number, f"unusable event: {exc}", line)
-                continue
-            record_id = integer(scalar(event["System"].get("EventRecordID")))
-            if record_id is not None:
-                row["winlog"]["record_id"] = record_id
-            batch = rows.add(number, row)
-            if batch is not None:
-                yield batch
-    batch = rows.flush()
-    if batch is not None:
-        yield batch
+    yield from json_line_events(source, _row, 'an {"Event": {"System": ...}} object', _is_event)
 
 
 FORMAT = Format(

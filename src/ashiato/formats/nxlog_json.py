@@ -22,8 +22,8 @@ import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
-from ashiato.formats.winevent import FIELDS, WinEvent, integer, to_row
-from ashiato.formats.winevent_rows import WinRows
+from ashiato.formats.winevent import FIELDS, Row, WinEvent, integer, to_row
+from ashiato.formats.winevent_rows import json_line_events
 
 # NXLog's and Logstash's own keys; everything else is EventData
 _META = frozenset(
@@ -45,7 +45,7 @@ def sniff(sample: Sample) -> bool:
     except orjson.JSONDecodeError:
         head = lines[0]
         return all(f'"{k}":' in head for k in _REQUIRED)
-    return isinstance(obj, dict) and all(k in obj for k in _REQUIRED)
+    return _is_event(obj)
 
 
 def _event(obj: dict[str, Any]) -> WinEvent:
@@ -70,35 +70,18 @@ def _event(obj: dict[str, Any]) -> WinEvent:
     )
 
 
+def _is_event(obj: Any) -> bool:
+    return isinstance(obj, dict) and all(k in obj for k in _REQUIRED)
+
+
+def _row(obj: Any) -> tuple[Row, int | None]:
+    ev = _event(obj)
+    return to_row(ev), ev.record_id
+
+
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
-    rows = WinRows(source)
-    for first, lines in source.line_chunks():
-        for offset, line in enumerate(lines):
-            if not line or line.isspace():
-                continue
-            number = first + offset
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                source.reject(number, f"not JSON: {exc}", line)
-                continue
-            if not isinstance(obj, dict) or not all(k in obj for k in _REQUIRED):
-                source.reject(number, f"not an NXLog Windows event (needs {_REQUIRED})", line)
-                continue
-            try:
-                ev = _event(obj)
-                row = to_row(ev)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                source.reject(number, f"unusable event: {exc}", line)
-                continue
-            if ev.record_id is not None:
-                row["winlog"]["record_id"] = ev.record_id
-            batch = rows.add(number, row)
-            if batch is not None:
-                yield batch
-    batch = rows.flush()
-    if batch is not None:
-        yield batch
+    what = f"an NXLog Windows event (needs {_REQUIRED})"
+    yield from json_line_events(source, _row, what, _is_event)
 
 
 FORMAT = Format(

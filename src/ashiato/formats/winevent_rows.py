@@ -9,7 +9,7 @@ which column) stays in ``winevent``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -260,3 +260,39 @@ def _timestamps(times: list[str | None]) -> pa.Array:
             when = when.replace(tzinfo=UTC)
         fixed.append(when.isoformat() if when else None)
     return pa.array(fixed, pa.string()).cast(TS)
+
+
+def json_line_events(
+    source: Source, to_row: Callable[[Any], tuple[Row, int | None]], what: str,
+    accepts: Callable[[Any], bool],
+) -> Iterator[pa.RecordBatch]:
+    """Windows events one JSON object per line: ``accepts`` says whether an object is one
+    (``what`` names the shape for the reject), ``to_row`` maps it and gives the
+    EventRecordID (kept in extra; ``record`` is the line)."""
+    rows = WinRows(source)
+    for first, lines in source.line_chunks():
+        for offset, line in enumerate(lines):
+            if not line or line.isspace():
+                continue
+            number = first + offset
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                source.reject(number, f"not JSON: {exc}", line)
+                continue
+            if not accepts(obj):
+                source.reject(number, f"not {what}", line)
+                continue
+            try:
+                row, record_id = to_row(obj)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                source.reject(number, f"unusable event: {exc}", line)
+                continue
+            if record_id is not None:
+                row["winlog"]["record_id"] = record_id
+            batch = rows.add(number, row)
+            if batch is not None:
+                yield batch
+    batch = rows.flush()
+    if batch is not None:
+        yield batch
