@@ -146,7 +146,8 @@ def test_url_auth_vpn_nat_commands(parsed: Parsed) -> None:
     assert rows[9]["user.name"] == "tanaka"
     assert (rows[10]["event.outcome"], rows[10]["user.name"]) == ("failure", "admin")
     assert rows[10]["source.ip"] == "198.51.100.9"
-    assert rows[11]["extra"] == {"vpn_group": "GroupPolicy_VPN", "assigned_ip": "10.99.0.5"}
+    assert rows[11]["extra"] == {"vpn_group": "GroupPolicy_VPN"}
+    assert (rows[11]["host.ip"], rows[11]["observer.type"]) == ("10.99.0.5", "vpn")
     # Bytes rcv (from the remote user) is what the user sent
     assert (rows[12]["source.bytes"], rows[12]["destination.bytes"]) == (52428800, 1048576)
     assert rows[13]["extra"]["nat_source_ip"] == "198.51.100.2"
@@ -155,8 +156,13 @@ def test_url_auth_vpn_nat_commands(parsed: Parsed) -> None:
 
 def test_small_chunks_and_crlf(tmp_path: Path) -> None:
     assert_small_chunks_match(
-        FORMAT, LOG, tmp_path / "crlf.log", chunk_bytes=200, by_record=True,
-        tz="Asia/Tokyo", year_hint=2015
+        FORMAT,
+        LOG,
+        tmp_path / "crlf.log",
+        chunk_bytes=200,
+        by_record=True,
+        tz="Asia/Tokyo",
+        year_hint=2015,
     )
 
 
@@ -165,3 +171,42 @@ def test_sniff() -> None:
     assert registry.sniff(text_sample(LOG)) is FORMAT
     assert_claims_no_other_fixture(FORMAT, "cisco_asa")
     assert not FORMAT.sniff(Sample(b"hello\n", "hello\n", "x.log"))
+
+
+ANYCONNECT = DATA / "cisco_asa" / "anyconnect.log"
+
+
+def test_anyconnect_follows_the_remote_access_interface() -> None:
+    table, rejects = parse_file(FORMAT, ANYCONNECT, tz="Asia/Tokyo", year_hint=2024)
+    rows = rows_by_record(table)
+    assert rejects == []
+    assert {r["observer.type"] for r in rows.values()} == {"vpn"}
+    logins = [(r["event.action"], r["event.outcome"], r.get("user.name"), r.get("source.ip"))
+              for k, r in sorted(rows.items()) if k <= 3]  # fmt: skip
+    assert logins == [
+        ("vpn-login", "failure", "admin", "185.220.101.5"),
+        ("vpn-login", "failure", None, "185.220.101.5"),  # the name masked as *****
+        ("vpn-login", "success", "tanaka", None),
+    ]
+    assert rows[1]["@timestamp"] == utc_of("2024-02-03T02:10:01+09:00")
+    assert rows[1]["extra"]["reason"] == "Invalid password"
+    actions = [rows[k]["event.action"] for k in range(4, 11)]
+    assert actions == [
+        "vpn-session-start",
+        "vpn-channel-up",
+        "vpn-session-start",
+        "vpn-channel-down",
+        "vpn-session-end",
+        "vpn-session-start",
+        "vpn-session-end",
+    ]
+    assigned = rows[6]
+    assert (assigned["user.name"], assigned["source.ip"], assigned["host.ip"]) == (
+        "tanaka", "185.220.101.5", "10.99.0.23",
+    )  # fmt: skip
+    assert assigned["event.category"] == "session"
+    end = rows[8]
+    assert (end["source.bytes"], end["destination.bytes"]) == (2147483648, 10485760)
+    assert end["extra"]["reason"] == "User Requested"
+    assert (rows[9]["user.domain"], rows[9]["user.name"]) == ("CORP", "suzuki")
+    assert rows[10]["extra"]["reason"] == "Idle Timeout"

@@ -226,3 +226,49 @@ def test_beats_corpus() -> None:
     assert (rows[1]["network.transport"], rows[1]["event.action"]) == ("udp", "deny")
     assert rows[3]["extra"]["transip"] == "67.43.156.12"
     assert all("@timestamp" in r and "source.ip" in r for r in rows.values())
+
+
+VPN = DATA / "fortigate" / "fortigate_vpn.log"
+
+
+def test_ssl_vpn_events_follow_the_remote_access_interface() -> None:
+    table, rejects = parse_file(FORMAT, VPN, tz="Asia/Tokyo")
+    rows = rows_by_record(table)
+    assert rejects == []
+    assert {r["observer.type"] for r in rows.values()} == {"vpn"}
+    fail = rows[2]
+    assert (fail["event.action"], fail["event.category"], fail["event.outcome"]) == (
+        "vpn-login", "authentication", "failure",
+    )  # fmt: skip
+    assert (fail["user.name"], fail["source.ip"]) == ("tanaka", "185.220.101.5")
+    assert fail["extra"]["reason"] == "sslvpn_login_permission_denied"
+    # tz="+0900" on the line; eventtime (ns) wins on line 1
+    assert fail["@timestamp"] == utc_of("2024-02-03T02:10:09+09:00")
+    assert rows[1]["@timestamp"] == utc_of("2024-02-03T02:10:01.123456+09:00")
+    assert rows[3]["event.action"] == "ssl-new-con" and "user.name" not in rows[3]
+    up = rows[4]
+    assert (up["event.action"], up["event.category"], up["event.outcome"]) == (
+        "vpn-session-start", "session", "success",
+    )  # fmt: skip
+    assert (up["user.name"], up["source.ip"], up["host.ip"]) == (
+        "tanaka", "185.220.101.5", "10.212.134.200",
+    )  # fmt: skip
+    assert up["extra"]["group"] == "SSLVPN-Users"
+    down = rows[5]
+    assert down["event.action"] == "vpn-session-end"
+    # no tz= and no eventtime: date/time read in the source's zone (JST)
+    assert down["@timestamp"] == utc_of("2024-02-03T04:40:13+09:00")
+    assert (down["source.bytes"], down["destination.bytes"]) == (2147483648, 10485760)
+    assert down["extra"]["event.duration"] == 8911 * 1_000_000_000
+    # dial-up IPsec: the XAuth user and the assigned address; N/A is no value
+    ipsec = rows[6]
+    assert (ipsec["event.action"], ipsec["user.name"], ipsec["host.ip"]) == (
+        "vpn-session-start", "suzuki", "10.10.50.3",
+    )  # fmt: skip
+    assert ipsec["source.ip"] == "198.51.100.7"
+
+
+def test_traffic_rows_keep_observer_firewall_and_no_host_ip(parsed: Parsed) -> None:
+    rows = parsed[0]
+    assert all(r["observer.type"] == "firewall" for r in rows.values())
+    assert not any("host.ip" in r for r in rows.values())

@@ -27,12 +27,24 @@ event.severity):
 - 304001 Accessed URL: the server address -> destination.ip, what follows its ``:``
   (a URL or a path, as logged) -> url.original.
 - 111008/111010 commands run by an administrator -> user.name, extra ``command``.
-- 113004/113005/113012/113015 AAA authentication, 605004/605005 management login,
-  611101/611102, 716001/716002/722051/113019 VPN sessions: user.name, source.ip,
-  outcome; 113019's byte counts are the ASA's: ``Bytes rcv`` (from the remote user, the
-  session's initiator) -> source.bytes, ``Bytes xmt`` (to the user) -> destination.bytes.
+- 605004/605005 management login, 611101/611102 user authentication: user.name,
+  source.ip, outcome.
+- Remote access (AnyConnect, clientless WebVPN), in the shared remote-access interface
+  with observer.type ``vpn``: 113004/113012 (successful) and 113005/113015 (rejected)
+  AAA user authentication -> event.action ``vpn-login``, category authentication, the
+  ``user IP`` -> source.ip (the ASA writes ``***`` for the name of a rejected user unless
+  told not to: no user.name then); 113039 AnyConnect parent session started, 716001
+  WebVPN session started and 722051 address assigned -> ``vpn-session-start`` (722051's
+  IPv4 address -> host.ip, the tunnel address); 716002 WebVPN session terminated and
+  113019 session disconnected -> ``vpn-session-end`` (reason in extra); 113019's byte
+  counts are the ASA's: ``Bytes rcv`` (from the remote user, the session's initiator) ->
+  source.bytes, ``Bytes xmt`` (to the user) -> destination.bytes. The per-channel
+  722022 (TLS/DTLS channel established) and 722023/722028/722037 (closed) ->
+  ``vpn-channel-up`` / ``vpn-channel-down``: a session has several. Category session;
+  ``Group <...>`` -> extra ``vpn_group``.
 
-observer.type firewall, observer.vendor cisco, event.dataset cisco.asa.
+observer.type firewall (vpn for the remote-access events), observer.vendor cisco,
+event.dataset cisco.asa.
 """
 
 from __future__ import annotations
@@ -124,12 +136,15 @@ _BYTES_XR = re.compile(
 )
 
 _DENY_IDS = frozenset({"106001", "106006", "106007", "106015", "106021", "710003"})
+# the shared remote-access actions (docs/formats.md); 7220xx are per-channel (TLS,
+# DTLS) events inside a session, so they get their own names, not session start/end
 _VPN_ACTIONS = {
-    "716001": "vpn-session-started", "716002": "vpn-session-terminated",
-    "722051": "vpn-address-assigned", "113019": "vpn-session-disconnected",
-    "722022": "vpn-connection-started", "722023": "vpn-connection-terminated",
-    "722028": "vpn-connection-closed", "722037": "vpn-connection-closed",
+    "113039": "vpn-session-start", "716001": "vpn-session-start",
+    "722051": "vpn-session-start", "716002": "vpn-session-end", "113019": "vpn-session-end",
+    "722022": "vpn-channel-up", "722023": "vpn-channel-down",
+    "722028": "vpn-channel-down", "722037": "vpn-channel-down",
 }  # fmt: skip
+_TERMINATED = re.compile(r"session terminated: (?P<reason>.+?)\.?$")
 MAX_OPEN = 1_000_000  # Built lines remembered for pairing (a teardown forgets its own)
 
 
@@ -392,10 +407,15 @@ def _aaa(text: str, row: Row, _open: dict[str, bool]) -> None:
     if not m:
         return
     ok = m["res"] == "Successful"
+    # AAA authentication on an ASA is the remote-access login (administrators' logins
+    # are 605004/605005/611101); authorization keeps its own name
+    login = m["what"] == "authentication"
     row.update({
         "event.category": "authentication", "event.outcome": "success" if ok else "failure",
-        "event.action": f"{m['what']}-{'success' if ok else 'failure'}",
+        "event.action": "vpn-login" if login else f"authorization-{'success' if ok else 'failure'}",
     })  # fmt: skip
+    if login:
+        row["observer.type"] = "vpn"
     u = _AAA_USER.search(text)
     if u:
         if u["user"] != "***":  # the ASA masks names of failed logons unless told not to
@@ -436,15 +456,20 @@ def _uname(text: str, row: Row, _open: dict[str, bool]) -> None:
 
 
 def _vpn(code: str, text: str, row: Row) -> None:
-    row["event.category"] = "authentication"
+    row["event.category"] = "session"
     row["event.action"] = _VPN_ACTIONS[code]
+    row["event.outcome"] = "success"
+    row["observer.type"] = "vpn"
     m = _GROUP_USER.search(text) or _GROUP_EQ.search(text)
     if m:
         _user(row, m["user"])
         row["source.ip"], row["vpn_group"] = m["ip"], m["group"]
     a = _ASSIGNED.search(text)
     if a:
-        row["assigned_ip"] = a["addr"]
+        row["host.ip"] = a["addr"]
+    t = _TERMINATED.search(text)
+    if t:
+        row["reason"] = t["reason"]
     b = _BYTES_XR.search(text)
     if b:
         # counted by the ASA: it received from the remote user, transmitted to them
@@ -493,7 +518,7 @@ FORMAT = Format(
         "@timestamp", "event.code", "event.severity", "event.provider", "event.action",
         "event.category", "event.outcome", "message", "source.ip", "source.port",
         "source.bytes", "destination.ip", "destination.port", "destination.bytes",
-        "network.transport", "network.protocol", "user.name", "user.domain", "url.original",
-        "rule.name", "observer.name", "observer.type", "observer.vendor", "extra",
+        "network.transport", "network.protocol", "user.name", "user.domain", "host.ip",
+        "url.original", "rule.name", "observer.name", "observer.type", "observer.vendor", "extra",
     ),
 )  # fmt: skip

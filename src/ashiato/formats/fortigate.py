@@ -24,6 +24,17 @@ event.severity (syslog numbers); attack/virus/app -> rule.name; attackid/virusid
 rule.id; catdesc -> rule.category; hostname -> url.domain and destination.domain;
 url (+ hostname when the url is a path) -> url.original; user/srcuser -> user.name;
 msg -> message; ``duration`` (seconds) -> extra ``event.duration`` (nanoseconds).
+
+VPN events (``type=event subtype=vpn``, FortiOS log ids 39424-39426, 39947-39949 for
+SSL-VPN, 37138/37141 for IPsec) follow the shared remote-access interface:
+observer.type ``vpn``; action ``ssl-login-fail`` -> event.action ``vpn-login`` (outcome
+failure, category authentication; ``reason`` such as ``sslvpn_login_unknown_user`` in
+extra), ``tunnel-up`` -> ``vpn-session-start``, ``tunnel-down`` -> ``vpn-session-end``
+(category session; ``tunnel-stats`` keeps its name, category session); remip -> source.ip
+(the client's public address), tunnelip (or IPsec ``assignip``) -> host.ip, user (or
+IPsec ``xauthuser``) -> user.name, sentbyte/rcvdbyte -> source/destination.bytes as for
+traffic; group, tunneltype, tunnelid, vpntunnel in extra. FortiGate writes no success
+line for an SSL-VPN login: the ``tunnel-up`` is it.
 """
 
 from __future__ import annotations
@@ -50,9 +61,12 @@ EXTRA = (
     "devid", "vd", "eventtype", "severity", "policyid", "sessionid", "srcintf", "dstintf",
     "srccountry", "dstcountry", "trandisp", "transip", "transport", "app", "appcat",
     "utmaction", "direction", "profile", "ref", "reason", "logdesc", "dstuser", "filename",
-    "quarskip", "craction", "crscore", "crlevel",
+    "quarskip", "craction", "crscore", "crlevel", "group", "tunneltype", "tunnelid",
+    "vpntunnel", "xauthgroup", "dst_host", "nextstat",
 )  # fmt: skip
-KEYS = vx.KeyTable(MAPPED + EXTRA)
+# VPN events (type=event subtype=vpn): the remote client and its tunnel address
+VPN_KEYS = ("remip", "tunnelip", "assignip", "xauthuser")
+KEYS = vx.KeyTable(MAPPED + EXTRA + VPN_KEYS)
 
 _TRANSPORT = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "47": "gre", "50": "esp"}
 _SEVERITY = {
@@ -69,7 +83,15 @@ _CATEGORY = {
 _FAILED = (
     "deny", "denied", "block", "blocked", "drop", "dropped", "reset", "reset_client",
     "reset_server", "drop_session", "clear_session", "failed", "failure", "timeout-deny",
+    "ssl-login-fail",
 )  # fmt: skip
+# the shared remote-access actions (docs/formats.md): SSL-VPN and dial-up IPsec
+_VPN_ACTIONS = {
+    "ssl-login-fail": "vpn-login", "tunnel-up": "vpn-session-start",
+    "tunnel-down": "vpn-session-end",
+}  # fmt: skip
+_VPN_CATEGORY = {"vpn-login": "authentication", "vpn-session-start": "session",
+                 "vpn-session-end": "session", "tunnel-stats": "session"}  # fmt: skip
 _NULL = pa.scalar(None, pa.string())
 _SNIFF = re.compile(r"(?:^|[\s>])(?:logid|devid|devname|type)=")
 _SNIFF_TIME = re.compile(r"(?:^|[\s>])(?:date=\S+ time=\d|eventtime=\d)")
@@ -204,6 +226,20 @@ def _columns(
     )
     logins = pc.fill_null(pc.is_in(action, value_set=pa.array(["login", "logout"])), False)
     category = pc.if_else(logins, "authentication", category)
+    vpn = pc.fill_null(pc.equal(pc.utf8_lower(v["subtype"]), "vpn"), False)
+    if pc.any(vpn).as_py():
+        vpn_action = pc.if_else(vpn, _lookup(action, dict(_VPN_ACTIONS), pa.string()), _NULL)
+        action = pc.coalesce(vpn_action, action)
+        category = pc.if_else(
+            vpn, pc.coalesce(_lookup(action, dict(_VPN_CATEGORY), pa.string()), category),
+            category,
+        )  # fmt: skip
+    source_ip = pc.coalesce(v["srcip"], pc.if_else(vpn, v["remip"], _NULL))
+    tunnel_ip = pc.coalesce(_no_na(v["tunnelip"]), _no_na(v["assignip"]))
+    tunnel_ip = pc.if_else(pc.fill_null(pc.equal(tunnel_ip, "(null)"), False), _NULL, tunnel_ip)
+    tunnel_ip = pc.if_else(vpn, tunnel_ip, _NULL)
+    observer = pc.if_else(vpn, "vpn", "firewall")
+    user = pc.coalesce(_no_na(v["user"]), _no_na(v["srcuser"]), _no_na(v["xauthuser"]))
     host, url = v["hostname"], v["url"]
     is_path = pc.fill_null(pc.starts_with(url, "/"), False)
     url_full = pc.if_else(
@@ -222,7 +258,7 @@ def _columns(
         "event.severity": _lookup(pc.utf8_lower(v["level"]), dict(_SEVERITY), pa.int32()),
         "event.provider": ltype,
         "message": v["msg"],
-        "source.ip": v["srcip"],
+        "source.ip": source_ip,
         "source.port": vx.to_int(v["srcport"], pa.int32())[0],
         "source.bytes": vx.to_int(v["sentbyte"])[0],
         "destination.ip": v["dstip"],
@@ -231,7 +267,8 @@ def _columns(
         "destination.domain": host,
         "network.transport": transport,
         "network.protocol": pc.utf8_lower(v["service"]),
-        "user.name": _no_na(pc.coalesce(v["user"], v["srcuser"])),
+        "user.name": user,
+        "host.ip": tunnel_ip,
         "url.original": url_full,
         "url.domain": pc.utf8_lower(host),
         "url.path": pc.if_else(is_path, url, _NULL),
@@ -239,7 +276,7 @@ def _columns(
         "rule.id": pc.coalesce(v["attackid"], v["virusid"]),
         "rule.category": v["catdesc"],
         "observer.name": devname,
-        "observer.type": vx.constant("firewall", m),
+        "observer.type": observer,
         "observer.vendor": vx.constant("fortinet", m),
         "extra": vx.json_objects(extra, m),
         "record": pa.array(records, pa.int64()),
@@ -257,7 +294,7 @@ FORMAT = Format(
         "event.severity", "event.provider", "message", "source.ip", "source.port",
         "source.bytes", "destination.ip", "destination.port", "destination.bytes",
         "destination.domain", "network.transport", "network.protocol", "user.name",
-        "url.original", "url.domain", "url.path", "rule.name", "rule.id", "rule.category",
-        "observer.name", "observer.type", "observer.vendor", "extra",
+        "host.ip", "url.original", "url.domain", "url.path", "rule.name", "rule.id",
+        "rule.category", "observer.name", "observer.type", "observer.vendor", "extra",
     ),
 )  # fmt: skip
