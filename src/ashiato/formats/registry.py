@@ -31,6 +31,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.amcache",
     "ashiato.formats.panos",
     "ashiato.formats.cisco_asa",
+    "ashiato.formats.esxi",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",

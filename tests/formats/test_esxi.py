@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import (
+    DATA,
+    Rows,
+    assert_claims_no_other_fixture,
+    assert_registry_routes,
+    rows_by_record,
+    text_sample,
+    utc_of,
+)
+
+from ashiato.formats.base import Sample
+from ashiato.formats.esxi import FORMAT
+from ashiato.formats.testing import parse_file
+
+FOLDER = DATA / "esxi"
+
+
+def parsed(name: str, tz: str = "Asia/Tokyo") -> tuple[Rows, list[tuple[int, str]]]:
+    table, rejects = parse_file(FORMAT, FOLDER / name, tz=tz)
+    return rows_by_record(table), [(r.record, r.reason) for r in rejects]
+
+
+def test_every_row_is_a_hypervisor_event() -> None:
+    for path in sorted(FOLDER.iterdir()):
+        rows, _ = parsed(path.name)
+        assert rows, path
+        for row in rows.values():
+            assert (row["observer.type"], row["observer.vendor"]) == ("hypervisor", "vmware")
+            assert row["event.dataset"].startswith("esxi."), row
+
+
+def test_hostd_7_and_8_shapes() -> None:
+    rows, rejects = parsed("hostd.log")
+    # times end in Z: UTC whatever the source's zone
+    assert rows[1]["@timestamp"] == utc_of("2023-02-03T10:02:11.482+00:00")
+    assert (rows[1]["event.action"], rows[1]["event.outcome"]) == ("login", "success")
+    assert (rows[1]["user.name"], rows[1]["source.ip"]) == ("root", "203.0.113.50")
+    assert rows[2]["event.action"] == "ssh-enabled"
+    off = rows[3]
+    assert (off["event.action"], off["user.name"], off["extra"]["vm_id"]) == (
+        "vm-power-off", "root", "12",
+    )  # fmt: skip
+    assert off["extra"]["opID"] == "esxcli-2f-9c07"
+    state = rows[4]
+    assert state["event.action"] == "vm-power-off"
+    assert state["file.path"].endswith("/FS01/FS01.vmx")
+    assert rejects == [(5, "continuation of the previous record (no time of its own)")]
+    delete = rows[6]
+    assert (delete["event.action"], delete["file.path"], delete["source.ip"]) == (
+        "file-delete", "[datastore1] FS01/FS01-flat.vmdk", "203.0.113.50",
+    )  # fmt: skip
+    assert (rows[7]["event.outcome"], rows[7]["user.name"]) == ("failure", "admin")
+    assert rows[7]["event.severity"] == 4  # "warning"
+    # 8.x: In(166) Hostd[pid]: ...
+    on = rows[8]
+    assert (on["event.action"], on["event.provider"], on["event.severity"]) == (
+        "vm-power-on", "hostd", 6,
+    )  # fmt: skip
+    assert on["event.dataset"] == "esxi.hostd"
+    assert rows[9]["event.severity"] == 3 and "event.action" not in rows[9]
+
+
+def test_shell_commands() -> None:
+    rows, rejects = parsed("shell.log")
+    assert rejects == []
+    assert rows[1]["event.action"] == "ssh-enabled"
+    assert "event.action" not in rows[2]  # "Interactive shell session started"
+    commands = [
+        (r["user.name"], r["process.name"], r["process.command_line"])
+        for r in rows.values() if r.get("event.action") == "shell-command"
+    ]  # fmt: skip
+    assert commands[1] == (
+        "root",
+        "esxcli",
+        "esxcli vm process kill --type=force --world-id=1052307",
+    )
+    assert commands[2][1:] == ("vim-cmd", "vim-cmd vmsvc/power.off 12")
+    assert commands[3][2].startswith("esxcli system settings advanced set")
+    assert commands[4][1] == "encrypt"
+    assert len(commands) == 5
+    assert all(r["event.dataset"] == "esxi.shell" for r in rows.values())
+
+
+def test_auth_log_logins() -> None:
+    rows, _ = parsed("auth.log")
+    got = [
+        (r["event.outcome"], r["user.name"], r["source.ip"])
+        for r in rows.values() if r.get("event.action") == "login"
+    ]  # fmt: skip
+    assert got == [
+        ("failure", "root", "198.51.100.23"),
+        ("failure", "admin", "198.51.100.23"),
+        ("success", "root", "198.51.100.23"),
+    ]
+    assert rows[4]["source.port"] == 50131
+    assert rows[4]["event.dataset"] == "esxi.auth"
+
+
+def test_vobd_switches_and_sessions() -> None:
+    rows, _ = parsed("vobd.log")
+    assert [rows[k].get("event.action") for k in (1, 2, 3)] == [
+        "ssh-enabled", "login", "shell-enabled",
+    ]  # fmt: skip
+    assert rows[2]["source.ip"] == "198.51.100.23"
+    assert {r["event.dataset"] for r in rows.values()} == {"esxi.vobd"}
+
+
+def test_sftp_renames_writes_deletes_in_the_datastore() -> None:
+    rows, _ = parsed("syslog.log")
+    assert (rows[1]["event.action"], rows[1]["source.ip"]) == ("login", "198.51.100.23")
+    assert "event.action" not in rows[2]  # read only: nothing written
+    rename = rows[3]
+    assert rename["event.action"] == "file-rename"
+    assert rename["file.path"] == "/vmfs/volumes/datastore1/FS01/FS01-flat.vmdk.args"
+    assert rename["extra"]["file.old_path"] == "/vmfs/volumes/datastore1/FS01/FS01-flat.vmdk"
+    assert (rows[4]["event.action"], rows[4]["extra"]["bytes_written"]) == (
+        "file-write", 1073741824,
+    )  # fmt: skip
+    assert rows[5]["event.action"] == "file-delete"
+    assert (rows[6]["event.provider"], rows[6]["event.action"]) == ("dcui", "login")
+
+
+def test_vmkernel_lines() -> None:
+    rows, rejects = parsed("vmkernel.log")
+    assert rejects == [] and len(rows) == 3
+    assert {r["event.dataset"] for r in rows.values()} == {"esxi.vmkernel"}
+    assert rows[3]["message"] == "cpu3:2100877)sh: exec denied: /tmp/encrypt"
+
+
+def test_syslog_server_copy_and_a_time_without_zone() -> None:
+    rows, _ = parsed("forwarded.log")
+    assert (rows[1]["host.name"], rows[1]["observer.name"]) == ("esx01", "esx01.corp.example")
+    assert (rows[1]["event.action"], rows[1]["user.name"]) == ("vm-power-off", "vpxuser")
+    assert rows[1]["event.dataset"] == "esxi.hostd"
+    assert rows[2]["process.command_line"] == "esxcli network firewall set --enabled false"
+    # no offset: read in the source's zone (JST)
+    assert rows[3]["@timestamp"] == utc_of("2023-02-03T19:06:00+09:00")
+    utc_rows, _ = parsed("forwarded.log", tz="UTC")
+    assert utc_rows[3]["@timestamp"] == utc_of("2023-02-03T19:06:00+00:00")
+    assert utc_rows[2]["@timestamp"] == rows[2]["@timestamp"]
+
+
+def test_junk_lines_are_rejected(tmp_path: Path) -> None:
+    log = tmp_path / "hostd.log"
+    log.write_text(
+        "2023-02-03T10:02:11.482Z info hostd[1] [Originator@6876 sub=Default] ok\ngarbage line\n\n"
+    )
+    table, rejects = parse_file(FORMAT, log)
+    assert table.num_rows == 1
+    assert [(r.record, r.reason, r.raw) for r in rejects] == [
+        (2, "not an ESXi log line (no ISO time at the start)", b"garbage line")
+    ]
+
+
+def test_sniff() -> None:
+    for path in sorted(FOLDER.iterdir()):
+        assert FORMAT.sniff(text_sample(path)), path
+    assert_registry_routes(sorted(FOLDER.iterdir()), "esxi")
+    assert_claims_no_other_fixture(FORMAT, "esxi")
+    # an rsyslog high-precision line from Linux is not ESXi
+    linux = "2023-02-03T10:02:11.482+09:00 web01 sshd[1]: Accepted password for a from b\n"
+    assert not FORMAT.sniff(Sample(linux.encode(), linux, "auth.log"))
+
+
+@pytest.mark.corpus
+def test_claims_nothing_in_the_public_corpus() -> None:
+    from helpers import assert_claims_nothing_in_the_public_corpus
+
+    assert_claims_nothing_in_the_public_corpus(FORMAT)
