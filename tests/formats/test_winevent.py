@@ -343,3 +343,115 @@ def test_extra_with_huge_integers_still_serialises() -> None:
     assert orjson.loads(batch.column("extra")[0].as_py()) == {
         "winlog": {"event_data": {"X": 2**70}}
     }
+
+
+# -- remote access and backup servers (issue 16) -------------------------------------------
+
+
+def _event(provider: str, channel: str, eid: int, data: dict[str, Any], **kw: Any) -> WinEvent:
+    computer = kw.pop("computer", "RDG01.corp.example.jp")
+    return WinEvent(
+        provider=provider, event_id=eid, channel=channel, computer=computer,
+        time="2024-02-03T01:00:00.000000Z", data=data, level=4, **kw,
+    )  # fmt: skip
+
+
+_RDG = ("Microsoft-Windows-TerminalServices-Gateway",
+        "Microsoft-Windows-TerminalServices-Gateway/Operational")  # fmt: skip
+
+
+def test_rd_gateway_login_session_and_bytes() -> None:
+    info = {
+        "Username": "CORP\\tanaka", "IpAddress": "185.220.101.5", "AuthType": "NTLM",
+        "Resource": "fs01.corp.example.jp", "ConnectionProtocol": "HTTP", "ErrorCode": 0,
+    }  # fmt: skip
+    login = to_row(_event(*_RDG, 200, info, user_data=True))
+    assert (login["event.action"], login["event.category"], login["event.outcome"]) == (
+        "vpn-login", "authentication", "success",
+    )  # fmt: skip
+    assert (login["user.name"], login["user.domain"], login["source.ip"]) == (
+        "tanaka", "CORP", "185.220.101.5",
+    )  # fmt: skip
+    assert (login["observer.type"], login["observer.vendor"], login["observer.name"]) == (
+        "vpn", "microsoft", "RDG01.corp.example.jp",
+    )  # fmt: skip
+    denied = to_row(_event(*_RDG, 201, info | {"ErrorCode": 23003}, user_data=True))
+    assert (denied["event.action"], denied["event.outcome"]) == ("vpn-login", "failure")
+    start = to_row(_event(*_RDG, 302, info, user_data=True))
+    assert (start["event.action"], start["destination.domain"]) == (
+        "vpn-session-start", "fs01.corp.example.jp",
+    )  # fmt: skip
+    end = to_row(_event(*_RDG, 303, info | {"BytesReceived": 52428800,
+                                           "BytesTransfered": 1048576,
+                                           "SessionDuration": 5400}, user_data=True))  # fmt: skip
+    assert end["event.action"] == "vpn-session-end"
+    # the client transferred (sent) BytesTransfered and received BytesReceived
+    assert (end["source.bytes"], end["destination.bytes"]) == (1048576, 52428800)
+    assert end["event.duration"] == 5400 * 1_000_000_000
+    failed = to_row(_event(*_RDG, 304, info | {"ErrorCode": 1326}, user_data=True))
+    assert (failed["event.action"], failed["event.outcome"]) == ("vpn-session-start", "failure")
+
+
+def test_nps_radius_decisions() -> None:
+    data = {
+        "SubjectUserSid": "S-1-5-21-1-2-3-1105", "SubjectUserName": "tanaka",
+        "SubjectDomainName": "CORP", "FullyQualifiedSubjectUserName": "CORP\\tanaka",
+        "CallingStationID": "185.220.101.5", "CalledStationID": "203.0.113.1",
+        "NASIPv4Address": "10.0.0.1", "ClientName": "FGT-EDGE", "ClientIPAddress": "10.0.0.1",
+        "AuthenticationType": "MS-CHAPv2", "Reason": "Access granted.",
+    }  # fmt: skip
+    granted = to_row(_security(6272, data))
+    assert (granted["event.action"], granted["event.outcome"]) == ("vpn-login", "success")
+    assert (granted["user.name"], granted["user.domain"], granted["source.ip"]) == (
+        "tanaka", "CORP", "185.220.101.5",
+    )  # fmt: skip
+    assert (granted["observer.type"], granted["observer.name"]) == ("vpn", "FGT-EDGE")
+    assert granted["nps.client_ip"] == "10.0.0.1"
+    denied = to_row(_security(6273, data | {
+        "SubjectUserName": "-", "SubjectDomainName": "-",
+        "FullyQualifiedSubjectUserName": "CORP\\admin", "CallingStationID": "00-11-22-33-44-55",
+        "Reason": "Authentication failed due to a user credentials mismatch.",
+    }, keywords="0x8010000000000000"))  # fmt: skip
+    assert (denied["event.outcome"], denied["user.name"], denied["user.domain"]) == (
+        "failure", "admin", "CORP",
+    )  # fmt: skip
+    assert "source.ip" not in denied or denied["source.ip"] is None
+    assert denied["calling_station_id"] == "00-11-22-33-44-55"
+    assert to_row(_security(6274, data))["event.outcome"] == "failure"
+
+
+def test_veeam_deletions() -> None:
+    def veeam(eid: int, data: dict[str, Any]) -> dict[str, Any]:
+        return to_row(
+            _event("Veeam MP", "Veeam Backup", eid, data, computer="VBRSRV01.corp.example.jp")
+        )
+
+    job = veeam(23090, {"JobName": "FS01 daily", "UserName": "CORP\\svc_backup",
+                        "VbrHostName": "vbrsrv01.corp.example.jp",
+                        "Description": "Backup job 'FS01 daily' has been deleted."})  # fmt: skip
+    assert (job["event.action"], job["event.dataset"]) == ("backup-job-deleted", "veeam.backup")
+    assert (job["user.name"], job["user.domain"], job["veeam.job"]) == (
+        "svc_backup", "CORP", "FS01 daily",
+    )  # fmt: skip
+    assert (job["observer.type"], job["observer.vendor"], job["host.name"]) == (
+        "backup", "veeam", "vbrsrv01",
+    )  # fmt: skip
+    assert job["message"] == "Backup job 'FS01 daily' has been deleted."
+    point = veeam(10050, {"VmName": "FS01", "UserName": "CORP\\svc_backup"})
+    assert (point["event.action"], point["veeam.vm"]) == ("restore-point-deleted", "FS01")
+    for eid in (28200, 30200, 32200):
+        repo = veeam(eid, {"RepositoryName": "Repo01"})
+        assert (repo["event.action"], repo["veeam.repository"]) == ("repository-deleted", "Repo01")
+
+
+def test_windows_server_backup_catalog_deleted() -> None:
+    row = to_row(_event("Microsoft-Windows-Backup", "Application", 524, {},
+                        computer="BK01.corp.example.jp"))  # fmt: skip
+    assert (row["event.action"], row["event.dataset"]) == (
+        "backup-catalog-deleted", "windows.application",
+    )  # fmt: skip
+    assert (row["observer.type"], row["observer.vendor"], row["host.name"]) == (
+        "backup", "microsoft", "bk01",
+    )  # fmt: skip
+    other = to_row(_event("Microsoft-Windows-Backup", "Application", 4, {}))
+    assert "event.action" not in other

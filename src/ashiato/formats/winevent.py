@@ -86,6 +86,9 @@ FIELDS: tuple[str, ...] = (
     "observer.type",
     "observer.vendor",
     "event.dataset",
+    "source.bytes",
+    "destination.bytes",
+    "host.name",
 )
 
 
@@ -478,6 +481,91 @@ def _script_block(d: Mapping[str, Any], row: Row) -> None:
     row["file.path"] = text(d, "Path")
 
 
+# -- remote access (RD Gateway, NPS) and backup servers (Veeam, Windows Server Backup) --
+# In the shared remote-access and server interfaces (docs/formats.md): the gateway or
+# the RADIUS server is the observer, the remote user's address is source.ip.
+
+_KINDS.update(
+    {
+        "microsoft-windows-terminalservices-gateway": "rdgateway",
+        "veeam mp": "veeam",
+        "veeam backup": "veeam",
+        "microsoft-windows-backup": "wsb",
+    }
+)
+_IPV4_OR_6 = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$")
+
+
+def _observer(row: Row, kind: str, vendor: str) -> None:
+    row["observer.type"] = kind
+    row["observer.vendor"] = vendor
+    row["observer.name"] = row.get("host.hostname")
+
+
+def _rd_gateway(d: Mapping[str, Any], row: Row) -> None:
+    # UserData/EventInfo: Username (DOMAIN\user), IpAddress (the client), Resource (the
+    # internal computer), BytesReceived/BytesTransfered/SessionDuration on 202/303
+    row["user.name"], row["user.domain"] = split_user(text(d, "Username"))
+    row["source.ip"] = ip(d.get("IpAddress"))
+    row["destination.domain"] = text(d, "Resource")
+    # "the client transferred %6 (BytesTransfered) bytes and received %5 (BytesReceived)"
+    row["source.bytes"] = integer(text(d, "BytesTransfered"))
+    row["destination.bytes"] = integer(text(d, "BytesReceived"))
+    duration = integer(text(d, "SessionDuration"))
+    if duration is not None:
+        row["event.duration"] = duration * 1_000_000_000
+    error = integer(text(d, "ErrorCode"))
+    failed = row["event.code"] in ("201", "301", "304") or bool(error)
+    row["event.outcome"] = "failure" if failed else "success"
+    row["network.protocol"] = "rdp"
+    _observer(row, "vpn", "microsoft")
+
+
+def _nps(d: Mapping[str, Any], row: Row) -> None:
+    # 6272 granted, 6273 denied, 6274 discarded, 6278 granted full access
+    name, domain = text(d, "SubjectUserName"), text(d, "SubjectDomainName")
+    if name is None:
+        name, domain = split_user(text(d, "FullyQualifiedSubjectUserName"))
+    row["user.name"], row["user.domain"] = name, domain
+    row["user.id"] = text(d, "SubjectUserSid")
+    calling = text(d, "CallingStationID")
+    if calling and _IPV4_OR_6.match(calling):
+        row["source.ip"] = ip(calling)
+    elif calling:
+        row["calling_station_id"] = calling
+    row["event.outcome"] = "success" if row["event.code"] in ("6272", "6278") else "failure"
+    _observer(row, "vpn", "microsoft")
+    row["observer.name"] = text(d, "ClientName") or row.get("host.hostname")
+    row["nps.client_ip"] = ip(d.get("ClientIPAddress"))
+    row["nps.nas_ip"] = ip(d.get("NASIPv4Address")) or ip(d.get("NASIPv6Address"))
+    row["nps.reason"] = text(d, "Reason")
+
+
+def _veeam(d: Mapping[str, Any], row: Row) -> None:
+    row["event.dataset"] = "veeam.backup"
+    row["user.name"], row["user.domain"] = split_user(text(d, "UserName"))
+    row["veeam.job"] = text(d, "JobName")
+    row["veeam.vm"] = text(d, "VmName")
+    row["veeam.repository"] = text(d, "RepositoryName") or text(d, "Name")
+    description = text(d, "Description")
+    if description and "message" not in row:
+        row["message"] = description
+    row["event.outcome"] = "success"
+    _observer(row, "backup", "veeam")
+    row["host.name"] = short_host(text(d, "VbrHostName") or row.get("host.hostname"))
+
+
+def _wsb(d: Mapping[str, Any], row: Row) -> None:
+    row["event.outcome"] = "success"
+    _observer(row, "backup", "microsoft")
+    row["host.name"] = short_host(row.get("host.hostname"))
+
+
+def short_host(name: str | None) -> str | None:
+    """``VBRSRV01.tech.local`` -> ``vbrsrv01`` (host.name is the short, lower-case form)."""
+    return name.split(".", 1)[0].lower() if name else None
+
+
 Handler = Callable[[Mapping[str, Any], Row], None] | None
 
 # (provider kind, event id) -> (event.action, event.category, handler)
@@ -530,6 +618,29 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("defender", 1117): ("malware-action-taken", "malware", _defender),
     ("powershell", 4104): ("script-block-logged", "process", _script_block),
 }
+
+_EVENTS.update(
+    {
+        ("rdgateway", 200): ("vpn-login", "authentication", _rd_gateway),
+        ("rdgateway", 201): ("vpn-login", "authentication", _rd_gateway),
+        ("rdgateway", 300): ("rdg-resource-authorization", "authentication", _rd_gateway),
+        ("rdgateway", 301): ("rdg-resource-authorization", "authentication", _rd_gateway),
+        ("rdgateway", 302): ("vpn-session-start", "session", _rd_gateway),
+        ("rdgateway", 304): ("vpn-session-start", "session", _rd_gateway),
+        ("rdgateway", 303): ("vpn-session-end", "session", _rd_gateway),
+        ("rdgateway", 202): ("vpn-session-end", "session", _rd_gateway),
+        ("security", 6272): ("vpn-login", "authentication", _nps),
+        ("security", 6273): ("vpn-login", "authentication", _nps),
+        ("security", 6274): ("vpn-login", "authentication", _nps),
+        ("security", 6278): ("vpn-login", "authentication", _nps),
+        ("veeam", 23090): ("backup-job-deleted", "configuration", _veeam),
+        ("veeam", 10050): ("restore-point-deleted", "file", _veeam),
+        ("veeam", 28200): ("repository-deleted", "configuration", _veeam),
+        ("veeam", 30200): ("repository-deleted", "configuration", _veeam),
+        ("veeam", 32200): ("repository-deleted", "configuration", _veeam),
+        ("wsb", 524): ("backup-catalog-deleted", "configuration", _wsb),
+    }
+)
 
 _KEYWORD_OUTCOME: dict[str, str | None] = {}
 
