@@ -175,18 +175,24 @@ def test_system_config_other(parsed: Parsed) -> None:
         "@timestamp": utc_of("2015-09-09T12:00:01+09:00"),
         "event.dataset": "panos.system",
         "event.code": "globalprotectgateway-auth-fail",
-        "event.action": "globalprotectgateway-auth-fail",
+        "event.action": "vpn-login",
+        "event.category": "authentication",
+        "event.outcome": "failure",
         "event.severity": 4,
         "event.provider": "system",
         "message": "GlobalProtect gateway user authentication failed. Login from: "
         "198.51.100.9, User name: admin, Reason: Authentication failed: Invalid username "
         "or password.",
+        "source.ip": "198.51.100.9",
+        "user.name": "admin",
         "observer.name": "PA-HQ",
+        "observer.type": "vpn",
         "extra": {
             "subtype": "globalprotect",
             "object": "GP-GW",
             "module": "general",
             "severity": "medium",
+            "reason": "Authentication failed: Invalid username or password",
         },
         "record": 8,
     }
@@ -200,8 +206,13 @@ def test_system_config_other(parsed: Parsed) -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_small_chunks_and_crlf(tmp_path: Path, workers: int) -> None:
     assert_small_chunks_match(
-        FORMAT, LOG, tmp_path / "pan.log", chunk_bytes=700, by_record=True, workers=workers,
-        tz="Asia/Tokyo"
+        FORMAT,
+        LOG,
+        tmp_path / "pan.log",
+        chunk_bytes=700,
+        by_record=True,
+        workers=workers,
+        tz="Asia/Tokyo",
     )
 
 
@@ -247,3 +258,73 @@ def test_read_times_checks_the_calendar() -> None:
     assert datetime(1970, 1, 1) + timedelta(seconds=int(secs[3])) == datetime(
         2015, 12, 31, 23, 59, 59
     )
+
+
+GLOBALPROTECT = DATA / "panos" / "globalprotect.log"
+
+
+def test_globalprotect_log_follows_the_remote_access_interface() -> None:
+    table, rejects = parse_file(FORMAT, GLOBALPROTECT, tz="Asia/Tokyo", year_hint=2024)
+    rows = rows_by_record(table)
+    assert [(r.record, r.reason) for r in rejects] == [
+        (8, "GLOBALPROTECT record with 10 fields; expected at least 29")
+    ]
+    gp = [rows[k] for k in (1, 2, 3, 4)]
+    assert {(r["event.dataset"], r["observer.type"]) for r in gp} == {
+        ("panos.globalprotect", "vpn")
+    }
+    assert [(r["event.action"], r["event.outcome"]) for r in gp] == [
+        ("vpn-login", "failure"),
+        ("vpn-login", "success"),
+        ("vpn-session-start", "success"),
+        ("vpn-session-end", "success"),
+    ]
+    # Generated Time is device-local without offset: read in the source's zone
+    assert gp[0]["@timestamp"] == utc_of("2024-02-03T02:10:01+09:00")
+    assert (gp[0]["user.domain"], gp[0]["user.name"], gp[0]["source.ip"]) == (
+        "corp",
+        "admin",
+        "185.220.101.5",
+    )
+    assert gp[0]["message"] == "Authentication failed: Invalid username or password"
+    assert "host.ip" not in gp[0]  # 0.0.0.0: no tunnel address yet
+    assert (gp[2]["source.ip"], gp[2]["host.ip"]) == ("185.220.101.5", "10.30.0.12")
+    assert gp[2]["extra"]["client.machine_name"] == "LAPTOP-X1"
+    assert gp[2]["extra"]["client.os_version"] == "Microsoft Windows 10 Pro , 64-bit"
+    assert gp[1]["observer.name"] == "PA-EDGE"
+    assert (gp[3]["extra"]["reason"], gp[3]["extra"]["login_duration"]) == ("client logout", 9007)
+
+
+def test_globalprotect_in_older_system_logs() -> None:
+    table, _ = parse_file(FORMAT, GLOBALPROTECT, tz="Asia/Tokyo", year_hint=2024)
+    rows = rows_by_record(table)
+    login, config, logout = rows[5], rows[6], rows[7]
+    assert (login["event.action"], login["event.outcome"], login["source.ip"]) == (
+        "vpn-login",
+        "success",
+        "198.51.100.9",
+    )
+    assert (login["user.domain"], login["user.name"]) == ("corp", "suzuki")
+    assert (config["event.action"], config["host.ip"], config["user.name"]) == (
+        "vpn-session-start",
+        "10.30.0.40",
+        "suzuki",
+    )
+    assert (logout["event.action"], logout["extra"]["reason"]) == (
+        "vpn-session-end",
+        "client logout",
+    )
+    assert {r["observer.type"] for r in (login, config, logout)} == {"vpn"}
+    # other SYSTEM and CONFIG rows stay firewall rows
+    base, _ = parse_file(FORMAT, LOG, tz="Asia/Tokyo")
+    others = [
+        r for r in rows_by_record(base).values() if r["extra"].get("subtype") != "globalprotect"
+    ]
+    assert {r["observer.type"] for r in others} == {"firewall"}
+
+
+def test_globalprotect_small_chunks(tmp_path: Path) -> None:
+    assert_small_chunks_match(
+        FORMAT, GLOBALPROTECT, tmp_path / "gp.log", chunk_bytes=600, by_record=True,
+        workers=2, tz="Asia/Tokyo", year_hint=2024,
+    )  # fmt: skip

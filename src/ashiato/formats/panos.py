@@ -34,8 +34,22 @@ TRAFFIC and THREAT layouts differ from column 31 on:
 - SYSTEM: 8 event id -> event.code and event.action, 14 description -> message, 13
   severity -> event.severity; object, module in extra. CONFIG: 7 host -> source.ip, 9
   command -> event.action, 10 admin -> user.name, 12 result -> outcome, 13 path ->
-  message. Other types (USERID, GLOBALPROTECT, HIPMATCH...) keep the CSV after the
-  Generated Time in ``message``.
+  message. Other types (USERID, HIPMATCH...) keep the CSV after the Generated Time in
+  ``message``.
+- GLOBALPROTECT (PAN-OS 9.1+), in the shared remote-access interface (observer.type
+  ``vpn``, event.dataset ``panos.globalprotect``): 8 event id -> event.code; ``portal-auth``
+  / ``gateway-auth`` -> event.action ``vpn-login``, ``gateway-connected`` ->
+  ``vpn-session-start``, ``gateway-logout`` -> ``vpn-session-end`` (other ids keep their
+  name); 28 status -> outcome; 12 source user -> user.name/domain; 15/16 public IP ->
+  source.ip; 17/18 private IP (the tunnel address) -> host.ip; 27 description (else 26
+  error) -> message; 47 device name -> observer.name. Extra: stage, auth method, tunnel
+  type, source region, client machine name/version/OS, reason, error, location, login
+  duration, connect method, error code, portal, gateway.
+- SYSTEM ``globalprotect`` entries of older PAN-OS: ``globalprotect{gateway,portal}-auth-
+  succ|fail`` -> ``vpn-login`` (outcome), ``globalprotectgateway-config-succ`` ->
+  ``vpn-session-start``, ``globalprotectgateway-logout-succ`` -> ``vpn-session-end``; the
+  description's ``Login from:`` -> source.ip, ``Private IP:`` -> host.ip, ``User name:``
+  -> user.name/domain, ``Reason:`` -> extra ``reason``; observer.type ``vpn``.
 
 ``event.dataset`` is ``panos.<type>`` (``panos.traffic``, ``panos.threat``...). The web
 interface's "Export to CSV" writes the same columns in the same order under a header
@@ -71,8 +85,9 @@ TYPES = (
 )  # fmt: skip
 # fewest columns a record of the type needs (through the last column read by index
 # that every PAN-OS version since 6 writes)
-MIN_FIELDS = {"TRAFFIC": 34, "THREAT": 35}
+MIN_FIELDS = {"TRAFFIC": 34, "THREAT": 35, "GLOBALPROTECT": 29}
 MIN_OTHER = 7
+GP = TYPES.index("GLOBALPROTECT")
 
 _NULL = pa.scalar(None, pa.string())
 _NO_ADDRESS = "0.0.0.0"  # noqa: S104 - PAN-OS writes it for "no NAT", nothing binds here
@@ -350,6 +365,7 @@ def parse_chunk(
     secs, readable = read_times(f.body, st, en)
     minimum = np.where(code == 0, MIN_FIELDS["TRAFFIC"], MIN_OTHER)
     minimum[code == 1] = MIN_FIELDS["THREAT"]
+    minimum[code == GP] = MIN_FIELDS["GLOBALPROTECT"]
     bad = ~blank & (bad_quotes | (code < 0) | (f.count < minimum) | ~readable)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -373,7 +389,10 @@ def parse_chunk(
         if len(rows):
             build = _traffic if kind == 0 else _threat
             batches.append(build(f, rows, ts.take(pa.array(rows)), first))
-    other = np.flatnonzero(good & (code > 1))
+    gp = np.flatnonzero(good & (code == GP))
+    if len(gp):
+        batches.append(_globalprotect(f, gp, ts.take(pa.array(gp)), first))
+    other = np.flatnonzero(good & (code > 1) & (code != GP))
     if len(other):
         batches.append(_other(f, other, ts.take(pa.array(other)), first))
     if not batches:
@@ -614,24 +633,143 @@ def _other(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBa
         pc.if_else(pc.equal(result, "failed"), "failure", _NULL),
     )
     no_sev = pa.scalar(None, pa.int32())
+    gp = _system_globalprotect(c(8), c(14), system)
     cols: dict[str, pa.Array] = {
         "@timestamp": ts,
         "event.dataset": pc.binary_join_element_wise("panos.", pc.utf8_lower(ltype), ""),
         "event.code": pc.if_else(system, c(8), _NULL),
-        "event.action": pc.if_else(config, c(9), pc.if_else(system, c(8), _NULL)),
-        "event.category": pc.if_else(config, "configuration", _NULL),
-        "event.outcome": pc.if_else(config, outcome, _NULL),
+        "event.action": pc.coalesce(
+            gp["action"], pc.if_else(config, c(9), pc.if_else(system, c(8), _NULL))
+        ),
+        "event.category": pc.coalesce(gp["category"], pc.if_else(config, "configuration", _NULL)),
+        "event.outcome": pc.coalesce(gp["outcome"], pc.if_else(config, outcome, _NULL)),
         "event.severity": pc.if_else(system, _lookup(sev, _SEVERITY, pa.int32()), no_sev),
         "event.provider": pc.utf8_lower(ltype),
         "message": pc.if_else(system, c(14), pc.if_else(config, c(13), f.rest(7))),
-        "source.ip": pc.if_else(config, c(7), _NULL),
-        "user.name": pc.if_else(config, c(10), _NULL),
+        "source.ip": pc.coalesce(gp["source.ip"], pc.if_else(config, c(7), _NULL)),
+        "host.ip": gp["host.ip"],
+        "user.name": pc.coalesce(gp["user.name"], pc.if_else(config, c(10), _NULL)),
+        "user.domain": gp["user.domain"],
         "observer.name": device,
-        "observer.type": vx.constant("firewall", m),
+        "observer.type": pc.if_else(pc.is_valid(gp["action"]), "vpn", "firewall"),
         "observer.vendor": vx.constant("paloalto", m),
-        "extra": vx.json_objects(extra, m),
+        "extra": vx.json_objects([*extra, ("reason", gp["reason"], True)], m),
         "record": pa.array(rows + first, pa.int64()),
     }
+    return batch_from_columns(cols, m)
+
+
+# PAN-OS before 9.1 logs GlobalProtect in SYSTEM (subtype globalprotect): the event id
+# says what, the description holds the fields as "Name: value, "
+_GP_SYSTEM = {
+    "globalprotectgateway-auth-succ": ("vpn-login", "authentication", "success"),
+    "globalprotectportal-auth-succ": ("vpn-login", "authentication", "success"),
+    "globalprotectgateway-auth-fail": ("vpn-login", "authentication", "failure"),
+    "globalprotectportal-auth-fail": ("vpn-login", "authentication", "failure"),
+    "globalprotectgateway-config-succ": ("vpn-session-start", "session", "success"),
+    "globalprotectgateway-logout-succ": ("vpn-session-end", "session", "success"),
+}
+_GP_DESCRIPTION = {
+    "source.ip": r"Login from: (?P<v>[0-9A-Fa-f.:]+)",
+    "host.ip": r"Private IP: (?P<v>[0-9A-Fa-f.:]+)",
+    "user": r"User name: (?P<v>[^,]+?)(?:,|\.?$)",
+    "reason": r"Reason: (?P<v>.+?)(?:, Auth type:|\.?$)",
+}
+
+
+def _system_globalprotect(
+    event_id: pa.Array, description: pa.Array, system: pa.Array
+) -> dict[str, pa.Array]:
+    n = len(event_id)
+    known = pc.and_(system, pc.is_in(event_id, value_set=pa.array(list(_GP_SYSTEM))))
+    known = pc.fill_null(known, False)
+    out: dict[str, pa.Array] = {}
+    for i, key in enumerate(("action", "category", "outcome")):
+        table = {k: v[i] for k, v in _GP_SYSTEM.items()}
+        out[key] = pc.if_else(known, _lookup(event_id, table, pa.string()), _NULL)
+    if not pc.any(known).as_py():
+        for key in ("source.ip", "host.ip", "user.name", "user.domain", "reason"):
+            out[key] = pa.nulls(n, pa.string())
+        return out
+    got = {}
+    for key, pattern in _GP_DESCRIPTION.items():
+        value = pc.struct_field(pc.extract_regex(description, pattern), "v")
+        got[key] = pc.if_else(known, value, _NULL)
+    out["source.ip"], out["host.ip"], out["reason"] = (
+        got["source.ip"],
+        got["host.ip"],
+        got["reason"],
+    )
+    out["user.name"], out["user.domain"] = _users(got["user"], pa.nulls(n, pa.string()))
+    return out
+
+
+# GLOBALPROTECT (PAN-OS 9.1+) event ids in the shared remote-access actions
+_GP_EVENTS = {
+    "portal-auth": ("vpn-login", "authentication"),
+    "gateway-auth": ("vpn-login", "authentication"),
+    "gateway-connected": ("vpn-session-start", "session"),
+    "gateway-logout": ("vpn-session-end", "session"),
+}
+
+
+def _globalprotect(f: Fields, rows: np.ndarray, ts: pa.Array, first: int) -> pa.RecordBatch:
+    """GLOBALPROTECT log (PAN-OS 9.1+): 8 event id, 9 stage, 10 auth method, 11 tunnel
+    type, 12 source user, 13 source region, 14 machine name, 15/16 public IPv4/v6, 17/18
+    private IPv4/v6, 21 client version, 22/23 client OS, 25 reason, 26 error, 27
+    description, 28 status, 29 location, 30 login duration, 31 connect method, 32 error
+    code, 33 portal, 41 gateway, 47 device name."""
+    f = f.select(rows)  # callers pass the chunk's fields and the rows to build
+    m = len(rows)
+    event_id = pc.utf8_lower(f.text(8))
+    status = pc.utf8_lower(f.text(28))
+    action = pc.coalesce(
+        _lookup(event_id, {k: v[0] for k, v in _GP_EVENTS.items()}, pa.string()), event_id
+    )
+    category = _lookup(event_id, {k: v[1] for k, v in _GP_EVENTS.items()}, pa.string())
+    outcome = pc.if_else(
+        pc.equal(status, "success"),
+        "success",
+        pc.if_else(pc.equal(status, "failure"), "failure", _NULL),
+    )
+    user = _users(f.text(12), pa.nulls(m, pa.string()))
+    cols: dict[str, pa.Array] = {
+        "@timestamp": ts,
+        "event.dataset": vx.constant("panos.globalprotect", m),
+        "event.code": f.text(8),
+        "event.action": action,
+        "event.category": category,
+        "event.outcome": outcome,
+        "event.provider": vx.constant("globalprotect", m),
+        "message": pc.coalesce(f.text(27), f.text(26)),
+        "source.ip": pc.coalesce(_not(f.text(15), _NO_ADDRESS), f.text(16)),
+        "host.ip": pc.coalesce(_not(f.text(17), _NO_ADDRESS), f.text(18)),
+        "user.name": user[0],
+        "user.domain": user[1],
+        "observer.name": _device(f, rows, 47),
+        "observer.type": vx.constant("vpn", m),
+        "observer.vendor": vx.constant("paloalto", m),
+        "record": pa.array(rows + first, pa.int64()),
+    }
+    extra: list[tuple[str, pa.Array, bool]] = [
+        ("stage", f.text(9), True),
+        ("auth_method", f.text(10), True),
+        ("tunnel_type", f.text(11), True),
+        ("source_region", f.text(13), True),
+        ("client.machine_name", f.text(14), True),
+        ("client.version", f.text(21), True),
+        ("client.os", f.text(22), True),
+        ("client.os_version", f.text(23), True),
+        ("reason", f.text(25), True),
+        ("error", f.text(26), True),
+        ("location", f.text(29), True),
+        ("login_duration", f.integer(30), False),
+        ("connect_method", f.text(31), True),
+        ("error_code", f.text(32), True),
+        ("portal", f.text(33), True),
+        ("gateway", f.text(41), True),
+    ]
+    cols["extra"] = vx.json_objects(extra, m)
     return batch_from_columns(cols, m)
 
 
@@ -647,7 +785,8 @@ FORMAT = Format(
         "event.outcome", "event.severity", "event.provider", "message", "source.ip",
         "source.port", "source.bytes", "destination.ip", "destination.port",
         "destination.bytes", "network.transport", "network.protocol", "user.name",
-        "user.domain", "url.original", "file.name", "file.hash", "http.response.mime_type",
+        "user.domain", "host.ip", "url.original", "file.name", "file.hash",
+        "http.response.mime_type",
         "user_agent.original", "http.request.referrer", "http.request.method",
         "email.from.address", "email.subject", "email.to.address", "rule.name", "rule.id",
         "rule.category", "observer.name", "observer.type", "observer.vendor", "extra",
