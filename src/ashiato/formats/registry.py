@@ -32,6 +32,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.panos",
     "ashiato.formats.cisco_asa",
     "ashiato.formats.esxi",
+    "ashiato.formats.pulse_secure",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",
