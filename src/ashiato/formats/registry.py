@@ -33,6 +33,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.cisco_asa",
     "ashiato.formats.esxi",
     "ashiato.formats.pulse_secure",
+    "ashiato.formats.sonicwall",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",
