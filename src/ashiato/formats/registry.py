@@ -34,6 +34,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.esxi",
     "ashiato.formats.pulse_secure",
     "ashiato.formats.sonicwall",
+    "ashiato.formats.synology",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",
