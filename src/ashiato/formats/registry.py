@@ -35,6 +35,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.pulse_secure",
     "ashiato.formats.sonicwall",
     "ashiato.formats.synology",
+    "ashiato.formats.qnap",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",
