@@ -21,7 +21,7 @@ FOLDER = DATA / "esxi"
 
 
 def parsed(name: str, tz: str = "Asia/Tokyo") -> tuple[Rows, list[tuple[int, str]]]:
-    table, rejects = parse_file(FORMAT, FOLDER / name, tz=tz)
+    table, rejects = parse_file(FORMAT, FOLDER / name, tz=tz, year_hint=2023)
     return rows_by_record(table), [(r.record, r.reason) for r in rejects]
 
 
@@ -145,6 +145,28 @@ def test_syslog_server_copy_and_a_time_without_zone() -> None:
     assert utc_rows[2]["@timestamp"] == rows[2]["@timestamp"]
 
 
+def test_collector_headers() -> None:
+    rows, rejects = parsed("forwarded.log")
+    assert rejects == []
+    # RFC 3164: no year (the hint), no zone (JST)
+    bsd = rows[4]
+    assert bsd["@timestamp"] == utc_of("2023-02-03T19:12:20+09:00")
+    assert (bsd["event.action"], bsd["user.name"], bsd["event.dataset"]) == (
+        "vm-power-off", "root", "esxi.hostd",
+    )  # fmt: skip
+    assert (bsd["host.name"], bsd["event.severity"]) == ("esx01", 6)
+    # RFC 5424 with the 8.x body
+    new = rows[5]
+    assert new["@timestamp"] == utc_of("2023-02-03T10:12:21+00:00")
+    assert (new["event.action"], new["event.provider"], new["host.name"]) == (
+        "ssh-enabled", "hostd", "esx01",
+    )  # fmt: skip
+    # the program from the header when the message has none
+    shell = rows[6]
+    assert (shell["event.action"], shell["event.dataset"]) == ("shell-command", "esxi.shell")
+    assert shell["process.command_line"] == "esxcli vm process list"
+
+
 def test_junk_lines_are_rejected(tmp_path: Path) -> None:
     log = tmp_path / "hostd.log"
     log.write_text(
@@ -153,7 +175,7 @@ def test_junk_lines_are_rejected(tmp_path: Path) -> None:
     table, rejects = parse_file(FORMAT, log)
     assert table.num_rows == 1
     assert [(r.record, r.reason, r.raw) for r in rejects] == [
-        (2, "not an ESXi log line (no ISO time at the start)", b"garbage line")
+        (2, "not an ESXi log line (no ISO time or syslog header at the start)", b"garbage line")
     ]
 
 
@@ -172,3 +194,13 @@ def test_claims_nothing_in_the_public_corpus() -> None:
     from helpers import assert_claims_nothing_in_the_public_corpus
 
     assert_claims_nothing_in_the_public_corpus(FORMAT)
+
+
+def test_small_chunks_and_crlf(tmp_path: Path) -> None:
+    from helpers import assert_small_chunks_match
+
+    for name in ("hostd.log", "forwarded.log"):
+        assert_small_chunks_match(
+            FORMAT, FOLDER / name, tmp_path / name, chunk_bytes=300, by_record=True,
+            tz="Asia/Tokyo", year_hint=2023,
+        )  # fmt: skip

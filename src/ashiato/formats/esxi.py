@@ -10,8 +10,11 @@ One line is ``<time> [severity] [program[pid]:] message``; the shapes differ by 
   a capitalised program with a colon: ``...Z In(166) Hostd[2098450]: [Originator@6876
   ...] ...``, ``...Z In(182) vmkernel: cpu0:2098001)...``.
 - a copy received by a syslog server may carry ``<PRI>`` and the host name after the time
-  (``<166>2023-...Z esx01.example Hostd: info hostd[...] ...``): host -> host.name and
-  observer.name.
+  (``<166>2023-...Z esx01.example Hostd: info hostd[...] ...``), or the collector's own
+  RFC 3164 / 5424 header (``Feb  3 19:12:13 esx01 Hostd: info hostd[...] ...``, read by
+  the shared syslog peeler: no year, so the source's year hint; no zone, so the source's
+  zone): host -> host.name and observer.name, the header's program when the message
+  has none.
 
 Times end in ``Z`` (UTC); a time without offset is read in the source's zone. Lines
 without a time of their own (``-->`` continuations of a multi-line hostd record, junk)
@@ -55,7 +58,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from ashiato.formats import vector as vx
 from ashiato.formats.base import Format, Rows, Sample, Source
+from ashiato.formats.syslog import RFC3164, RFC5424, YearState, peel
 
 Row = dict[str, Any]
 
@@ -68,6 +73,13 @@ LINE = re.compile(
     r"|(?P<level>info|verbose|warning|error|critical|debug|trivia|panic) +)?"
     r"(?:" + _PROG + r" +)?(?P<msg>.*)$"
 )
+# the message after a collector's RFC 3164/5424 header (which the shared peeler reads)
+BODY = re.compile(
+    r"^(?:(?P<sev>Em|Al|Cr|Er|Wa|No|In|Db)\((?P<pri>\d+)\) +"
+    r"|(?P<level>info|verbose|warning|error|critical|debug|trivia|panic) +)?"
+    r"(?:" + _PROG + r" +)?(?P<msg>.*)$"
+)
+_ENVELOPE = re.compile(RFC5424 + "|" + RFC3164.replace("(?P<", "(?P<b_"))
 # a syslog server's copy repeats the 7.x level and program after its own header
 _INNER = re.compile(
     r"^(?P<level>info|verbose|warning|error|critical|debug|trivia|panic) "
@@ -141,10 +153,19 @@ _SFTP_CLOSE = re.compile(
 )
 
 
+def _enveloped(line: str) -> bool:
+    """An RFC 3164/5424 line from a collector whose program is one only ESXi has."""
+    e = _ENVELOPE.match(line)
+    if e is None:
+        return False
+    app = e["app"] or e["b_app"] or ""
+    return app.lower() in _ESXI_ONLY
+
+
 def _sniff_line(line: str) -> bool:
     m = LINE.match(line)
     if not m:
-        return False
+        return _enveloped(line)
     prog = (m["prog"] or "").lower()
     if m["host"]:  # a syslog server's copy: only ESXi's own programs
         return prog in _ESXI_ONLY
@@ -159,7 +180,7 @@ def _esxi_marker(line: str) -> bool:
         return True
     m = LINE.match(line)
     if m is None:
-        return False
+        return _enveloped(line)
     prog = (m["prog"] or "").lower()
     return prog in (_ESXI_ONLY if m["host"] else _LOCAL_PROGS)
 
@@ -171,25 +192,56 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = Rows(source)
-    for record, line in source.lines():
-        if not line.strip():
-            continue
-        m = LINE.match(line)
-        ts = _time(m["ts"]) if m else None
-        if m is None or ts is None:
-            reason = (
-                "continuation of the previous record (no time of its own)"
-                if line.lstrip().startswith("-->")
-                else "not an ESXi log line (no ISO time at the start)"
-            )
-            source.reject(record, reason, line)
-            continue
-        batch = rows.add(record, _row(m, ts))
-        if batch is not None:
-            yield batch
+    years = YearState(source.year_hint)
+    for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):
+        lines: list[str] = [ln.rstrip("\r") for ln in chunk.to_pylist()]
+        found = [LINE.match(ln) for ln in lines]
+        others = [i for i, m in enumerate(found) if m is None and lines[i].strip()]
+        position = {i: k for k, i in enumerate(others)}
+        relayed = _relayed([lines[i] for i in others], source, years)
+        for i, line in enumerate(lines):
+            record = first + i
+            if not line.strip():
+                continue
+            m = found[i]
+            got = (m.groupdict(), _time(m["ts"])) if m else relayed.get(position[i])
+            if got is None or got[1] is None:
+                reason = (
+                    "continuation of the previous record (no time of its own)"
+                    if line.lstrip().startswith("-->")
+                    else "not an ESXi log line (no ISO time or syslog header at the start)"
+                )
+                source.reject(record, reason, line)
+                continue
+            batch = rows.add(record, _row(got[0], got[1]))
+            if batch is not None:
+                yield batch
     batch = rows.flush()
     if batch is not None:
         yield batch
+
+
+def _relayed(
+    lines: list[str], source: Source, years: YearState
+) -> dict[int, tuple[dict[str, str | None], datetime | None]]:
+    """Lines behind a collector's RFC 3164/5424 header: their groups, by position."""
+    if not lines:
+        return {}
+    env = peel(pa.array(lines, pa.string()), source.tz, years)
+    out: dict[int, tuple[dict[str, str | None], datetime | None]] = {}
+    for k, (ts, host, app, msg) in enumerate(
+        zip(env.timestamp.to_pylist(), env.host.to_pylist(), env.app.to_pylist(),
+            env.message.to_pylist(), strict=True)
+    ):  # fmt: skip
+        if ts is None or app is None:
+            continue
+        g = BODY.match(msg or "")
+        groups: dict[str, str | None] = g.groupdict() if g else {"msg": msg}
+        if not groups.get("prog"):
+            groups["prog"] = app
+        groups["host"] = host
+        out[k] = (groups, ts)
+    return out
 
 
 def _time(text: str) -> datetime | None:
@@ -199,9 +251,10 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def _row(m: re.Match[str], ts: datetime) -> Row:
-    prog, pid, msg, level = m["prog"], m["pid"], m["msg"], m["level"]
-    inner = _INNER.match(msg) if m["host"] else None
+def _row(m: dict[str, str | None], ts: datetime) -> Row:
+    prog, pid, level = m.get("prog"), m.get("pid"), m.get("level")
+    msg = m.get("msg") or ""
+    inner = _INNER.match(msg) if m.get("host") else None
     if inner:
         prog, pid, msg, level = inner["prog"], inner["pid"], inner["msg"], inner["level"]
     if prog is None and _VMKERNEL.match(msg):
@@ -217,15 +270,17 @@ def _row(m: re.Match[str], ts: datetime) -> Row:
         "observer.vendor": "vmware",
         "message": msg,
     }
-    if m["sev"]:
-        row["event.severity"] = _SEVERITY[m["sev"]]
+    sev = m.get("sev")
+    if sev:
+        row["event.severity"] = _SEVERITY[sev]
     elif level:
         row["event.severity"] = _LEVEL[level]
     if pid and pid.isdigit():
         row["process.pid"] = int(pid)
-    if m["host"]:
-        row["host.name"] = m["host"].split(".")[0].lower()
-        row["host.hostname"] = row["observer.name"] = m["host"]
+    host = m.get("host")
+    if host:
+        row["host.name"] = host.split(".")[0].lower()
+        row["host.hostname"] = row["observer.name"] = host
     meta = _META.match(msg)
     if meta:
         for kv in _META_KV.finditer(meta["meta"]):
