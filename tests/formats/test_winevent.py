@@ -455,3 +455,40 @@ def test_windows_server_backup_catalog_deleted() -> None:
     )  # fmt: skip
     other = to_row(_event("Microsoft-Windows-Backup", "Application", 4, {}))
     assert "event.action" not in other
+
+
+def test_rd_gateway_userdata_from_an_evtx_json_record() -> None:
+    # the shape evtx_dump writes for a 303: UserData holds one EventInfo element
+    record = {
+        "Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": _RDG[0]}},
+                "EventID": 303,
+                "Level": 4,
+                "TimeCreated": {"#attributes": {"SystemTime": "2024-02-03T04:41:50.123456Z"}},
+                "EventRecordID": 90,
+                "Channel": _RDG[1],
+                "Computer": "RDG01.corp.example.jp",
+            },
+            "UserData": {
+                "EventInfo": {
+                    "#attributes": {"xmlns": "aag"},
+                    "Username": "CORP\\tanaka",
+                    "IpAddress": "185.220.101.5",
+                    "AuthType": "NTLM",
+                    "Resource": "fs01.corp.example.jp",
+                    "BytesReceived": 52428800,
+                    "BytesTransfered": 1048576,
+                    "SessionDuration": 5400,
+                    "ConnectionProtocol": "HTTP",
+                    "ErrorCode": 0,
+                }
+            },
+        }
+    }
+    row = json_row(record["Event"])
+    assert (row["event.action"], row["user.name"], row["source.ip"]) == (
+        "vpn-session-end", "tanaka", "185.220.101.5",
+    )  # fmt: skip
+    assert (row["source.bytes"], row["destination.bytes"]) == (1048576, 52428800)
+    assert row["event.dataset"] == "windows.microsoft_windows_terminalservices_gateway_operational"
