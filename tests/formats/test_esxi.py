@@ -204,3 +204,17 @@ def test_small_chunks_and_crlf(tmp_path: Path) -> None:
             FORMAT, FOLDER / name, tmp_path / name, chunk_bytes=300, by_record=True,
             tz="Asia/Tokyo", year_hint=2023,
         )  # fmt: skip
+
+
+def test_host_from_the_vm_support_bundle_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "esx-esx01.corp.example-2023-02-03--10.30-2101234" / "var" / "run" / "log"
+    folder.mkdir(parents=True)
+    log = folder / "shell.log"
+    log.write_bytes((FOLDER / "shell.log").read_bytes())
+    table, _ = parse_file(FORMAT, log)
+    rows = rows_by_record(table)
+    assert {(r["host.name"], r["host.hostname"]) for r in rows.values()} == {
+        ("esx01", "esx01.corp.example")
+    }
+    plain, _ = parsed("shell.log")  # not in a bundle: no host
+    assert not any("host.name" in r for r in plain.values())

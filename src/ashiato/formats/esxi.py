@@ -16,6 +16,10 @@ One line is ``<time> [severity] [program[pid]:] message``; the shapes differ by 
   zone): host -> host.name and observer.name, the header's program when the message
   has none.
 
+The local files name no host; when they come from an unpacked vm-support bundle
+(``esx-<host>-<date>--<time>-<pid>/var/run/log/hostd.log``) the folder's host is
+host.name for every line that names none.
+
 Times end in ``Z`` (UTC); a time without offset is read in the source's zone. Lines
 without a time of their own (``-->`` continuations of a multi-line hostd record, junk)
 are rejected with the reason.
@@ -54,6 +58,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -190,9 +195,24 @@ def sniff(sample: Sample) -> bool:
     return any(_esxi_marker(ln) for ln in lines) and sample.mostly(_sniff_line, 20)
 
 
+# a vm-support bundle is unpacked as esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/...
+_BUNDLE = re.compile(r"^esx-(?P<host>.+?)-\d{4}-\d\d-\d\d--\d")
+
+
+def bundle_host(path: Path) -> str | None:
+    """The host name in the folder of a vm-support bundle the file came from, if any."""
+    for part in reversed(path.parts):
+        m = _BUNDLE.match(part)
+        if m:
+            return m["host"]
+    return None
+
+
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = Rows(source)
     years = YearState(source.year_hint)
+    # the local files name no host: the bundle's folder does
+    bundle = bundle_host(Path(source.display)) or bundle_host(source.path)
     for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):
         lines: list[str] = [ln.rstrip("\r") for ln in chunk.to_pylist()]
         found = [LINE.match(ln) for ln in lines]
@@ -213,7 +233,10 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
                 )
                 source.reject(record, reason, line)
                 continue
-            batch = rows.add(record, _row(got[0], got[1]))
+            groups = got[0]
+            if bundle and not groups.get("host"):
+                groups = {**groups, "host": bundle}
+            batch = rows.add(record, _row(groups, got[1]))
             if batch is not None:
                 yield batch
     batch = rows.flush()
