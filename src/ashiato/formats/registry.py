@@ -36,6 +36,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.sonicwall",
     "ashiato.formats.synology",
     "ashiato.formats.qnap",
+    "ashiato.formats.veeam",
     "ashiato.formats.iptables",
     "ashiato.formats.w3c",
     "ashiato.formats.zeek",

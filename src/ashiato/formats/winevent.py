@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ashiato.formats.veeam import ACTIONS as VEEAM_ACTIONS
+
 Row = dict[str, Any]
 
 _AUDIT_FAILURE = 0x10000000000000
@@ -633,11 +635,7 @@ _EVENTS.update(
         ("security", 6273): ("vpn-login", "authentication", _nps),
         ("security", 6274): ("vpn-login", "authentication", _nps),
         ("security", 6278): ("vpn-login", "authentication", _nps),
-        ("veeam", 23090): ("backup-job-deleted", "configuration", _veeam),
-        ("veeam", 10050): ("restore-point-deleted", "file", _veeam),
-        ("veeam", 28200): ("repository-deleted", "configuration", _veeam),
-        ("veeam", 30200): ("repository-deleted", "configuration", _veeam),
-        ("veeam", 32200): ("repository-deleted", "configuration", _veeam),
+        **{("veeam", eid): (act, cat, _veeam) for eid, (act, cat) in VEEAM_ACTIONS.items()},
         ("wsb", 524): ("backup-catalog-deleted", "configuration", _wsb),
     }
 )
