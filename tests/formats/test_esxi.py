@@ -218,3 +218,18 @@ def test_host_from_the_vm_support_bundle_folder(tmp_path: Path) -> None:
     }
     plain, _ = parsed("shell.log")  # not in a bundle: no host
     assert not any("host.name" in r for r in plain.values())
+
+
+def test_hostd_downloads_and_accounts() -> None:
+    rows, _ = parsed("hostd.log")
+    down = rows[10]
+    assert (down["event.action"], down["file.path"], down["source.ip"]) == (
+        "file-read", "[datastore1] FS01/FS01-flat.vmdk", "203.0.113.50",
+    )  # fmt: skip
+    created = rows[11]
+    assert (created["event.action"], created["event.category"]) == ("user-created", "iam")
+    assert (created["user.name"], created["extra"]["target_user"]) == ("root", "backdoor")
+    changed = rows[12]
+    assert (changed["event.action"], changed["extra"]["target_user"]) == (
+        "password-changed", "root",
+    )  # fmt: skip

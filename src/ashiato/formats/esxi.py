@@ -47,8 +47,12 @@ shared hypervisor actions:
   'agent@IP'``, sftp-server ``remove name "path"``; ``file-rename``: sftp-server ``rename
   old "a" new "b"`` (file.path = the new name, extra ``file.old_path``); ``file-write``:
   sftp-server ``close "path" bytes read R written W`` with W > 0 (extra
-  ``bytes_read``/``bytes_written``) and hostd ``File upload to path``; sftp-server
-  ``session opened for local user U from [IP]`` is a ``login``.
+  ``bytes_read``/``bytes_written``) and hostd ``File upload to path``; ``file-read``:
+  hostd ``File download from path`` (a datastore file taken away; source.ip, agent);
+  sftp-server ``session opened for local user U from [IP]`` is a ``login``.
+- ``user-created``: hostd ``Account U was created``; ``password-changed``: ``Login
+  password for user U has been changed`` / ``Password was changed for account U``
+  (the account in extra ``target_user``; user.name stays who did it).
 
 The hostd metadata (``sub``, ``opID``) goes to extra; its ``user=`` is user.name.
 """
@@ -147,8 +151,14 @@ _HOSTD_DELETE = re.compile(
     r"Deletion of file or directory (?P<path>.+?) from \S+ was initiated from "
     r"'(?P<agent>[^']*?)@" + _IP + "'"
 )
-_HOSTD_UPLOAD = re.compile(
-    r"File upload to path '?(?P<path>[^']+?)'? was initiated from '(?P<agent>[^']*?)@" + _IP
+_HOSTD_TRANSFER = re.compile(
+    r"File (?P<dir>upload to|download from) path '?(?P<path>[^']+?)'? was initiated from "
+    r"'(?P<agent>[^']*?)@" + _IP
+)
+_ACCOUNT_CREATED = re.compile(r"Account '?(?P<user>[^'\s]+)'? was created")
+_PASSWORD_CHANGED = re.compile(
+    r"Login password for user '?(?P<user>[^'\s]+?)'? has been changed"
+    r"|Password was changed for account '?(?P<user2>[^'\s]+?)'?(?: on|\.|$)"
 )
 _SFTP_RENAME = re.compile(r'^(?:posix-)?rename old "(?P<old>[^"]*)" new "(?P<new>[^"]*)"')
 _SFTP_REMOVE = re.compile(r'^(?:remove name|rmdir name) "(?P<path>[^"]*)"')
@@ -386,11 +396,19 @@ def _hostd(msg: str, row: Row) -> None:
             d["path"], d["ip"], d["agent"],
         )  # fmt: skip
         return
-    if up := _HOSTD_UPLOAD.search(msg):
-        _act(row, "file-write", "file")
+    if up := _HOSTD_TRANSFER.search(msg):
+        _act(row, "file-write" if up["dir"] == "upload to" else "file-read", "file")
         row["file.path"], row["source.ip"], row["user_agent.original"] = (
             up["path"], up["ip"], up["agent"],
         )  # fmt: skip
+        return
+    if a := _ACCOUNT_CREATED.search(msg):
+        _act(row, "user-created", "iam")
+        row["target_user"] = a["user"]
+        return
+    if pw := _PASSWORD_CHANGED.search(msg):
+        _act(row, "password-changed", "iam")
+        row["target_user"] = pw["user"] or pw["user2"]
 
 
 def _shell(msg: str, row: Row) -> None:
