@@ -25,15 +25,16 @@ from ashiato.lab.writers import listing, mftecmd
 
 
 def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[str],
-        audit: bool) -> dict[str, Any]:
+        audit: bool, variant: str = "full") -> dict[str, Any]:
     world = build_world(seed, scale)
     share = build_share(world, rng_for(seed, "share", scale))
-    story = scenarios.plan(scenario, world, seed)
+    story = scenarios.plan(scenario, world, seed, variant)
     skip = set(missing)
     sink = Sink(out, streams.build(story, seed, skip), seed)
-    endpoints = {h.short: Endpoint(h, seed, sink) for h in story.collected}
+    endpoints = {h.short: Endpoint(h, seed, sink, proc_audit=variant == "full")
+                 for h in story.collected}
     ctx = Ctx(world, seed, sink, share, story, endpoints, audit)
-    scenarios.arm(story, world, seed, endpoints)
+    scenarios.arm(story, world, seed, endpoints, sink, audit)
     kept = _run_days(ctx, story)
     collected_at = at(world.days - 1, 23, 30)  # after the last PC went home
     sink.close(collected_at)

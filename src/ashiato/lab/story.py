@@ -91,6 +91,9 @@ class Story:
     activities: dict[int, list[tuple[int, ActivityFn]]] = field(default_factory=dict)
     host_days: dict[tuple[int, str], HostDay] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    variant: str = "full"  # "default-logging": no Sysmon, no 4688, no file-share auditing
+    extra_streams: list[Any] = field(default_factory=list)  # StreamSpecs the story adds
+    lost: dict[str, int] = field(default_factory=dict)  # sink key -> log cleared at
 
     def add(self, start: int, fn: ActivityFn) -> None:
         self.activities.setdefault(day_of(start), []).append((start, fn))

@@ -1,0 +1,141 @@
+"""`ashiato investigate` on the operator-driven lab scenarios, checked against their truth.
+
+Parts that need issue 11's incidents/lateral/verdict work (and issue 16's remote-access and
+accounts work) are marked xfail(strict=False) until it is merged; they say which.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ashiato import lab
+from ashiato.analysis.pipeline import investigate
+from ashiato.case import Case
+from ashiato.ingest import Options, ingest
+
+NEEDS_11 = pytest.mark.xfail(strict=False, reason="needs issue 11 incidents (merging)")
+NEEDS_16 = pytest.mark.xfail(strict=False, reason="needs issue 16 remote access (merging)")
+# Impact read from the share listing alone (a new extension on hundreds of files, an unknown
+# note name, one owner): "incident.detected whenever impact is plain", issue 11 item 4.
+NEEDS_11_IMPACT = pytest.mark.xfail(
+    strict=False, reason="needs issue 11 impact without host signals (merging)")
+
+CASES = [
+    ("hands-on-keyboard", "full", 1),
+    ("hands-on-keyboard", "full", 2),
+    ("hands-on-keyboard", "default-logging", 1),
+    ("hands-on-keyboard", "default-logging", 2),
+]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{s}-{v}-seed{n}" for s, v, n in CASES])
+def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    scenario, variant, seed = request.param
+    tmp = tmp_path_factory.mktemp(f"{scenario}-{variant}-{seed}")
+    out = tmp / "lab"
+    truth = lab.generate(scenario, out, seed=seed, variant=variant)
+    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
+    report = ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
+    unrecognised = [f.display for f in report.files if f.status != "done"]
+    return investigate(case).to_dict(), truth, unrecognised
+
+
+def _strings(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _names(found: dict[str, Any], verdict: str) -> set[str]:
+    return {h["host"] for h in found["hosts"] if h["verdict"] == verdict}
+
+
+def test_every_file_ingests(result) -> None:  # type: ignore[no-untyped-def]
+    _, _, unrecognised = result
+    assert unrecognised == []
+
+
+@NEEDS_11_IMPACT
+def test_incident_detected_as_ransomware(result) -> None:  # type: ignore[no-untyped-def]
+    found, _, _ = result
+    assert found["incident"]["detected"] is True
+    assert found["incident"]["kind"] == "ransomware"
+
+
+@NEEDS_11_IMPACT
+def test_encrypted_files_within_one_percent(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    expected = truth["impact"]["encrypted_files"]
+    got = found["impact"]["encrypted_files"]
+    assert abs(got - expected) <= max(1, expected * 0.01), (got, expected)
+
+
+def test_cleared_logs_found(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    for t in truth["tampering"]:
+        assert any(x["kind"] == t["kind"] and x["host"] == t["host"]
+                   for x in found["tampering"]), t
+
+
+@NEEDS_11
+def test_patient_zero_is_the_first_compromised_host(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    assert found["patient_zero"] is not None, found["incident"]
+    assert found["patient_zero"]["host"] == truth["patient_zero"]["host"]
+
+
+@NEEDS_11
+def test_compromised_hosts_are_infected(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    expected = {h["host"] for h in truth["infected_hosts"]}
+    assert _names(found, "infected") == expected
+
+
+@NEEDS_11
+def test_techniques_in_incidents(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    incidents = found.get("incidents") or []
+    got = set(re.findall(r"T\d{4}(?:\.\d{3})?", _strings(incidents)))
+    # the chain's core, visible in both variants: service execution (PsExec), defence
+    # impairment, log clearing; parents count for sub-techniques
+    for tid in ("T1569.002", "T1562.001", "T1070.001"):
+        assert tid in got or tid.split(".")[0] in got, (tid, sorted(got))
+    assert {t["id"] for t in truth["intrusion"]["techniques"]} >= {"T1569.002", "T1562.001",
+                                                                    "T1070.001"}
+
+
+@NEEDS_11
+def test_lateral_edge_from_the_entry_host(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    edges = found.get("lateral") or []
+    for edge in truth["intrusion"]["lateral"]:
+        assert any(edge["source"] in _strings(e).lower() and edge["target"]
+                   in _strings(e).lower() for e in edges), (edge, edges)
+
+
+@NEEDS_16
+def test_entry_account_and_source(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    entry = truth["intrusion"]["entry"]
+    text = _strings({k: found.get(k) for k in ("vectors", "accounts", "entry")})
+    assert entry["account"].split("\\")[-1] in text
+    assert entry["source_ip"] in text
+    vec = {v["host"]: v["type"] for v in found["vectors"]}
+    assert vec.get(truth["vector"]["host"]) == "remote_access", found["vectors"]
+
+
+@NEEDS_16
+def test_every_account_the_intruder_used(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    text = _strings(found.get("accounts"))
+    for a in truth["intrusion"]["accounts"]:
+        assert a["sam"] in text, a
+
+
+def test_truth_file_agrees(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, truth, _ = result
+    assert truth["patient_zero"]["host"] == truth["intrusion"]["patient_zero_host"]
+    assert truth["infected_hosts"][0]["host"] == truth["patient_zero"]["host"]
