@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,12 @@ CASES = [
     ("hands-on-keyboard", "full", 2),
     ("hands-on-keyboard", "default-logging", 1),
     ("hands-on-keyboard", "default-logging", 2),
+    ("vpn-intrusion", "full", 1),
+    ("vpn-intrusion", "default-logging", 2),
 ]
+# The chain's core per scenario, visible in both variants (parents count for sub-techniques).
+CORE = {"hands-on-keyboard": ("T1569.002", "T1562.001", "T1070.001"),
+        "vpn-intrusion": ("T1569.002", "T1490", "T1136.002")}
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{s}-{v}-seed{n}" for s, v, n in CASES])
@@ -41,7 +45,9 @@ def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     truth = lab.generate(scenario, out, seed=seed, variant=variant)
     case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
     report = ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
-    unrecognised = [f.display for f in report.files if f.status != "done"]
+    # ESXi logs wait for the formats engineer's parser (issue 16): checked apart below
+    unrecognised = [f.display for f in report.files
+                    if f.status != "done" and "/hypervisor/" not in f.display]
     return investigate(case).to_dict(), truth, unrecognised
 
 
@@ -99,12 +105,10 @@ def test_techniques_in_incidents(result) -> None:  # type: ignore[no-untyped-def
     found, truth, _ = result
     incidents = found.get("incidents") or []
     got = set(re.findall(r"T\d{4}(?:\.\d{3})?", _strings(incidents)))
-    # the chain's core, visible in both variants: service execution (PsExec), defence
-    # impairment, log clearing; parents count for sub-techniques
-    for tid in ("T1569.002", "T1562.001", "T1070.001"):
+    core = CORE[truth["scenario"]]
+    assert {t["id"] for t in truth["intrusion"]["techniques"]} >= set(core)
+    for tid in core:
         assert tid in got or tid.split(".")[0] in got, (tid, sorted(got))
-    assert {t["id"] for t in truth["intrusion"]["techniques"]} >= {"T1569.002", "T1562.001",
-                                                                    "T1070.001"}
 
 
 @NEEDS_11
@@ -135,7 +139,31 @@ def test_every_account_the_intruder_used(result) -> None:  # type: ignore[no-unt
         assert a["sam"] in text, a
 
 
-def test_truth_file_agrees(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@NEEDS_16
+def test_exfiltration_destination_and_bytes(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    ex = truth["intrusion"].get("exfiltration")
+    if ex is None:
+        pytest.skip("nothing was taken in this scenario")
+    text = _strings(found.get("exfiltration"))
+    assert "mega" in text.lower() and ex["host"] in text.lower()
+    got = re.findall(r'"bytes": (\d+)', text)
+    assert got and max(int(b) for b in got) >= ex["bytes"] * 0.99
+
+
+@NEEDS_16
+def test_encrypted_datastores_and_new_domain_admin(result) -> None:  # type: ignore[no-untyped-def]
+    found, truth, _ = result
+    if truth["scenario"] != "vpn-intrusion":
+        pytest.skip("no hypervisor and no new account in this scenario")
+    text = _strings(found)
+    for ds in truth["intrusion"].get("encrypted_datastores", []):
+        assert ds["datastore"] in text and ds["host"] in text
+    for acct in truth["intrusion"].get("new_accounts", []):
+        assert acct["account"].split("\\")[-1] in _strings(found.get("accounts"))
+
+
+def test_truth_file_agrees(result) -> None:  # type: ignore[no-untyped-def]
     _, truth, _ = result
     assert truth["patient_zero"]["host"] == truth["intrusion"]["patient_zero_host"]
     assert truth["infected_hosts"][0]["host"] == truth["patient_zero"]["host"]

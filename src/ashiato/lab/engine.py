@@ -23,6 +23,8 @@ from ashiato.lab.story import ActivityFn, Story
 from ashiato.lab.world import build_world
 from ashiato.lab.writers import listing, mftecmd
 
+SNAPSHOT_SOURCES = {"hypervisor-listing": "hypervisor"}  # snapshot kind -> its source
+
 
 def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[str],
         audit: bool, variant: str = "full") -> dict[str, Any]:
@@ -54,6 +56,11 @@ def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[st
             mftecmd.write(out / rel, ep.mft.entries)
             touch(out / rel, collected_at + i * 7 * MINUTE)
             files.setdefault("endpoint-mft", []).append(rel)
+    for kind, write in story.snapshots:
+        if SNAPSHOT_SOURCES[kind] not in skip:
+            rel = write(out, collected_at)
+            touch(out / rel, collected_at)
+            files.setdefault(kind, []).append(rel)
     doc = truth.build(ctx, kept, sink, files, scale=scale, missing=list(missing), audit=audit)
     truth.write_encrypted_list(out / "encrypted_files.csv", story)
     (out / "truth.json").write_text(

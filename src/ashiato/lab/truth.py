@@ -28,6 +28,7 @@ SNAPSHOT_FORMATS = {
     "fileserver-listing": ("fileserver-listing", "fs01", "ps-listing-csv", "cp932",
                            "Asia/Tokyo", False),
     "endpoint-mft": ("endpoint", None, "mftecmd-csv", "utf-8", "UTC", True),
+    "hypervisor-listing": ("hypervisor", "esxi01", "esxi-ls-lR", "utf-8", "UTC", False),
 }
 
 
@@ -290,6 +291,6 @@ def write_encrypted_list(path: Path, story: Story) -> None:
         w.writerow(["location", "host", "original_path", "new_path", "time_utc", "owner",
                     "original_owner"])
         for e in sorted(story.facts.encrypted, key=lambda e: (e.ts, e.new)):
-            orig = e.original if e.location == "local" else f"{ROOT}\\{e.original}"
-            new = e.new if e.location == "local" else f"{ROOT}\\{e.new}"
+            orig = e.original if e.location != "share" else f"{ROOT}\\{e.original}"
+            new = e.new if e.location != "share" else f"{ROOT}\\{e.new}"
             w.writerow([e.location, e.host, orig, new, iso_utc(e.ts), e.owner, e.orig_owner])

@@ -162,7 +162,9 @@ class WinHost:
     # -- processes (Sysmon 1 + 4688 only with full telemetry) ---------------------------
 
     def spawn(self, ts: int, image: str, cmdline: str, parent: Proc | None, s: Logon | None,
-              integrity: str = "High") -> Proc:
+              integrity: str = "High", pe: dict[str, str] | None = None) -> Proc:
+        """Process creation; ``pe`` overrides the version-resource fields Sysmon reports
+        (OriginalFileName survives a rename of the binary)."""
         self._pid += self.rng.randint(4, 400) // 4 * 4
         p = Proc(image, self._pid, guid(self.rng), cmdline, integrity)
         parent = parent or Proc(f"{SYSTEM32}\\services.exe", 612, guid(self.rng), "")
@@ -180,7 +182,7 @@ class WinHost:
                 "IntegrityLevel": integrity, "Hashes": hashes(self.rng),
                 "ParentProcessGuid": parent.guid, "ParentProcessId": parent.pid,
                 "ParentImage": parent.image, "ParentCommandLine": parent.cmdline,
-                "ParentUser": user}})
+                "ParentUser": user, **(pe or {})}})
             self._emit("security", ts, {"id": 4688, "pid": 4, "data": {
                 "SubjectUserSid": s.account.sid if s else SYSTEM_SID,
                 "SubjectUserName": s.account.sam if s else f"{self.name}$",
@@ -332,6 +334,16 @@ class WinHost:
             "ScriptBlockId": guid(self.rng).strip("{}").lower(), "Path": ""}})
         self._emit("ps", ts + 2_500, {"id": 403, "data": ["Stopped", "Available",
                                                            details("Stopped", "Available", 15)]})
+
+    # -- backup software ----------------------------------------------------------------
+
+    def veeam(self, ts: int, eid: int, data: Data) -> None:
+        """Veeam B&R's own event (documented parameters as named data)."""
+        self._emit("veeam", ts, {"id": eid, "pid": 3412, "data": data})
+
+    def backup_catalog_deleted(self, ts: int) -> None:
+        """524 from Windows Server Backup: "The backup catalog has been deleted"."""
+        self._emit("application", ts, {"id": 524, "pid": 2280, "user": SYSTEM_SID, "data": {}})
 
     # -- remote desktop -----------------------------------------------------------------
 

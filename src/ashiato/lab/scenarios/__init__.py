@@ -11,17 +11,17 @@ from ashiato.lab.clock import MINUTE, SECOND, at, day_of, is_workday, previous_w
 from ashiato.lab.decoys import pick_decoys
 from ashiato.lab.endpoint import Endpoint
 from ashiato.lab.ids import rng_for
-from ashiato.lab.scenarios import hok, ransomware, spam, vectors
+from ashiato.lab.scenarios import hok, ransomware, spam, vectors, vpn
 from ashiato.lab.scenarios.intrusion import VARIANTS as INTRUSION_VARIANTS
 from ashiato.lab.sink import Sink
 from ashiato.lab.story import Story
 from ashiato.lab.world import Host, World
 
 SCENARIOS = ("fileserver-encryption", "mail-attachment", "drive-by", "log-tampering",
-             "spam-bot", "benign", "hands-on-keyboard")
+             "spam-bot", "benign", "hands-on-keyboard", "vpn-intrusion")
 _SHARE = ("fileserver-encryption", "log-tampering")
 # Storylines driven by an operator on servers (no PC is patient zero): module per scenario.
-INTRUSIONS = {"hands-on-keyboard": hok}
+INTRUSIONS = {"hands-on-keyboard": hok, "vpn-intrusion": vpn}
 # Variants per scenario; the first is the default.
 VARIANTS: dict[str, tuple[str, ...]] = {s: ("full",) for s in SCENARIOS}
 VARIANTS.update({s: INTRUSION_VARIANTS for s in INTRUSIONS})
