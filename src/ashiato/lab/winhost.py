@@ -305,8 +305,13 @@ class WinHost:
 
     # -- PowerShell ---------------------------------------------------------------------
 
-    def powershell(self, ts: int, host_app: str, script: str, user: str) -> None:
-        """400 (engine start, HostApplication), 600 per provider, 4104 and 403."""
+    def powershell(self, ts: int, host_app: str, script: str, user: str,
+                   block_logged: bool = True) -> None:
+        """400 (engine start, HostApplication), 600 per provider, 4104 and 403.
+
+        Without script-block logging turned on, Windows still writes 4104 (as a warning)
+        for blocks that look suspicious; an ordinary script leaves 400/600/403 only.
+        """
         runspace = guid(self.rng).strip("{}").lower()
         host_id = guid(self.rng).strip("{}").lower()
 
@@ -329,9 +334,10 @@ class WinHost:
                 "\tCommandPath=\n\tCommandLine="]})
         self._emit("ps", ts + 40, {"id": 400, "data": ["Available", "None",
                                                         details("Available", "None", 13)]})
-        self._emit("psop", ts + 120, {"id": 4104, "pid": 4420, "user": user, "data": {
-            "MessageNumber": 1, "MessageTotal": 1, "ScriptBlockText": script,
-            "ScriptBlockId": guid(self.rng).strip("{}").lower(), "Path": ""}})
+        if block_logged:
+            self._emit("psop", ts + 120, {"id": 4104, "pid": 4420, "user": user, "data": {
+                "MessageNumber": 1, "MessageTotal": 1, "ScriptBlockText": script,
+                "ScriptBlockId": guid(self.rng).strip("{}").lower(), "Path": ""}})
         self._emit("ps", ts + 2_500, {"id": 403, "data": ["Stopped", "Available",
                                                            details("Stopped", "Available", 15)]})
 

@@ -86,7 +86,7 @@ def arm(story: Story, world: World, seed: int, endpoints: dict[str, Endpoint], s
         audit: bool) -> None:
     """Schedule the storyline's activities (the PCs' endpoints and the files now exist)."""
     if story.scenario in INTRUSIONS:
-        INTRUSIONS[story.scenario].arm(story, sink, seed, audit)
+        INTRUSIONS[story.scenario].arm(story, sink, seed, audit, world.days)
         return
     pz = story.pz
     if pz is None or story.day is None:

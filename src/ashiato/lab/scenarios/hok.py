@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from ashiato.lab import serverlife
 from ashiato.lab.clock import MINUTE, SECOND, at, iso_utc
 from ashiato.lab.context import Ctx
 from ashiato.lab.endpoint import Proc
@@ -45,7 +46,7 @@ from ashiato.lab.world import EGRESS_IP, SERVERS, SURNAMES, World
 
 RDS = ("RDS01", "10.0.0.50")
 FS = ("FS01", SERVERS["FS01"].ip)
-RDS_CHANNELS = ("security", "sysmon", "defender", "lsm", "rcm")
+RDS_CHANNELS = ("security", "system", "sysmon", "defender", "ps", "lsm", "rcm")
 FS_CHANNELS = ("security", "system", "sysmon", "defender", "ps", "psop")
 # Where guessing bots and operators connect from (RFC 5737 addresses, countries as the
 # firewall's geo database would label them).
@@ -124,13 +125,14 @@ def _hosts(story: Story, sink: Sink, audit: bool, seed: int) -> tuple[WinHost, W
     return rds, fs
 
 
-def arm(story: Story, sink: Sink, seed: int, audit: bool) -> Intrusion:
+def arm(story: Story, sink: Sink, seed: int, audit: bool, days: int) -> Intrusion:
     p: Plan = story.details["plan"]
     intr = Intrusion(story.variant, random.Random(f"{seed}|hok-run"))
     rds, fs = _hosts(story, sink, audit, seed)
     intr.hosts = {"rds01": rds, "fs01": fs}
     intr.details["host_ips"] = {h.short: h.ip for h in (rds, fs)}
     story.details["intrusion"] = intr
+    serverlife.schedule(story, intr.hosts, days, seed)
     story.add(p.t["brute"], functools.partial(_brute_force, intr=intr, p=p, rds=rds))
     story.add(p.t["login"], functools.partial(_session, intr=intr, p=p, rds=rds, fs=fs))
     return intr

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ashiato.lab import serverlife
 from ashiato.lab.clock import MINUTE, SECOND, at, is_workday, iso_utc
 from ashiato.lab.context import Ctx
 from ashiato.lab.endpoint import Proc
@@ -48,9 +49,9 @@ FS = ("FS01", SERVERS["FS01"].ip)
 BK = ("BKUP01", SERVERS["BKUP01"].ip)
 ESXI = ("esxi01", "10.0.0.60")
 POOL = [f"10.212.134.{n}" for n in range(200, 211)]  # FortiOS's default SSL-VPN range
-RDS_CHANNELS = ("security", "sysmon", "lsm", "rcm")
-FS_CHANNELS = ("security", "system", "sysmon")
-BK_CHANNELS = ("security", "system", "sysmon", "application", "veeam")
+RDS_CHANNELS = ("security", "system", "sysmon", "ps", "lsm", "rcm")
+FS_CHANNELS = ("security", "system", "sysmon", "ps")
+BK_CHANNELS = ("security", "system", "sysmon", "ps", "application", "veeam")
 SPRAY_FROM = (("203.0.113.71", "203.0.113.72", "Netherlands"),
               ("198.51.100.77", "198.51.100.78", "United States"),
               ("203.0.113.161", "203.0.113.162", "Singapore"))
@@ -149,7 +150,7 @@ def year_of(ms: int) -> int:
     return time.gmtime(ms // 1000).tm_year
 
 
-def arm(story: Story, sink: Sink, seed: int, audit: bool) -> Intrusion:
+def arm(story: Story, sink: Sink, seed: int, audit: bool, days: int) -> Intrusion:
     p: Plan = story.details["plan"]
     intr = Intrusion(story.variant, random.Random(f"{seed}|vpn-run"))
     full = story.variant == "full"
@@ -164,6 +165,7 @@ def arm(story: Story, sink: Sink, seed: int, audit: bool) -> Intrusion:
     intr.hosts = hosts
     intr.details["host_ips"] = {**{h.short: h.ip for h in hosts.values()}, ESXI[0]: ESXI[1]}
     story.details["intrusion"] = intr
+    serverlife.schedule(story, hosts, days, seed, VMS)
     for day in range(story.day + 2 if story.day is not None else 0):
         if is_workday(day):
             story.add(at(day, 7, 30), functools.partial(_home_workers, p=p, day=day))

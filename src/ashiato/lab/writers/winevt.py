@@ -96,6 +96,7 @@ _META: dict[str, dict[int, tuple[tuple[str, str], int, int, int, str]]] = {
     LSM_CHANNEL: {
         21: (LSM, 0, 4, 0, "0x1000000000000000"),
         22: (LSM, 0, 4, 0, "0x1000000000000000"),
+        23: (LSM, 0, 4, 0, "0x1000000000000000"),
         24: (LSM, 0, 4, 0, "0x1000000000000000"),
         25: (LSM, 0, 4, 0, "0x1000000000000000"),
     },
@@ -103,6 +104,7 @@ _META: dict[str, dict[int, tuple[tuple[str, str], int, int, int, str]]] = {
         1149: (RCM, 0, 4, 0, "0x4000000001000000"),
     },
     VEEAM_CHANNEL: {
+        10010: (VEEAM, 0, 4, 0, _CLASSIC),
         10050: (VEEAM, 0, 3, 0, _CLASSIC),
         23090: (VEEAM, 0, 3, 0, _CLASSIC),
     },
