@@ -92,6 +92,12 @@ def test_entry_by_guessed_rdp_logon(hok) -> None:
     assert "CORP\\" + _data(ok[0])["TargetUserName"] == entry["account"]
     assert max(e["System"]["TimeCreated"]["#attributes"]["SystemTime"] for e in fails) < \
         ok[0]["System"]["TimeCreated"]["#attributes"]["SystemTime"]
+    # NLA from outside the domain is NTLM: the DC names the operator's machine for every try
+    client = _data(ok[0])["WorkstationName"]
+    dc = [_data(e) for e in _events(root / "evidence/dc/DC01_Security.jsonl") if _eid(e) == 4776]
+    assert sum(d["Workstation"] == client and d["Status"] != "0x0" for d in dc) == len(fails)
+    assert [d["TargetUserName"] for d in dc if d["Workstation"] == client
+            and d["Status"] == "0x0"] == [_data(ok[0])["TargetUserName"]]
     rcm = _events(root / "evidence/endpoint/rds01/"
                   "Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.jsonl")
     outside = [_data(e)["Param3"] for e in rcm

@@ -4,6 +4,16 @@ Times are ISO 8601 UTC with ``Z``; hosts are lower-case short names. Every count
 taken from the facts the activities recorded while emitting evidence, so a test can recount
 them in the files (notes and encrypted names in the listing, the patient zero's address in
 the DHCP log at ``first_encryption``).
+
+The operator-driven scenarios (``hands-on-keyboard``, ``vpn-intrusion``) add ``variant`` and
+an ``intrusion`` section: ``entry`` (kind rdp|vpn, source_ip, country, account, host, time;
+tunnel_ip and spray_ips for the VPN), ``compromised_hosts`` in order of first malicious
+activity (the first is ``patient_zero``), ``accounts`` (roles: entry, credential_dumped,
+lateral, created, creator; with the evidence), ``lateral`` edges (source, target, account,
+technique, first, last), ``techniques`` (ATT&CK id, name, hosts, first), ``logs_cleared``,
+and for the VPN storyline ``new_accounts``, ``backups_deleted``, ``exfiltration`` (host,
+tool, binary, destination, hostnames, ips, bytes) and ``encrypted_datastores``.
+``vector.type`` is ``remote_access`` with ``via`` rdp|vpn.
 """
 
 from __future__ import annotations

@@ -140,6 +140,14 @@ class WinHost:
             "ProcessId": "0x0", "ProcessName": "-", "IpAddress": ip,
             "IpPort": str(self.rng.randint(49152, 65535))}})
 
+    def credential_validation(self, ts: int, user: str, workstation: str,
+                              status: str = "0x0") -> None:
+        """4776 on a domain controller: an NTLM logon anywhere in the domain was checked here,
+        naming the client computer (0xc000006a bad password, 0xc0000064 no such user)."""
+        self._emit("security", ts, {"id": 4776, "pid": 572, "data": {
+            "PackageName": "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0", "TargetUserName": user,
+            "Workstation": workstation, "Status": status}})
+
     def logoff(self, ts: int, s: Logon) -> None:
         self._emit("security", ts, {"id": 4634, "data": {
             "TargetUserSid": s.account.sid, "TargetUserName": s.account.sam,

@@ -113,6 +113,12 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
     return p
 
 
+def dc_host(sink: Sink, seed: int) -> WinHost:
+    """DC01 as far as the operator's NTLM logons reach it (its Security export)."""
+    return WinHost("DC01", SERVERS["DC01"].ip, sink, random.Random(f"{seed}|dc01"),
+                   {"security": "dc01"}, False)
+
+
 def _hosts(story: Story, sink: Sink, audit: bool, seed: int) -> tuple[WinHost, WinHost]:
     full = story.variant == "full"
     keys: dict[str, dict[str, str]] = {}
@@ -130,6 +136,7 @@ def arm(story: Story, sink: Sink, seed: int, audit: bool, days: int) -> Intrusio
     intr = Intrusion(story.variant, random.Random(f"{seed}|hok-run"))
     rds, fs = _hosts(story, sink, audit, seed)
     intr.hosts = {"rds01": rds, "fs01": fs}
+    intr.dc = dc_host(sink, seed)
     intr.details["host_ips"] = {h.short: h.ip for h in (rds, fs)}
     story.details["intrusion"] = intr
     serverlife.schedule(story, intr.hosts, days, seed)
@@ -154,9 +161,15 @@ def _brute_force(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost) -> None:
     """Guessing through NLA: each try is a short TCP session and a 4625 type 3."""
     rng, (ip, country) = intr.rng, p.origin
     names = [*GUESSED, p.entry.sam]
+    domain_users = {u.sam for u in ctx.world.users}
     t = p.t["brute"]
     while t < p.t["login"] - 20 * SECOND:
-        rds.logon_failed(t + 600, rng.choice(names), ip, p.client)
+        name = rng.choice(names)
+        if intr.dc is not None:  # NLA passes every guess to the DC (local names fail there)
+            intr.dc.credential_validation(t + 450, name, p.client,
+                                          "0xc000006a" if name in domain_users
+                                          else "0xc0000064")
+        rds.logon_failed(t + 600, name, ip, p.client)
         rdp_fw(ctx, t, t + rng.randint(900, 2_500), ip, country, RDS[1],
                rng.randint(1_900, 3_200), rng.randint(2_800, 4_600))
         t += rng.randint(6, 40) * SECOND

@@ -70,6 +70,7 @@ class Intrusion:
     variant: str
     rng: random.Random
     hosts: dict[str, WinHost] = field(default_factory=dict)
+    dc: WinHost | None = None  # where NTLM logons are validated (4776)
     compromised: dict[str, int] = field(default_factory=dict)  # host -> first malicious
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
@@ -167,6 +168,8 @@ def server_streams(name: str, chans: tuple[str, ...], variant: str,
 def rdp_logon(intr: Intrusion, host: WinHost, ts: int, acct: Account, ip: str,
               client: str, *, admin: bool) -> Logon:
     """NLA passed (1149), the RemoteInteractive logon (4624 type 10) and its session (21/22)."""
+    if intr.dc is not None:  # NLA from a machine outside the domain: NTLM, checked by the DC
+        intr.dc.credential_validation(ts + 200, acct.sam, client)
     host.rdp_connection(ts, acct, ip)
     s = host.logon(ts + 700, acct, 10, ip, client, admin=admin)
     host.rdp_session(ts + 1_400, 21, acct, 2, ip)
@@ -214,6 +217,8 @@ def psexec(intr: Intrusion, src: WinHost, dst: WinHost, ts: int, s: Logon, tool:
     src.explicit_credentials(ts, s, acct, dst.ip, dst.ip, tool)
     src.connect(ts + 20, tool, dst.ip, 445, s.account.qualified)
     t = ts + 250
+    if intr.dc is not None:
+        intr.dc.credential_validation(t - 60, acct.sam, src.name)
     remote = dst.logon(t, acct, 3, src.ip, src.name, admin=True)
     dst.share_access(t + 40, remote, "IPC$", "", "svcctl", "0x3", "%%4416 %%4417")
     dst.share_access(t + 90, remote, "ADMIN$", "\\??\\C:\\Windows", "PSEXESVC.exe",

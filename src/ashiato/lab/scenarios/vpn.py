@@ -29,7 +29,7 @@ from ashiato.lab.clock import MINUTE, SECOND, at, is_workday, iso_utc
 from ashiato.lab.context import Ctx
 from ashiato.lab.endpoint import Proc
 from ashiato.lab.ids import alnum, guid, hex_id
-from ashiato.lab.scenarios.hok import RDS, _admin
+from ashiato.lab.scenarios.hok import RDS, _admin, dc_host
 from ashiato.lab.scenarios.intrusion import (
     Intrusion,
     delete_shadows,
@@ -163,6 +163,7 @@ def arm(story: Story, sink: Sink, seed: int, audit: bool, days: int) -> Intrusio
         hosts[name.lower()] = WinHost(name, ip, sink, random.Random(f"{seed}|{name}"), keys,
                                       full, audit_shares=audit and name == "FS01")
     intr.hosts = hosts
+    intr.dc = dc_host(sink, seed)
     intr.details["host_ips"] = {**{h.short: h.ip for h in hosts.values()}, ESXI[0]: ESXI[1]}
     story.details["intrusion"] = intr
     serverlife.schedule(story, hosts, days, seed, VMS)

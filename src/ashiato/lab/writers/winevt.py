@@ -58,6 +58,7 @@ _META: dict[str, dict[int, tuple[tuple[str, str], int, int, int, str]]] = {
         4688: (SECURITY, 1, 0, 13312, _AUDIT_OK),
         4768: (SECURITY, 0, 0, 14339, _AUDIT_OK),
         4769: (SECURITY, 0, 0, 14337, _AUDIT_OK),
+        4776: (SECURITY, 0, 0, 14336, _AUDIT_OK),
         5140: (SECURITY, 0, 0, 12808, _AUDIT_OK),
         5145: (SECURITY, 0, 0, 12811, _AUDIT_OK),
         1102: (EVENTLOG, 0, 4, 104, "0x4020000000000000"),
