@@ -144,7 +144,12 @@ def test_defender_exclusion_shadow_copies_and_cleared_logs(hok) -> None:
     sysmon = [_data(e) for e in _events(
         root / "evidence/endpoint/fs01/Microsoft-Windows-Sysmon%4Operational.jsonl")
         if _eid(e) == 1]
-    assert any("vssadmin.exe delete shadows /all /quiet" in d["CommandLine"] for d in sysmon)
+    vss = [d for d in sysmon if "vssadmin.exe delete shadows /all /quiet" in d["CommandLine"]]
+    assert len(vss) == 1
+    if truth["intrusion"]["lateral"][0]["technique"] == "wmi":  # a batch started over WMI
+        assert vss[0]["ParentCommandLine"].startswith("cmd.exe /c C:\\Windows\\Temp\\")
+        parent = next(d for d in sysmon if d["ProcessGuid"] == vss[0]["ParentProcessGuid"])
+        assert parent["ParentImage"].endswith("\\wbem\\WmiPrvSE.exe")
     fs = _xml_events(root / "evidence/fileserver-audit/FS01_Security.xml")
     lost = next(t for t in truth["tampering"] if t["channel"] == "Security")["records_lost"]
     # the cleared log starts with its 1102, numbered after every record that was lost

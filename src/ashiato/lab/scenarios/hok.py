@@ -4,9 +4,10 @@ RDS01, a remote-desktop server published on FG-TOKYO's address (TCP/3389 forward
 guessed into in the evening: a burst of failed network logons from one foreign address,
 then a RemoteInteractive logon with a staff account that is local administrator there.
 Over the session the operator pastes tools in (Defender quarantines mimikatz), dumps LSASS
-with comsvcs.dll and finds an IT administrator's credentials, then PsExecs to FS01 by
-address: Defender exclusion and real-time protection off, shadow copies deleted, System and
-Security cleared, and a second PsExec run copies and starts the encryptor on D:\\share.
+with comsvcs.dll and finds an IT administrator's credentials, then reaches FS01 by address
+(PsExec, or per seed a batch file copied through ADMIN$ and started with ``wmic /node``):
+Defender exclusion and real-time protection off, shadow copies deleted, System and Security
+cleared, and a PsExec run copies and starts the encryptor on D:\\share.
 
 Variants (``generate(..., variant=...)``, CLI ``--variant``): ``full`` adds Sysmon and
 process-creation auditing with command lines on every Windows host; ``default-logging``
@@ -38,6 +39,7 @@ from ashiato.lab.scenarios.intrusion import (
     psexec,
     rdp_logon,
     server_streams,
+    wmi_batch,
 )
 from ashiato.lab.sink import Sink
 from ashiato.lab.story import Story
@@ -70,6 +72,7 @@ class Plan:
     tools_dir: str
     encryptor: str
     locker: Locker
+    first_hop: str  # "psexec" or "wmi": how the operator first reaches FS01
 
 
 def _admin(world: World, rng: random.Random) -> Account:
@@ -97,7 +100,8 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
              domain_account(user.sam, user.rid), _admin(world, rng),
              alnum(rng, 6).capitalize() + "!" + str(rng.randint(10, 99)),
              rng.choice(("C:\\Users\\Public", "C:\\PerfLogs", "C:\\Users\\Public\\Music")),
-             alnum(rng, rng.randint(5, 8)) + ".exe", new_locker(rng))
+             alnum(rng, rng.randint(5, 8)) + ".exe", new_locker(rng),
+             rng.choice(("psexec", "wmi")))
     story.day = day
     story.vector = "remote_access"
     # The first user in the next morning finds the notes; IT takes the share offline.
@@ -200,16 +204,22 @@ def _session(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost, fs: WinHost) -> N
                       explorer, s)
     dump_lsass(intr, rds, t["dump"], s, "comsvcs", shell)
     intr.account(p.admin, "credential_dumped", "taken from LSASS on rds01", t["dump"])
-    # First PsExec: an interactive shell on FS01.
-    tool = rds.spawn(t["psexec1"] - 300, psexe,
-                     f"PsExec64.exe \\\\{FS[1]} -accepteula -u {p.admin.qualified} "
-                     f"-p {p.password} cmd.exe", shell, s)
-    run = psexec(intr, rds, fs, t["psexec1"], s, tool, p.admin)
-    fs_shell = fs.spawn(run.started + 800, CMD, "cmd.exe", run.service, run.logon)
+    if p.first_hop == "psexec":  # an interactive shell on FS01
+        tool = rds.spawn(t["psexec1"] - 300, psexe,
+                         f"PsExec64.exe \\\\{FS[1]} -accepteula -u {p.admin.qualified} "
+                         f"-p {p.password} cmd.exe", shell, s)
+        run = psexec(intr, rds, fs, t["psexec1"], s, tool, p.admin)
+        fs_shell = fs.spawn(run.started + 800, CMD, "cmd.exe", run.service, run.logon)
+    else:  # a batch file run through WMI; its steps below are children of that cmd.exe
+        batch = f"{p.tools_dir}\\{alnum(rng, 4)}.bat"
+        rds.file_created(t["psexec1"] - 90 * SECOND, shell, batch, who)
+        run = wmi_batch(intr, rds, fs, t["psexec1"], s, shell, p.admin, p.password, batch)
+        fs_shell = run.service
     impair_defender(intr, fs, t["defender"], run, fs_shell, "C:\\Windows")
     delete_shadows(intr, fs, t["vss"], run, fs_shell)
     clear_logs(intr, fs, t["clear"], run, fs_shell, ("system", "security"))
-    fs.service_state(t["clear"] + 20 * SECOND, "PSEXESVC", False)
+    if p.first_hop == "psexec":
+        fs.service_state(t["clear"] + 20 * SECOND, "PSEXESVC", False)
     fs.logoff(t["clear"] + 21 * SECOND, run.logon)
     # Second PsExec: copy the encryptor through ADMIN$ and start it detached.
     tool2 = rds.spawn(t["psexec2"] - 300, psexe,

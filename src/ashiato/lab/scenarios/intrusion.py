@@ -21,7 +21,7 @@ from ashiato.lab.ids import alnum
 from ashiato.lab.share import ROOT, FileEntry
 from ashiato.lab.sink import StreamSpec
 from ashiato.lab.story import Encrypted
-from ashiato.lab.winhost import CHANNELS, POWERSHELL, SYSTEM32, Account, Logon, WinHost
+from ashiato.lab.winhost import CHANNELS, CMD, POWERSHELL, SYSTEM32, Account, Logon, WinHost
 from ashiato.lab.world import DOMAIN, DOMAIN_SID, SERVERS
 from ashiato.lab.writers.winevt import jsonl_renderer
 
@@ -40,6 +40,7 @@ TECHNIQUES = {
     "T1570": "Lateral Tool Transfer",
     "T1021.002": "Remote Services: SMB/Windows Admin Shares",
     "T1569.002": "System Services: Service Execution",
+    "T1047": "Windows Management Instrumentation",
     "T1562.001": "Impair Defenses: Disable or Modify Tools",
     "T1490": "Inhibit System Recovery",
     "T1070.001": "Indicator Removal: Clear Windows Event Logs",
@@ -240,6 +241,38 @@ def psexec(intr: Intrusion, src: WinHost, dst: WinHost, ts: int, s: Logon, tool:
         intr.technique(tid, host, t)
     intr.account(acct, "lateral", f"PsExec {src.short} -> {dst.short}", t)
     return PsExecRun(remote, svc, t)
+
+
+def wmi_batch(intr: Intrusion, src: WinHost, dst: WinHost, ts: int, s: Logon, shell: Proc,
+              acct: Account, password: str, batch: str) -> PsExecRun:
+    """A batch file copied through ADMIN$, started with ``wmic /node: process call create``.
+
+    Target: 4624 type 3 + 4672, 5145 on ADMIN$ for the batch, then cmd.exe whose parent is
+    WmiPrvSE.exe (no service, so no 7045). Source: the wmic command line and 4648.
+    """
+    name = batch.rsplit("\\", 1)[-1]
+    copy = src.spawn(ts, CMD, f"cmd.exe /c copy {name} \\\\{dst.ip}\\ADMIN$\\Temp\\{name}",
+                     shell, s)
+    src.explicit_credentials(ts + 50, s, acct, dst.ip, dst.ip, copy)
+    if intr.dc is not None:
+        intr.dc.credential_validation(ts + 150, acct.sam, src.name)
+    remote = dst.logon(ts + 200, acct, 3, src.ip, src.name, admin=True)
+    dst.share_access(ts + 260, remote, "ADMIN$", "\\??\\C:\\Windows", f"Temp\\{name}",
+                     "0x2", "%%4417")
+    t = ts + 20 * SECOND
+    wmic = src.spawn(t, f"{SYSTEM32}\\wbem\\WMIC.exe",
+                     f"wmic /node:{dst.ip} /user:{acct.qualified} /password:{password} "
+                     f"process call create \"cmd.exe /c C:\\Windows\\Temp\\{name}\"", shell, s)
+    src.connect(t + 30, wmic, dst.ip, 135, s.account.qualified)
+    prv = dst.spawn(t + 400, f"{SYSTEM32}\\wbem\\WmiPrvSE.exe",
+                    f"{SYSTEM32}\\wbem\\wmiprvse.exe -secured -Embedding", None, None, "System")
+    run_shell = dst.spawn(t + 700, CMD, f"cmd.exe /c C:\\Windows\\Temp\\{name}", prv, remote)
+    intr.compromise(dst.short, ts + 200)
+    intr.edge(src.short, dst.short, acct.qualified, "wmi", ts + 200)
+    for tid in ("T1047", "T1021.002", "T1570"):
+        intr.technique(tid, dst.short, ts + 200)
+    intr.account(acct, "lateral", f"WMI {src.short} -> {dst.short}", t)
+    return PsExecRun(remote, run_shell, t + 700)
 
 
 def impair_defender(intr: Intrusion, host: WinHost, ts: int, run: PsExecRun, shell: Proc,
