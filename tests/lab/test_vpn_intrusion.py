@@ -128,6 +128,20 @@ def test_exfiltration_bytes_match_the_firewall(vpn) -> None:
     assert any(e["id"] == 1 and e["CommandLine"].startswith("7za.exe a ") for e in sysmon)
 
 
+def test_the_upload_on_the_ids_too(vpn) -> None:
+    root, truth = vpn["default-logging"]
+    ex = truth["intrusion"]["exfiltration"]
+    eve = [json.loads(ln) for ln in (root / "evidence/ids/eve.json").read_text().splitlines()]
+    tls = {e["flow_id"]: e["tls"]["sni"] for e in eve
+           if e["event_type"] == "tls" and e["src_ip"] == "10.0.0.20"}
+    assert set(tls.values()) == set(ex["hostnames"])
+    flows = [e for e in eve if e["event_type"] == "flow" and e["flow_id"] in tls]
+    assert sum(e["flow"]["bytes_toserver"] for e in flows) == ex["bytes"]
+    asked = {e["dns"]["rrname"] for e in eve if e["event_type"] == "dns"
+             and e["src_ip"] == "10.0.0.20"}
+    assert set(ex["hostnames"]) <= asked
+
+
 def test_esxi_vms_powered_off_and_datastores_encrypted(vpn) -> None:
     root, truth = vpn["full"]
     base = root / "evidence/hypervisor/esxi01"

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ashiato.lab import serverlife
-from ashiato.lab.clock import MINUTE, SECOND, at, is_workday, iso_utc
+from ashiato.lab.clock import MINUTE, SECOND, at, is_workday, iso_utc, jst_offset_iso
 from ashiato.lab.context import Ctx
 from ashiato.lab.endpoint import Proc
 from ashiato.lab.ids import alnum, guid, hex_id
+from ashiato.lab.net import dns_query
 from ashiato.lab.scenarios.hok import RDS, _admin, dc_host
 from ashiato.lab.scenarios.intrusion import (
     Intrusion,
@@ -256,6 +257,26 @@ def _fw(ctx: Ctx, ts: int, end: int, src: str, srcintf: str, dst: str, dport: in
     ctx.emit("fw:FG-TOKYO", end, e)
 
 
+def _ids(ctx: Ctx, src: str, dst: str, dport: int, start: int, end: int, up: int, down: int,
+         proto: str, sni: str | None = None) -> None:
+    """The HQ core sensor's view of one session: a TLS record with the SNI, then the flow."""
+    flow, sport = ctx.flow_id(), ctx.port()
+    if sni:
+        ctx.emit("ids", start + 120, {
+            "flow_id": flow, "event_type": "tls", "src_ip": src, "src_port": sport,
+            "dest_ip": dst, "dest_port": dport,
+            "tls": {"sni": sni, "version": "TLS 1.2", "subject": f"CN=*.{sni.split('.', 1)[1]}",
+                    "issuerdn": "C=US, O=DigiCert Inc, CN=DigiCert TLS RSA SHA256 2020 CA1"}})
+    ctx.emit("ids", end, {
+        "flow_id": flow, "event_type": "flow", "src_ip": src, "src_port": sport,
+        "dest_ip": dst, "dest_port": dport, "app_proto": proto,
+        "flow": {"pkts_toserver": up // 1300 + 2, "pkts_toclient": down // 1300 + 2,
+                 "bytes_toserver": up, "bytes_toclient": down,
+                 "start": jst_offset_iso(start), "end": jst_offset_iso(end),
+                 "age": max(0, (end - start) // 1000), "state": "closed", "reason": "timeout",
+                 "alerted": False}})
+
+
 # -- the servers --------------------------------------------------------------------------
 
 
@@ -264,8 +285,10 @@ def _operator(ctx: Ctx, intr: Intrusion, p: Plan) -> None:
     rds, fs, bk = intr.hosts["rds01"], intr.hosts["fs01"], intr.hosts["bkup01"]
     s = rdp_logon(intr, rds, t["rdp"], p.entry, p.tunnel_ip, p.client, admin=True)
     intr.technique("T1078.002", "rds01", t["rdp"])
+    up, down = rng.randint(5_000_000, 30_000_000), rng.randint(50_000_000, 200_000_000)
     _fw(ctx, t["rdp"], t["leave"] - 40 * SECOND, p.tunnel_ip, "ssl.root", RDS[1], 3389, "RDP",
-        rng.randint(5_000_000, 30_000_000), rng.randint(50_000_000, 200_000_000))
+        up, down)
+    _ids(ctx, p.tunnel_ip, RDS[1], 3389, t["rdp"], t["leave"] - 40 * SECOND, up, down, "rdp")
     explorer = Proc("C:\\Windows\\explorer.exe", 6212, guid(rng), "C:\\Windows\\explorer.exe")
     who = p.entry.qualified
     shell = rds.spawn(t["dump"] - 30 * SECOND, CMD, "\"C:\\Windows\\system32\\cmd.exe\"",
@@ -401,12 +424,17 @@ def _stage_and_upload(ctx: Ctx, intr: Intrusion, p: Plan, fs: WinHost, s: Any,
                           "Product": "Rclone", "Company": "https://rclone.org",
                           "OriginalFileName": "rclone.exe"})
     intr.technique("T1036.003", "fs01", t["upload"])
+    for i, name in enumerate([MEGA_API[0]] + [h for h, _ in MEGA_STORAGE]):
+        dns_query(ctx, FS[1], t["upload"] + 100 + i * 40, name, rng)
     fs.connect(t["upload"] + 300, rclone, MEGA_API[1], 443, who)
     sent_total = rng.randint(9_000, 30_000)  # the API session, then the storage streams
+    api_down = rng.randint(20_000, 90_000)
     _fw(ctx, t["upload"] + 300, t["upload"] + 4 * SECOND, FS[1], "internal", MEGA_API[1], 443,
-        "HTTPS", sent_total, rng.randint(20_000, 90_000), wan=True,
+        "HTTPS", sent_total, api_down, wan=True,
         country="New Zealand", app="MEGA", appid=31213, appcat="Storage.Backup",
         hostname=MEGA_API[0])
+    _ids(ctx, FS[1], MEGA_API[1], 443, t["upload"] + 300, t["upload"] + 4 * SECOND,
+         sent_total, api_down, "tls", MEGA_API[0])
     start = t["upload"] + 5 * SECOND
     streams = 12
     per = total // streams
@@ -414,11 +442,14 @@ def _stage_and_upload(ctx: Ctx, intr: Intrusion, p: Plan, fs: WinHost, s: Any,
         host, ip = MEGA_STORAGE[i % len(MEGA_STORAGE)]
         dur = per // rng.randint(3_000_000, 6_000_000) * 1000  # a few MB/s per stream
         sent = per + rng.randint(2_000_000, 9_000_000)
+        down = rng.randint(800_000, 3_000_000)
         sent_total += sent
         fs.connect(start + i * 700, rclone, ip, 443, who)
         _fw(ctx, start + i * 700, start + i * 700 + dur, FS[1], "internal", ip, 443, "HTTPS",
-            sent, rng.randint(800_000, 3_000_000), wan=True, country="Canada", app="MEGA",
+            sent, down, wan=True, country="Canada", app="MEGA",
             appid=31213, appcat="Storage.Backup", hostname=host)
+        _ids(ctx, FS[1], ip, 443, start + i * 700, start + i * 700 + dur, sent, down, "tls",
+             host)
     intr.technique("T1567.002", "fs01", t["upload"])
     intr.details["exfiltration"] = {
         "host": "fs01", "tool": "rclone", "binary": renamed, "destination": "mega",
@@ -528,5 +559,9 @@ def _esxi(ctx: Ctx, intr: Intrusion, p: Plan) -> None:
     ctx.emit("esxi:auth", t_enc + 5 * MINUTE, {"proc": "sshd", "pid": sshd,
                                                "text": "pam_unix(sshd:session): session "
                                                        "closed for user root"})
+    _ids(ctx, src, ESXI[1], 443, t0 - 3 * SECOND, t0 + 60 * SECOND, rng.randint(40_000, 90_000),
+         rng.randint(900_000, 3_000_000), "tls", f"{ESXI[0]}.{DOMAIN}")
+    _ids(ctx, src, ESXI[1], 22, t0 + 79 * SECOND, t_enc + 5 * MINUTE,
+         rng.randint(60_000, 200_000), rng.randint(100_000, 400_000), "ssh")
     ctx.story.details.update(note_names=[p.note], rename="append", extension=p.vm_ext,
                              family="esxi-locker")
