@@ -367,10 +367,11 @@ class WinHost:
             "Param1": account.sam, "Param2": account.domain, "Param3": ip}})
 
     def rdp_session(self, ts: int, eid: int, account: Account, session: int, ip: str) -> None:
-        """21 logon, 22 shell start, 24 disconnected, 25 reconnected."""
-        self._emit("lsm", ts, {"id": eid, "pid": 1048, "user": SYSTEM_SID, "user_data": {
-            "User": account.qualified, "SessionID": session,
-            "Address": ip}})
+        """21 logon, 22 shell start, 23 logoff, 24 disconnected, 25 reconnected."""
+        data: Data = {"User": account.qualified, "SessionID": session}
+        if eid != 23:  # "Session logoff succeeded" names no address
+            data["Address"] = ip
+        self._emit("lsm", ts, {"id": eid, "pid": 1048, "user": SYSTEM_SID, "user_data": data})
 
     # -- log clearing -------------------------------------------------------------------
 
