@@ -56,7 +56,8 @@ BK_CHANNELS = ("security", "system", "sysmon", "ps", "application", "veeam")
 SPRAY_FROM = (("203.0.113.71", "203.0.113.72", "Netherlands"),
               ("198.51.100.77", "198.51.100.78", "United States"),
               ("203.0.113.161", "203.0.113.162", "Singapore"))
-HOME = ("203.0.113.{n}", "198.51.100.{n}")  # staff at home: Japanese consumer lines
+# Staff at home, on Japanese consumer lines: ranges no other part of the lab hands out.
+HOME = ("203.0.113.{n}", "198.51.100.{m}")
 GENERIC = ("admin", "administrator", "vpn", "test", "user", "guest", "support", "fortinet",
            "sslvpn", "itadmin", "backup", "scan")
 MEGA_API = ("g.api.mega.co.nz", "203.0.113.230")
@@ -191,7 +192,8 @@ def _home_workers(ctx: Ctx, p: Plan, day: int) -> None:
     rng = random.Random(f"{ctx.seed}|home|{day}")
     for i, sam in enumerate(rng.sample(p.home_users, rng.randint(2, len(p.home_users)))):
         start = at(day, 8) + rng.randint(0, 150) * MINUTE + rng.randint(0, 59_999)
-        home = HOME[i % 2].format(n=10 + (sum(map(ord, sam)) % 80))
+        k = sum(map(ord, sam)) % 40
+        home = HOME[i % 2].format(n=100 + k, m=160 + k)
         if rng.random() < 0.2:
             vpn_event(ctx, start - rng.randint(20, 90) * SECOND, "ssl-login-fail", sam, home,
                       "Japan", tunneltype="ssl-web", reason="sslvpn_login_permission_denied")
