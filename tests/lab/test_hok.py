@@ -189,6 +189,16 @@ def test_default_logging_keeps_only_the_defaults(hok) -> None:
                             ).read_text("utf-8")
     rds = (root / "evidence/endpoint/rds01/Security.jsonl").read_text("utf-8")
     assert '"LogonType":"10"' in rds and '"EventID":4625' in rds
+    # persistence on the entry server: a remote-access tool as a service, a boot task
+    persist = {(x["kind"], x["name"]) for x in truth["intrusion"]["persistence"]}
+    services = [_data(e) for e in _events(root / "evidence/endpoint/rds01/System.jsonl")
+                if _eid(e) == 7045]
+    assert [d["ServiceName"] for d in services] == ["AnyDesk Service"]
+    assert services[0]["StartType"] == "auto start"
+    tasks = _events(root / "evidence/endpoint/rds01/"
+                    "Microsoft-Windows-TaskScheduler%4Operational.jsonl")
+    assert {("scheduled_task", _data(e)["TaskName"]) for e in tasks} == {
+        p for p in persist if p[0] == "scheduled_task"}
 
 
 @pytest.mark.parametrize("variant", ["full", "default-logging"])

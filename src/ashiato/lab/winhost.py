@@ -31,6 +31,7 @@ CHANNELS = {
     "lsm": "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
     "rcm": "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
     "veeam": "Veeam Backup",
+    "tasks": "Microsoft-Windows-TaskScheduler/Operational",
 }
 
 
@@ -274,6 +275,11 @@ class WinHost:
         self._emit("system", ts, {"id": 7036, "pid": 612, "data": {
             "param1": name, "param2": "実行中" if running else "停止",
             "Binary": (name.encode("utf-16-le") + b"\0\0").hex().upper()}})
+
+    def task_registered(self, ts: int, name: str, user: str) -> None:
+        """106: a scheduled task was registered (TaskScheduler/Operational)."""
+        self._emit("tasks", ts, {"id": 106, "pid": 1280, "user": SYSTEM_SID, "data": {
+            "TaskName": name, "UserContext": user}})
 
     # -- Defender -----------------------------------------------------------------------
 

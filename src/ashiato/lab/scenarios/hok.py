@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from ashiato.lab import serverlife
 from ashiato.lab.clock import MINUTE, SECOND, at, iso_utc
@@ -43,12 +42,12 @@ from ashiato.lab.scenarios.intrusion import (
 )
 from ashiato.lab.sink import Sink
 from ashiato.lab.story import Story
-from ashiato.lab.winhost import CMD, Account, WinHost
+from ashiato.lab.winhost import CMD, SYSTEM32, Account, Logon, WinHost
 from ashiato.lab.world import EGRESS_IP, SERVERS, SURNAMES, World
 
 RDS = ("RDS01", "10.0.0.50")
 FS = ("FS01", SERVERS["FS01"].ip)
-RDS_CHANNELS = ("security", "system", "sysmon", "defender", "ps", "lsm", "rcm")
+RDS_CHANNELS = ("security", "system", "sysmon", "defender", "ps", "lsm", "rcm", "tasks")
 FS_CHANNELS = ("security", "system", "sysmon", "defender", "ps", "psop")
 # Where guessing bots and operators connect from (RFC 5737 addresses, countries as the
 # firewall's geo database would label them).
@@ -73,6 +72,7 @@ class Plan:
     encryptor: str
     locker: Locker
     first_hop: str  # "psexec" or "wmi": how the operator first reaches FS01
+    task: str  # the boot task's name, dressed as maintenance
 
 
 def _admin(world: World, rng: random.Random) -> Account:
@@ -101,7 +101,9 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
              alnum(rng, 6).capitalize() + "!" + str(rng.randint(10, 99)),
              rng.choice(("C:\\Users\\Public", "C:\\PerfLogs", "C:\\Users\\Public\\Music")),
              alnum(rng, rng.randint(5, 8)) + ".exe", new_locker(rng),
-             rng.choice(("psexec", "wmi")))
+             rng.choice(("psexec", "wmi")),
+             rng.choice(("WinSvcUpdate", "MicrosoftEdgeUpdateCore", "OneDrive Sync Task",
+                         "GoogleUpdateTaskMachine")))
     story.day = day
     story.vector = "remote_access"
     # The first user in the next morning finds the notes; IT takes the share offline.
@@ -204,6 +206,7 @@ def _session(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost, fs: WinHost) -> N
                       explorer, s)
     dump_lsass(intr, rds, t["dump"], s, "comsvcs", shell)
     intr.account(p.admin, "credential_dumped", "taken from LSASS on rds01", t["dump"])
+    _persist(intr, rds, t["dump"] + 90 * SECOND, s, shell, clip, p)
     if p.first_hop == "psexec":  # an interactive shell on FS01
         tool = rds.spawn(t["psexec1"] - 300, psexe,
                          f"PsExec64.exe \\\\{FS[1]} -accepteula -u {p.admin.qualified} "
@@ -239,5 +242,28 @@ def _session(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost, fs: WinHost) -> N
                              extension=p.locker.ext, family="hok-locker")
 
 
-def truth_extra(intr: Intrusion) -> dict[str, Any]:
-    return intr.truth()
+def _persist(intr: Intrusion, rds: WinHost, ts: int, s: Logon, shell: Proc, clip: Proc,
+             p: Plan) -> None:
+    """A way back in that survives a password reset: AnyDesk as a service, and a boot task."""
+    who = p.entry.qualified
+    pasted = f"{p.tools_dir}\\AnyDesk.exe"
+    rds.file_created(ts, clip, pasted, who)
+    target = "C:\\ProgramData\\AnyDesk\\AnyDesk.exe"
+    rds.spawn(ts + 20 * SECOND, pasted, f'{pasted} --install "C:\\ProgramData\\AnyDesk" '
+              "--start-with-win --silent", shell, s,
+              pe={"Description": "AnyDesk", "Product": "AnyDesk",
+                  "Company": "AnyDesk Software GmbH", "OriginalFileName": "AnyDesk.exe"})
+    rds.service_installed(ts + 23 * SECOND, "AnyDesk Service", f'"{target}" --service',
+                          start="auto start")
+    rds.service_state(ts + 24 * SECOND, "AnyDesk Service", True)
+    task = p.task
+    rds.spawn(ts + 60 * SECOND, f"{SYSTEM32}\\schtasks.exe",
+              f'schtasks /create /tn "{task}" /tr "{target}" /sc onstart /ru SYSTEM /f',
+              shell, s)
+    rds.task_registered(ts + 61 * SECOND, f"\\{task}", who)
+    intr.technique("T1219", "rds01", ts + 20 * SECOND)
+    intr.technique("T1543.003", "rds01", ts + 23 * SECOND)
+    intr.technique("T1053.005", "rds01", ts + 61 * SECOND)
+    intr.details["persistence"] = [
+        {"host": "rds01", "kind": "service", "name": "AnyDesk", "path": target},
+        {"host": "rds01", "kind": "scheduled_task", "name": f"\\{task}", "path": target}]

@@ -50,6 +50,9 @@ TECHNIQUES = {
     "T1021.004": "Remote Services: SSH",
     "T1529": "System Shutdown/Reboot",
     "T1486": "Data Encrypted for Impact",
+    "T1219": "Remote Access Software",
+    "T1543.003": "Create or Modify System Process: Windows Service",
+    "T1053.005": "Scheduled Task/Job: Scheduled Task",
 }
 PSEXESVC = "PSEXESVC"
 

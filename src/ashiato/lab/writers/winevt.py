@@ -35,6 +35,8 @@ LSM_CHANNEL = "Microsoft-Windows-TerminalServices-LocalSessionManager/Operationa
 RCM = ("Microsoft-Windows-TerminalServices-RemoteConnectionManager",
        "C76BAA63-AE81-421C-B425-340B4B24157F")
 RCM_CHANNEL = "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational"
+TASKS = ("Microsoft-Windows-TaskScheduler", "DE7B24EA-73C8-4A09-985D-5BDADCFA9017")
+TASKS_CHANNEL = "Microsoft-Windows-TaskScheduler/Operational"
 BACKUP = ("Microsoft-Windows-Backup", "1db28f2e-8f80-4027-8c5a-a11f7f10f62d")
 VEEAM = ("Veeam MP", "")  # Veeam B&R writes its events to its own classic log
 VEEAM_CHANNEL = "Veeam Backup"
@@ -103,6 +105,9 @@ _META: dict[str, dict[int, tuple[tuple[str, str], int, int, int, str]]] = {
     },
     RCM_CHANNEL: {
         1149: (RCM, 0, 4, 0, "0x4000000001000000"),
+    },
+    TASKS_CHANNEL: {
+        106: (TASKS, 0, 4, 106, "0x8000000000000000"),
     },
     VEEAM_CHANNEL: {
         10010: (VEEAM, 0, 4, 0, _CLASSIC),
