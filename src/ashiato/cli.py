@@ -561,6 +561,10 @@ def lab_generate(
     scale: Annotated[int, typer.Option(help="Grow hosts and days.")] = 1,
     missing: Annotated[list[str] | None, typer.Option(help="Drop a log source.")] = None,
     no_audit: Annotated[bool, typer.Option("--no-audit", help="File-share auditing off.")] = False,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Logging variant: full (default) or default-logging (intrusions)."),
+    ] = None,
 ) -> None:
     """Write DIR/evidence/... and DIR/truth.json for a scenario."""
     from ashiato import lab
@@ -568,7 +572,13 @@ def lab_generate(
     if scenario not in lab.SCENARIOS:
         raise QueryError(f"unknown scenario {scenario!r}; known: {', '.join(lab.SCENARIOS)}")
     lab.generate(
-        scenario, out_dir, seed=seed, scale=scale, missing=missing or (), audit=not no_audit
+        scenario,
+        out_dir,
+        seed=seed,
+        scale=scale,
+        missing=missing or (),
+        audit=not no_audit,
+        variant=variant,
     )
     out.print(f"evidence: {out_dir / 'evidence'}  truth: {out_dir / 'truth.json'}")
 
@@ -579,6 +589,9 @@ def lab_list() -> None:
     from ashiato import lab
 
     out.print("scenarios: " + ", ".join(lab.SCENARIOS))
+    for name, variants in lab.VARIANTS.items():
+        if len(variants) > 1:
+            out.print(f"variants of {name} (--variant): " + ", ".join(variants))
     out.print("sources (for --missing): " + ", ".join(lab.SOURCES))
 
 

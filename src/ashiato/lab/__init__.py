@@ -19,10 +19,10 @@ from typing import Any
 
 from ashiato.errors import AshiatoError
 from ashiato.lab.engine import run
-from ashiato.lab.scenarios import SCENARIOS
+from ashiato.lab.scenarios import SCENARIOS, VARIANTS
 from ashiato.lab.sources import SOURCES
 
-__all__ = ["SCENARIOS", "SOURCES", "LabError", "generate"]
+__all__ = ["SCENARIOS", "SOURCES", "VARIANTS", "LabError", "generate"]
 
 
 class LabError(AshiatoError, ValueError):
@@ -30,10 +30,22 @@ class LabError(AshiatoError, ValueError):
 
 
 def generate(scenario: str, out: Path, *, seed: int = 1, scale: int = 1,
-             missing: Sequence[str] = (), audit: bool = True) -> dict[str, Any]:
-    """Simulate ``scenario`` into ``out``; returns the truth dict (also in out/truth.json)."""
+             missing: Sequence[str] = (), audit: bool = True,
+             variant: str | None = None) -> dict[str, Any]:
+    """Simulate ``scenario`` into ``out``; returns the truth dict (also in out/truth.json).
+
+    ``variant`` picks how much the hosts log (see ``VARIANTS``): ``full`` (the default) or,
+    for the intrusion scenarios, ``default-logging`` (no Sysmon, no 4688 command lines, no
+    file-share auditing: only what Windows writes out of the box).
+    """
     if scenario not in SCENARIOS:
         raise LabError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    variant = variant or VARIANTS[scenario][0]
+    if variant not in VARIANTS[scenario]:
+        raise LabError(f"scenario {scenario!r} has no variant {variant!r}; choose one of: "
+                       f"{', '.join(VARIANTS[scenario])}")
+    if variant == "default-logging":
+        audit = False  # "Detailed File Share" and SACL auditing are not on by default
     unknown = [m for m in missing if m not in SOURCES]
     if unknown:
         raise LabError(f"unknown source(s) {', '.join(unknown)}; valid: {', '.join(SOURCES)}")
@@ -44,4 +56,5 @@ def generate(scenario: str, out: Path, *, seed: int = 1, scale: int = 1,
     if evidence.exists() and any(evidence.iterdir()):
         raise LabError(f"{evidence} already holds evidence; choose an empty output folder")
     out.mkdir(parents=True, exist_ok=True)
-    return run(scenario, out, seed=seed, scale=scale, missing=sorted(set(missing)), audit=audit)
+    return run(scenario, out, seed=seed, scale=scale, missing=sorted(set(missing)), audit=audit,
+               variant=variant)

@@ -85,8 +85,9 @@ class Mft:
 
 
 class Endpoint:
-    def __init__(self, host: Host, seed: int, sink: Sink) -> None:
+    def __init__(self, host: Host, seed: int, sink: Sink, *, proc_audit: bool = True) -> None:
         self.host = host
+        self.proc_audit = proc_audit  # "Audit Process Creation" with command lines (off by default)
         self.sink = sink
         self.rng = rng_for(seed, "endpoint", host.short)
         self.sec_key = f"ep:{host.short}:security"
@@ -190,6 +191,8 @@ class Endpoint:
             "ParentImage": parent.image, "ParentCommandLine": parent.cmdline,
         })
         u = self.host.user
+        if not self.proc_audit:
+            return p
         self._sec(ts, 4688, {
             "SubjectUserSid": u.sid, "SubjectUserName": u.sam, "SubjectDomainName": NETBIOS,
             "SubjectLogonId": self.logon_id, "NewProcessId": f"0x{p.pid:x}",

@@ -23,17 +23,20 @@ from ashiato.lab.story import ActivityFn, Story
 from ashiato.lab.world import build_world
 from ashiato.lab.writers import listing, mftecmd
 
+SNAPSHOT_SOURCES = {"hypervisor-listing": "hypervisor"}  # snapshot kind -> its source
+
 
 def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[str],
-        audit: bool) -> dict[str, Any]:
+        audit: bool, variant: str = "full") -> dict[str, Any]:
     world = build_world(seed, scale)
     share = build_share(world, rng_for(seed, "share", scale))
-    story = scenarios.plan(scenario, world, seed)
+    story = scenarios.plan(scenario, world, seed, variant)
     skip = set(missing)
     sink = Sink(out, streams.build(story, seed, skip), seed)
-    endpoints = {h.short: Endpoint(h, seed, sink) for h in story.collected}
+    endpoints = {h.short: Endpoint(h, seed, sink, proc_audit=variant == "full")
+                 for h in story.collected}
     ctx = Ctx(world, seed, sink, share, story, endpoints, audit)
-    scenarios.arm(story, world, seed, endpoints)
+    scenarios.arm(story, world, seed, endpoints, sink, audit)
     kept = _run_days(ctx, story)
     collected_at = at(world.days - 1, 23, 30)  # after the last PC went home
     sink.close(collected_at)
@@ -53,6 +56,11 @@ def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[st
             mftecmd.write(out / rel, ep.mft.entries)
             touch(out / rel, collected_at + i * 7 * MINUTE)
             files.setdefault("endpoint-mft", []).append(rel)
+    for kind, write in story.snapshots:
+        if SNAPSHOT_SOURCES[kind] not in skip:
+            rel = write(out, collected_at)
+            touch(out / rel, collected_at)
+            files.setdefault(kind, []).append(rel)
     doc = truth.build(ctx, kept, sink, files, scale=scale, missing=list(missing), audit=audit)
     truth.write_encrypted_list(out / "encrypted_files.csv", story)
     (out / "truth.json").write_text(

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 SOURCES: tuple[str, ...] = (
     "dhcp", "proxy", "firewall", "ids", "mail", "av", "fileserver-audit", "fileserver-listing",
-    "dc", "endpoint",
+    "dc", "endpoint", "hypervisor",
 )

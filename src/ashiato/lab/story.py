@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ashiato.lab.clock import day_of
@@ -91,6 +92,11 @@ class Story:
     activities: dict[int, list[tuple[int, ActivityFn]]] = field(default_factory=dict)
     host_days: dict[tuple[int, str], HostDay] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    variant: str = "full"  # "default-logging": no Sysmon, no 4688, no file-share auditing
+    extra_streams: list[Any] = field(default_factory=list)  # StreamSpecs the story adds
+    lost: dict[str, int] = field(default_factory=dict)  # sink key -> log cleared at
+    # Files the responders produced after the incident (kind, writer(out, collected_at) -> path).
+    snapshots: list[tuple[str, Callable[[Path, int], str]]] = field(default_factory=list)
 
     def add(self, start: int, fn: ActivityFn) -> None:
         self.activities.setdefault(day_of(start), []).append((start, fn))

@@ -7,6 +7,7 @@ endpoint log was tampered with.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ashiato.lab.ids import rng_for
@@ -95,8 +96,13 @@ def build(story: Story, seed: int, missing: set[str]) -> list[StreamSpec]:
                 f"ep:{host.short}:security", "endpoint", f"{base}/Security.jsonl",
                 jsonl_renderer("Security", computer), "evtx-jsonl", host.short, "UTC", True,
                 lost=sec_lost, silent_after=silent))
-        specs.append(StreamSpec(
-            f"ep:{host.short}:sysmon", "endpoint", f"{base}/Sysmon.jsonl",
-            jsonl_renderer(SYSMON_CHANNEL, computer), "evtx-jsonl", host.short, "UTC", True,
-            lost=sys_lost, silent_after=silent))
+        if story.variant == "full":  # the default-logging variant has no Sysmon anywhere
+            specs.append(StreamSpec(
+                f"ep:{host.short}:sysmon", "endpoint", f"{base}/Sysmon.jsonl",
+                jsonl_renderer(SYSMON_CHANNEL, computer), "evtx-jsonl", host.short, "UTC",
+                True, lost=sys_lost, silent_after=silent))
+    specs += story.extra_streams
+    # A cleared log keeps numbering its records, but what came before the clearing is gone.
+    specs = [dataclasses.replace(s, lost=(*s.lost, (_EARLIEST, story.lost[s.key])))
+             if s.key in story.lost else s for s in specs]
     return [s for s in specs if s.source not in missing]

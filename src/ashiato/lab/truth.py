@@ -4,6 +4,16 @@ Times are ISO 8601 UTC with ``Z``; hosts are lower-case short names. Every count
 taken from the facts the activities recorded while emitting evidence, so a test can recount
 them in the files (notes and encrypted names in the listing, the patient zero's address in
 the DHCP log at ``first_encryption``).
+
+The operator-driven scenarios (``hands-on-keyboard``, ``vpn-intrusion``) add ``variant`` and
+an ``intrusion`` section: ``entry`` (kind rdp|vpn, source_ip, country, account, host, time;
+tunnel_ip and spray_ips for the VPN), ``compromised_hosts`` in order of first malicious
+activity (the first is ``patient_zero``), ``accounts`` (roles: entry, credential_dumped,
+lateral, created, creator; with the evidence), ``lateral`` edges (source, target, account,
+technique, first, last), ``techniques`` (ATT&CK id, name, hosts, first), ``logs_cleared``,
+and for the VPN storyline ``new_accounts``, ``backups_deleted``, ``exfiltration`` (host,
+tool, binary, destination, hostnames, ips, bytes) and ``encrypted_datastores``.
+``vector.type`` is ``remote_access`` with ``via`` rdp|vpn.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ SNAPSHOT_FORMATS = {
     "fileserver-listing": ("fileserver-listing", "fs01", "ps-listing-csv", "cp932",
                            "Asia/Tokyo", False),
     "endpoint-mft": ("endpoint", None, "mftecmd-csv", "utf-8", "UTC", True),
+    "hypervisor-listing": ("hypervisor", "esxi01", "esxi-ls-lR", "utf-8", "UTC", False),
 }
 
 
@@ -177,8 +188,9 @@ def build(ctx: Ctx, kept: dict[int, DayPlan], sink: Sink, files: dict[str, list[
         person = {"host": pz.short, "ip": _ip_at(kept, pz, anchor), "user": pz.user.sam,
                   "first_malicious": _iso(f.first_malicious), "first_encryption": _iso(first_enc)}
     present = set(SOURCES) - set(missing)
-    return {
-        "schema": SCHEMA, "scenario": story.scenario, "seed": ctx.seed, "scale": scale,
+    doc = {
+        "schema": SCHEMA, "scenario": story.scenario, "variant": story.variant,
+        "seed": ctx.seed, "scale": scale,
         "missing": missing, "audit": audit, "timezone": "Asia/Tokyo", "days": ctx.world.days,
         "sources": _sources(sink, files),
         "incident": {"detected": story.kind is not None, "kind": story.kind},
@@ -207,6 +219,51 @@ def build(ctx: Ctx, kept: dict[int, DayPlan], sink: Sink, files: dict[str, list[
         "collected_endpoints": [h.short for h in story.collected],
         "dhcp_checks": _dhcp_checks(story, kept),
         "answerable": _answerable(story, present, audit),
+    }
+    intr = story.details.get("intrusion")
+    if intr is not None:
+        doc.update(_intrusion(story, intr.truth(), sink, first_enc, present))
+    return doc
+
+
+def _intrusion(story: Story, it: dict[str, Any], sink: Sink, first_enc: int | None,
+               present: set[str]) -> dict[str, Any]:
+    """An operator's storyline: the first compromised server is the patient zero."""
+    hosts = it["compromised_hosts"]
+    first = hosts[0]
+    entry = it["entry"]
+    pz = {"host": first["host"], "ip": it["host_ips"][first["host"]],
+          "user": entry["account"].split("\\")[-1], "first_malicious": first["first_malicious"],
+          "first_encryption": _iso(first_enc)}
+    tampering = []
+    for c in it["logs_cleared"]:
+        st = sink.states.get(c.pop("key"))
+        tampering.append({"host": c["host"], "time": c["time"], "kind": "log_cleared",
+                          "evidence": c["evidence"], "channel": c["channel"],
+                          "records_lost": [st.lost_records[0], st.lost_records[-1]]
+                          if st and st.lost_records else None})
+    ep = "endpoint" in present
+    net = "firewall" in present
+    return {
+        "incident": {"detected": True, "kind": "ransomware", "intrusion": True},
+        "patient_zero": pz,
+        "infected_hosts": [{"host": h["host"], "ip": it["host_ips"][h["host"]],
+                            "first_malicious": h["first_malicious"]} for h in hosts],
+        "vector": {"host": first["host"], "type": story.vector, "via": entry["kind"],
+                   "first_event_time": entry["time"], "source_ip": entry["source_ip"],
+                   "country": entry["country"], "account": entry["account"],
+                   "artifacts": []},
+        "tampering": tampering,
+        "intrusion": it,
+        "answerable": {
+            "patient_zero": True if ep or net else {
+                "answerable": False, "reason": "neither the servers' logs nor the firewall"},
+            "vector": True if ep or net else {
+                "answerable": False, "reason": "no remote-access or server logon records"},
+            "impact": True if "fileserver-listing" in present else {
+                "answerable": False, "reason": "no listing of the encrypted share"},
+            "ip_host_mapping": True,
+        },
     }
 
 
@@ -244,6 +301,6 @@ def write_encrypted_list(path: Path, story: Story) -> None:
         w.writerow(["location", "host", "original_path", "new_path", "time_utc", "owner",
                     "original_owner"])
         for e in sorted(story.facts.encrypted, key=lambda e: (e.ts, e.new)):
-            orig = e.original if e.location == "local" else f"{ROOT}\\{e.original}"
-            new = e.new if e.location == "local" else f"{ROOT}\\{e.new}"
+            orig = e.original if e.location != "share" else f"{ROOT}\\{e.original}"
+            new = e.new if e.location != "share" else f"{ROOT}\\{e.new}"
             w.writerow([e.location, e.host, orig, new, iso_utc(e.ts), e.owner, e.orig_owner])

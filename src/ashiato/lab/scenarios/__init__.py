@@ -11,13 +11,20 @@ from ashiato.lab.clock import MINUTE, SECOND, at, day_of, is_workday, previous_w
 from ashiato.lab.decoys import pick_decoys
 from ashiato.lab.endpoint import Endpoint
 from ashiato.lab.ids import rng_for
-from ashiato.lab.scenarios import ransomware, spam, vectors
+from ashiato.lab.scenarios import hok, ransomware, spam, vectors, vpn
+from ashiato.lab.scenarios.intrusion import VARIANTS as INTRUSION_VARIANTS
+from ashiato.lab.sink import Sink
 from ashiato.lab.story import Story
 from ashiato.lab.world import Host, World
 
 SCENARIOS = ("fileserver-encryption", "mail-attachment", "drive-by", "log-tampering",
-             "spam-bot", "benign")
+             "spam-bot", "benign", "hands-on-keyboard", "vpn-intrusion")
 _SHARE = ("fileserver-encryption", "log-tampering")
+# Storylines driven by an operator on servers (no PC is patient zero): module per scenario.
+INTRUSIONS = {"hands-on-keyboard": hok, "vpn-intrusion": vpn}
+# Variants per scenario; the first is the default.
+VARIANTS: dict[str, tuple[str, ...]] = {s: ("full",) for s in SCENARIOS}
+VARIANTS.update({s: INTRUSION_VARIANTS for s in INTRUSIONS})
 
 
 def incident_day(world: World) -> int:
@@ -28,22 +35,26 @@ def incident_day(world: World) -> int:
     return max(day, 1)
 
 
-def plan(scenario: str, world: World, seed: int) -> Story:
+def plan(scenario: str, world: World, seed: int, variant: str = "full") -> Story:
     rng = rng_for(seed, "story", scenario)
     stable = [h for h in world.hosts if not h.mobile]
     pz: Host | None = None
     if scenario in _SHARE:  # a branch PC, as in the motivating case
         pz = rng.choice([h for h in stable if not h.site.hq])
-    elif scenario != "benign":
+    elif scenario != "benign" and scenario not in INTRUSIONS:
         pz = rng.choice(stable)
     decoys = pick_decoys(world.hosts, rng, {pz.short} if pz else set(), world.days)
     others = [h for h in stable if h is not pz and h is not decoys.renamer
               and h is not decoys.adware]
     collected = ([pz] if pz else []) + [decoys.renamer, decoys.adware] + rng.sample(others, 2)
     kind = None if scenario == "benign" else "spam" if scenario == "spam-bot" else "ransomware"
-    story = Story(scenario, kind, decoys, collected, pz=pz)
+    story = Story(scenario, kind, decoys, collected, pz=pz, variant=variant)
     story.constrain(day_of(decoys.renamer_at), decoys.renamer, boot_before=decoys.renamer_at)
     story.constrain(day_of(decoys.adware_at), decoys.adware, boot_before=decoys.adware_at)
+    if scenario in INTRUSIONS:
+        INTRUSIONS[scenario].plan(story, world, rng_for(seed, "intrusion", scenario),
+                                  incident_day(world))
+        return story
     if pz is None:
         return story
     day = story.day = incident_day(world)
@@ -71,8 +82,12 @@ def plan(scenario: str, world: World, seed: int) -> Story:
     return story
 
 
-def arm(story: Story, world: World, seed: int, endpoints: dict[str, Endpoint]) -> None:
-    """Schedule the storyline's activities (the PCs' endpoints now exist)."""
+def arm(story: Story, world: World, seed: int, endpoints: dict[str, Endpoint], sink: Sink,
+        audit: bool) -> None:
+    """Schedule the storyline's activities (the PCs' endpoints and the files now exist)."""
+    if story.scenario in INTRUSIONS:
+        INTRUSIONS[story.scenario].arm(story, sink, seed, audit, world.days)
+        return
     pz = story.pz
     if pz is None or story.day is None:
         return
