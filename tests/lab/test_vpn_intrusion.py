@@ -184,7 +184,6 @@ def test_windows_and_network_files_are_recognised(vpn, name: str, tmp_path: Path
     assert bad == []
 
 
-@pytest.mark.xfail(strict=False, reason="needs issue 16 ESXi formats (merging)")
 def test_esxi_files_are_recognised(vpn, tmp_path: Path) -> None:
     root, _ = vpn["full"]
     case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
