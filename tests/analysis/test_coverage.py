@@ -158,18 +158,65 @@ def test_short_silence_after_a_clear(tmp_path: Path) -> None:
 
 
 def test_record_gaps_only_in_evtx_files(tmp_path: Path) -> None:
-    rows = [win(i, "4624", record=r) for i, r in enumerate((1, 2, 5))]
+    ids = [*range(1, 41), *range(44, 70)]  # 41..43 gone from an otherwise whole log
+    rows = [win(i / 60, "4624", record=r) for i, r in enumerate(ids)]
     assert len(tampering.record_gaps(make_ctx(tmp_path / "a", rows))) == 1  # no evidence table
     ctx = make_ctx(tmp_path / "b", rows, {"windows.security-pc-osk-0112": "eventviewer_csv"})
     assert tampering.record_gaps(ctx) == []  # CSV exports number lines, not records
     # evtx_dump JSON lines: record = line, the EventRecordID is in extra
-    lines = [win(i, "1", "windows.sysmon", extra=json.dumps({"winlog": {"record_id": r}}))
-             for i, r in enumerate((7, 8, 31, 32))]  # fmt: skip
+    lines = [win(i / 60, "1", "windows.sysmon", extra=json.dumps({"winlog": {"record_id": r}}))
+             for i, r in enumerate([*range(7, 40), *range(62, 90)])]  # fmt: skip
     ctx = make_ctx(tmp_path / "c", lines, {"windows.sysmon-pc-osk-0112": "evtx_jsonl"})
     [gap] = tampering.record_gaps(ctx)
     assert gap.evidence[0].summary.startswith("22 record(s) missing in windows.sysmon")
-    assert [e.ref for e in gap.evidence] == ["windows.sysmon-pc-osk-0112:2",
-                                             "windows.sysmon-pc-osk-0112:3"]  # fmt: skip
+    assert [e.ref for e in gap.evidence] == ["windows.sysmon-pc-osk-0112:33",
+                                             "windows.sysmon-pc-osk-0112:34"]  # fmt: skip
+    # a lone missing ID in a small export is what an event-ID filter leaves: not claimed
+    lone = [win(i / 60, "4624", record=r) for i, r in enumerate(range(1, 70)) if r != 30]
+    ctx = make_ctx(tmp_path / "d", lone, {"windows.security-pc-osk-0112": "evtx"})
+    gaps, [export] = tampering.record_scan(ctx)
+    assert gaps == [] and (export.records, export.id_range) == (68, 69)
+
+
+def _channel(name: str) -> str:
+    return json.dumps({"winlog": {"channel": name}})
+
+
+def test_filtered_export_is_not_a_deletion(tmp_path: Path) -> None:
+    """A few records over a wide ID range (an event-ID filter): said once, under coverage."""
+    rows = [win(i / 60, "4688", record=1000 + 37 * i + i % 5, extra=_channel("Security"))
+            for i in range(40)]  # fmt: skip
+    ctx = make_ctx(tmp_path, rows, {"windows.security-pc-osk-0112": "evtx"})
+    gaps, [export] = tampering.record_scan(ctx)
+    assert gaps == []
+    assert export.note() == ("Security of pc-osk-0112: filtered export: 40 records over an "
+                             "ID range of 1448; ask for the full log")  # fmt: skip
+    _, missing, tamper, _, _ = coverage(ctx, ident(), None, [])
+    assert not [t for t in tamper if t.kind == "records_deleted"]
+    [said] = [m for m in missing if "filtered export" in m.why_it_matters]
+    assert said.what == "The full log behind windows.security-pc-osk-0112.log"
+    assert said.why_it_matters.startswith("Security of pc-osk-0112: filtered export: 40 records")
+
+
+def test_record_ids_count_per_channel_and_host(tmp_path: Path) -> None:
+    """Two channels (or two hosts) interleaved in one file each keep their own sequence."""
+    ev = {"evidence_id": "merged"}
+    rows = []
+    for i in range(60):
+        rows.append(win(i / 60, "4104", extra=_channel("Microsoft-Windows-PowerShell/Operational"),
+                        record=500 + i, **ev))  # fmt: skip
+        rows.append(win(i / 60 + 0.001, "400", extra=_channel("Windows PowerShell"),
+                        record=90 + i, **ev))  # fmt: skip
+        rows.append(win(i / 60 + 0.002, "4104", record=7000 + i,
+                        extra=_channel("Microsoft-Windows-PowerShell/Operational"),
+                        **ev, **{"host.name": "pc-osk-0113"}))  # fmt: skip
+    ctx = make_ctx(tmp_path, rows, {"merged": "evtx"})
+    assert tampering.record_scan(ctx) == ([], [])
+    # one hole in one of the channels is still seen
+    cut = [r for r in rows if r["record"] in (95, 96) and "Windows PowerShell" in r["extra"]]
+    rows = [r for r in rows if r not in cut]
+    [gap], [] = tampering.record_scan(make_ctx(tmp_path / "b", rows, {"merged": "evtx"}))
+    assert "between EventRecordID 94" in gap.evidence[0].summary
 
 
 def test_no_silence_when_the_pc_is_off(tmp_path: Path) -> None:
