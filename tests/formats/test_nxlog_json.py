@@ -30,7 +30,7 @@ def test_events_are_mapped_like_evtx_and_bad_lines_rejected() -> None:
         "event.dataset": "windows.security", "event.code": "4624", "host.name": "fs01",
         "user.name": "tanaka", "source.ip": "10.20.3.41", "winlog.logon.type": 3,
         "winlog.logon.id": "0x3a7f12",
-    }
+    }  # fmt: skip
     assert logon["extra"]["workstation"] == "PC-TKY-0341"
     assert share["file.path"] == "営業\\見積\\HELP_DECRYPT.TXT"
     assert share["file.access_mask"] == 2
