@@ -356,3 +356,49 @@ def test_clock_reference_is_the_median_device_without_windows_logs() -> None:
     # two sources only: the IDS sensor is the reference
     [p] = clock_skew.solve([E("squid.access", "suricata.eve", 9, -45.0, "web requests")])
     assert (p.source, p.offset_seconds) == ("squid.access", -45.0)
+
+
+def share_rows(fw: str, skew: timedelta, n: int = 8) -> list[dict[str, Any]]:
+    """A branch firewall whose SMB sessions to the file server are its only shared sight:
+    no Sysmon, no IDS; DHCP says who held the addresses. The firewall logs each session at
+    its end (duration in extra); the file server logs the logon and share accesses."""
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        ip, port = f"10.31.3.{20 + i}", 49700 + 37 * i
+        start = at(9 + i / 4)
+        rows.append({"@timestamp": start - timedelta(minutes=30), "event.dataset": "windows.dhcp",
+                     "event.code": "10", "source.ip": ip, "host.name": f"pc-osk-01{i:02d}",
+                     "evidence_id": "dhcp"})  # fmt: skip
+        conn = {"source.ip": ip, "source.port": port}
+        rows.append(win(9 + i / 4, "4624", **FS, **conn, **{"winlog.logon.type": 3}))
+        rows.append(win(9 + i / 4 + 0.0001, "5140", **FS, **conn))
+        for k in range(5):  # a burst of file accesses in the same session
+            rows.append(win(9 + i / 4 + 0.01 * (k + 1), "5145", **FS, **conn))
+        length = 300 + 40 * i
+        rows.append({"@timestamp": start + timedelta(seconds=length) + skew,
+                     "event.dataset": "fortinet.fortigate", "observer.name": fw,
+                     "observer.type": "firewall", "evidence_id": fw, **conn,
+                     "destination.ip": "10.31.0.10", "destination.port": 445,
+                     "extra": json.dumps({"event.duration": length * 1_000_000_000})})  # fmt: skip
+    return rows
+
+
+def test_clock_skew_from_share_audit_alone(tmp_path: Path) -> None:
+    rows = share_rows("FG-OSAKA", timedelta(seconds=200))
+    rows += share_rows("FG-SAPPORO", timedelta(hours=9, minutes=3))  # read in UTC, and 3 min fast
+    ctx = make_ctx(tmp_path, rows)
+    skews = {s.source: s for s in clock_skew.estimate(ctx)}
+    osaka, sapporo = skews["fortinet.fortigate@FG-OSAKA"], skews["fortinet.fortigate@FG-SAPPORO"]
+    assert (osaka.offset_seconds, osaka.pairs, osaka.spread_seconds) == (200.0, 8, 0.0)
+    assert osaka.zone_error_hours is None and osaka.skew_seconds == 200.0
+    assert osaka.basis.startswith("8 SMB sessions seen by both fortinet.fortigate@FG-OSAKA and "
+                                  "windows.security@fs01")  # fmt: skip
+    assert (sapporo.offset_seconds, sapporo.zone_error_hours, sapporo.skew_seconds) == (
+        32580.0, 9.0, 180.0)  # fmt: skip
+    assert "+9 h of it is a time-zone misread" in sapporo.basis
+    assert "beyond the zone its clock is +180 s off" in sapporo.basis
+    # only the skew is corrected: the zone error is left for a re-ingest with --tz-for
+    fixed = clock_skew.apply(ctx.events, list(skews.values()))
+    assert osaka.applied and sapporo.applied
+    got = fixed.filter(fixed["observer.name"] == "FG-SAPPORO")["@timestamp"].min().execute()
+    assert got.to_pydatetime() == at(9) + timedelta(seconds=300, hours=9)

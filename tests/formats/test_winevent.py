@@ -343,3 +343,62 @@ def test_extra_with_huge_integers_still_serialises() -> None:
     assert orjson.loads(batch.column("extra")[0].as_py()) == {
         "winlog": {"event_data": {"X": 2**70}}
     }
+
+
+def _event(provider: str, eid: int, channel: str, data: dict[str, Any]) -> dict[str, Any]:
+    return to_row(WinEvent(provider=provider, event_id=eid, channel=channel, computer="PC",
+                           time="2015-09-09T02:40:00Z", data=data))  # fmt: skip
+
+
+SYSMON = ("Microsoft-Windows-Sysmon", "Microsoft-Windows-Sysmon/Operational")
+
+
+def test_sysmon_access_pipes_and_registry() -> None:
+    dump = _event(*SYSMON[:1], 10, SYSMON[1], {
+        "UtcTime": "2015-09-09 02:39:58.1", "SourceImage": "C:\\Users\\tanaka\\a.exe",
+        "SourceProcessId": "4120", "TargetImage": "C:\\Windows\\system32\\lsass.exe",
+        "TargetProcessId": "612", "GrantedAccess": "0x1010",
+        "SourceUser": "CORP\\tanaka"})  # fmt: skip
+    assert (dump["process.executable"], dump["process.pid"], dump["user.name"]) == (
+        "C:\\Users\\tanaka\\a.exe", 4120, "tanaka")  # fmt: skip
+    assert dump["target.process.executable"] == "C:\\Windows\\system32\\lsass.exe"
+    assert dump["@timestamp"] == "2015-09-09T02:39:58.1Z"
+    pipe = _event(SYSMON[0], 17, SYSMON[1], {"PipeName": "\\PSEXESVC", "Image": "C:\\p.exe"})
+    assert (pipe["file.path"], pipe["event.action"]) == ("\\PSEXESVC", "pipe-created")
+    run_key = _event(SYSMON[0], 13, SYSMON[1], {
+        "EventType": "SetValue", "Image": "C:\\Users\\tanaka\\a.exe", "User": "CORP\\tanaka",
+        "TargetObject": "HKU\\S-1-5-21-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\x",
+        "Details": "C:\\Users\\tanaka\\a.exe"})  # fmt: skip
+    assert run_key["registry.path"].endswith("CurrentVersion\\Run\\x")
+    assert run_key["registry.data"] == "C:\\Users\\tanaka\\a.exe"
+    assert run_key["user.name"] == "tanaka" and "file.path" not in run_key
+
+
+def test_rdp_session_reconnect() -> None:
+    row = to_row(_security(4778, {"AccountName": "tanaka", "AccountDomain": "CORP",
+                                  "LogonID": "0x3a7f12", "SessionName": "RDP-Tcp#3",
+                                  "ClientName": "PC-TKY-0341",
+                                  "ClientAddress": "10.20.3.41"}))  # fmt: skip
+    assert (row["user.name"], row["source.ip"], row["workstation"]) == (
+        "tanaka", "10.20.3.41", "PC-TKY-0341")  # fmt: skip
+    local = to_row(_security(4779, {"AccountName": "tanaka", "ClientAddress": "LOCAL"}))
+    assert local["source.ip"] is None and local["event.action"] == "session-disconnected"
+
+
+def test_dns_server_analytic_and_defender_spaces() -> None:
+    dns = ("Microsoft-Windows-DNSServer", "Microsoft-Windows-DNSServer/Analytical")
+    q = _event(dns[0], 256, dns[1], {"Source": "10.20.3.41", "QNAME": "c2.example.net.",
+                                     "QTYPE": "1", "InterfaceIP": "10.20.0.5"})  # fmt: skip
+    assert (q["source.ip"], q["dns.question.name"]) == ("10.20.3.41", "c2.example.net")
+    out = _event(dns[0], 260, dns[1], {"Destination": "8.8.8.8", "QNAME": "c2.example.net."})
+    assert out["destination.ip"] == "8.8.8.8" and out["event.action"] == "dns-query-forwarded"
+    defender = ("Microsoft-Windows-Windows Defender",
+                "Microsoft-Windows-Windows Defender/Operational")  # fmt: skip
+    failed = _event(defender[0], 1119, defender[1], {"Threat Name": "Ransom:Win32/Locky",
+                                                     "Detection User": "CORP\\tanaka"})  # fmt: skip
+    assert (failed["rule.name"], failed["user.name"]) == ("Ransom:Win32/Locky", "tanaka")
+    setting = _event(defender[0], 5007, defender[1], {
+        "Old Value": "", "New Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions"
+                                      "\\Paths\\C:\\Users = 0x0"})  # fmt: skip
+    assert setting["registry.path"].endswith("Exclusions\\Paths\\C:\\Users")
+    assert setting["registry.data"] == "0x0"
