@@ -36,7 +36,7 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
-from ashiato.engines import epoch_seconds
+from ashiato.engines import epoch_seconds, json_field
 from ashiato.findings import ClockSkew
 
 # seconds either side: a connection's 4-tuple is near-unique, so it may look far enough to
@@ -104,8 +104,7 @@ def _sightings(t: Any, kind: str) -> Any:
         cond = cond & (flow | server)
         # a firewall writes the session at its end: its start is the log time less the
         # duration (ECS nanoseconds), which is when the server saw the logon
-        # the key has a dot in it: quoted, or the JSON path would read event -> duration
-        nanos = t["extra"].cast("json")['"event.duration"'].unwrap_as("int64")
+        nanos = json_field(t["extra"], "event.duration", as_="int64")
         start = ts - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
         ts = ibis.cases((flow, start), else_=ts)
     names = [f"_k{i}" for i in range(len(keys))]

@@ -24,7 +24,7 @@ import ibis
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import LOG_TAMPER
-from ashiato.engines import EVENT_ORDER
+from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Tampering
 
@@ -178,12 +178,11 @@ def _record_ids(ctx: Context) -> Any | None:
         jsonl = sorted(e for e, f in formats.items() if f in RECORD_IN_EXTRA)
         rid = src["record"]
         if jsonl:
-            in_extra = src["extra"].cast("json")["winlog"]["record_id"].unwrap_as("int64")
+            in_extra = json_field(src["extra"], "winlog", "record_id", as_="int64")
             rid = ibis.cases((src["evidence_id"].isin(jsonl), in_extra), else_=rid)
-    extra = src["extra"].cast("json")["winlog"]
     # IDs count per channel of one host: Security and System (or Windows PowerShell and
     # PowerShell/Operational) in one file each have their own sequence
-    channel = ibis.coalesce(extra["channel"].unwrap_as("string"), src["event.dataset"])
+    channel = ibis.coalesce(json_field(src["extra"], "winlog", "channel"), src["event.dataset"])
     q = src.select("evidence_id", "event.dataset", "record", "@timestamp", _rid=rid,
                    _host=ibis.coalesce(src["host.name"], ibis.literal("")),
                    _chan=channel)  # fmt: skip

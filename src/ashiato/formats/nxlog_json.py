@@ -45,7 +45,7 @@ _META = frozenset(
     "EventReceivedTime port @version @timestamp tags Hostname host Keywords Version "
     "SourceModuleName Category Message Domain AccountName UserID AccountType "
     "ActivityID RelatedActivityID TimeCreated SystemTime Source ProviderName Computer "
-    "Level EventRecordID".split()
+    "Level EventRecordID ExecutionThreadID".split()
 )
 _PROVIDER = ("SourceName", "ProviderName", "Source")
 _HOST = ("Hostname", "Computer")
@@ -145,7 +145,6 @@ def file_zone(source: Source) -> timezone | None:
 
 def _event(obj: dict[str, Any], zone: timezone | None = None) -> WinEvent:
     data = {k: v for k, v in obj.items() if k not in _META}
-    keywords = obj.get("Keywords")
     return WinEvent(
         provider=_first(obj, _PROVIDER),
         event_id=integer(obj.get("EventID")),
@@ -154,12 +153,27 @@ def _event(obj: dict[str, Any], zone: timezone | None = None) -> WinEvent:
         time=_when(obj, zone),
         data=data,
         level=integer(obj.get("Level")),
-        keywords=keywords if isinstance(keywords, str) and keywords.startswith("0x") else None,
+        keywords=_keywords(obj),
         process_id=integer(obj.get("ExecutionProcessID")),
         user_id=obj.get("UserID"),
         message=obj.get("Message"),
         record_id=integer(_first(obj, ("RecordNumber", "EventRecordID"))),
     )
+
+
+_AUDIT = {"AUDIT_SUCCESS": "0x8020000000000000", "AUDIT_FAILURE": "0x8010000000000000"}
+
+
+def _keywords(obj: dict[str, Any]) -> str | None:
+    """Keywords as hex: NXLog writes the signed 64-bit number and names audits in EventType."""
+    kw = obj.get("Keywords")
+    if isinstance(kw, str) and kw.startswith("0x"):
+        return kw
+    number = integer(kw)
+    if number is not None:
+        return hex(number & (1 << 64) - 1)
+    event_type = obj.get("EventType")
+    return _AUDIT.get(event_type) if isinstance(event_type, str) else None
 
 
 def _is_event(obj: Any) -> bool:

@@ -28,6 +28,8 @@ SNAPSHOT_FORMATS = {
     "fileserver-listing": ("fileserver-listing", "fs01", "ps-listing-csv", "cp932",
                            "Asia/Tokyo", False),
     "endpoint-mft": ("endpoint", None, "mftecmd-csv", "utf-8", "UTC", True),
+    # sparse EventRecordIDs throughout: a filtered export, never "records deleted"
+    "dc-filtered-export": ("dc", "dc01", "evtx-jsonl-filtered", "utf-8", "UTC", True),
 }
 
 
