@@ -38,7 +38,7 @@ def write(path: Path, computer: str, days: int, rng: random.Random) -> int:
                                      {"param1": service, "param2": state})))  # fmt: skip
         ts = at(day, 8, rng.randint(0, 59)) + rng.randint(0, MINUTE)
         ps_id += rng.randint(40, 400)
-        started = {"Data": ["Available", "None", "\tNewEngineState=Available"]}
+        started: dict[str, object] = {"Data": ["Available", "None", "\tNewEngineState=Available"]}
         events.append((ts, _line(POWERSHELL, 400, "Windows PowerShell", computer, ts, ps_id, 4,
                                  started)))  # fmt: skip
         events.append((ts + HOUR, _line(POWERSHELL, 403, "Windows PowerShell", computer,
