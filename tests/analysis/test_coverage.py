@@ -10,7 +10,7 @@ from typing import Any
 
 from ashiato.analysis import clock_skew, tampering
 from ashiato.analysis.context import Context
-from ashiato.analysis.coverage import coverage
+from ashiato.analysis.coverage import coverage, next_steps
 from ashiato.analysis.identity import Identity, Lease, Sighting
 from ashiato.case import Case, EventWriter
 from ashiato.normalize import finalize_batch
@@ -402,3 +402,9 @@ def test_clock_skew_from_share_audit_alone(tmp_path: Path) -> None:
     assert osaka.applied and sapporo.applied
     got = fixed.filter(fixed["observer.name"] == "FG-SAPPORO")["@timestamp"].min().execute()
     assert got.to_pydatetime() == at(9) + timedelta(seconds=300, hours=9)
+    steps = next_steps(ctx, Identity(), [], [], [], [sapporo, osaka])
+    assert steps[0].startswith("fortinet.fortigate@FG-SAPPORO reads +9 h off: it was ingested "
+                               "in the wrong time zone")  # fmt: skip
+    assert steps[1].startswith("The clock of fortinet.fortigate@FG-SAPPORO is +180 s off: "
+                               "ashiato corrected for it")  # fmt: skip
+    assert steps[2].startswith("The clock of fortinet.fortigate@FG-OSAKA is +200 s off")

@@ -156,8 +156,14 @@ def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Mi
                      f"({', '.join(users)}) and end their sessions; check where else they "
                      "logged on.")  # fmt: skip
     for s in skews[:5]:
+        if s.zone_error_hours:  # a misread zone: fixed by reading the file right, not NTP
+            steps.append(f"{s.source} reads {s.zone_error_hours:+g} h off: it was ingested in "
+                         "the wrong time zone. Ingest it again with --tz-for 'FILE=ZONE' "
+                         "(ashiato did not shift it).")  # fmt: skip
+            if abs(s.skew_seconds) <= clock_skew.REPORT_MIN:
+                continue
         done = "ashiato corrected for it in this analysis; " if s.applied else ""
-        steps.append(f"The clock of {s.source} is {s.offset_seconds:+.0f} s off: {done}"
+        steps.append(f"The clock of {s.source} is {s.skew_seconds:+.0f} s off: {done}"
                      "set it right (NTP), and allow for it when reading that log by "
                      "hand.")  # fmt: skip
     if infected:
