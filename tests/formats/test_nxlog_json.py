@@ -125,3 +125,25 @@ def test_otrf_event_time_matches_sysmon_utc(shared: Path, tmp_path: Path) -> Non
     assert max(abs(x) for x in lags) < 120, sorted(lags)[-3:]
     codes = table.column("event.code").to_pylist()
     assert "1" in codes or "3" in codes  # Sysmon (UtcTime) and Security (EventTime) agree
+
+
+@pytest.mark.corpus
+def test_otrf_raccine_application_log(shared: Path, tmp_path: Path) -> None:
+    """A 6-line anti-ransomware log (Application channel, provider Raccine, no @timestamp):
+    recognised by its shape and read on its own TimeCreated."""
+    found = sorted((shared / "otrf-security-datasets").rglob("raccine*.zip"))
+    if not found:
+        pytest.skip("OTRF Raccine sample not in ../shared/data")
+    with zipfile.ZipFile(found[0]) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".json") and "MACOSX" not in n)
+        path = tmp_path / "raccine.json"
+        path.write_bytes(zf.read(name))
+    assert FORMAT.sniff(sample_of(path))
+    table, rejects = parse_file(FORMAT, path, tz="Asia/Tokyo")
+    lines = [ln for ln in path.read_text("utf-8").splitlines() if ln.strip()]
+    assert rejects == [] and table.num_rows == len(lines)
+    assert set(table.column("event.provider").to_pylist()) == {"Raccine"}
+    assert set(table.column("event.dataset").to_pylist()) == {"windows.application"}
+    stamps = {json.loads(ln)["TimeCreated"][:19].replace(" ", "T") for ln in lines}
+    got = {t.strftime("%Y-%m-%dT%H:%M:%S") for t in table.column("@timestamp").to_pylist()}
+    assert got == stamps  # UTC as written, not shifted by --tz
