@@ -194,6 +194,10 @@ def _ingest_table(report: Any) -> None:
             f.status if not f.error else f"{f.status}: {f.error}",
             style=style.get(f.status, ""),
         )
+    for f in report.files:  # a year-less log's year is an assumption the responder must see
+        if f.assumption:
+            out.print(f"[yellow]assumed[/] {_short(f.display)}: {f.assumption} (override with "
+                      "--year YYYY)", highlight=False)  # fmt: skip
     out.print(table)
     for s in report.skipped:
         out.print(f"[yellow]skipped[/] {s.display}: {s.reason}", highlight=False)

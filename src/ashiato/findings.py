@@ -91,9 +91,13 @@ class Tampering:
 @dataclass
 class ClockSkew:
     source: str
-    offset_seconds: float
+    offset_seconds: float  # the whole offset against the reference clocks
     basis: str
     applied: bool = False
+    pairs: int = 0  # shared sightings on the edge that measured it
+    spread_seconds: float = 0.0  # interquartile range of their differences
+    zone_error_hours: float | None = None  # the whole-hour part: a zone misread, not drift
+    skew_seconds: float = 0.0  # the rest: the clock's own error (what apply corrects)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from ashiato.case import Case, EventWriter
 from ashiato.errors import AshiatoError, EvidenceError
+from ashiato.evidence import years
 from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
@@ -33,6 +34,8 @@ from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
 from ashiato.normalize import finalize_batch
 
 COMMIT_SECONDS = 2.0
+_GUESS = "year guessed"  # a year-less file before _settle_years dates it
+MIN_YEAR = 1990  # earlier first/last times are unset clocks, not a case's dates
 _EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -49,6 +52,7 @@ class FileResult:
     first: datetime | None = None
     last: datetime | None = None
     error: str | None = None
+    assumption: str | None = None  # e.g. the year given to year-less syslog times, and why
 
 
 @dataclass
@@ -118,10 +122,56 @@ def ingest(
                     con.execute("COMMIT")
                     con.execute("BEGIN")
                     committed = time.monotonic()
+            _settle_years(case, con, report, files, fmt_forced, options, case_tz, hosts)
         finally:
             con.execute("COMMIT")
         report.skipped = walker.skipped
     return report
+
+
+def _settle_years(
+    case: Case,
+    con: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    files: Sequence[EvidenceFile],
+    fmt_forced: Format | None,
+    options: Options,
+    case_tz: str,
+    hosts: Mapping[str, str],
+) -> None:
+    """Give each year-less file the year the evidence shows (evidence.years), parsing it
+    again when the first guess (its modification year) was wrong."""
+    pending = {f.evidence_id for f in report.files if f.status == "done" and f.assumption == _GUESS}
+    if not pending:
+        return
+    others = [
+        (lo, hi)
+        for ev_id, lo, hi in con.execute(
+            "SELECT evidence_id, first_ts, last_ts FROM evidence WHERE status = 'done' "
+            "AND first_ts IS NOT NULL AND last_ts IS NOT NULL"
+        ).fetchall()
+        if ev_id not in pending and lo.year >= MIN_YEAR and hi.year >= MIN_YEAR
+    ]
+    by_display = {ev.display: ev for ev in files}
+    for i, result in enumerate(report.files):
+        ev = by_display.get(result.display)
+        if result.evidence_id not in pending or ev is None or result.first is None:
+            continue
+        assert result.last is not None
+        mtime = datetime.fromtimestamp(ev.path.stat().st_mtime, UTC)
+        rotated = years.rotation_date(Path(ev.display).name)
+        first, last = result.first.astimezone(UTC), result.last.astimezone(UTC)
+        choice = years.choose(first, last, others, rotated, mtime)
+        if choice.shift:
+            case.drop_events(result.evidence_id)
+            con.execute("DELETE FROM rejects WHERE evidence_id = ?", [result.evidence_id])
+            con.execute("DELETE FROM evidence WHERE evidence_id = ?", [result.evidence_id])
+            tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
+            result = _ingest_one(case, con, ev, fmt_forced, tzname, options,
+                                 hosts.get(ev.display), _year_hint(ev) + choice.shift)  # fmt: skip
+            report.files[i] = result
+        if result.first is not None:
+            result.assumption = f"year {result.first.year} assumed, {choice.basis}"
 
 
 def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) -> str:
@@ -162,6 +212,7 @@ def _ingest_one(
     tzname: str,
     options: Options,
     host: str | None = None,
+    year: int | None = None,
 ) -> FileResult:
     sha = sha256_of(ev.path)
     evidence_id = sha[:16]
@@ -192,7 +243,7 @@ def _ingest_one(
         evidence_id=evidence_id,
         encoding=result.encoding,
         tz=zone(tzname),
-        year_hint=options.year or _year_hint(ev),
+        year_hint=year or options.year or _year_hint(ev),
         options=options.format_options,
     )
     writer = EventWriter(case, evidence_id, fmt.dataset)
@@ -208,6 +259,10 @@ def _ingest_one(
         writer.close()
         _store_rejects(con, source)
         result.status = "done"
+        if source.year_assumed:
+            # named in the ingest table; without --year, settled once the case's other
+            # sources are in (_settle_years)
+            result.assumption = f"year {options.year} given (--year)" if options.year else _GUESS
     except (AshiatoError, OSError, ValueError, pa.ArrowException, duckdb.Error) as exc:
         # the file stays marked failed: its partial rows are dropped and it is parsed
         # again by the next run; the rejects so far are kept for the responder to see

@@ -10,7 +10,7 @@ from typing import Any
 
 from ashiato.analysis import clock_skew, tampering
 from ashiato.analysis.context import Context
-from ashiato.analysis.coverage import coverage
+from ashiato.analysis.coverage import coverage, next_steps
 from ashiato.analysis.identity import Identity, Lease, Sighting
 from ashiato.case import Case, EventWriter
 from ashiato.normalize import finalize_batch
@@ -158,18 +158,65 @@ def test_short_silence_after_a_clear(tmp_path: Path) -> None:
 
 
 def test_record_gaps_only_in_evtx_files(tmp_path: Path) -> None:
-    rows = [win(i, "4624", record=r) for i, r in enumerate((1, 2, 5))]
+    ids = [*range(1, 41), *range(44, 70)]  # 41..43 gone from an otherwise whole log
+    rows = [win(i / 60, "4624", record=r) for i, r in enumerate(ids)]
     assert len(tampering.record_gaps(make_ctx(tmp_path / "a", rows))) == 1  # no evidence table
     ctx = make_ctx(tmp_path / "b", rows, {"windows.security-pc-osk-0112": "eventviewer_csv"})
     assert tampering.record_gaps(ctx) == []  # CSV exports number lines, not records
     # evtx_dump JSON lines: record = line, the EventRecordID is in extra
-    lines = [win(i, "1", "windows.sysmon", extra=json.dumps({"winlog": {"record_id": r}}))
-             for i, r in enumerate((7, 8, 31, 32))]  # fmt: skip
+    lines = [win(i / 60, "1", "windows.sysmon", extra=json.dumps({"winlog": {"record_id": r}}))
+             for i, r in enumerate([*range(7, 40), *range(62, 90)])]  # fmt: skip
     ctx = make_ctx(tmp_path / "c", lines, {"windows.sysmon-pc-osk-0112": "evtx_jsonl"})
     [gap] = tampering.record_gaps(ctx)
     assert gap.evidence[0].summary.startswith("22 record(s) missing in windows.sysmon")
-    assert [e.ref for e in gap.evidence] == ["windows.sysmon-pc-osk-0112:2",
-                                             "windows.sysmon-pc-osk-0112:3"]  # fmt: skip
+    assert [e.ref for e in gap.evidence] == ["windows.sysmon-pc-osk-0112:33",
+                                             "windows.sysmon-pc-osk-0112:34"]  # fmt: skip
+    # a lone missing ID in a small export is what an event-ID filter leaves: not claimed
+    lone = [win(i / 60, "4624", record=r) for i, r in enumerate(range(1, 70)) if r != 30]
+    ctx = make_ctx(tmp_path / "d", lone, {"windows.security-pc-osk-0112": "evtx"})
+    gaps, [export] = tampering.record_scan(ctx)
+    assert gaps == [] and (export.records, export.id_range) == (68, 69)
+
+
+def _channel(name: str) -> str:
+    return json.dumps({"winlog": {"channel": name}})
+
+
+def test_filtered_export_is_not_a_deletion(tmp_path: Path) -> None:
+    """A few records over a wide ID range (an event-ID filter): said once, under coverage."""
+    rows = [win(i / 60, "4688", record=1000 + 37 * i + i % 5, extra=_channel("Security"))
+            for i in range(40)]  # fmt: skip
+    ctx = make_ctx(tmp_path, rows, {"windows.security-pc-osk-0112": "evtx"})
+    gaps, [export] = tampering.record_scan(ctx)
+    assert gaps == []
+    assert export.note() == ("Security of pc-osk-0112: filtered export: 40 records over an "
+                             "ID range of 1448; ask for the full log")  # fmt: skip
+    _, missing, tamper, _, _ = coverage(ctx, ident(), None, [])
+    assert not [t for t in tamper if t.kind == "records_deleted"]
+    [said] = [m for m in missing if "filtered export" in m.why_it_matters]
+    assert said.what == "The full log behind windows.security-pc-osk-0112.log"
+    assert said.why_it_matters.startswith("Security of pc-osk-0112: filtered export: 40 records")
+
+
+def test_record_ids_count_per_channel_and_host(tmp_path: Path) -> None:
+    """Two channels (or two hosts) interleaved in one file each keep their own sequence."""
+    ev = {"evidence_id": "merged"}
+    rows = []
+    for i in range(60):
+        rows.append(win(i / 60, "4104", extra=_channel("Microsoft-Windows-PowerShell/Operational"),
+                        record=500 + i, **ev))  # fmt: skip
+        rows.append(win(i / 60 + 0.001, "400", extra=_channel("Windows PowerShell"),
+                        record=90 + i, **ev))  # fmt: skip
+        rows.append(win(i / 60 + 0.002, "4104", record=7000 + i,
+                        extra=_channel("Microsoft-Windows-PowerShell/Operational"),
+                        **ev, **{"host.name": "pc-osk-0113"}))  # fmt: skip
+    ctx = make_ctx(tmp_path, rows, {"merged": "evtx"})
+    assert tampering.record_scan(ctx) == ([], [])
+    # one hole in one of the channels is still seen
+    cut = [r for r in rows if r["record"] in (95, 96) and "Windows PowerShell" in r["extra"]]
+    rows = [r for r in rows if r not in cut]
+    [gap], [] = tampering.record_scan(make_ctx(tmp_path / "b", rows, {"merged": "evtx"}))
+    assert "between EventRecordID 94" in gap.evidence[0].summary
 
 
 def test_no_silence_when_the_pc_is_off(tmp_path: Path) -> None:
@@ -309,3 +356,55 @@ def test_clock_reference_is_the_median_device_without_windows_logs() -> None:
     # two sources only: the IDS sensor is the reference
     [p] = clock_skew.solve([E("squid.access", "suricata.eve", 9, -45.0, "web requests")])
     assert (p.source, p.offset_seconds) == ("squid.access", -45.0)
+
+
+def share_rows(fw: str, skew: timedelta, n: int = 8) -> list[dict[str, Any]]:
+    """A branch firewall whose SMB sessions to the file server are its only shared sight:
+    no Sysmon, no IDS; DHCP says who held the addresses. The firewall logs each session at
+    its end (duration in extra); the file server logs the logon and share accesses."""
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        ip, port = f"10.31.3.{20 + i}", 49700 + 37 * i
+        start = at(9 + i / 4)
+        rows.append({"@timestamp": start - timedelta(minutes=30), "event.dataset": "windows.dhcp",
+                     "event.code": "10", "source.ip": ip, "host.name": f"pc-osk-01{i:02d}",
+                     "evidence_id": "dhcp"})  # fmt: skip
+        conn = {"source.ip": ip, "source.port": port}
+        rows.append(win(9 + i / 4, "4624", **FS, **conn, **{"winlog.logon.type": 3}))
+        rows.append(win(9 + i / 4 + 0.0001, "5140", **FS, **conn))
+        for k in range(5):  # a burst of file accesses in the same session
+            rows.append(win(9 + i / 4 + 0.01 * (k + 1), "5145", **FS, **conn))
+        length = 300 + 40 * i
+        rows.append({"@timestamp": start + timedelta(seconds=length) + skew,
+                     "event.dataset": "fortinet.fortigate", "observer.name": fw,
+                     "observer.type": "firewall", "evidence_id": fw, **conn,
+                     "destination.ip": "10.31.0.10", "destination.port": 445,
+                     "extra": json.dumps({"event.duration": length * 1_000_000_000})})  # fmt: skip
+    return rows
+
+
+def test_clock_skew_from_share_audit_alone(tmp_path: Path) -> None:
+    rows = share_rows("FG-OSAKA", timedelta(seconds=200))
+    rows += share_rows("FG-SAPPORO", timedelta(hours=9, minutes=3))  # read in UTC, and 3 min fast
+    ctx = make_ctx(tmp_path, rows)
+    skews = {s.source: s for s in clock_skew.estimate(ctx)}
+    osaka, sapporo = skews["fortinet.fortigate@FG-OSAKA"], skews["fortinet.fortigate@FG-SAPPORO"]
+    assert (osaka.offset_seconds, osaka.pairs, osaka.spread_seconds) == (200.0, 8, 0.0)
+    assert osaka.zone_error_hours is None and osaka.skew_seconds == 200.0
+    assert osaka.basis.startswith("8 SMB sessions seen by both fortinet.fortigate@FG-OSAKA and "
+                                  "windows.security@fs01")  # fmt: skip
+    assert (sapporo.offset_seconds, sapporo.zone_error_hours, sapporo.skew_seconds) == (
+        32580.0, 9.0, 180.0)  # fmt: skip
+    assert "+9 h of it is a time-zone misread" in sapporo.basis
+    assert "beyond the zone its clock is +180 s off" in sapporo.basis
+    # only the skew is corrected: the zone error is left for a re-ingest with --tz-for
+    fixed = clock_skew.apply(ctx.events, list(skews.values()))
+    assert osaka.applied and sapporo.applied
+    got = fixed.filter(fixed["observer.name"] == "FG-SAPPORO")["@timestamp"].min().execute()
+    assert got.to_pydatetime() == at(9) + timedelta(seconds=300, hours=9)
+    steps = next_steps(ctx, Identity(), [], [], [], [sapporo, osaka])
+    assert steps[0].startswith("fortinet.fortigate@FG-SAPPORO reads +9 h off: it was ingested "
+                               "in the wrong time zone")  # fmt: skip
+    assert steps[1].startswith("The clock of fortinet.fortigate@FG-SAPPORO is +180 s off: "
+                               "ashiato corrected for it")  # fmt: skip
+    assert steps[2].startswith("The clock of fortinet.fortigate@FG-OSAKA is +200 s off")

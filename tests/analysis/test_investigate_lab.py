@@ -119,3 +119,40 @@ def test_clock_skews_found_and_applied(result) -> None:  # type: ignore[no-untyp
         assert match, (skew, found["clock_skew"])
         assert abs(match[0]["offset_seconds"] - skew["offset_seconds"]) <= 5
         assert match[0]["applied"] is True
+
+
+def test_no_false_deletion_and_filtered_export_named(result) -> None:  # type: ignore[no-untyped-def]
+    """The DC's filtered export (sparse IDs, two channels in one file) is a filtered export
+    under coverage; records_deleted only where the truth deleted records."""
+    found, truth, _ = result
+    expected = {t["host"] for t in truth.get("tampering") or [] if t["kind"] == "records_deleted"}
+    claimed = {t["host"] for t in found["tampering"] if t["kind"] == "records_deleted"}
+    assert claimed <= expected, found["tampering"]
+    if any(s["format"] == "evtx-jsonl-filtered" for s in truth["sources"]):
+        missing = found["coverage"]["missing"]
+        notes = [m for m in missing if "filtered export" in m["why_it_matters"]]
+        assert len(notes) == 1 and "DC01_System_PowerShell_filtered.jsonl" in notes[0]["what"]
+
+
+def test_firewall_skew_seen_only_by_share_audit_and_dhcp(tmp_path: Path) -> None:
+    """Only the branch firewalls, the file server's share audit and DHCP were collected:
+    FG-OSAKA's 200 s is measured from the SMB sessions both saw."""
+    from ashiato.analysis import clock_skew
+    from ashiato.analysis.context import Context
+    from ashiato.lab.sources import SOURCES
+
+    keep = {"firewall", "fileserver-audit", "dhcp"}
+    out = tmp_path / "lab"
+    truth = lab.generate("fileserver-encryption", out, seed=1,
+                         missing=[s for s in SOURCES if s not in keep])  # fmt: skip
+    case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
+    ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
+    skews = {s.source: s for s in clock_skew.estimate(Context(case.ibis().table("events"),
+                                                              tz="Asia/Tokyo"))}  # fmt: skip
+    for skew in truth["clock_skews"]:
+        if abs(skew["offset_seconds"]) < 60:
+            continue
+        got = skews[f"fortinet.fortigate@{skew['device']}"]
+        assert abs(got.offset_seconds - skew["offset_seconds"]) <= 5
+        assert got.pairs >= 3 and got.spread_seconds <= 5 and got.zone_error_hours is None
+        assert "SMB sessions" in got.basis and "windows.security@fs01" in got.basis

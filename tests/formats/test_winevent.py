@@ -348,7 +348,9 @@ def test_extra_with_huge_integers_still_serialises() -> None:
 # -- remote access and backup servers (issue 16) -------------------------------------------
 
 
-def _event(provider: str, channel: str, eid: int, data: dict[str, Any], **kw: Any) -> WinEvent:
+def _server_event(
+    provider: str, channel: str, eid: int, data: dict[str, Any], **kw: Any
+) -> WinEvent:
     computer = kw.pop("computer", "RDG01.corp.example.jp")
     return WinEvent(
         provider=provider, event_id=eid, channel=channel, computer=computer,
@@ -365,7 +367,7 @@ def test_rd_gateway_login_session_and_bytes() -> None:
         "Username": "CORP\\tanaka", "IpAddress": "185.220.101.5", "AuthType": "NTLM",
         "Resource": "fs01.corp.example.jp", "ConnectionProtocol": "HTTP", "ErrorCode": 0,
     }  # fmt: skip
-    login = to_row(_event(*_RDG, 200, info, user_data=True))
+    login = to_row(_server_event(*_RDG, 200, info, user_data=True))
     assert (login["event.action"], login["event.category"], login["event.outcome"]) == (
         "vpn-login", "authentication", "success",
     )  # fmt: skip
@@ -375,20 +377,20 @@ def test_rd_gateway_login_session_and_bytes() -> None:
     assert (login["observer.type"], login["observer.vendor"], login["observer.name"]) == (
         "vpn", "microsoft", "RDG01.corp.example.jp",
     )  # fmt: skip
-    denied = to_row(_event(*_RDG, 201, info | {"ErrorCode": 23003}, user_data=True))
+    denied = to_row(_server_event(*_RDG, 201, info | {"ErrorCode": 23003}, user_data=True))
     assert (denied["event.action"], denied["event.outcome"]) == ("vpn-login", "failure")
-    start = to_row(_event(*_RDG, 302, info, user_data=True))
+    start = to_row(_server_event(*_RDG, 302, info, user_data=True))
     assert (start["event.action"], start["destination.domain"]) == (
         "vpn-session-start", "fs01.corp.example.jp",
     )  # fmt: skip
-    end = to_row(_event(*_RDG, 303, info | {"BytesReceived": 52428800,
+    end = to_row(_server_event(*_RDG, 303, info | {"BytesReceived": 52428800,
                                            "BytesTransfered": 1048576,
                                            "SessionDuration": 5400}, user_data=True))  # fmt: skip
     assert end["event.action"] == "vpn-session-end"
     # the client transferred (sent) BytesTransfered and received BytesReceived
     assert (end["source.bytes"], end["destination.bytes"]) == (1048576, 52428800)
     assert end["event.duration"] == 5400 * 1_000_000_000
-    failed = to_row(_event(*_RDG, 304, info | {"ErrorCode": 1326}, user_data=True))
+    failed = to_row(_server_event(*_RDG, 304, info | {"ErrorCode": 1326}, user_data=True))
     assert (failed["event.action"], failed["event.outcome"]) == ("vpn-session-start", "failure")
 
 
@@ -423,7 +425,7 @@ def test_nps_radius_decisions() -> None:
 def test_veeam_deletions() -> None:
     def veeam(eid: int, data: dict[str, Any]) -> dict[str, Any]:
         return to_row(
-            _event("Veeam MP", "Veeam Backup", eid, data, computer="VBRSRV01.corp.example.jp")
+            _server_event("Veeam MP", "Veeam Backup", eid, data, computer="VBRSRV01.corp.example.jp")
         )
 
     job = veeam(23090, {"JobName": "FS01 daily", "UserName": "CORP\\svc_backup",
@@ -445,7 +447,7 @@ def test_veeam_deletions() -> None:
 
 
 def test_windows_server_backup_catalog_deleted() -> None:
-    row = to_row(_event("Microsoft-Windows-Backup", "Application", 524, {},
+    row = to_row(_server_event("Microsoft-Windows-Backup", "Application", 524, {},
                         computer="BK01.corp.example.jp"))  # fmt: skip
     assert (row["event.action"], row["event.dataset"]) == (
         "backup-catalog-deleted", "windows.application",
@@ -453,7 +455,7 @@ def test_windows_server_backup_catalog_deleted() -> None:
     assert (row["observer.type"], row["observer.vendor"], row["host.name"]) == (
         "backup", "microsoft", "bk01",
     )  # fmt: skip
-    other = to_row(_event("Microsoft-Windows-Backup", "Application", 4, {}))
+    other = to_row(_server_event("Microsoft-Windows-Backup", "Application", 4, {}))
     assert "event.action" not in other
 
 
@@ -492,3 +494,60 @@ def test_rd_gateway_userdata_from_an_evtx_json_record() -> None:
     )  # fmt: skip
     assert (row["source.bytes"], row["destination.bytes"]) == (1048576, 52428800)
     assert row["event.dataset"] == "windows.microsoft_windows_terminalservices_gateway_operational"
+def _event(provider: str, eid: int, channel: str, data: dict[str, Any]) -> dict[str, Any]:
+    return to_row(WinEvent(provider=provider, event_id=eid, channel=channel, computer="PC",
+                           time="2015-09-09T02:40:00Z", data=data))  # fmt: skip
+
+
+SYSMON = ("Microsoft-Windows-Sysmon", "Microsoft-Windows-Sysmon/Operational")
+
+
+def test_sysmon_access_pipes_and_registry() -> None:
+    dump = _event(*SYSMON[:1], 10, SYSMON[1], {
+        "UtcTime": "2015-09-09 02:39:58.1", "SourceImage": "C:\\Users\\tanaka\\a.exe",
+        "SourceProcessId": "4120", "TargetImage": "C:\\Windows\\system32\\lsass.exe",
+        "TargetProcessId": "612", "GrantedAccess": "0x1010",
+        "SourceUser": "CORP\\tanaka"})  # fmt: skip
+    assert (dump["process.executable"], dump["process.pid"], dump["user.name"]) == (
+        "C:\\Users\\tanaka\\a.exe", 4120, "tanaka")  # fmt: skip
+    assert dump["target.process.executable"] == "C:\\Windows\\system32\\lsass.exe"
+    assert dump["@timestamp"] == "2015-09-09T02:39:58.1Z"
+    pipe = _event(SYSMON[0], 17, SYSMON[1], {"PipeName": "\\PSEXESVC", "Image": "C:\\p.exe"})
+    assert (pipe["file.path"], pipe["event.action"]) == ("\\PSEXESVC", "pipe-created")
+    run_key = _event(SYSMON[0], 13, SYSMON[1], {
+        "EventType": "SetValue", "Image": "C:\\Users\\tanaka\\a.exe", "User": "CORP\\tanaka",
+        "TargetObject": "HKU\\S-1-5-21-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\x",
+        "Details": "C:\\Users\\tanaka\\a.exe"})  # fmt: skip
+    assert run_key["registry.path"].endswith("CurrentVersion\\Run\\x")
+    assert run_key["registry.data"] == "C:\\Users\\tanaka\\a.exe"
+    assert run_key["user.name"] == "tanaka" and "file.path" not in run_key
+
+
+def test_rdp_session_reconnect() -> None:
+    row = to_row(_security(4778, {"AccountName": "tanaka", "AccountDomain": "CORP",
+                                  "LogonID": "0x3a7f12", "SessionName": "RDP-Tcp#3",
+                                  "ClientName": "PC-TKY-0341",
+                                  "ClientAddress": "10.20.3.41"}))  # fmt: skip
+    assert (row["user.name"], row["source.ip"], row["workstation"]) == (
+        "tanaka", "10.20.3.41", "PC-TKY-0341")  # fmt: skip
+    local = to_row(_security(4779, {"AccountName": "tanaka", "ClientAddress": "LOCAL"}))
+    assert local["source.ip"] is None and local["event.action"] == "session-disconnected"
+
+
+def test_dns_server_analytic_and_defender_spaces() -> None:
+    dns = ("Microsoft-Windows-DNSServer", "Microsoft-Windows-DNSServer/Analytical")
+    q = _event(dns[0], 256, dns[1], {"Source": "10.20.3.41", "QNAME": "c2.example.net.",
+                                     "QTYPE": "1", "InterfaceIP": "10.20.0.5"})  # fmt: skip
+    assert (q["source.ip"], q["dns.question.name"]) == ("10.20.3.41", "c2.example.net")
+    out = _event(dns[0], 260, dns[1], {"Destination": "8.8.8.8", "QNAME": "c2.example.net."})
+    assert out["destination.ip"] == "8.8.8.8" and out["event.action"] == "dns-query-forwarded"
+    defender = ("Microsoft-Windows-Windows Defender",
+                "Microsoft-Windows-Windows Defender/Operational")  # fmt: skip
+    failed = _event(defender[0], 1119, defender[1], {"Threat Name": "Ransom:Win32/Locky",
+                                                     "Detection User": "CORP\\tanaka"})  # fmt: skip
+    assert (failed["rule.name"], failed["user.name"]) == ("Ransom:Win32/Locky", "tanaka")
+    setting = _event(defender[0], 5007, defender[1], {
+        "Old Value": "", "New Value": "HKLM\\SOFTWARE\\Microsoft\\Windows Defender\\Exclusions"
+                                      "\\Paths\\C:\\Users = 0x0"})  # fmt: skip
+    assert setting["registry.path"].endswith("Exclusions\\Paths\\C:\\Users")
+    assert setting["registry.data"] == "0x0"

@@ -471,3 +471,19 @@ def test_zat_malware_http_and_admin_shares(tmp_path: Path) -> None:
     mapping = parse_file(FORMAT, smb_mapping)[0]
     shares = set(mapping.column("file.share").to_pylist())
     assert any(s and s.endswith("\\ADMIN$") and s.startswith("\\\\") for s in shares)
+
+
+def test_corelight_streaming_json() -> None:
+    """@stream names the log; ids dotted or flattened (id_orig_h); @system kept."""
+    path = ZEEK / "corelight.json"
+    assert FORMAT.sniff(sample_of(path))
+    table, rejects = parse_file(FORMAT, path)
+    assert rejects == []
+    rows = sorted(table.to_pylist(), key=lambda r: r["record"])
+    assert [r["event.dataset"] for r in rows] == ["zeek.conn", "zeek.dns", "zeek.conn"]
+    for r in rows:
+        assert r["source.ip"] == "10.20.3.41" and r["destination.ip"] in ("10.20.0.10", "10.20.0.5")
+    assert (rows[0]["source.port"], rows[0]["destination.port"]) == (51302, 445)
+    assert rows[1]["dns.question.name"] == "c2.wxy-hosting.example"
+    assert "id_orig_h" not in (rows[0]["extra"] or "")
+    assert "sensor-hq" in rows[0]["extra"]

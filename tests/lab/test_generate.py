@@ -37,7 +37,7 @@ def test_missing_and_audit_off(runs, tmp_path: Path) -> None:
     full = runs["fileserver-encryption"]
     # removing sources only stops them being written: the rest is byte-identical
     for rel in ("evidence/proxy/access.log", "evidence/firewall/FG-OSAKA.log",
-                "evidence/ids/eve.json", "evidence/dc/DC01_Security.jsonl"):
+                "evidence/ids/eve.json", "evidence/dc/DC01_Security.json"):
         assert (out / rel).read_bytes() == (full.root / rel).read_bytes(), rel
     fs = (out / "evidence/fileserver-audit/FS01_Security.xml").read_text("utf-8")
     assert "<EventID>4624</EventID>" in fs

@@ -19,6 +19,12 @@ from ashiato.lab import generate
 SEED = 4
 
 
+def _nxlog(path: Path) -> list[dict[str, Any]]:
+    """The DC's Security log as NXLog writes it: one flat JSON object per event."""
+    return [{"id": int(e["EventID"]), **e}
+            for e in map(json.loads, path.read_text("utf-8").splitlines())]
+
+
 def _events(path: Path) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text("utf-8").splitlines():
@@ -92,7 +98,7 @@ def test_rdp_from_the_tunnel_and_a_new_domain_admin(vpn) -> None:
     assert pool == [entry["tunnel_ip"]] and len(rdp) > 3  # staff use RDS01 from the LAN
     new = truth["intrusion"]["new_accounts"][0]
     sam = new["account"].split("\\")[-1]
-    dc = [e for e in _events(root / "evidence/dc/DC01_Security.jsonl")
+    dc = [e for e in _nxlog(root / "evidence/dc/DC01_Security.json")
           if e["id"] in (4720, 4728, 4732)]
     assert [e["id"] for e in dc] == [4720, 4728, 4732]
     assert dc[0]["TargetUserName"] == sam
@@ -169,7 +175,7 @@ def test_without_endpoint_logs_the_network_evidence_is_unchanged(vpn) -> None:
     full_root, full = vpn["full"]
     assert not (root / "evidence/endpoint").exists()
     assert truth["intrusion"]["entry"] == full["intrusion"]["entry"]
-    for rel in ("evidence/firewall/FG-TOKYO.log", "evidence/dc/DC01_Security.jsonl",
+    for rel in ("evidence/firewall/FG-TOKYO.log", "evidence/dc/DC01_Security.json",
                 "evidence/hypervisor/esxi01/shell.log"):
         assert (root / rel).read_bytes() == (full_root / rel).read_bytes(), rel
 

@@ -1,20 +1,29 @@
 """Clock offsets between sources, from transactions two sources both saw (domain.md 6.1).
 
 A source is a dataset on one device: ``windows.sysmon@pc-osk-0112`` (every PC has its own
-clock), ``fortinet.fortigate@FG-OSAKA``, ``squid.access``. Two kinds of shared sightings:
+clock), ``fortinet.fortigate@FG-OSAKA``, ``squid.access``. Three kinds of shared sightings:
 
 - the same TCP/UDP connection (client address and port, server address and port), e.g.
   Sysmon 3 or Windows Filtering Platform 5156 on a host against the firewall or IDS flow;
-- the same web request (client address and full URL) in the proxy and the IDS.
+- the same web request (client address and full URL) in the proxy and the IDS;
+- the same SMB session: a flow to port 445/139 (its start: the log time less the session's
+  duration, as firewalls log at session end) against the file server's own logon or
+  share access (4624, 5140, 5145) from that client address and port. So a firewall
+  seen only by the file server's share audit is still measured.
 
-Only keys a source logged at most three times take part, and web pairs more than 10
-minutes apart are dropped (connections: 13 hours, to catch a zone misread), so each pair is
-one transaction. The median difference per pair of sources is an edge when at least three
-pairs agree (their middle half within a minute); offsets are propagated over the strongest
-edges and finally measured against the most trustworthy clocks present: Windows logs
-(domain members sync with the DC), else the median of three or more devices, else the IDS
-sensor. ``apply`` then shifts each skewed source's timestamps by its offset, so that the
-analyses line events up on one clock (the stored events are never changed).
+Only keys a source logged at most three times take part (SMB sessions: the session's first
+event), and web pairs more than 10 minutes apart are dropped (connections and sessions: 13
+hours, to catch a zone misread), so each pair is one transaction. The median difference
+per pair of sources is an edge when at least three pairs agree (their middle half within a
+minute: the spread); offsets are propagated over the strongest edges and finally measured
+against the most trustworthy clocks present: Windows logs (domain members sync with the
+DC), else the median of three or more devices, else the IDS sensor.
+
+An offset near a whole number of hours (or :30) is a time-zone misread (the file was read
+in the wrong zone: re-ingest it with ``--tz-for``), reported and never corrected; what is
+left beyond it is the clock's skew (9 h 3 min = a 9 h zone error and a 3-minute skew).
+``apply`` shifts each skewed source's timestamps by that skew only, so that the analyses
+line events up on one clock (the stored events are never changed).
 """
 
 from __future__ import annotations
@@ -27,12 +36,12 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
-from ashiato.engines import epoch_seconds
+from ashiato.engines import epoch_seconds, json_field
 from ashiato.findings import ClockSkew
 
 # seconds either side: a connection's 4-tuple is near-unique, so it may look far enough to
 # catch a whole time-zone misread; the same URL recurs, so requests must be close
-MATCH = {"connections": 13 * 3600, "web requests": 600}
+MATCH = {"connections": 13 * 3600, "web requests": 600, "SMB sessions": 13 * 3600}
 REPORT_MIN = 30.0
 MIN_PAIRS = 3
 SPREAD = 60  # seconds: the middle half of the differences must lie this close together
@@ -40,7 +49,12 @@ MAX_REPEATS = 3
 KEYS = {
     "connections": ("source.ip", "source.port", "destination.ip", "destination.port"),
     "web requests": ("source.ip", "url.original"),
+    "SMB sessions": ("source.ip", "source.port"),
 }
+SMB_PORTS = (445, 139)
+SMB_SERVER_EVENTS = ("4624", "5140", "5145")  # logon, share and file access: session start
+ZONE_STEP = 1800  # zones differ by whole hours or :30 (a :45 zone leaves 15 min of "skew")
+ZONE_MIN = 3600  # below an hour it is a clock, not a zone
 _TRUST = (("windows.", 0, "Windows event logs (domain time)"),
           ("suricata.", 1, "the IDS sensor"), ("", 2, "the other sources"))  # fmt: skip
 
@@ -52,6 +66,15 @@ class Edge:
     n: int
     delta: float  # median of time(a) - time(b), seconds
     kind: str
+    spread: float = 0.0  # interquartile range of the differences, seconds
+
+
+def split(offset: float) -> tuple[int, float]:
+    """(zone error in seconds, skew in seconds): 32580 s -> (32400, 180)."""
+    zone = round(offset / ZONE_STEP) * ZONE_STEP
+    if abs(zone) < ZONE_MIN:
+        return 0, offset
+    return zone, offset - zone
 
 
 def _seconds(ts: Any) -> Any:
@@ -67,16 +90,37 @@ def _label(t: Any) -> Any:
                       (dev != "", ds.concat("@", dev)), else_=ds)  # fmt: skip
 
 
+def _sightings(t: Any, kind: str) -> Any:
+    """Rows of one kind of shared sighting: ``_src``, ``_ts`` and the key columns."""
+    keys = KEYS[kind]
+    cond = t["@timestamp"].notnull()
+    for k in keys:
+        cond = cond & t[k].notnull()
+    ts = t["@timestamp"]
+    if kind == "SMB sessions":
+        flow = ~t["event.dataset"].startswith("windows.") & t["destination.port"].isin(SMB_PORTS)
+        server = (t["event.dataset"] == "windows.security") & t["event.code"].isin(
+            SMB_SERVER_EVENTS)  # fmt: skip
+        cond = cond & (flow | server)
+        # a firewall writes the session at its end: its start is the log time less the
+        # duration (ECS nanoseconds), which is when the server saw the logon
+        nanos = json_field(t["extra"], "event.duration", as_="int64")
+        start = ts - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+        ts = ibis.cases((flow, start), else_=ts)
+    names = [f"_k{i}" for i in range(len(keys))]
+    base = t.filter(cond).select(_src=_label(t), _ts=ts,
+                                 **{n: t[k] for n, k in zip(names, keys, strict=True)})  # fmt: skip
+    if kind == "SMB sessions":  # one session, many share accesses: its first sighting
+        return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
+    return base
+
+
 def edges(ctx: Context) -> list[Edge]:
     t = ctx.events
     out: list[Edge] = []
     for kind, keys in KEYS.items():
-        cond = t["@timestamp"].notnull()
-        for k in keys:
-            cond = cond & t[k].notnull()
         names = [f"_k{i}" for i in range(len(keys))]
-        base = t.filter(cond).select(_src=_label(t), _ts=t["@timestamp"],
-                                     **{n: t[k] for n, k in zip(names, keys, strict=True)})
+        base = _sightings(t, kind)
         counts = base.group_by(["_src", *names]).aggregate(_n=base.count())
         rare = counts.filter(counts["_n"] <= MAX_REPEATS).drop("_n")
         base = base.join(rare, ["_src", *names])
@@ -92,7 +136,8 @@ def edges(ctx: Context) -> list[Edge]:
         # one clock offset makes the differences agree; chance matches scatter them
         agg = agg.filter((agg["n"] >= MIN_PAIRS) & ((agg["q3"] - agg["q1"]) <= SPREAD))
         for r in ctx.rows(agg.order_by(["_src", "_src_b"])):  # same edge order on any engine
-            out.append(Edge(r["_src"], r["_src_b"], int(r["n"]), float(r["d"]), kind))
+            out.append(Edge(r["_src"], r["_src_b"], int(r["n"]), float(r["d"]), kind,
+                            round(float(r["q3"]) - float(r["q1"]), 1)))  # fmt: skip
     return out
 
 
@@ -144,13 +189,20 @@ def solve(found: list[Edge]) -> list[ClockSkew]:
             parent, edge = via[s]
             diff = edge.delta if edge.a == s else -edge.delta
             basis = (f"{edge.n} {edge.kind} seen by both {s} and {parent} "
-                     f"(median difference {diff:+.0f} s relative to {parent}); "
+                     f"(median difference {diff:+.0f} s relative to {parent}, middle half "
+                     f"within {edge.spread:.0f} s); "
                      f"reference: {what} ({len(refs)} source(s))")  # fmt: skip
-            hours = round(rel / 3600)
-            if hours and abs(rel - hours * 3600) <= 120:
-                basis += (f"; a whole {hours:+d} h: more likely a time-zone misread than drift, "
-                          "check the zone this source was read in")  # fmt: skip
-            out.append(ClockSkew(source=s, offset_seconds=round(rel, 1), basis=basis))
+            zone, skew = split(rel)
+            if zone:
+                basis += (f"; {zone / 3600:+g} h of it is a time-zone misread, not drift: "
+                          "re-ingest this source with its zone (--tz-for); it is not "
+                          "corrected")  # fmt: skip
+                if abs(skew) > REPORT_MIN:
+                    basis += f"; beyond the zone its clock is {skew:+.0f} s off"
+            out.append(ClockSkew(source=s, offset_seconds=round(rel, 1), basis=basis,
+                                 pairs=edge.n, spread_seconds=edge.spread,
+                                 zone_error_hours=zone / 3600 if zone else None,
+                                 skew_seconds=round(skew, 1)))  # fmt: skip
     return sorted(out, key=lambda c: -abs(c.offset_seconds))
 
 
@@ -159,18 +211,23 @@ def estimate(ctx: Context) -> list[ClockSkew]:
 
 
 def apply(events: Any, skews: list[ClockSkew]) -> Any:
-    """``events`` with each skewed source's ``@timestamp`` moved back by its offset."""
-    if not skews:
+    """``events`` with each skewed source's ``@timestamp`` moved back by its skew.
+
+    A zone misread is left as read (reported for a re-ingest); only the clock's own
+    skew beyond it is corrected.
+    """
+    fix = [s for s in skews if abs(s.skew_seconds) > REPORT_MIN]
+    if not fix:
         return events
     label = _label(events)
     ts = events["@timestamp"]
     fixed = ibis.cases(
         *(
-            (label == s.source, ts - ibis.interval(milliseconds=round(s.offset_seconds * 1000)))
-            for s in skews
+            (label == s.source, ts - ibis.interval(milliseconds=round(s.skew_seconds * 1000)))
+            for s in fix
         ),
         else_=ts,
     )
-    for s in skews:
+    for s in fix:
         s.applied = True
     return events.mutate(**{"@timestamp": fixed})

@@ -44,11 +44,32 @@ def coverage(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
     cov.update(_hours(ctx, window, sources))
     prof = Profile.load(ctx)
     gaps = missing(prof, window, infected_hosts)
-    tamper = tampering.find(ctx, ident, window)
+    tamper, filtered = tampering.find_all(ctx, ident, window)
+    gaps += _filtered_exports(ctx, filtered)
     if skews is None:
         skews = clock_skew.estimate(ctx)
     steps = next_steps(ctx, ident, infected_hosts, gaps, tamper, skews)
     return cov, gaps, tamper, skews, steps
+
+
+def _filtered_exports(ctx: Context, filtered: list[tampering.FilteredExport]) -> list[Missing]:
+    """Each filtered export once: its record IDs can't tell deletions, the full log can."""
+    paths: dict[str, str] = {}
+    if filtered:
+        try:
+            ev = ctx.events.get_backend().table("evidence")
+            paths = {r["evidence_id"]: r["path"] for r in ctx.rows(
+                ev.select("evidence_id", "path"))}  # fmt: skip
+        except Exception:  # a bare events table has no evidence table
+            paths = {}
+    return [
+        Missing(what=f"The full log behind {paths.get(f.evidence_id, f.evidence_id)}",
+                why_it_matters=(f"{f.note()}. Deleted records can't be told from filtered "
+                                "ones, and events the filter dropped are not in the case."),
+                advice="Export the whole channel from the host (wevtutil epl Security "
+                       "Security.evtx) or from the SIEM without a filter.")
+        for f in filtered
+    ]  # fmt: skip
 
 
 def _sources(ctx: Context) -> list[dict[str, Any]]:
@@ -135,8 +156,14 @@ def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Mi
                      f"({', '.join(users)}) and end their sessions; check where else they "
                      "logged on.")  # fmt: skip
     for s in skews[:5]:
+        if s.zone_error_hours:  # a misread zone: fixed by reading the file right, not NTP
+            steps.append(f"{s.source} reads {s.zone_error_hours:+g} h off: it was ingested in "
+                         "the wrong time zone. Ingest it again with --tz-for 'FILE=ZONE' "
+                         "(ashiato did not shift it).")  # fmt: skip
+            if abs(s.skew_seconds) <= clock_skew.REPORT_MIN:
+                continue
         done = "ashiato corrected for it in this analysis; " if s.applied else ""
-        steps.append(f"The clock of {s.source} is {s.offset_seconds:+.0f} s off: {done}"
+        steps.append(f"The clock of {s.source} is {s.skew_seconds:+.0f} s off: {done}"
                      "set it right (NTP), and allow for it when reading that log by "
                      "hand.")  # fmt: skip
     if infected:

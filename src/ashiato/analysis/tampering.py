@@ -1,8 +1,10 @@
 """Signs that logs were cleared, cut or switched off (domain.md 2.5).
 
 - ``log_cleared``: Security 1102 / System 104, with who did it and which channel.
-- ``records_deleted``: EventRecordIDs missing inside one EVTX file (a selective
-  delete, corruption or a filtered export).
+- ``records_deleted``: EventRecordIDs missing inside one channel of one host in one EVTX
+  file whose sequence is otherwise contiguous (a selective delete or corruption); a file
+  sparse throughout is a filtered export, returned apart (:class:`FilteredExport`) for
+  coverage to name once.
 - ``logging_stopped``: a host's log (host + channel) stops inside its normal rhythm while the
   host's own address keeps talking on the network, or right after a clear.
 - ``audit_policy_changed`` (4719), ``eventlog_service_shutdown`` (1100),
@@ -12,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,10 +24,12 @@ import ibis
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import LOG_TAMPER
-from ashiato.engines import EVENT_ORDER
+from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Tampering
 
+# files that are (or convert) one EVTX file; shipped JSON (NXLog, Winlogbeat) is not: a
+# shipper drops and filters records in transit, so its RecordNumber gaps prove nothing
 EVTX_FORMATS = ("evtx", "evtx_jsonl", "wevtutil_xml")
 RECORD_IN_EXTRA = ("evtx_jsonl",)  # record = line number; EventRecordID in extra
 SILENCE_MIN = timedelta(hours=2)
@@ -39,6 +45,10 @@ RHYTHM_AFTER_CLEAR = 3  # ... or, right after a clear, this many
 AROUND = timedelta(hours=24)  # look this far either side of the incident window
 SHUTDOWN_NEAR = timedelta(hours=2)  # 1100 right before or during the incident
 MAX_GAPS = 50
+MIN_RECORDS = 50  # fewer records in a channel can't show that the rest is contiguous
+HOLE_EVERY = 100  # an otherwise contiguous log: at most one hole per this many records
+MAX_HOLES = 3  # ... and at most this many in all
+MIN_LOST = 2  # one missing ID is what an event-ID filter leaves around one unwanted event
 _SERVICE_ACCOUNTS = ("local service", "network service", "system", "-")
 
 
@@ -53,12 +63,19 @@ def _ev(row: dict[str, Any], text: str) -> Evidence:
 
 def find(ctx: Context, ident: Identity,
          window: tuple[datetime, datetime] | None) -> list[Tampering]:  # fmt: skip
+    return find_all(ctx, ident, window)[0]
+
+
+def find_all(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
+             ) -> tuple[list[Tampering], list[FilteredExport]]:  # fmt: skip
+    """The tampering findings, and the files that are filtered exports (for coverage)."""
     clears = log_clears(ctx)
     out = list(clears)
     out += _events(ctx, window)
-    out += record_gaps(ctx)
+    gaps, filtered = record_scan(ctx)
+    out += gaps
     out += silences(ctx, ident, window, clears)
-    return sorted(out, key=lambda x: (x.time or "", x.host or "", x.kind))
+    return sorted(out, key=lambda x: (x.time or "", x.host or "", x.kind)), filtered
 
 
 def log_clears(ctx: Context) -> list[Tampering]:
@@ -130,8 +147,24 @@ def _evtx_evidence(ctx: Context) -> dict[str, str] | None:
     return {r["evidence_id"]: r["format"] for r in rows if r["format"] in EVTX_FORMATS}
 
 
-def record_gaps(ctx: Context) -> list[Tampering]:
-    """EventRecordIDs that jump inside one file: records deleted or lost."""
+@dataclass(frozen=True)
+class FilteredExport:
+    """A file whose EventRecordIDs are sparse throughout: a filtered export, not a deletion."""
+
+    evidence_id: str
+    host: str | None
+    channels: tuple[str, ...]
+    records: int
+    id_range: int
+
+    def note(self) -> str:
+        where = f"{', '.join(self.channels) or 'events'} of {self.host or '?'}"
+        return (f"{where}: filtered export: {self.records} records over an ID range of "
+                f"{self.id_range}; ask for the full log")  # fmt: skip
+
+
+def _record_ids(ctx: Context) -> Any | None:
+    """One row per stored record of an EVTX-like file: evidence, host, channel, ID."""
     t = ctx.events
     formats = _evtx_evidence(ctx)
     if formats is None:
@@ -139,30 +172,83 @@ def record_gaps(ctx: Context) -> list[Tampering]:
                        & t["record"].notnull())  # fmt: skip
         rid = src["record"]
     elif not formats:
-        return []
+        return None
     else:
         src = t.filter(t["evidence_id"].isin(sorted(formats)))
         jsonl = sorted(e for e, f in formats.items() if f in RECORD_IN_EXTRA)
         rid = src["record"]
         if jsonl:
-            in_extra = src["extra"].cast("json")["winlog"]["record_id"].unwrap_as("int64")
+            in_extra = json_field(src["extra"], "winlog", "record_id", as_="int64")
             rid = ibis.cases((src["evidence_id"].isin(jsonl), in_extra), else_=rid)
-    q = src.select("evidence_id", "host.name", "event.dataset", "record", "@timestamp", _rid=rid)
-    q = q.filter(q["_rid"].notnull())
-    w = ibis.window(group_by="evidence_id", order_by="_rid")
+    # IDs count per channel of one host: Security and System (or Windows PowerShell and
+    # PowerShell/Operational) in one file each have their own sequence
+    channel = ibis.coalesce(json_field(src["extra"], "winlog", "channel"), src["event.dataset"])
+    q = src.select("evidence_id", "event.dataset", "record", "@timestamp", _rid=rid,
+                   _host=ibis.coalesce(src["host.name"], ibis.literal("")),
+                   _chan=channel)  # fmt: skip
+    return q.filter(q["_rid"].notnull())
+
+
+def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
+    """EventRecordID holes inside one channel of one host in one file, and sparse files.
+
+    A hole is a deletion (or loss) only where the sequence is otherwise contiguous: at
+    most MAX_HOLES holes and one per HOLE_EVERY records, in a run of MIN_RECORDS or more,
+    with fewer IDs missing than present, and MIN_LOST or more missing in all. Anything
+    else with holes is a filtered export (a few records over a wide ID range: a query or
+    an event-ID filter), reported once per file. Measured on the public samples in
+    ../shared/data (tests/analysis/test_tampering_corpus.py): their small exports with
+    one hole are exports an author filtered, so a lone missing record is not claimed.
+    """
+    q = _record_ids(ctx)
+    if q is None:
+        return [], []
+    group = ["evidence_id", "_host", "_chan"]
+    w = ibis.window(group_by=group, order_by="_rid")
     q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
                  _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
-    q = q.filter((q["_rid"] - q["_prev"]) > 1)
+    q = q.mutate(_hole=ibis.ifelse((q["_rid"] - q["_prev"]) > 1, 1, 0))
+    stats = q.group_by(group).aggregate(
+        n=q["_rid"].nunique(), lo=q["_rid"].min(), hi=q["_rid"].max(), holes=q["_hole"].sum())
+    stats = stats.filter(stats["holes"] > 0)
+    dense: list[dict[str, Any]] = []
+    sparse: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in ctx.rows(stats.order_by(group)):
+        n, holes, lost = int(r["n"]), int(r["holes"]), int(r["hi"]) - int(r["lo"]) + 1 - int(r["n"])
+        if (n >= MIN_RECORDS and holes <= min(MAX_HOLES, max(1, n // HOLE_EVERY))
+                and MIN_LOST <= lost <= n):
+            dense.append(r)
+        else:
+            sparse[r["evidence_id"]].append(r)
+    filtered = [
+        FilteredExport(ev, rs[0]["_host"] or None, tuple(sorted({r["_chan"] for r in rs})),
+                       sum(int(r["n"]) for r in rs),
+                       sum(int(r["hi"]) - int(r["lo"]) + 1 for r in rs))
+        for ev, rs in sorted(sparse.items())
+    ]  # fmt: skip
+    if not dense:
+        return [], filtered
+    keep = ibis.literal(False)
+    for r in dense[:MAX_GAPS]:
+        keep = keep | ((q["evidence_id"] == r["evidence_id"]) & (q["_host"] == r["_host"])
+                       & (q["_chan"] == r["_chan"]))  # fmt: skip
+    gaps = q.filter(keep & ((q["_rid"] - q["_prev"] - 1) >= MIN_LOST))
     out: list[Tampering] = []
-    for r in ctx.rows(q.order_by(["evidence_id", "_rid"]), limit=MAX_GAPS):
+    for r in ctx.rows(gaps.order_by(["evidence_id", "_rid"]), limit=MAX_GAPS):
         lost = r["_rid"] - r["_prev"] - 1
+        host = r["_host"] or None
         before = dict(r, record=r["_prev_line"], **{"@timestamp": r["_prev_ts"]})
-        text = (f"{lost} record(s) missing in {r['event.dataset']} of {r.get('host.name') or '?'}"
+        text = (f"{lost} record(s) missing in {r['event.dataset']} of {host or '?'}"
                 f" between EventRecordID {r['_prev']} ({iso(r['_prev_ts'])}) and {r['_rid']}"
                 f" ({iso(r['@timestamp'])})")  # fmt: skip
-        out.append(Tampering(r.get("host.name"), iso(r["_prev_ts"]), "records_deleted",
+        out.append(Tampering(host, iso(r["_prev_ts"]), "records_deleted",
                              [_ev(before, text), _ev(r, "next record after the gap")]))  # fmt: skip
-    return out
+    return out, filtered
+
+
+def record_gaps(ctx: Context) -> list[Tampering]:
+    """EventRecordIDs that jump inside an otherwise contiguous sequence: records deleted."""
+    return record_scan(ctx)[0]
 
 
 def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,9 @@ def connect(case: Case | str | Path) -> Engine:
 def json_field(col: Any, path: Sequence[str], as_: str) -> Any:
     value = col.cast("json")
     for key in path:
-        value = value[key]
+        # a key with a dot or space ("event.duration", "Threat Name") is quoted, or the
+        # JSON path would read it as nested keys
+        value = value[key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f'"{key}"']
     return value.unwrap_as(as_)
 
 

@@ -16,13 +16,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
 
 from ashiato.schema import batch_from_columns
+
+if TYPE_CHECKING:
+    from ashiato.formats.syslog import YearState
 
 # exports carry long message cells (Event Viewer CSV, AccessToString); one limit for
 # the whole process, set here once, so no format changes it behind another's back
@@ -85,6 +88,21 @@ class Source:
     rejects: list[Reject] = field(default_factory=list)
     rejected: int = 0
     decode_errors: int = 0
+    year_states: list[YearState] = field(default_factory=list)
+
+    def year_state(self) -> YearState:
+        """The year state for year-less times, starting at ``year_hint``; ingest asks it
+        afterwards whether the file's year was assumed (:attr:`year_assumed`)."""
+        from ashiato.formats.syslog import YearState
+
+        state = YearState(self.year_hint)
+        self.year_states.append(state)
+        return state
+
+    @property
+    def year_assumed(self) -> bool:
+        """True when some times of the file had no year and took it from ``year_hint``."""
+        return any(s.assumed for s in self.year_states)
 
     def reject(self, record: int, reason: str, raw: str | bytes) -> None:
         """Keep a record that could not be parsed (stored with the case, never dropped)."""

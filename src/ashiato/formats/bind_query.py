@@ -63,7 +63,7 @@ def sniff(sample: Sample) -> bool:
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
-    years = YearState(source.year_hint)
+    years = source.year_state()
     yield from vx.parse_chunks(source, partial(_parse_chunk, source, years))
 
 

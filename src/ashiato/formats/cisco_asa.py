@@ -59,7 +59,7 @@ import pyarrow as pa
 
 from ashiato.formats import vector as vx
 from ashiato.formats.base import Format, Rows, Sample, Source
-from ashiato.formats.syslog import MONTHS, YearState, peel
+from ashiato.formats.syslog import MONTHS, peel
 
 Row = dict[str, Any]
 
@@ -153,7 +153,7 @@ def sniff(sample: Sample) -> bool:
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
-    years = YearState(source.year_hint)
+    years = source.year_state()
     rows = Rows(source)
     open_conns: dict[str, bool] = {}  # connection id -> the "to" side initiated
     for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):

@@ -103,7 +103,7 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     workers = int(source.options.get("workers", 2))
-    years = YearState(source.year_hint)
+    years = source.year_state()
 
     def chunk(first: int, lines: pa.Array, rejects: vx.RejectList) -> pa.RecordBatch | None:
         return parse_chunk(source, years, first, lines, rejects)

@@ -306,7 +306,7 @@ def _decode_subject(raw: str) -> str:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = Rows(source)
-    state = syslog.YearState(source.year_hint)
+    state = source.year_state()
     open_: dict[str, _Msg] = {}
     daemons: dict[str | None, str | None] = {}  # program tag -> postfix daemon (or None)
     for first, lines in vx.line_arrays(source):

@@ -15,6 +15,8 @@ from ashiato.formats.base import Format, Sample
 BUILTIN: tuple[str, ...] = (
     "ashiato.formats.evtx",
     "ashiato.formats.evtx_jsonl",
+    "ashiato.formats.winlogbeat",
+    "ashiato.formats.splunk_json",  # before nxlog_json: a bare result may hold EventID too
     "ashiato.formats.nxlog_json",
     "ashiato.formats.wevtutil_xml",
     "ashiato.formats.eventviewer_csv",

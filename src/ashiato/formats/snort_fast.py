@@ -60,7 +60,7 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     workers = int(source.options.get("workers", 2))
-    state = YearState(source.year_hint)
+    state = source.year_state()
 
     def chunk(first: int, lines: pa.Array, rejects: vx.RejectList) -> pa.RecordBatch | None:
         try:
@@ -154,6 +154,7 @@ def _times(
         rolls = np.cumsum((prev - mo) > 6)
         years[none] = state.year + rolls
         state.year = int(years[none][-1])
+        state.assumed += len(none)
         state.last_month = int(mo[-1])
     text = pc.binary_join_element_wise(pa.array(years).cast(pa.string()), mon, day, "-")
     naive, _bad = w3c.naive_times(pc.binary_join_element_wise(text, hms, " "))

@@ -58,6 +58,7 @@ class YearState:
 
     year: int
     last_month: int = 0  # 0: nothing seen yet
+    assumed: int = 0  # lines whose year came from this state (ingest names the assumption)
     _next: int = 1
     _done: dict[int, int] = field(default_factory=dict)
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -173,6 +174,7 @@ def _bsd_times(
     years = state.year + rolls
     state.year = int(years[-1])
     state.last_month = int(month[-1])
+    state.assumed += len(month)
     text = pc.binary_join_element_wise(
         pa.array(years).cast(pa.string()), pa.array(month).cast(pa.string()),
         pc.utf8_lpad(day, 2, "0"), hms, "-",

@@ -179,6 +179,9 @@ def _event(root: ET.Element) -> WinEvent:
     )
 
 
+event_of = _event  # one parsed <Event> element -> WinEvent (splunk_json reads _raw with it)
+
+
 def _event_data(node: ET.Element) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unnamed: list[str | None] = []

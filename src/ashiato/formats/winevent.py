@@ -219,6 +219,7 @@ _KINDS = {
     "windows defender": "defender",
     "microsoft-windows-powershell": "powershell",
     "powershell": "powershell",
+    "microsoft-windows-dnsserver": "dns_server",
 }
 
 
@@ -235,6 +236,11 @@ def provider_kind(provider: str | None) -> str:
         if len(_KIND_CACHE) < 10_000:
             _KIND_CACHE[provider] = kind
     return kind
+
+
+def is_mapped(provider: str, event_id: int) -> bool:
+    """Whether events of this provider and ID have a mapping (the corpus mapping test)."""
+    return (provider_kind(provider), event_id) in _EVENTS
 
 
 def utc_text(value: Any) -> str:
@@ -453,6 +459,54 @@ def _sysmon_22(d: Mapping[str, Any], row: Row) -> None:
     row["network.protocol"] = "dns"
 
 
+def _sysmon_access(d: Mapping[str, Any], row: Row) -> None:
+    """Sysmon 10: the source process opened the target (lsass for a credential dump)."""
+    _process(d, row, "SourceImage", "SourceProcessId")
+    row["user.name"], row["user.domain"] = split_user(text(d, "SourceUser"))
+    row["target.process.executable"] = text(d, "TargetImage")
+    row["target.process.pid"] = integer(text(d, "TargetProcessId"))
+    t = text(d, "UtcTime")
+    if t:
+        try:
+            row["@timestamp"] = utc_text(t)
+        except ValueError:
+            pass  # keep TimeCreated
+
+
+def _sysmon_pipe(d: Mapping[str, Any], row: Row) -> None:
+    """Sysmon 17/18: a named pipe created or connected (PsExec, Cobalt Strike...)."""
+    _sysmon_common(d, row)
+    row["file.path"] = text(d, "PipeName")
+
+
+def _sysmon_registry(d: Mapping[str, Any], row: Row) -> None:
+    """Sysmon 12/13/14: the key or value (``registry.path`` in extra), 13's data, 14's new
+    name. Registry paths are not files: they stay out of ``file.path``."""
+    _sysmon_common(d, row)
+    row["registry.path"] = text(d, "TargetObject")
+    row["registry.data"] = text(d, "Details") or text(d, "NewName")
+
+
+def _session(d: Mapping[str, Any], row: Row) -> None:
+    """4778/4779: an RDP session reconnected or disconnected, from ClientName at ClientAddress."""
+    row["user.name"] = text(d, "AccountName")
+    row["user.domain"] = text(d, "AccountDomain")
+    row["winlog.logon.id"] = text(d, "LogonID")
+    addr = ip(d.get("ClientAddress"))
+    row["source.ip"] = addr if addr and addr.lower() not in ("unknown", "local") else None
+    row["workstation"] = text(d, "ClientName")
+
+
+def _dns_server(d: Mapping[str, Any], row: Row) -> None:
+    """DNS Server analytic 256 (query received: Source is the client) and 260 (recursion
+    out: Destination is the upstream server)."""
+    name = text(d, "QNAME")
+    row["dns.question.name"] = name.rstrip(".") if name else None
+    row["source.ip"] = ip(d.get("Source"))
+    row["destination.ip"] = ip(d.get("Destination"))
+    row["network.protocol"] = "dns"
+
+
 def _defender_path(v: str | None) -> str | None:
     # "file:_C:\a.exe", "containerfile:_C:\x.zip; file:_C:\x.zip->y.exe", "regkey:_..."
     if not v:
@@ -474,6 +528,9 @@ def _defender(d: Mapping[str, Any], row: Row) -> None:
         row["process.executable"] = exe
         row["process.name"] = _basename(exe)
     row["user.name"], row["user.domain"] = split_user(text(d, "Detection User"))
+    if text(d, "New Value"):  # 5007: a setting changed ("HKLM\...\Exclusions\... = 0x0")
+        key, _, value = (text(d, "New Value") or "").partition(" = ")
+        row["registry.path"], row["registry.data"] = key or None, value or None
     row["observer.type"] = "antivirus"
     row["observer.vendor"] = "Microsoft"
     row["observer.name"] = "Windows Defender"
@@ -587,6 +644,10 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("security", 5140): ("share-session-opened", "file", _share),
     ("security", 5145): ("file-share-access", "file", _share),
     ("security", 4688): ("process-created", "process", _proc_4688),
+    ("security", 4662): ("directory-object-access", None, _subject),
+    ("security", 4672): ("special-privileges-assigned", "iam", _subject),
+    ("security", 4778): ("session-reconnected", "session", _session),
+    ("security", 4779): ("session-disconnected", "session", _session),
     ("security", 4689): ("process-terminated", "process", _proc_4689),
     ("security", 4697): ("service-installed", "configuration", _service),
     ("security", 4698): ("scheduled-task-created", "configuration", _subject),
@@ -611,6 +672,12 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("sysmon", 1): ("process-created", "process", _sysmon_1),
     ("sysmon", 3): ("network-connection", "network", _sysmon_3),
     ("sysmon", 5): ("process-terminated", "process", _sysmon_common),
+    ("sysmon", 10): ("process-accessed", "process", _sysmon_access),
+    ("sysmon", 12): ("registry-key-created-or-deleted", "configuration", _sysmon_registry),
+    ("sysmon", 13): ("registry-value-set", "configuration", _sysmon_registry),
+    ("sysmon", 14): ("registry-renamed", "configuration", _sysmon_registry),
+    ("sysmon", 17): ("pipe-created", "process", _sysmon_pipe),
+    ("sysmon", 18): ("pipe-connected", "process", _sysmon_pipe),
     ("sysmon", 11): ("file-created", "file", _sysmon_file),
     ("sysmon", 15): ("file-stream-created", "file", _sysmon_file),
     ("sysmon", 22): ("dns-query", "network", _sysmon_22),
@@ -618,6 +685,10 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("sysmon", 26): ("file-deleted", "file", _sysmon_file),
     ("defender", 1116): ("malware-detected", "malware", _defender),
     ("defender", 1117): ("malware-action-taken", "malware", _defender),
+    ("defender", 1119): ("malware-action-failed", "malware", _defender),
+    ("defender", 5007): ("av-configuration-changed", "configuration", _defender),
+    ("dns_server", 256): ("dns-query-received", "network", _dns_server),
+    ("dns_server", 260): ("dns-query-forwarded", "network", _dns_server),
     ("powershell", 4104): ("script-block-logged", "process", _script_block),
 }
 

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from ashiato.formats import vector as vx
 from ashiato.formats.base import Format, Rows, Sample, Source
-from ashiato.formats.syslog import YearState, peel
+from ashiato.formats.syslog import peel
 
 Row = dict[str, Any]
 
@@ -73,7 +73,7 @@ def sniff(sample: Sample) -> bool:
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
-    years = YearState(source.year_hint)
+    years = source.year_state()
     rows = Rows(source)
     for first, chunk in vx.line_arrays(source, vx.chunk_bytes(source)):
         env = peel(chunk, source.tz, years)

@@ -6,7 +6,9 @@ several logs one after the other (``#close`` then new headers). ``-`` (unset) an
 ``(empty)`` are null; escapes are decoded (``\\xNN``, and ``\\\\`` for one backslash as
 Zeek 6 writes it: ``\\\\\\\\FS01\\\\share``). Parsed a chunk at a time with numpy (the
 machinery in ``vector`` is shared with ``w3c``). JSON: one object per line with Zeek's dotted
-names (``id.orig_h``); ``ts`` is epoch seconds or ISO 8601.
+names (``id.orig_h``), or Corelight's streaming shape (``@stream`` names the log, ids
+flattened as ``id_orig_h`` by shippers that cannot store dots, ``@system`` the sensor,
+kept in extra); ``ts`` is epoch seconds or ISO 8601.
 
 The log kind (``#path``, JSON ``_path``; else guessed from the field names, then from the
 file name) gives ``event.dataset`` ``zeek.<path>``. Mapped: ``ts`` (UTC) ->
@@ -119,7 +121,9 @@ def sniff(sample: Sample) -> bool:
 def _zeek_json(obj: dict[str, Any]) -> bool:
     if "ts" not in obj:
         return False
-    if "_path" in obj or ("uid" in obj and "id.orig_h" in obj):
+    if "_path" in obj or ("uid" in obj and ("id.orig_h" in obj or "id_orig_h" in obj)):
+        return True
+    if "@stream" in obj and "uid" in obj:  # Corelight streaming: @stream names the log
         return True
     keys = frozenset(obj)  # files, x509, dhcp, stats...: fields only Zeek logs have
     return any(sign <= keys for _path, sign in _SIGNS)
@@ -326,6 +330,16 @@ def _flat(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_FLATTENED = {f"id_{k}": f"id.{k}" for k in ("orig_h", "orig_p", "resp_h", "resp_p")}
+
+
+def _undot(obj: dict[str, Any]) -> None:
+    """Shippers that cannot store dots (Corelight to some SIEMs) write ``id_orig_h``."""
+    for flat, dotted in _FLATTENED.items():
+        if flat in obj and dotted not in obj:
+            obj[dotted] = obj.pop(flat)
+
+
 def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -352,7 +366,12 @@ def _parse_json(source: Source) -> Iterator[pa.RecordBatch]:
                 continue
             if "{" in line[1:]:  # a nested object (Zeek itself writes dotted names)
                 obj = _flat(obj)
+            if "id_orig_h" in obj or "id_resp_h" in obj:
+                _undot(obj)
             path = obj.pop("_path", None)
+            stream = obj.pop("@stream", None)
+            if not path and isinstance(stream, str):
+                path = stream
             if not isinstance(path, str) or not path:
                 path = log_path(frozenset(obj), source.display)
             groups.setdefault(path, []).append((i, obj))

@@ -190,4 +190,4 @@ def share_work(ctx: Ctx, host: Host, ip: str, start: int, rng: random.Random) ->
                     sent += new.size
     end = t + rng.randint(5, 60) * SECOND
     fs_logoff(ctx, end, sess)
-    smb_close(ctx, host, ip, start, end, sent, rcvd)
+    smb_close(ctx, host, ip, start, end, sent, rcvd, sport=sess.port)

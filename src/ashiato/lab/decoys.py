@@ -116,7 +116,8 @@ def rename_spree(ctx: Ctx, host: Host, start: int, rng: random.Random) -> None:
                           t)
             renamed += 1
     fs_logoff(ctx, t + 20 * SECOND, sess)
-    smb_close(ctx, host, ip, start, t + 20 * SECOND, 60_000 + renamed * 900, 40_000 + renamed * 600)
+    smb_close(ctx, host, ip, start, t + 20 * SECOND, 60_000 + renamed * 900,
+              40_000 + renamed * 600, sport=sess.port)
     ctx.story.facts.renamed += renamed
     ctx.story.details.setdefault("renamer_style", style)
 

@@ -20,8 +20,8 @@ from ashiato.lab.ids import rng_for
 from ashiato.lab.share import build_share
 from ashiato.lab.sink import Sink, touch
 from ashiato.lab.story import ActivityFn, Story
-from ashiato.lab.world import build_world
-from ashiato.lab.writers import listing, mftecmd
+from ashiato.lab.world import DOMAIN, build_world
+from ashiato.lab.writers import filtered, listing, mftecmd
 
 SNAPSHOT_SOURCES = {"hypervisor-listing": "hypervisor"}  # snapshot kind -> its source
 
@@ -47,6 +47,11 @@ def run(scenario: str, out: Path, *, seed: int, scale: int, missing: Sequence[st
         listing.write(out / rel, share)
         touch(out / rel, collected_at)
         files["fileserver-listing"] = [rel]
+    if "dc" not in skip:  # the DC's other channels, handed over as a filtered export
+        rel = "evidence/dc/DC01_System_PowerShell_filtered.jsonl"
+        filtered.write(out / rel, f"DC01.{DOMAIN}", world.days, rng_for(seed, "filtered-export"))
+        touch(out / rel, collected_at)
+        files["dc-filtered-export"] = [rel]
     if "endpoint" not in skip:
         for i, ep in enumerate(endpoints.values()):
             t, _ = jst_tm(collected_at + i * 7 * MINUTE)

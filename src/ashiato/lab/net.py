@@ -165,11 +165,15 @@ def smb_connect(ctx: Ctx, host: Host, ip: str, start: int) -> None:
 
 
 def smb_close(ctx: Ctx, host: Host, ip: str, start: int, end: int, sent: int,
-              rcvd: int) -> None:
-    """What the network logs when an SMB session with FS01 ends: branch firewall, IDS flow."""
+              rcvd: int, sport: int | None = None) -> None:
+    """What the network logs when an SMB session with FS01 ends: branch firewall, IDS flow.
+
+    ``sport`` is the session's client port, the one FS01's 4624/5140 show: a branch
+    firewall's SMB sessions then match the file server's share audit (its only witness
+    when no PC of the branch is collected)."""
     if not host.site.hq:
         fw_session(ctx, host, ip, start, end, FS01_IP, 445, "SMB", sent, rcvd, "Reserved",
-                   internet=False)
+                   internet=False, sport=sport)
     ids_flow(ctx, ip, FS01_IP, 445, start, end, sent, rcvd, "smb")
 
 

@@ -24,7 +24,12 @@ from ashiato.lab.writers import (
     suricata,
     trendmicro,
 )
-from ashiato.lab.writers.winevt import SYSMON_CHANNEL, jsonl_renderer, xml_renderer
+from ashiato.lab.writers.winevt import (
+    SYSMON_CHANNEL,
+    jsonl_renderer,
+    nxlog_renderer,
+    xml_renderer,
+)
 
 CRLF = "\r\n"
 _EARLIEST = -(1 << 62)
@@ -69,9 +74,10 @@ def build(story: Story, seed: int, missing: set[str]) -> list[StreamSpec]:
         StreamSpec("fs01", "fileserver-audit", "evidence/fileserver-audit/FS01_Security.xml",
                    xml_renderer("Security", f"FS01.{DOMAIN}"), "wevtutil-xml", "fs01", "UTC",
                    True, newline=CRLF),
-        StreamSpec("dc01", "dc", "evidence/dc/DC01_Security.jsonl",
-                   jsonl_renderer("Security", f"DC01.{DOMAIN}"), "evtx-jsonl", "dc01", "UTC",
-                   True),
+        # shipped by NXLog through Logstash: local EventTime, receipt @timestamp in UTC
+        StreamSpec("dc01", "dc", "evidence/dc/DC01_Security.json",
+                   nxlog_renderer("Security", f"DC01.{DOMAIN}", f"siem01.{DOMAIN}"),
+                   "nxlog-json", "dc01", "Asia/Tokyo", False),
     ]
     for site in SITES:
         fw = FIREWALLS[site.firewall]

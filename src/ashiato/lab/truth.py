@@ -39,6 +39,8 @@ SNAPSHOT_FORMATS = {
                            "Asia/Tokyo", False),
     "endpoint-mft": ("endpoint", None, "mftecmd-csv", "utf-8", "UTC", True),
     "hypervisor-listing": ("hypervisor", "esxi01", "esxi-ls-lR", "utf-8", "UTC", False),
+    # sparse EventRecordIDs throughout: a filtered export, never "records deleted"
+    "dc-filtered-export": ("dc", "dc01", "evtx-jsonl-filtered", "utf-8", "UTC", True),
 }
 
 

@@ -1,5 +1,6 @@
-"""Windows events as ``wevtutil qe /f:xml`` lines (domain.md 3.17) and ``evtx_dump -o jsonl``
-lines (3.18), from one description of each event.
+"""Windows events as ``wevtutil qe /f:xml`` lines (domain.md 3.17), ``evtx_dump -o jsonl``
+lines (3.18) and NXLog ``im_msvistalog`` JSON shipped through Logstash (8.4), from one
+description of each event.
 
 Emitters give ``{"id", "data" (ordered Data Name -> value), "pid", "tid"}`` and, for
 UserData events such as 1102, ``"user_data"``. The System block (provider, task, keywords,
@@ -9,11 +10,12 @@ record number, computer) is filled in here, so both exports agree field for fiel
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from ashiato.lab.clock import win_systemtime
+from ashiato.lab.clock import SECOND, iso_utc, jst_tm, win_systemtime
 from ashiato.lab.sink import Data, StreamState
 
 NS = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -186,5 +188,45 @@ def jsonl_renderer(channel: str, computer: str) -> Callable[[StreamState, int, D
         else:
             event["EventData"] = e["data"]
         return json.dumps({"Event": event}, ensure_ascii=False, separators=(",", ":"))
+
+    return render
+
+
+# NXLog writes the audit keywords as the signed 64-bit number, and names the outcome
+_NX_KEYWORDS = {_AUDIT_OK: ("-9214364837600034816", "AUDIT_SUCCESS")}
+RECEIPT_LAG_MS = (700, 1_400, 2_100)  # Logstash stamps @timestamp when it receives the line
+
+
+def nxlog_renderer(channel: str, computer: str,
+                   collector: str) -> Callable[[StreamState, int, Data], str]:  # fmt: skip
+    """NXLog JSON: ``EventTime`` is the machine's local (JST) wall clock without an offset;
+    Logstash adds ``@timestamp`` (UTC, when it received the line, a second or two later)
+    and ``host`` (the collector). Event data sit flat beside the System fields."""
+    meta = _META[channel]
+
+    def render(st: StreamState, ts: int, e: Data) -> str:
+        (prov, guid), version, _level, task, kw = meta[e["id"]]
+        record = st.next_record()
+        local, _ = jst_tm(ts)
+        received, _ = jst_tm(ts + SECOND)
+        keywords, kind = _NX_KEYWORDS.get(kw, (str(int(kw, 16) - (1 << 64)), "INFO"))
+        obj: Data = {
+            "EventTime": time.strftime("%Y-%m-%d %H:%M:%S", local),
+            "Hostname": computer, "Keywords": keywords, "EventType": kind,
+            "SeverityValue": 2, "Severity": "INFO", "EventID": e["id"], "SourceName": prov,
+            "ProviderGuid": "{" + guid + "}", "Version": version, "Task": task,
+            "OpcodeValue": 0, "RecordNumber": record, "ExecutionProcessID": e.get("pid", 4),
+            "ExecutionThreadID": e.get("tid", 100), "Channel": channel,
+        }
+        if e.get("user"):
+            obj["UserID"] = e["user"]
+        obj.update(e.get("user_data") or e["data"])
+        obj.update({
+            "EventReceivedTime": time.strftime("%Y-%m-%d %H:%M:%S", received),
+            "SourceModuleName": "eventlog", "SourceModuleType": "im_msvistalog",
+            "@version": "1", "@timestamp": iso_utc(ts + RECEIPT_LAG_MS[record % 3]),
+            "host": collector, "port": 60234,
+        })  # fmt: skip
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
     return render
