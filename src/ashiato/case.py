@@ -4,6 +4,7 @@
     CASE/case.duckdb                      evidence, aliases, rejects tables
     CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
     CASE/events/dataset=<d>/day=<day>/<evidence>.parquet   the same, from a Spark ingest
+    CASE/tmp/                             archives unpacked while an ingest runs
 
 Events are written as one Parquet file per evidence file (written to ``.tmp`` and renamed
 when the file is complete, so a killed ingest never leaves half a file behind). Parquet
@@ -20,6 +21,7 @@ opens it read-write); readers open it read-only.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from ashiato.schema import EVENT_SCHEMA
 MANIFEST = "manifest.json"
 DB = "case.duckdb"
 EVENTS = "events"
+TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 
@@ -98,9 +101,8 @@ class Case:
         if not empty.exists():
             empty.parent.mkdir(exist_ok=True)
             pq.write_table(EVENT_SCHEMA.empty_table(), empty)
-        with case.writer() as con:
-            for ddl in _DDL:
-                con.execute(ddl)
+        with case.writer():
+            pass  # creates the tables
         return case
 
     @classmethod
@@ -121,6 +123,8 @@ class Case:
                 "is another ashiato process using it?"
             ) from exc
         try:
+            for ddl in _DDL:  # the events view reads the catalogue: it must exist first
+                con.execute(ddl)
             con.execute(self._view_sql())
             yield con
         finally:
@@ -156,7 +160,23 @@ class Case:
         # both layouts (see the module docstring); partition folders are not columns
         glob = str(self.events_dir / "**" / "*.parquet").replace("'", "''")
         view = f"read_parquet('{glob}', hive_partitioning = false)"
-        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {view}"  # noqa: S608
+        # only evidence whose catalogue row is committed as done is visible: Parquet a
+        # killed ingest renamed into place before its row was committed stays hidden
+        # until the next run removes it
+        return (
+            f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {view} "  # noqa: S608
+            "WHERE evidence_id IN (SELECT evidence_id FROM evidence WHERE status = 'done')"
+        )
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where an ingest unpacks archives; emptied by the next writer if a run was killed."""
+        return self.root / TMP
+
+    def clear_tmp(self) -> None:
+        """Remove what a killed run unpacked (call with the writer lock held)."""
+        if self.tmp_dir.is_dir():
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def drop_events(self, evidence_id: str) -> None:
         """Remove every Parquet part (finished or not) of one evidence file."""

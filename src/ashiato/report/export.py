@@ -382,15 +382,16 @@ def command(
 ) -> None:
     """Export the timeline (Timesketch CSV/JSONL), the encrypted files or the IOCs (STIX)."""
     from ashiato.errors import AshiatoError
+    from ashiato.terminal import visible
 
     filters = Filters(host, user, ip, start, end, search, dataset)
     try:
         path, n = main_command(case, what, fmt, output, filters)
     except AshiatoError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(visible(f"error: {exc}"), err=True)
         raise typer.Exit(2) from exc
     if path is not None:
-        typer.echo(f"{n:,} rows written to {path}", err=True)
+        typer.echo(visible(f"{n:,} rows written to {path}"), err=True)
 
 
 if __name__ == "__main__":  # python -m ashiato.report.export CASE --what iocs --format stix
