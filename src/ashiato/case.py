@@ -158,7 +158,9 @@ class Case:
     def _view_sql(self) -> str:
         # the path is the case's own folder, not log content; quotes are doubled anyway
         # both layouts (see the module docstring); partition folders are not columns
-        glob = str(self.events_dir / "**" / "*.parquet").replace("'", "''")
+        # the case folder may hold glob characters ("case[1]"): they match themselves
+        folder = "".join(f"[{c}]" if c in "[]*?" else c for c in str(self.events_dir))
+        glob = (folder + "/**/*.parquet").replace("'", "''")
         view = f"read_parquet('{glob}', hive_partitioning = false)"
         # only evidence whose catalogue row is committed as done is visible: Parquet a
         # killed ingest renamed into place before its row was committed stays hidden

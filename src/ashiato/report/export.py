@@ -28,7 +28,7 @@ import orjson
 import typer
 
 from ashiato.case import Case
-from ashiato.errors import QueryError
+from ashiato.errors import CaseError, QueryError
 from ashiato.exports import iso, write_csv, write_jsonl
 from ashiato.findings import load
 from ashiato.schema import FIELDS
@@ -120,11 +120,20 @@ def timesketch(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _findings(case: Case) -> dict[str, Any]:
+    try:
+        return load(case.root)
+    except FileNotFoundError as exc:
+        raise CaseError(
+            f"{case.root}: no findings.json yet; run `ashiato investigate {case.root}` first"
+        ) from exc
+
+
 # -- encrypted files -------------------------------------------------------------------------
 
 
 def encrypted_rows(case: Case) -> list[dict[str, Any]]:
-    findings = load(case.root)
+    findings = _findings(case)
     name = (findings.get("impact") or {}).get("encrypted_files_csv") or ""
     path = case.root / Path(str(name)).name
     if not name or not path.is_file():
@@ -166,7 +175,7 @@ def iocs(case: Case) -> list[Ioc]:
     """The indicators in findings.json, with when and how often the events saw them."""
     from ashiato.analysis.indicators import is_internal
 
-    f = load(case.root)
+    f = _findings(case)
     imp = f.get("impact") or {}
     found: dict[str, Ioc] = {}
 
