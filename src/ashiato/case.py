@@ -21,6 +21,7 @@ opens it read-write); readers open it read-only.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ EVENTS = "events"
 TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS evidence (
@@ -125,7 +127,7 @@ class Case:
         try:
             for ddl in _DDL:  # the events view reads the catalogue: it must exist first
                 con.execute(ddl)
-            con.execute(self._view_sql())
+            con.execute(self._view_sql(con))
             yield con
         finally:
             con.close()
@@ -135,7 +137,7 @@ class Case:
         """A read-only connection that can't reach files outside the case's events."""
         try:
             con = duckdb.connect(str(self.db_path), read_only=True)
-            con.execute(self._view_sql())
+            con.execute(self._view_sql(con))
             con.execute("SET allowed_directories = ?", [[str(self.events_dir) + "/"]])
             con.execute("SET enable_external_access = false")
         except duckdb.Error as exc:
@@ -150,25 +152,47 @@ class Case:
         import ibis
 
         con = ibis.duckdb.connect(str(self.db_path), read_only=True)
-        con.raw_sql(self._view_sql())
+        con.raw_sql(self._view_sql(con.con))
         # DuckDB draws a progress bar on long queries; ashiato prints its own output
         con.raw_sql("SET enable_progress_bar = false")
         return con
 
-    def _view_sql(self) -> str:
+    def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         # the path is the case's own folder, not log content; quotes are doubled anyway
         # both layouts (see the module docstring); partition folders are not columns
         # the case folder may hold glob characters ("case[1]"): they match themselves
         folder = "".join(f"[{c}]" if c in "[]*?" else c for c in str(self.events_dir))
         glob = (folder + "/**/*.parquet").replace("'", "''")
-        view = f"read_parquet('{glob}', hive_partitioning = false)"
-        # only evidence whose catalogue row is committed as done is visible: Parquet a
-        # killed ingest renamed into place before its row was committed stays hidden
-        # until the next run removes it
-        return (
-            f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {view} "  # noqa: S608
-            "WHERE evidence_id IN (SELECT evidence_id FROM evidence WHERE status = 'done')"
-        )
+        hidden = self.hidden_parts(con)
+        if not hidden:
+            view = f"SELECT * FROM read_parquet('{glob}', hive_partitioning = false)"  # noqa: S608
+        else:
+            names = ", ".join("'" + str(p).replace("'", "''") + "'" for p in hidden)
+            view = (  # paths of the case's own parts, quotes doubled
+                f"SELECT * EXCLUDE (_part) FROM read_parquet('{glob}', hive_partitioning = "  # noqa: S608
+                f"false, filename = '_part') WHERE _part NOT IN ({names})"
+            )
+        return f"CREATE OR REPLACE TEMP VIEW events AS {view}"
+
+    def hidden_parts(self, con: duckdb.DuckDBPyConnection) -> list[Path]:
+        """Parts an ingest wrote whose catalogue row is not committed as done.
+
+        An ingest names each part after its evidence id and renames it into place just
+        before the row is committed: a run killed in between leaves a part nobody may see
+        (the next run removes it). Notes, detections and other parts are named otherwise.
+        Listed when a connection opens (readers can't open while a writer runs), so the
+        view costs nothing when, as usual, there are none.
+        """
+        parts = [p for p in self.events_dir.glob("**/*.parquet") if _EVIDENCE_ID.fullmatch(p.stem)]
+        if not parts:
+            return []
+        done = {
+            row[0]
+            for row in con.execute(
+                "SELECT evidence_id FROM evidence WHERE status = 'done'"
+            ).fetchall()
+        }
+        return [p for p in parts if p.stem not in done]
 
     @property
     def tmp_dir(self) -> Path:

@@ -26,11 +26,15 @@ class Shown:
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
+    """``EVIDENCE_ID:RECORD``; records count from 1 (a line number or an EVTX record id)."""
     try:
         evidence_id, record = ref.rsplit(":", 1)
-        return evidence_id, int(record)
+        number = int(record)
     except ValueError as exc:
         raise QueryError(f"bad reference {ref!r}; expected EVIDENCE_ID:RECORD") from exc
+    if number < 1 or not evidence_id:
+        raise QueryError(f"bad reference {ref!r}: records are numbered from 1")
+    return evidence_id, number
 
 
 def show(case: Case, ref: str) -> Shown:
@@ -53,6 +57,12 @@ def show(case: Case, ref: str) -> Shown:
             "SELECT reason, raw FROM rejects WHERE evidence_id = ? AND record = ?",
             [evidence_id, record],
         ).fetchall()
+    if not events and not rej:
+        # never print some other line as "the original record" of a ref that isn't one
+        raise QueryError(
+            f"no record {record} in evidence {evidence_id} ({evidence.get('path')}): "
+            "no event and no rejected record has this number"
+        )
     shown = Shown(ref, evidence, events, None)
     if rej:
         shown.note = f"rejected at ingest: {rej[0][0]}"
