@@ -14,6 +14,7 @@ view ``events``. One writer per case (DuckDB locks the catalogue for the process
 opens it read-write); readers open it read-only.
 
 - ``evidence`` one row per evidence file: hash, format, encoding, zone, counts, status
+  (``not read`` for what the walker refused or skipped, with the reason in ``error``)
 - ``aliases``  other paths at which the same content was handed over
 - ``rejects``  records that could not be parsed: evidence, line/record, reason, raw bytes
 """
@@ -55,7 +56,16 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS aliases (evidence_id VARCHAR, path VARCHAR)",
     """CREATE TABLE IF NOT EXISTS rejects (
         evidence_id VARCHAR, record BIGINT, reason VARCHAR, raw BLOB)""",
+    # lines read as CP932 in a UTF-8 file, or as UTF-8 in a CP932 one (cases made
+    # before this column get it when next opened for writing)
+    "ALTER TABLE evidence ADD COLUMN IF NOT EXISTS redecoded BIGINT DEFAULT 0",
 )
+# the evidence table's columns, in order (inserts name them: older cases lack the last)
+EVIDENCE_COLUMNS = (
+    "evidence_id", "sha256", "path", "container", "size", "format", "dataset", "encoding",
+    "tz", "status", "rows", "rejected", "decode_errors", "first_ts", "last_ts",
+    "ingested_at", "error", "redecoded",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

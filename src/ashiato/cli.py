@@ -191,7 +191,7 @@ def _ingest_table(report: Any) -> None:
         table.add_row(
             text(_short(f.display), one_line=True),
             text(f.format or "-"),
-            text(f.encoding or "-"),
+            text(_encoding(f)),
             text(f.tz or "-"),
             f"{f.rows:,}",
             f"{f.rejected:,}",
@@ -218,6 +218,17 @@ def _ingest_table(report: Any) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def _encoding(f: Any) -> str:
+    """The encoding, and how many lines were read in the other of UTF-8/CP932."""
+    if not f.encoding:
+        return "-"
+    redecoded = getattr(f, "redecoded", 0)
+    if not redecoded:
+        return str(f.encoding)
+    other = "utf-8" if "932" in str(f.encoding) else "cp932"
+    return f"{f.encoding} (+{redecoded:,} {other} lines)"
 
 
 def _short(display: str, width: int = 60) -> str:

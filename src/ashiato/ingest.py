@@ -24,10 +24,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ashiato.case import Case, EventWriter
+from ashiato.case import EVIDENCE_COLUMNS, Case, EventWriter
 from ashiato.errors import AshiatoError, EvidenceError
 from ashiato.evidence.collections import hosts_for_files
-from ashiato.evidence.encoding import detect
+from ashiato.evidence.encoding import LineCounts, decode_lines, detect, mixed_main
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
@@ -47,6 +47,7 @@ class FileResult:
     tz: str | None = None
     rows: int = 0
     rejected: int = 0
+    redecoded: int = 0  # lines read in the other of UTF-8/CP932
     first: datetime | None = None
     last: datetime | None = None
     error: str | None = None
@@ -178,16 +179,12 @@ def record_not_read(
     now = datetime.now(UTC)
     rows = [
         [not_read_id(s.display), None, s.display, s.container, s.size, None, None, None, None,
-         NOT_READ, 0, 0, 0, None, None, now, s.reason]
+         NOT_READ, 0, 0, 0, None, None, now, s.reason, 0]
         for s in skipped
         if s.kind != "empty"
     ]  # fmt: skip
     if rows:
-        con.executemany(
-            "INSERT OR REPLACE INTO evidence VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        con.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), rows)
 
 
 def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) -> str:
@@ -283,6 +280,7 @@ def _ingest_one(
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
     result.rejected = source.rejected
+    result.redecoded = source.redecoded
     _record(con, ev, sha, result, fmt, source.decode_errors)
     return result
 
@@ -300,6 +298,10 @@ def _with_host(batch: pa.RecordBatch, host: str) -> pa.RecordBatch:
 def _decode_sample(head: bytes, encoding: str | None) -> str | None:
     if encoding is None:
         return None
+    main = mixed_main(encoding)
+    if main is not None:  # the way the file will be read: line by line
+        cut = head.rfind(b"\n") if len(head) >= SAMPLE_BYTES else -1
+        return decode_lines(head if cut < 0 else head[: cut + 1], main, LineCounts())
     import codecs
 
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
@@ -342,8 +344,7 @@ def _record(
     decode_errors: int = 0,
 ) -> None:
     con.execute(
-        """INSERT INTO evidence VALUES
-           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        _INSERT,
         [
             r.evidence_id,
             sha,
@@ -362,5 +363,12 @@ def _record(
             r.last,
             datetime.now(UTC),
             r.error,
+            r.redecoded,
         ],
     )
+
+
+_INSERT = (
+    f"INSERT INTO evidence ({', '.join(EVIDENCE_COLUMNS)}) "  # noqa: S608 - fixed names
+    f"VALUES ({', '.join('?' * len(EVIDENCE_COLUMNS))})"
+)

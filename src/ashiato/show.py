@@ -7,12 +7,14 @@ unpacked again to a temporary folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ashiato.case import Case
 from ashiato.errors import EvidenceError, QueryError
+from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
 from ashiato.evidence.walk import Walker, sha256_of
 
 
@@ -108,15 +110,26 @@ def _text_record(path: Path, encoding: str, record: int) -> str | None:
     # record is the line number where the record starts; multi-line records (CSV
     # messages, XML) show the following lines too
     out: list[str] = []
-    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-        for n, line in enumerate(fh, start=1):
-            if n >= record:
-                out.append(line.rstrip("\r\n"))
-                if len(out) >= 1 and not _continues(out):
-                    break
-                if len(out) >= 40:
-                    break
+    for n, line in enumerate(_lines(path, encoding), start=1):
+        if n >= record:
+            out.append(line.rstrip("\r\n"))
+            if len(out) >= 1 and not _continues(out):
+                break
+            if len(out) >= 40:
+                break
     return "\n".join(out) if out else None
+
+
+def _lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines decoded as the ingest decoded them (line by line for UTF-8/CP932)."""
+    main = mixed_main(encoding)
+    if main is None:
+        with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+            yield from fh
+        return
+    with path.open("rb") as raw:
+        for line in raw:
+            yield decode_lines(line, main, LineCounts())
 
 
 def _xml_record(path: Path, encoding: str, record: int) -> str | None:

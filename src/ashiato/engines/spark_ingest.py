@@ -183,6 +183,7 @@ def _finish(con: duckdb.DuckDBPyConnection, ev: EvidenceFile, sha: str, result: 
     result.status = str(done["status"])
     result.rows = int(done["rows"])
     result.rejected = int(done["rejected"])
+    result.redecoded = int(done.get("redecoded") or 0)
     result.first, result.last = done["first"], done["last"]
     result.error = done["error"]
     if done["rejects"]:
@@ -241,6 +242,7 @@ def _parse(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "evidence_id": result.evidence_id, "status": result.status, "rows": result.rows,
         "rejected": source.rejected, "decode_errors": source.decode_errors,
+        "redecoded": source.redecoded,
         "first": result.first, "last": result.last, "error": result.error, "rejects": rejects,
     }  # fmt: skip
 
