@@ -83,7 +83,7 @@ def ingest(
     zone(case_tz)
     sc = spark.session(spark_master(master)).sparkContext
     report = IngestReport()
-    with Walker(password=options.password) as walker, at.case.writer() as con:
+    with at.case.writer() as con, Walker(_tmp_parent(at), options.password) as walker:
         _drop_unfinished(at, con)
         files = list(walker.walk(list(inputs)))
         report.skipped = walker.skipped
@@ -126,6 +126,13 @@ def ingest(
             con.execute("COMMIT")
     at.push()
     return report
+
+
+def _tmp_parent(at: store.CaseAt) -> Path:
+    """The case's own temp folder, emptied first: the writer lock is held, so what is
+    there was unpacked by a run that was killed."""
+    at.case.clear_tmp()
+    return at.case.tmp_dir
 
 
 def _run(sc: Any, fn: Any, items: Sequence[Any], slices: int) -> list[Any]:
