@@ -282,3 +282,21 @@ def test_disk_images_are_recorded_as_not_read(tmp_path: Path) -> None:
     assert {Path(s.display).name: s.kind for s in skipped} == {
         "C.vhdx": "disk-image", "disk.E01": "disk-image", "fixed.vhd": "disk-image"}  # fmt: skip
     assert all("not opened" in s.reason for s in skipped)
+
+
+def test_7z_symlink_member_refused(tmp_path: Path) -> None:
+    import os
+
+    import py7zr
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "real.log").write_bytes(b"real line\n")
+    os.symlink("/etc/passwd", src / "link.log")
+    a = tmp_path / "links.7z"
+    with py7zr.SevenZipFile(a, "w") as zf:
+        zf.write(src / "real.log", "real.log")
+        zf.write(src / "link.log", "link.log")
+    found, skipped = _walk([a])
+    assert found == {f"{a}!real.log": b"real line\n"}
+    assert [(s.display, s.kind) for s in skipped] == [(f"{a}!link.log", "link")]

@@ -345,6 +345,8 @@ class Walker:
                 shown = f"{display}!{info.filename}"
                 try:
                     name = _safe_member(info.filename, display)
+                    if getattr(info, "is_symlink", False):
+                        raise _Refused(f"{display}!{name}: symbolic link refused", "link")
                 except _Refused as exc:
                     self._skip(shown, exc.message, display, exc.kind, info.uncompressed)
                     continue
