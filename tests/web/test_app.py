@@ -215,6 +215,7 @@ def test_nul_and_invalid_utf8_in_parameters_are_400(lab: TestClient) -> None:
     _error(lab.get("/timeline?host=%00"), 400)
     _error(lab.get("/api/record/abc%00:1"), 400)
     _error(lab.get("/host/%FF"), 400)
+    _error(lab.post("/api/notes", json={"text": "a\u0000b"}), 400)
     # ordinary Japanese text is fine
     ok = lab.get("/api/timeline", params={"search": "請求書", "limit": 1})
     assert ok.status_code == 200

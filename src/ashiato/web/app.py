@@ -489,6 +489,8 @@ def create_app(
             k: (str(v).strip() if isinstance(v, str | int | float) else None)
             for k, v in fields.items()
         }
+        if any("\x00" in v for v in texts.values() if v):
+            raise HttpError(400, "a NUL character is refused")
         if texts["time"]:
             parse_time(texts["time"], case.tz)  # a clear 400 before taking the write lock
         from starlette.concurrency import run_in_threadpool
