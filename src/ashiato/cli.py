@@ -203,9 +203,11 @@ def _ingest_table(report: Any) -> None:
     # what was not read is evidence the case lacks: it belongs in the same table
     for s in report.skipped:
         empty = s.kind == "empty"
+        # the file column names it already
+        reason = s.reason.removeprefix(f"{s.display}: ").removeprefix("not read: ")
         table.add_row(
             text(_short(s.display), one_line=True), "-", "-", "-", "0", "0", "", "",
-            text(f"skipped: {s.reason}" if empty else f"not read: {s.reason}"),
+            text(f"skipped: {reason}" if empty else f"not read: {reason}"),
             style="dim" if empty else "yellow",
         )  # fmt: skip
     out.print(table)
