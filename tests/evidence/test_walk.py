@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -194,7 +195,8 @@ def test_7z_bomb_with_lying_sizes_stopped_while_streaming(tmp_path: Path, monkey
         assert list(w.walk([b])) == []
         [s] = w.skipped
         assert s.kind == "bomb"
-        left = sum(p.stat().st_size for p in (tmp_path / "tmp").rglob("*") if p.is_file())
+        unpacked = [p for p in (tmp_path / "tmp").rglob("*") if p.is_file() and p.name != ".owner"]
+        left = sum(p.stat().st_size for p in unpacked)
         assert left == 0  # the partial member is removed
 
 
@@ -300,3 +302,21 @@ def test_7z_symlink_member_refused(tmp_path: Path) -> None:
     found, skipped = _walk([a])
     assert found == {f"{a}!real.log": b"real line\n"}
     assert [(s.display, s.kind) for s in skipped] == [(f"{a}!link.log", "link")]
+
+
+def test_folders_of_killed_walkers_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead, alive, foreign = (tmp_path / f"ashiato-{n}" for n in ("dead", "alive", "foreign"))
+    for folder in (dead, alive, foreign):
+        (folder / "1").mkdir(parents=True)
+        (folder / "1" / "unpacked.log").write_bytes(b"x" * 1000)
+    (dead / ".owner").write_text(gone.stdout.strip())
+    (alive / ".owner").write_text(str(os.getppid()))  # pytest's parent: running
+    walk.remove_stale(tmp_path)
+    assert not dead.exists() and alive.exists() and foreign.exists()
+    with Walker(tmp_parent=tmp_path) as w:
+        assert (w._tmp / ".owner").read_text() == str(os.getpid())

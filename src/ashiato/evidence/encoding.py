@@ -111,12 +111,12 @@ def decode_lines(body: bytes, main: str, counts: LineCounts) -> str:
             return body.decode("utf-8")
         except UnicodeDecodeError:
             pass
-    else:
-        if not _UTF8_MULTI.search(body):
-            try:
-                return body.decode("cp932")
-            except UnicodeDecodeError:
-                pass
+    elif not _UTF8_MULTI.search(body) or not _any_utf8_line(body.split(b"\n")):
+        # no line is UTF-8 (the usual CP932 file): one decode for the whole body
+        try:
+            return body.decode("cp932")
+        except UnicodeDecodeError:
+            pass
     out = []
     for line in body.split(b"\n"):
         if line.isascii():
@@ -159,6 +159,17 @@ def _mixed_main(head: bytes) -> str | None:
     if not utf8 + cp932 or bad > max(1, (utf8 + cp932) // 20):
         return None
     return "utf-8" if utf8 >= cp932 else "cp932"
+
+
+def _any_utf8_line(lines: list[bytes]) -> bool:
+    for line in lines:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return True
+    return False
 
 
 def _looks_utf16le(head: bytes) -> bool:

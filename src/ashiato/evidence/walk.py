@@ -139,7 +139,10 @@ class Walker:
     def __init__(self, tmp_parent: Path | None = None, password: str | None = None) -> None:
         if tmp_parent is not None:
             tmp_parent.mkdir(parents=True, exist_ok=True)
+        else:
+            remove_stale(Path(tempfile.gettempdir()))
         self._tmp = Path(tempfile.mkdtemp(prefix="ashiato-", dir=tmp_parent))
+        (self._tmp / _OWNER).write_text(str(os.getpid()), "ascii")
         self.password = password
         self.skipped: list[Skipped] = []
         self._n = 0
@@ -387,6 +390,30 @@ class Walker:
         d = self._tmp / str(self._n)
         d.mkdir()
         return d / (PurePosixPath(name).name or "member")
+
+
+_OWNER = ".owner"  # the pid of the process that unpacks into a walker's folder
+
+
+def remove_stale(parent: Path) -> None:
+    """Remove walker folders under ``parent`` whose process is gone (a killed run).
+
+    Only folders carrying a walker's owner file are touched, and only when no process
+    with that id exists; a live process (or one we may not signal) keeps its folder.
+    """
+    for folder in parent.glob("ashiato-*"):
+        try:
+            pid = int((folder / _OWNER).read_text("ascii").strip())
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _ratio_limit(compressed: int) -> int:
