@@ -577,7 +577,7 @@ def report(
     if not (c.root / FINDINGS).exists():
         run(c)
     if output is not None and str(output) == "-":
-        sys.stdout.write(build(c, language, fmt))
+        sys.stdout.write(visible(build(c, language, fmt)))  # a terminal may be reading
         return
     path = write_report(c, language, output, fmt)
     out.print(text(f"report: {path}"))
