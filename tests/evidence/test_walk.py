@@ -320,3 +320,17 @@ def test_folders_of_killed_walkers_are_removed(tmp_path: Path) -> None:
     assert not dead.exists() and alive.exists() and foreign.exists()
     with Walker(tmp_parent=tmp_path) as w:
         assert (w._tmp / ".owner").read_text() == str(os.getpid())
+
+
+def test_aes_zip_says_what_to_do(tmp_path: Path) -> None:
+    # WinZip AES (APPNOTE 4.4.5 method 99, with the encrypted flag): zipfile can't open it
+    plain = b"PK\x03\x04\x14\x00\x00\x00\x08\x00"  # version, flags, method 8
+    data = bytearray(_zip({"a.log": b"x" * 100}).replace(plain, plain[:6] + b"\x01\x00\x63\x00"))
+    cd = data.find(b"PK\x01\x02")
+    data[cd + 8 : cd + 12] = b"\x01\x00\x63\x00"
+    z = tmp_path / "aes.zip"
+    z.write_bytes(bytes(data))
+    for password in (None, "infected"):
+        found, skipped = _walk([z], password=password)
+        assert found == {} and [s.kind for s in skipped] == ["encrypted"]
+    assert "7-Zip" in skipped[0].reason

@@ -37,6 +37,7 @@ MAX_TOTAL_BYTES = 64 << 30  # one input may unpack to 64 GiB, all levels togethe
 MAX_MEMBERS = 200_000  # files one input may hold, all levels together
 MAX_RATIO = 200  # a member may be at most 200 times its compressed size (plus 1 MiB)
 _SLACK = 1 << 20
+_ZIP_AES = 99  # WinZip AES (7-Zip's "zip AES-256"): the compression method zipfile refuses
 _COPY = 1 << 20
 _SPLIT_7Z = re.compile(r"^(?P<base>.+)\.(?P<n>\d{3})$")
 _SPLIT_ZIP = re.compile(r"^(?P<base>.+)\.z(?P<n>\d{2})$", re.IGNORECASE)
@@ -309,11 +310,15 @@ class Walker:
                     try:
                         with zf.open(info, pwd=pwd if encrypted else None) as src:
                             budget.copy(src, target, shown, info.compress_size)
-                    except RuntimeError as exc:  # wrong password, or AES (not in zipfile)
+                    except NotImplementedError as exc:
+                        if info.compress_type == _ZIP_AES:
+                            raise _Refused(f"{shown}: not read: encrypted with AES, which "
+                                           "ashiato can't open; unpack it with 7-Zip and "
+                                           "ingest the folder", "encrypted") from exc  # fmt: skip
+                        raise _Refused(f"{shown}: not read: {exc}", "damaged") from exc
+                    except RuntimeError as exc:  # a wrong password
                         raise _Refused(f"{shown}: not read: encrypted ({exc})",
                                        "encrypted") from exc  # fmt: skip
-                    except NotImplementedError as exc:
-                        raise _Refused(f"{shown}: not read: {exc}", "damaged") from exc
                 except _Refused as exc:
                     self._skip(shown, exc.message, display, exc.kind, info.file_size)
                     continue
