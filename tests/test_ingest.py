@@ -62,8 +62,15 @@ def _write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
 def test_twice_adds_nothing_and_rejects_are_kept(tmp_path: Path) -> None:
     ev = tmp_path / "ev"
     ev.mkdir()
-    _write(ev / "a.log", ["2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\a.xlsx",
-                          "garbage line", "", "2015/09/09 11:53:00 user=suzuki path=x"])
+    _write(
+        ev / "a.log",
+        [
+            "2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\a.xlsx",
+            "garbage line",
+            "",
+            "2015/09/09 11:53:00 user=suzuki path=x",
+        ],
+    )
     case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
     first = ingest(case, [ev], Options())
     second = ingest(case, [ev, ev / "a.log"], Options())
@@ -75,9 +82,11 @@ def test_twice_adds_nothing_and_rejects_are_kept(tmp_path: Path) -> None:
 
 
 def test_naive_jst_reads_nine_hours_earlier_and_cp932_paths_survive(tmp_path: Path) -> None:
-    f = _write(tmp_path / "sjis.log",
-               ["2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\見積\\表示ソフト.xlsx"],
-               "cp932")
+    f = _write(
+        tmp_path / "sjis.log",
+        ["2015/09/09 11:52:14 user=tanaka path=D:\\share\\営業\\見積\\表示ソフト.xlsx"],
+        "cp932",
+    )
     case = Case.create_or_open(tmp_path / "case")
     report = ingest(case, [f], Options(tz="Asia/Tokyo"))
     assert report.files[0].encoding == "cp932"
@@ -123,8 +132,110 @@ def test_bad_file_does_not_stop_the_run(tmp_path: Path) -> None:
     case = Case.create_or_open(tmp_path / "case")
     report = ingest(case, [ev], Options())
     statuses = {Path(f.display).name: f.status for f in report.files}
-    assert statuses == {"1-crash.log": "failed", "2-unknown.txt": "unrecognised",
-                        "3-good.log": "done"}
+    assert statuses == {
+        "1-crash.log": "failed",
+        "2-unknown.txt": "unrecognised",
+        "3-good.log": "done",
+    }
     failed = next(f for f in report.files if f.status == "failed")
     assert failed.error is not None and "parser bug" in failed.error
     assert report.anything_read
+
+
+_KILLED_RUN = r"""
+import sys, time, zipfile
+from pathlib import Path
+from ashiato.case import Case
+from ashiato.formats import registry
+from ashiato.formats.base import Format, Rows
+from ashiato.ingest import Options, ingest
+
+def parse(source):
+    rows = Rows(source)
+    for n, line in source.lines():
+        if line == "HANG":
+            Path(sys.argv[2]).write_text("hanging")
+            time.sleep(600)
+        rows.add(n, {"@timestamp": None, "message": line})
+    if b := rows.flush():
+        yield b
+
+registry.formats = lambda: (Format("hang", "test.hang", "t", lambda s: True, parse),)
+ingest(Case.create_or_open(Path(sys.argv[1])), [Path(sys.argv[3])], Options())
+"""
+
+
+def test_killed_ingest_leaves_no_visible_rows_and_next_run_clears_its_temp(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import zipfile
+
+    evidence = tmp_path / "collect.zip"
+    with zipfile.ZipFile(evidence, "w") as zf:
+        zf.writestr("a.log", "".join(f"2015/09/09 11:52:{i:02d} user=u path=p{i}\n"
+                                     for i in range(40)))  # fmt: skip
+        zf.writestr("b.log", "2015/09/09 11:53:00 user=v path=q\nHANG\n")
+    case_dir, flag = tmp_path / "case", tmp_path / "hanging"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(case_dir), str(flag),
+                              str(evidence)], env=env)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists():
+            assert child.poll() is None and time.monotonic() < deadline, "child never hung"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    case = Case(case_dir)
+    # a.log's Parquet part was renamed into place; its catalogue row never committed
+    parts = [p for p in case.events_dir.glob("*/*.parquet") if p.parent.name != "_schema"]
+    assert len(parts) == 1
+    assert _count(case, "SELECT count(*) FROM read_parquet('" + str(parts[0]) + "')") == 40
+    assert _count(case, "SELECT count(*) FROM events") == 0
+    assert any(p.is_file() for p in case.tmp_dir.rglob("*"))  # what the killed run unpacked
+
+    report = ingest(case, [evidence], Options())
+    assert [r.status for r in report.files] == ["done", "done"]
+    assert _count(case, "SELECT count(*) FROM events") == 41
+    assert not case.tmp_dir.exists() or not any(case.tmp_dir.iterdir())
+
+
+def test_members_not_read_are_catalogued_and_replaced_when_read(tmp_path: Path) -> None:
+    import zipfile
+
+    import py7zr
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    with py7zr.SevenZipFile(ev / "sample.7z", "w", password="infected") as sz:
+        sz.writestr(b"2015/09/09 11:52:14 user=a path=inside\n", "in.log")
+    with zipfile.ZipFile(ev / "x.zip", "w") as zf:
+        zf.writestr("../escape.log", "2015/09/09 11:52:14 user=a path=p\n")
+        zf.writestr("ok.log", "2015/09/09 11:52:14 user=b path=q\n")
+    (ev / "C.vhdx").write_bytes(b"vhdxfile" + b"\0" * 600)
+    case = Case.create_or_open(tmp_path / "case")
+    report = ingest(case, [ev], Options())
+    assert [Path(f.display).name for f in report.files] == ["x.zip!ok.log"]
+    with case.reader() as con:
+        rows = con.execute("SELECT path, container, status, error FROM evidence "
+                           "WHERE status = 'not read' ORDER BY path").fetchall()  # fmt: skip
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (str(ev / "C.vhdx"), None, "not read"),
+        (str(ev / "sample.7z"), None, "not read"),
+        (f"{ev / 'x.zip'}!../escape.log", str(ev / "x.zip"), "not read"),
+    ]
+    assert "encrypted" in rows[1][3] and "leaves the archive" in rows[2][3]
+    assert _count(case, "SELECT count(*) FROM events") == 1
+
+    report = ingest(case, [ev], Options(password="infected"))
+    assert sorted(Path(f.display).name for f in report.files if f.status == "done") == [
+        "sample.7z!in.log"
+    ]
+    assert _count(case, "SELECT count(*) FROM evidence WHERE status = 'not read'") == 2
+    assert _count(case, "SELECT count(*) FROM events") == 2

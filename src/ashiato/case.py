@@ -4,6 +4,7 @@
     CASE/case.duckdb                      evidence, aliases, rejects tables
     CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
     CASE/events/dataset=<d>/day=<day>/<evidence>.parquet   the same, from a Spark ingest
+    CASE/tmp/                             archives unpacked while an ingest runs
 
 Events are written as one Parquet file per evidence file (written to ``.tmp`` and renamed
 when the file is complete, so a killed ingest never leaves half a file behind). Parquet
@@ -13,6 +14,7 @@ view ``events``. One writer per case (DuckDB locks the catalogue for the process
 opens it read-write); readers open it read-only.
 
 - ``evidence`` one row per evidence file: hash, format, encoding, zone, counts, status
+  (``not read`` for what the walker refused or skipped, with the reason in ``error``)
 - ``aliases``  other paths at which the same content was handed over
 - ``rejects``  records that could not be parsed: evidence, line/record, reason, raw bytes
 """
@@ -20,6 +22,8 @@ opens it read-write); readers open it read-only.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,8 +42,10 @@ from ashiato.schema import EVENT_SCHEMA
 MANIFEST = "manifest.json"
 DB = "case.duckdb"
 EVENTS = "events"
+TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS evidence (
@@ -50,7 +56,16 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS aliases (evidence_id VARCHAR, path VARCHAR)",
     """CREATE TABLE IF NOT EXISTS rejects (
         evidence_id VARCHAR, record BIGINT, reason VARCHAR, raw BLOB)""",
+    # lines read as CP932 in a UTF-8 file, or as UTF-8 in a CP932 one (cases made
+    # before this column get it when next opened for writing)
+    "ALTER TABLE evidence ADD COLUMN IF NOT EXISTS redecoded BIGINT DEFAULT 0",
 )
+# the evidence table's columns, in order (inserts name them: older cases lack the last)
+EVIDENCE_COLUMNS = (
+    "evidence_id", "sha256", "path", "container", "size", "format", "dataset", "encoding",
+    "tz", "status", "rows", "rejected", "decode_errors", "first_ts", "last_ts",
+    "ingested_at", "error", "redecoded",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,8 @@ class Case:
         if not empty.exists():
             empty.parent.mkdir(exist_ok=True)
             pq.write_table(EVENT_SCHEMA.empty_table(), empty)
-        with case.writer() as con:
-            for ddl in _DDL:
-                con.execute(ddl)
+        with case.writer():
+            pass  # creates the tables
         return case
 
     @classmethod
@@ -121,7 +135,9 @@ class Case:
                 "is another ashiato process using it?"
             ) from exc
         try:
-            con.execute(self._view_sql())
+            for ddl in _DDL:  # the events view reads the catalogue: it must exist first
+                con.execute(ddl)
+            con.execute(self._view_sql(con))
             yield con
         finally:
             con.close()
@@ -131,7 +147,7 @@ class Case:
         """A read-only connection that can't reach files outside the case's events."""
         try:
             con = duckdb.connect(str(self.db_path), read_only=True)
-            con.execute(self._view_sql())
+            con.execute(self._view_sql(con))
             con.execute("SET allowed_directories = ?", [[str(self.events_dir) + "/"]])
             con.execute("SET enable_external_access = false")
         except duckdb.Error as exc:
@@ -146,17 +162,57 @@ class Case:
         import ibis
 
         con = ibis.duckdb.connect(str(self.db_path), read_only=True)
-        con.raw_sql(self._view_sql())
+        con.raw_sql(self._view_sql(con.con))
         # DuckDB draws a progress bar on long queries; ashiato prints its own output
         con.raw_sql("SET enable_progress_bar = false")
         return con
 
-    def _view_sql(self) -> str:
+    def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         # the path is the case's own folder, not log content; quotes are doubled anyway
         # both layouts (see the module docstring); partition folders are not columns
-        glob = str(self.events_dir / "**" / "*.parquet").replace("'", "''")
-        view = f"read_parquet('{glob}', hive_partitioning = false)"
-        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {view}"  # noqa: S608
+        # the case folder may hold glob characters ("case[1]"): they match themselves
+        folder = "".join(f"[{c}]" if c in "[]*?" else c for c in str(self.events_dir))
+        glob = (folder + "/**/*.parquet").replace("'", "''")
+        hidden = self.hidden_parts(con)
+        if not hidden:
+            view = f"SELECT * FROM read_parquet('{glob}', hive_partitioning = false)"  # noqa: S608
+        else:
+            names = ", ".join("'" + str(p).replace("'", "''") + "'" for p in hidden)
+            view = (  # paths of the case's own parts, quotes doubled
+                f"SELECT * EXCLUDE (_part) FROM read_parquet('{glob}', hive_partitioning = "  # noqa: S608
+                f"false, filename = '_part') WHERE _part NOT IN ({names})"
+            )
+        return f"CREATE OR REPLACE TEMP VIEW events AS {view}"
+
+    def hidden_parts(self, con: duckdb.DuckDBPyConnection) -> list[Path]:
+        """Parts an ingest wrote whose catalogue row is not committed as done.
+
+        An ingest names each part after its evidence id and renames it into place just
+        before the row is committed: a run killed in between leaves a part nobody may see
+        (the next run removes it). Notes, detections and other parts are named otherwise.
+        Listed when a connection opens (readers can't open while a writer runs), so the
+        view costs nothing when, as usual, there are none.
+        """
+        parts = [p for p in self.events_dir.glob("**/*.parquet") if _EVIDENCE_ID.fullmatch(p.stem)]
+        if not parts:
+            return []
+        done = {
+            row[0]
+            for row in con.execute(
+                "SELECT evidence_id FROM evidence WHERE status = 'done'"
+            ).fetchall()
+        }
+        return [p for p in parts if p.stem not in done]
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where an ingest unpacks archives; emptied by the next writer if a run was killed."""
+        return self.root / TMP
+
+    def clear_tmp(self) -> None:
+        """Remove what a killed run unpacked (call with the writer lock held)."""
+        if self.tmp_dir.is_dir():
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def drop_events(self, evidence_id: str) -> None:
         """Remove every Parquet part (finished or not) of one evidence file."""

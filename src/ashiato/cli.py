@@ -22,6 +22,7 @@ from rich.table import Table
 from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
+from ashiato.terminal import line, text, visible
 
 app = typer.Typer(
     help="ashiato (足跡): reconstruct a ransomware or malware incident from logs.",
@@ -52,7 +53,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AshiatoError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(line(("error:", "bold red"), " ", str(exc)))
             raise typer.Exit(2) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -85,6 +86,10 @@ def ingest(
         Path | None,
         typer.Option(help="Column mapping (JSON/TOML) for generic CSV/JSON exports."),
     ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="ASHIATO_PASSWORD", help="Password of encrypted zip/7z evidence."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
@@ -107,6 +112,7 @@ def ingest(
         tz_overrides=overrides,
         force_format=fmt,
         year=year,
+        password=password,
         format_options={"mapping": str(mapping)} if mapping else {},
     )
     total = sum(_size(p) for p in evidence)
@@ -114,7 +120,7 @@ def ingest(
         task = bar.add_task("ingest", total=total or None)
 
         def advance(display: str, size: int) -> None:
-            bar.update(task, advance=size, description=Path(display).name[-40:])
+            bar.update(task, advance=size, description=visible(Path(display).name[-40:], True))
 
         if c is None:
             from ashiato.engines.spark_ingest import ingest as spark_run
@@ -147,7 +153,7 @@ def _size(p: Path) -> int:
 
 def _progress(quiet: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description:40}"),
+        TextColumn("{task.description:40}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
@@ -183,30 +189,52 @@ def _ingest_table(report: Any) -> None:
     for f in report.files:
         style = {"done": "", "duplicate": "dim", "unrecognised": "yellow", "failed": "red"}
         table.add_row(
-            _short(f.display),
-            f.format or "-",
-            f.encoding or "-",
-            f.tz or "-",
+            text(_short(f.display), one_line=True),
+            text(f.format or "-"),
+            text(_encoding(f)),
+            text(f.tz or "-"),
             f"{f.rows:,}",
             f"{f.rejected:,}",
             iso(f.first)[:19],
             iso(f.last)[:19],
-            f.status if not f.error else f"{f.status}: {f.error}",
+            text(f.status if not f.error else f"{f.status}: {f.error}"),
             style=style.get(f.status, ""),
         )
     for f in report.files:  # a year-less log's year is an assumption the responder must see
         if f.assumption:
-            out.print(f"[yellow]assumed[/] {_short(f.display)}: {f.assumption} (override with "
-                      "--year YYYY)", highlight=False)  # fmt: skip
-    out.print(table)
+            out.print(text(f"assumed {_short(f.display)}: {f.assumption} (override with "
+                           "--year YYYY)"), style="yellow", highlight=False)  # fmt: skip
+    # what was not read is evidence the case lacks: it belongs in the same table
     for s in report.skipped:
-        out.print(f"[yellow]skipped[/] {s.display}: {s.reason}", highlight=False)
+        empty = s.kind == "empty"
+        # the file column names it already
+        reason = s.reason.removeprefix(f"{s.display}: ").removeprefix("not read: ")
+        table.add_row(
+            text(_short(s.display), one_line=True), "-", "-", "-", "0", "0", "", "",
+            text(f"skipped: {reason}" if empty else f"not read: {reason}"),
+            style="dim" if empty else "yellow",
+        )  # fmt: skip
+    out.print(table)
     done = [f for f in report.files if f.status == "done"]
+    not_read = sum(1 for s in report.skipped if s.kind != "empty")
     out.print(
         f"{len(done)} file(s) ingested, {report.rows:,} events, "
-        f"{sum(f.rejected for f in report.files):,} rejected records kept in `rejects`.",
+        f"{sum(f.rejected for f in report.files):,} rejected records kept in `rejects`"
+        + (f", {not_read} file(s) not read (listed above)." if not_read else "."),
         highlight=False,
+        markup=False,
     )
+
+
+def _encoding(f: Any) -> str:
+    """The encoding, and how many lines were read in the other of UTF-8/CP932."""
+    if not f.encoding:
+        return "-"
+    redecoded = getattr(f, "redecoded", 0)
+    if not redecoded:
+        return str(f.encoding)
+    other = "utf-8" if "932" in str(f.encoding) else "cp932"
+    return f"{f.encoding} (+{redecoded:,} {other} lines)"
 
 
 def _short(display: str, width: int = 60) -> str:
@@ -233,7 +261,7 @@ def formats(
             _dump(info)
         else:
             for key, value in info.items():
-                out.print(f"[bold]{key}[/]: {value}", highlight=False)
+                out.print(line((str(key), "bold"), ": ", str(value)))
         return
     fmts = registry.formats()
     if as_json:
@@ -300,12 +328,12 @@ def timeline(
             n += 1
             table.add_row(
                 iso(r["@timestamp"])[:23],
-                r["event.dataset"],
-                r["host.name"] or "",
-                r["user.name"] or "",
-                _flow(r),
-                _what(r),
-                f"{r['evidence_id']}:{r['record']}",
+                text(r["event.dataset"]),
+                text(r["host.name"] or ""),
+                text(r["user.name"] or ""),
+                text(_flow(r)),
+                text(_what(r)),
+                text(f"{r['evidence_id']}:{r['record']}"),
             )
         out.print(table)
         if limit is not None and n >= limit:
@@ -364,9 +392,9 @@ def sql(
     else:
         table = Table()
         for col in cols:
-            table.add_column(col, overflow="fold")
+            table.add_column(text(col), overflow="fold")
         for r in records:
-            table.add_row(*(safe_cell(r[c]) for c in cols))
+            table.add_row(*(text(safe_cell(r[c])) for c in cols))
         out.print(table)
 
 
@@ -386,18 +414,20 @@ def show(
         return
     sha = shown.evidence.get("sha256") or ""
     out.print(
-        f"[bold]evidence[/] {shown.evidence['path']} ({shown.evidence['format']}"
-        + (f", sha256 {sha[:16]}…)" if sha else ")"),
-        highlight=False,
+        line(
+            ("evidence", "bold"),
+            f" {shown.evidence['path']} ({shown.evidence['format']}"
+            + (f", sha256 {sha[:16]}…)" if sha else ")"),
+        )
     )
     for ev in shown.events:
         for k, v in ev.items():
-            out.print(f"  {k}: {v}", highlight=False, markup=False)
+            out.print(text(f"  {k}: {v}"))
     if shown.note:
-        out.print(f"[yellow]{shown.note}[/]", highlight=False)
+        out.print(text(shown.note, style="yellow"))
     if shown.original:
-        out.print("[bold]original record[/]")
-        out.print(shown.original, highlight=False, markup=False)
+        out.print(line(("original record", "bold")))
+        out.print(text(shown.original))
 
 
 # -- investigate, note, report -------------------------------------------------------
@@ -450,13 +480,15 @@ def investigate(
 
 def _print_findings(f: dict[str, Any], c: Case) -> None:
     out.rule("[bold]ashiato findings[/]")
-    out.print(f["incident"]["summary"], highlight=False)
+    out.print(text(f["incident"]["summary"]))
     pz = f["patient_zero"]
     if pz:
         out.print(
-            f"[bold]Patient zero:[/] {pz['host']} ip={pz['ip']} user={pz['user']} "
-            f"confidence={pz['confidence']} ({', '.join(pz['signals'])})",
-            highlight=False,
+            line(
+                ("Patient zero:", "bold"),
+                f" {pz['host']} ip={pz['ip']} user={pz['user']} "
+                f"confidence={pz['confidence']} ({', '.join(pz['signals'])})",
+            )
         )
     table = Table(title="Hosts")
     for col in ("host", "verdict", "IPs", "first malicious (UTC)", "reasons"):
@@ -464,40 +496,47 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
     for h in f["hosts"]:
         if h["verdict"] in ("infected", "suspicious"):
             table.add_row(
-                h["host"],
-                h["verdict"],
-                ", ".join(h["ips"][:3]),
-                (h["first_malicious"] or "")[:19],
-                "; ".join(h["reasons"][:3]),
+                text(h["host"]),
+                text(h["verdict"]),
+                text(", ".join(h["ips"][:3])),
+                text((h["first_malicious"] or "")[:19]),
+                text("; ".join(h["reasons"][:3])),
             )
     counts: dict[str, int] = {}
     for h in f["hosts"]:
         counts[h["verdict"]] = counts.get(h["verdict"], 0) + 1
     out.print(table)
-    out.print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    out.print(text("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
     for v in f["vectors"]:
         out.print(
-            f"[bold]Vector[/] {v['host']}: {v['type']} (confidence {v['confidence']}) "
-            f"{', '.join(v['artifacts'][:5])}",
-            highlight=False,
+            line(
+                ("Vector", "bold"),
+                f" {v['host']}: {v['type']} (confidence {v['confidence']}) "
+                f"{', '.join(v['artifacts'][:5])}",
+            )
         )
     imp = f["impact"]
     out.print(
-        f"[bold]Impact:[/] {imp['encrypted_files']} encrypted files (list: "
-        f"{c.root / imp['encrypted_files_csv']}), {imp['ransom_notes']} ransom notes, "
-        f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
-        highlight=False,
+        line(
+            ("Impact:", "bold"),
+            f" {imp['encrypted_files']} encrypted files (list: "
+            f"{c.root / imp['encrypted_files_csv']}), {imp['ransom_notes']} ransom notes, "
+            f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
+        )
     )
     for t in f["tampering"]:
         out.print(
-            f"[bold red]Tampering:[/] {t['kind']} {t['host'] or ''} {t['time'] or ''}",
-            highlight=False,
+            line(("Tampering:", "bold red"), f" {t['kind']} {t['host'] or ''} {t['time'] or ''}")
         )
     for m in f["coverage"].get("missing", []):
-        out.print(f"[yellow]Missing:[/] {m['what']} — {m['advice']}", highlight=False)
+        out.print(line(("Missing:", "yellow"), f" {m['what']} — {m['advice']}"))
+    not_read = f["coverage"].get("not_read", [])
+    if not_read:
+        out.print(line(("Not read:", "yellow"), f" {len(not_read)} evidence file(s); see "
+                       "`ashiato ingest` output or the report"))  # fmt: skip
     for i, step in enumerate(f["next_steps"], 1):
-        out.print(f"{i}. {step}", highlight=False)
-    out.print(f"findings: {c.root / 'findings.json'}")
+        out.print(text(f"{i}. {step}"))
+    out.print(text(f"findings: {c.root / 'findings.json'}"))
 
 
 @app.command()
@@ -525,9 +564,7 @@ def report(
         str | None, typer.Option(help="ja or en (default: ja when LANG starts with ja).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
-    output: Annotated[
-        Path | None, typer.Option(help="Where to write it ('-' for stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write it ('-' for stdout).")] = None,
 ) -> None:
     """Write the report for the case: self-contained HTML, Markdown or JSON."""
     from ashiato.analysis.pipeline import FINDINGS
@@ -544,10 +581,10 @@ def report(
     if not (c.root / FINDINGS).exists():
         run(c)
     if output is not None and str(output) == "-":
-        sys.stdout.write(build(c, language, fmt))
+        sys.stdout.write(visible(build(c, language, fmt)))  # a terminal may be reading
         return
     path = write_report(c, language, output, fmt)
-    out.print(f"report: {path}")
+    out.print(text(f"report: {path}"))
 
 
 # -- lab and demo ----------------------------------------------------------------------
@@ -584,7 +621,7 @@ def lab_generate(
         audit=not no_audit,
         variant=variant,
     )
-    out.print(f"evidence: {out_dir / 'evidence'}  truth: {out_dir / 'truth.json'}")
+    out.print(text(f"evidence: {out_dir / 'evidence'}  truth: {out_dir / 'truth.json'}"))
 
 
 @lab_app.command("list")
@@ -621,9 +658,9 @@ def demo(
         shutil.rmtree(lab_dir)
     if (case_dir / "manifest.json").exists():
         shutil.rmtree(case_dir)
-    out.print(f"1/4 simulating '{scenario}' into {lab_dir}")
+    out.print(text(f"1/4 simulating '{scenario}' into {lab_dir}"))
     lab.generate(scenario, lab_dir, seed=seed)
-    out.print(f"2/4 ingesting into {case_dir}")
+    out.print(text(f"2/4 ingesting into {case_dir}"))
     c = Case.create_or_open(case_dir, tz="Asia/Tokyo")
     rep = do_ingest(c, [lab_dir / "evidence"], Options(tz="Asia/Tokyo"))
     _ingest_table(rep)
@@ -632,7 +669,8 @@ def demo(
         findings = run(c)
     _print_findings(findings.to_dict(), c)
     path = write_report(c, lang)
-    out.print(f"4/4 report: [bold]{path.resolve()}[/] (truth: {lab_dir / 'truth.json'})")
+    out.print(line("4/4 report: ", (visible(path.resolve()), "bold"),
+                   f" (truth: {lab_dir / 'truth.json'})"))  # fmt: skip
 
 
 # -- hunt (Sigma rules and IOC lists) -------------------------------------------------
@@ -671,14 +709,14 @@ def hunt(
     for r in rep.rules:
         if r.hits:
             hosts = ", ".join(r.hosts[:5]) + (f" (+{len(r.hosts) - 5})" if len(r.hosts) > 5 else "")
-            table.add_row(r.title, r.level, str(r.hits), hosts)
+            table.add_row(text(r.title), text(r.level), str(r.hits), text(hosts))
     out.print(table)
     quiet = sum(1 for r in rep.rules if not r.hits)
     out.print(f"{len(rep.rules) - quiet} rule(s) matched, {quiet} ran without a match.")
     for s in rep.ioc_sources:
-        out.print(f"IOC {s.path}: {s.indicators} indicator(s) ({s.format})", highlight=False)
+        out.print(text(f"IOC {s.path}: {s.indicators} indicator(s) ({s.format})"))
         for why in s.skipped[:20]:
-            out.print(f"  skipped: {why}", highlight=False, markup=False)
+            out.print(text(f"  skipped: {why}"))
         if len(s.skipped) > 20:
             out.print(f"  ... and {len(s.skipped) - 20} more skipped", highlight=False)
     if rep.problems:
@@ -686,7 +724,9 @@ def hunt(
         for col in ("rule", "file", "reason"):
             bad.add_column(col, overflow="fold")
         for p in rep.problems:
-            bad.add_row(safe_cell(p.title), safe_cell(p.path), safe_cell(p.reason))
+            bad.add_row(
+                text(safe_cell(p.title)), text(safe_cell(p.path)), text(safe_cell(p.reason))
+            )
         err.print(bad)
 
 
@@ -732,15 +772,18 @@ def serve(
     application = create_app(c, token=token, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    out.print(f"serving {c.root} at {url}  (Ctrl-C to stop)", highlight=False)
+    out.print(text(f"serving {c.root} at {url}  (Ctrl-C to stop)"))
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 def _export_command() -> None:
     from ashiato.report.export import command
 
-    app.command("export", help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
-                "list or the IOCs found (CSV/JSONL/STIX 2.1).")(friendly(command))
+    app.command(
+        "export",
+        help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
+        "list or the IOCs found (CSV/JSONL/STIX 2.1).",
+    )(friendly(command))
 
 
 _export_command()

@@ -2,7 +2,8 @@
 
 Log values are attacker-controlled: a file name such as ``=HYPERLINK(...)`` must not
 become a formula when the victim opens the CSV in Excel, so cells starting with
-``= + - @`` (or a tab/CR) are prefixed with a quote.
+``= + - @`` (or a tab/CR) are prefixed with a quote; control characters such as ESC are
+written as ``\\x1b`` text (terminal.visible).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import IO, Any
 
 import orjson
 
+from ashiato.terminal import visible
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -22,7 +25,8 @@ def safe_cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return iso(value)
-    text = str(value)
+    # control characters (ESC...) are shown, not passed on: CSV goes to terminals too
+    text = visible(str(value))
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text

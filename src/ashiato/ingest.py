@@ -11,6 +11,7 @@ case is always consistent. One bad file never stops the run.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,11 +24,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ashiato.case import Case, EventWriter
+from ashiato.case import EVIDENCE_COLUMNS, Case, EventWriter
 from ashiato.errors import AshiatoError, EvidenceError
 from ashiato.evidence import years
 from ashiato.evidence.collections import hosts_for_files
-from ashiato.evidence.encoding import detect
+from ashiato.evidence.encoding import LineCounts, decode_lines, detect, mixed_main
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
@@ -49,6 +50,7 @@ class FileResult:
     tz: str | None = None
     rows: int = 0
     rejected: int = 0
+    redecoded: int = 0  # lines read in the other of UTF-8/CP932
     first: datetime | None = None
     last: datetime | None = None
     error: str | None = None
@@ -75,6 +77,7 @@ class Options:
     tz_overrides: Sequence[tuple[str, str]] = ()  # (glob on the evidence path, zone)
     force_format: str | None = None
     year: int | None = None  # year for year-less syslog times
+    password: str | None = None  # opens encrypted zip/7z (often "infected")
     format_options: dict[str, object] = field(default_factory=dict)
 
 
@@ -99,33 +102,18 @@ def ingest(
         zone(tzname)
     case_tz = options.tz or case.tz
     zone(case_tz)
-    with Walker() as walker, case.writer() as con:
+    with case.writer() as con:
         _drop_unfinished(case, con)
-        # list everything first: a triage collection (KAPE folder, Velociraptor zip)
-        # names its host once, and every file inside it belongs to that host
-        files = list(walker.walk(list(inputs)))
-        hosts = hosts_for_files((ev.display, ev.path) for ev in files)
-        # the catalogue is committed every couple of seconds, not per file (a commit costs
-        # milliseconds, and triage collections hold hundreds of small logs); what a kill
-        # loses is cleaned up by _drop_unfinished and parsed again on the next run
-        con.execute("BEGIN")
-        committed = time.monotonic()
+        # the writer lock is held: nothing else unpacks into the case's temp folder, so
+        # whatever is there was left by a killed run
+        case.clear_tmp()
+        walker = Walker(case.tmp_dir, options.password)
         try:
-            for ev in files:
-                tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
-                host = hosts.get(ev.display)
-                result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host)
-                report.files.append(result)
-                if progress:
-                    progress(ev.display, ev.size)
-                if time.monotonic() - committed > COMMIT_SECONDS:
-                    con.execute("COMMIT")
-                    con.execute("BEGIN")
-                    committed = time.monotonic()
-            _settle_years(case, con, report, files, fmt_forced, options, case_tz, hosts)
+            _walk_and_ingest(case, con, walker, inputs, options, fmt_forced, case_tz, report,
+                             progress)  # fmt: skip
         finally:
-            con.execute("COMMIT")
-        report.skipped = walker.skipped
+            walker.close()
+            case.clear_tmp()
     return report
 
 
@@ -174,6 +162,81 @@ def _settle_years(
             result.assumption = f"year {result.first.year} assumed, {choice.basis}"
 
 
+def _walk_and_ingest(
+    case: Case,
+    con: duckdb.DuckDBPyConnection,
+    walker: Walker,
+    inputs: Sequence[Path],
+    options: Options,
+    fmt_forced: Format | None,
+    case_tz: str,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    # list everything first: a triage collection (KAPE folder, Velociraptor zip)
+    # names its host once, and every file inside it belongs to that host
+    files = list(walker.walk(list(inputs)))
+    record_not_read(con, [p.absolute() for p in inputs], walker.skipped)
+    hosts = hosts_for_files((ev.display, ev.path) for ev in files)
+    # the catalogue is committed every couple of seconds, not per file (a commit costs
+    # milliseconds, and triage collections hold hundreds of small logs); what a kill
+    # loses is cleaned up by _drop_unfinished and parsed again on the next run
+    con.execute("BEGIN")
+    committed = time.monotonic()
+    try:
+        for ev in files:
+            tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
+            host = hosts.get(ev.display)
+            result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host)
+            report.files.append(result)
+            if progress:
+                progress(ev.display, ev.size)
+            if time.monotonic() - committed > COMMIT_SECONDS:
+                con.execute("COMMIT")
+                con.execute("BEGIN")
+                committed = time.monotonic()
+        _settle_years(case, con, report, files, fmt_forced, options, case_tz, hosts)
+    finally:
+        con.execute("COMMIT")
+    report.skipped = walker.skipped
+
+
+NOT_READ = "not read"  # evidence status of what the walker skipped (see record_not_read)
+
+
+def not_read_id(display: str) -> str:
+    """The catalogue id of evidence that was not read (it has no content hash)."""
+    data = b"not read\0" + display.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def record_not_read(
+    con: duckdb.DuckDBPyConnection, inputs: Sequence[Path], skipped: Sequence[Skipped]
+) -> None:
+    """Catalogue what the walker did not read, so coverage and the report can say so.
+
+    Rows under these inputs from an earlier run are replaced: a file read this time
+    (e.g. with ``--password``) is no longer listed as not read. Empty files hold no
+    evidence and are not listed.
+    """
+    for p in inputs:
+        shown = str(p)
+        con.execute(
+            "DELETE FROM evidence WHERE status = ? AND (path = ? OR starts_with(path, ?) "
+            "OR starts_with(path, ?))",
+            [NOT_READ, shown, shown + "!", shown.rstrip("/") + "/"],
+        )
+    now = datetime.now(UTC)
+    rows = [
+        [not_read_id(s.display), None, s.display, s.container, s.size, None, None, None, None,
+         NOT_READ, 0, 0, 0, None, None, now, s.reason, 0]
+        for s in skipped
+        if s.kind != "empty"
+    ]  # fmt: skip
+    if rows:
+        con.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), rows)
+
+
 def _zone_for(display: str, default: str, overrides: Sequence[tuple[str, str]]) -> str:
     for pattern, tzname in overrides:
         if fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(Path(display).name, pattern):
@@ -197,7 +260,8 @@ def _drop_unfinished(case: Case, con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM rejects WHERE evidence_id NOT IN (SELECT evidence_id FROM evidence)")
     # a file that failed (or an older run left in progress) is tried again
     for (evidence_id,) in con.execute(
-        "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
+        "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised', ?)",
+        [NOT_READ],
     ).fetchall():
         case.drop_events(evidence_id)
         con.execute("DELETE FROM rejects WHERE evidence_id = ?", [evidence_id])
@@ -271,6 +335,7 @@ def _ingest_one(
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
     result.rejected = source.rejected
+    result.redecoded = source.redecoded
     _record(con, ev, sha, result, fmt, source.decode_errors)
     return result
 
@@ -288,6 +353,10 @@ def _with_host(batch: pa.RecordBatch, host: str) -> pa.RecordBatch:
 def _decode_sample(head: bytes, encoding: str | None) -> str | None:
     if encoding is None:
         return None
+    main = mixed_main(encoding)
+    if main is not None:  # the way the file will be read: line by line
+        cut = head.rfind(b"\n") if len(head) >= SAMPLE_BYTES else -1
+        return decode_lines(head if cut < 0 else head[: cut + 1], main, LineCounts())
     import codecs
 
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
@@ -330,8 +399,7 @@ def _record(
     decode_errors: int = 0,
 ) -> None:
     con.execute(
-        """INSERT INTO evidence VALUES
-           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        _INSERT,
         [
             r.evidence_id,
             sha,
@@ -350,5 +418,12 @@ def _record(
             r.last,
             datetime.now(UTC),
             r.error,
+            r.redecoded,
         ],
     )
+
+
+_INSERT = (
+    f"INSERT INTO evidence ({', '.join(EVIDENCE_COLUMNS)}) "  # noqa: S608 - fixed names
+    f"VALUES ({', '.join('?' * len(EVIDENCE_COLUMNS))})"
+)

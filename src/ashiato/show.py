@@ -7,12 +7,14 @@ unpacked again to a temporary folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ashiato.case import Case
 from ashiato.errors import EvidenceError, QueryError
+from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
 from ashiato.evidence.walk import Walker, sha256_of
 
 
@@ -26,11 +28,15 @@ class Shown:
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
+    """``EVIDENCE_ID:RECORD``; records count from 1 (a line number or an EVTX record id)."""
     try:
         evidence_id, record = ref.rsplit(":", 1)
-        return evidence_id, int(record)
+        number = int(record)
     except ValueError as exc:
         raise QueryError(f"bad reference {ref!r}; expected EVIDENCE_ID:RECORD") from exc
+    if number < 1 or not evidence_id:
+        raise QueryError(f"bad reference {ref!r}: records are numbered from 1")
+    return evidence_id, number
 
 
 def show(case: Case, ref: str) -> Shown:
@@ -53,6 +59,12 @@ def show(case: Case, ref: str) -> Shown:
             "SELECT reason, raw FROM rejects WHERE evidence_id = ? AND record = ?",
             [evidence_id, record],
         ).fetchall()
+    if not events and not rej:
+        # never print some other line as "the original record" of a ref that isn't one
+        raise QueryError(
+            f"no record {record} in evidence {evidence_id} ({evidence.get('path')}): "
+            "no event and no rejected record has this number"
+        )
     shown = Shown(ref, evidence, events, None)
     if rej:
         shown.note = f"rejected at ingest: {rej[0][0]}"
@@ -98,15 +110,26 @@ def _text_record(path: Path, encoding: str, record: int) -> str | None:
     # record is the line number where the record starts; multi-line records (CSV
     # messages, XML) show the following lines too
     out: list[str] = []
-    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-        for n, line in enumerate(fh, start=1):
-            if n >= record:
-                out.append(line.rstrip("\r\n"))
-                if len(out) >= 1 and not _continues(out):
-                    break
-                if len(out) >= 40:
-                    break
+    for n, line in enumerate(_lines(path, encoding), start=1):
+        if n >= record:
+            out.append(line.rstrip("\r\n"))
+            if len(out) >= 1 and not _continues(out):
+                break
+            if len(out) >= 40:
+                break
     return "\n".join(out) if out else None
+
+
+def _lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines decoded as the ingest decoded them (line by line for UTF-8/CP932)."""
+    main = mixed_main(encoding)
+    if main is None:
+        with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+            yield from fh
+        return
+    with path.open("rb") as raw:
+        for line in raw:
+            yield decode_lines(line, main, LineCounts())
 
 
 def _xml_record(path: Path, encoding: str, record: int) -> str | None:

@@ -425,7 +425,9 @@ def test_nps_radius_decisions() -> None:
 def test_veeam_deletions() -> None:
     def veeam(eid: int, data: dict[str, Any]) -> dict[str, Any]:
         return to_row(
-            _server_event("Veeam MP", "Veeam Backup", eid, data, computer="VBRSRV01.corp.example.jp")
+            _server_event(
+                "Veeam MP", "Veeam Backup", eid, data, computer="VBRSRV01.corp.example.jp"
+            )
         )
 
     job = veeam(23090, {"JobName": "FS01 daily", "UserName": "CORP\\svc_backup",

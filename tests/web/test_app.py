@@ -206,3 +206,62 @@ def test_exports_and_report_downloads(lab: TestClient, lab_case: Case) -> None:
     live = lab.get("/report")
     assert live.status_code == 200 and 'href="/record/' in live.text
     assert lab.get("/report?format=md&lang=ja").text.startswith("# ashiato — インシデント")
+
+
+def test_nul_and_invalid_utf8_in_parameters_are_400(lab: TestClient) -> None:
+    for query in ("host=pc%00x", "search=%FF%FE", "q=%C3", "dataset=web%00"):
+        msg = _error(lab.get(f"/api/timeline?{query}"), 400)
+        assert "NUL" in msg or "UTF-8" in msg
+    _error(lab.get("/timeline?host=%00"), 400)
+    _error(lab.get("/api/record/abc%00:1"), 400)
+    _error(lab.get("/host/%FF"), 400)
+    _error(lab.post("/api/notes", json={"text": "a\u0000b"}), 400)
+    # ordinary Japanese text is fine
+    ok = lab.get("/api/timeline", params={"search": "請求書", "limit": 1})
+    assert ok.status_code == 200
+
+
+def test_large_body_refused_while_it_streams(lab_copy: Case) -> None:
+    import asyncio
+
+    app = create_app(lab_copy)
+    chunk = b"x" * (256 * 1024)
+    received = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1  # 600 chunks: 150 MB if it were all read, no Content-Length
+        return {"type": "http.request", "body": b'{"text": "' + chunk if received == 1 else chunk,
+                "more_body": received < 600}  # fmt: skip
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/api/notes",
+             "raw_path": b"/api/notes", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1:8765"), (b"content-type", b"application/json"),
+                         (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8765)}  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert received < 10  # stopped just past the limit, not after reading it all
+    declared = client(lab_copy).post("/api/notes", content=b"{}", headers={
+        "content-type": "application/json", "content-length": str(150 << 20)})  # fmt: skip
+    _error(declared, 413)
+
+
+def test_show_refuses_refs_that_do_not_exist(lab_case: Case) -> None:
+    from ashiato.errors import QueryError
+    from ashiato.show import show
+
+    with lab_case.reader() as con:
+        row = con.execute("SELECT evidence_id, max(record) FROM events WHERE evidence_id "
+                          "<> 'analyst-notes' GROUP BY 1 LIMIT 1").fetchone()  # fmt: skip
+    assert row is not None
+    ev, last = row
+    assert show(lab_case, f"{ev}:{last}").events
+    for bad in (f"{ev}:-1", f"{ev}:0", f"{ev}:{last + 1000}", f":{last}"):
+        with pytest.raises(QueryError):
+            show(lab_case, bad)

@@ -18,6 +18,7 @@ from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
+from ashiato.analysis.not_read import not_read
 from ashiato.case import Case
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
@@ -67,6 +68,7 @@ def investigate(
     restore = case.root / RESTORE_LIST
     impact.write_restore_list(imp, restore)
     cov["missing"] = [vars(m) for m in missing]
+    cov["not_read"] = not_read(con)
     findings = Findings(
         incident={
             "detected": bool(infected),

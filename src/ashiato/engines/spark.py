@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.schema as sch
 import pyarrow as pa
 
+from ashiato import __version__
 from ashiato.case import Case
 from ashiato.errors import AshiatoError
 from ashiato.schema import EVENT_SCHEMA
@@ -75,6 +77,10 @@ def session(master: str, conf: dict[str, str] | None = None) -> Any:
         "spark.sql.adaptive.enabled": "true",
     }
     if master.startswith("local"):
+        # PySpark starts its workers with $PYSPARK_PYTHON, else whatever "python3" is on
+        # PATH: from a virtualenv that is not activated, a python without ashiato.
+        # Locally the workers are this machine: they run this very interpreter.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         settings["spark.ui.enabled"] = "false"
         settings["spark.sql.shuffle.partitions"] = str(max(4, 2 * _local_cores(master)))
         settings["spark.driver.memory"] = os.environ.get("ASHIATO_SPARK_DRIVER_MEMORY", "4g")
@@ -88,8 +94,53 @@ def session(master: str, conf: dict[str, str] | None = None) -> Any:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("ASHIATO_SPARK_LOG", "ERROR"))
+    if not master.startswith("local"):
+        why = executors_missing(spark.sparkContext)
+        if why is not None:
+            spark.stop()
+            raise SparkUnavailable(why)
     _SESSIONS[master] = spark
     return spark
+
+
+def executors_missing(sc: Any) -> str | None:
+    """None when the executors can run ashiato's Python code, else what to install where.
+
+    Asked with one tiny task before any work is sent, so a cluster without ashiato is
+    one sentence, not pages of Java stack trace from the first real job.
+    """
+
+    def probe(_: Any) -> str:  # nested: shipped by value, it needs no ashiato to load
+        import importlib
+
+        missing = []
+        for name in ("ashiato", "pyarrow", "orjson"):
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                missing.append(name)
+        import sys as worker_sys
+
+        return f"{worker_sys.executable}|{','.join(missing)}"
+
+    try:
+        answer = sc.parallelize([0], 1).map(probe).collect()[0]
+    except Exception as exc:  # py4j wraps whatever the executor hit
+        text = str(exc).strip()
+        first = text.splitlines()[0][:200] if text else type(exc).__name__
+        return (
+            f"the Spark executors could not run a Python task ({first}); install ashiato "
+            f"{__version__} with its spark extra (pip install 'ashiato[spark]=={__version__}') "
+            "into the Python every worker node runs, and point PYSPARK_PYTHON at it"
+        )
+    python, _, missing = str(answer).partition("|")
+    if missing:
+        return (
+            f"the Spark executors' Python ({python}) lacks {missing.replace(',', ', ')}: "
+            f"install ashiato {__version__} (pip install 'ashiato[spark]=={__version__}') "
+            "into that Python on every worker node, or set PYSPARK_PYTHON to one that has it"
+        )
+    return None
 
 
 def stop() -> None:
@@ -178,8 +229,17 @@ def connect(target: Case | str | Path, *, master: str) -> Engine:
     base = session(master)
     spark = base.newSession()  # its own temporary views: one case per connection
     # not cached: persisting all 70 columns made a 1.9M-event investigate 2.4x slower
-    read_events(spark, at.events_url).createOrReplaceTempView("events")
+    events = read_events(spark, at.events_url)
     with at.case.reader() as con:
+        # as the DuckDB view: parts a killed ingest left without a catalogue row stay
+        # hidden (listed for a local case; the next ingest removes them either way)
+        hidden = [p.resolve().as_uri() for p in at.case.hidden_parts(con)]
+        if hidden:
+            from pyspark.sql import functions as F
+
+            names = [F.lit(h) for h in hidden]
+            events = events.where(~F.input_file_name().isin(*names))
+        events.createOrReplaceTempView("events")
         for name in ("evidence", "aliases"):
             sql = f"SELECT * FROM {name}"  # noqa: S608 - a name from the tuple above
             got = con.execute(sql).arrow()  # a Table before DuckDB 1.4, then a reader

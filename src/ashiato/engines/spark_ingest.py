@@ -42,6 +42,7 @@ from ashiato.evidence.walk import EvidenceFile, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Sample, Source
 from ashiato.ingest import (
+    NOT_READ,
     FileResult,
     IngestReport,
     Options,
@@ -52,6 +53,7 @@ from ashiato.ingest import (
     _with_host,
     _year_hint,
     _zone_for,
+    record_not_read,
     zone,
 )
 from ashiato.normalize import finalize_batch
@@ -81,10 +83,11 @@ def ingest(
     zone(case_tz)
     sc = spark.session(spark_master(master)).sparkContext
     report = IngestReport()
-    with Walker() as walker, at.case.writer() as con:
+    with at.case.writer() as con, Walker(_tmp_parent(at), options.password) as walker:
         _drop_unfinished(at, con)
         files = list(walker.walk(list(inputs)))
         report.skipped = walker.skipped
+        record_not_read(con, [p.absolute() for p in inputs], walker.skipped)
         if not files:
             return report
         # a triage collection names its host once; every file inside belongs to it
@@ -125,6 +128,13 @@ def ingest(
     return report
 
 
+def _tmp_parent(at: store.CaseAt) -> Path:
+    """The case's own temp folder, emptied first: the writer lock is held, so what is
+    there was unpacked by a run that was killed."""
+    at.case.clear_tmp()
+    return at.case.tmp_dir
+
+
 def _run(sc: Any, fn: Any, items: Sequence[Any], slices: int) -> list[Any]:
     if not items:
         return []
@@ -137,7 +147,8 @@ def _drop_unfinished(at: store.CaseAt, con: duckdb.DuckDBPyConnection) -> None:
     rejects) of files without a catalogue row, and files that failed, go."""
     known = {r[0] for r in con.execute("SELECT evidence_id FROM evidence").fetchall()}
     retry = {r[0] for r in con.execute(
-        "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised')"
+        "SELECT evidence_id FROM evidence WHERE status NOT IN ('done', 'unrecognised', ?)",
+        [NOT_READ],
     ).fetchall()}  # fmt: skip
     store.delete_events(at.events_url, retry, unknown_besides=known)
     con.execute("DELETE FROM rejects WHERE evidence_id NOT IN (SELECT evidence_id FROM evidence)")
@@ -179,6 +190,7 @@ def _finish(con: duckdb.DuckDBPyConnection, ev: EvidenceFile, sha: str, result: 
     result.status = str(done["status"])
     result.rows = int(done["rows"])
     result.rejected = int(done["rejected"])
+    result.redecoded = int(done.get("redecoded") or 0)
     result.first, result.last = done["first"], done["last"]
     result.error = done["error"]
     if done["rejects"]:
@@ -237,6 +249,7 @@ def _parse(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "evidence_id": result.evidence_id, "status": result.status, "rows": result.rows,
         "rejected": source.rejected, "decode_errors": source.decode_errors,
+        "redecoded": source.redecoded,
         "first": result.first, "last": result.last, "error": result.error, "rejects": rejects,
     }  # fmt: skip
 

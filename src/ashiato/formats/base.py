@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pyarrow as pa
 
+from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
 from ashiato.schema import batch_from_columns
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Source:
     rejects: list[Reject] = field(default_factory=list)
     rejected: int = 0
     decode_errors: int = 0
+    redecoded: int = 0  # lines read in the other of UTF-8/CP932 (encoding.decode_lines)
     year_states: list[YearState] = field(default_factory=list)
 
     def year_state(self) -> YearState:
@@ -126,6 +128,10 @@ class Source:
         """Yield ``(number of the first line, lines)`` in chunks; line ends stripped."""
         if self.encoding is None:
             raise ValueError(f"{self.display} is binary; it has no lines")
+        main = mixed_main(self.encoding)
+        if main is not None:
+            yield from self._mixed_chunks(main)
+            return
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
         first = 1
         tail = ""
@@ -151,6 +157,13 @@ class Source:
                 if final:
                     return
 
+    def _mixed_chunks(self, main: str) -> Iterator[tuple[int, list[str]]]:
+        first = 1
+        for text in _recoded_texts(self, main):
+            lines = text.split("\n")
+            yield first, [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+            first += len(lines)
+
     def _decode(self, decoder: codecs.IncrementalDecoder, chunk: bytes, final: bool) -> str:
         try:
             return decoder.decode(chunk, final=final)
@@ -169,9 +182,69 @@ class Source:
         """The whole file as text with universal newlines off (for csv and multi-line XML)."""
         if self.encoding is None:
             raise ValueError(f"{self.display} is binary; it has no text")
+        main = mixed_main(self.encoding)
+        if main is not None:  # decided line by line, handed on as UTF-8
+            raw = io.BufferedReader(_Recoded(self, main), buffer_size=1 << 16)
+            return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         return io.TextIOWrapper(
             self.path.open("rb"), encoding=self.encoding, errors="replace", newline=""
         )
+
+
+def _recoded_texts(source: Source, main: str) -> Iterator[str]:
+    """The file as text in chunks of whole lines (the last one without its newline),
+    each line UTF-8 or CP932 (encoding.decode_lines); counts go to ``source``."""
+    counts = LineCounts()
+    tail = b""
+    with source.path.open("rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK_BYTES)
+            if not chunk:
+                if tail:
+                    yield decode_lines(tail, main, counts)
+                break
+            data = tail + chunk if tail else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                tail = data
+                continue
+            body, tail = data[:cut], data[cut + 1 :]
+            yield decode_lines(body, main, counts)
+            source.redecoded, source.decode_errors = (
+                source.redecoded + counts.redecoded,
+                source.decode_errors + counts.errors,
+            )
+            counts = LineCounts()
+    source.redecoded += counts.redecoded
+    source.decode_errors += counts.errors
+
+
+class _Recoded(io.RawIOBase):
+    """A mixed UTF-8/CP932 file as UTF-8 bytes, for ``Source.text_stream``."""
+
+    def __init__(self, source: Source, main: str) -> None:
+        super().__init__()
+        self._texts = _recoded_texts(source, main)
+        self._buf = b""
+        self._pos = 0
+        self._first = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._pos >= len(self._buf):
+            text = next(self._texts, None)
+            if text is None:
+                return 0
+            # the chunks are whole lines cut at their newline: put it back between them
+            data = text.encode("utf-8", "surrogatepass")
+            self._buf, self._pos = (data if self._first else b"\n" + data), 0
+            self._first = False
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
 
 
 Parser = Callable[[Source], Iterable[pa.RecordBatch]]

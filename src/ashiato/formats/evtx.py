@@ -8,13 +8,18 @@ as ``winlog.file_record_id`` (the number ``evtx_dump`` and reject records use).
 Damaged files are common (logs copied from a running
 system, recovered from shadow copies or unallocated space): a bad record or chunk becomes
 one reject and parsing goes on with the next; a file the parser can't open at all is one
-reject, never an exception.
+reject, never an exception. A file cut inside a chunk keeps every record before the cut
+(the tail chunk is read on its own). A record without ``System/TimeCreated/@SystemTime``
+takes the time of its record header, noted in ``extra`` as ``winlog.time_source``.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import evtx
 import orjson
@@ -28,6 +33,10 @@ MAGIC = b"ElfFile\x00"
 _RECORD_NO = re.compile(r"record number (\d+)")
 # the parser moves forward on every error; this only guards against a library bug
 _MAX_ERRORS_IN_A_ROW = 1_000_000
+_FILE_HEADER = 4096
+_CHUNK = 65536
+_CHUNK_MAGIC = b"ElfChnk\x00"
+_HEADER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z?(?: UTC)?$")
 
 
 def sniff(sample: Sample) -> bool:
@@ -36,12 +45,44 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
+    seen: set[int] = set()
+    for rec in _records(source, str(source.path), seen, tail=False):
+        batch = _add(source, rows, rec)
+        if batch is not None:
+            yield batch
+    # a file cut short (copied while written, carved, truncated in transit) ends inside
+    # a chunk; the package skips a chunk it can't read whole, so that tail is read on
+    # its own, padded to a full chunk: every record before the cut is kept, and the one
+    # the cut went through becomes a reject
+    with tempfile.TemporaryDirectory(prefix="ashiato-evtx-") as tmp:
+        tail = _padded_tail(source.path, Path(tmp))
+        if tail is not None:
+            whole = _whole_records(tail.read_bytes()[_FILE_HEADER:])
+            for rec in _records(source, str(tail), seen, tail=True):
+                if rec["event_record_id"] not in whole:
+                    # the zeros after the cut decode as an end of data: not the record
+                    source.reject(rec["event_record_id"], "EVTX record cut off where the "
+                                  "file ends (a truncated copy)", b"")  # fmt: skip
+                    continue
+                batch = _add(source, rows, rec)
+                if batch is not None:
+                    yield batch
+    batch = rows.flush()
+    if batch is not None:
+        yield batch
+
+
+def _records(source: Source, path: str, seen: set[int], *, tail: bool) -> Iterator[dict[str, Any]]:
+    """The records the ``evtx`` package yields, damage turned into rejects. ``seen`` holds
+    the header record numbers read so far: the tail pass skips those (a recovered file may
+    repeat a number, and the main pass keeps every record it is given)."""
     try:
-        records = evtx.PyEvtxParser(str(source.path)).records_json()
+        records = evtx.PyEvtxParser(path).records_json()
     except Exception as exc:  # the library raises plain RuntimeError/OSError subclasses
-        source.reject(0, f"not a readable EVTX file: {exc}", b"")
+        if not tail:
+            source.reject(0, f"not a readable EVTX file: {exc}", b"")
         return
-    last = 0
+    last = max(seen, default=0)
     errors_in_a_row = 0
     while True:
         try:
@@ -55,7 +96,8 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
                 break
             m = _RECORD_NO.search(str(exc))
             number = int(m.group(1)) if m else 0
-            source.reject(number, f"damaged EVTX data after record {last}: {exc}", b"")
+            if not (tail and number in seen):
+                source.reject(number, f"damaged EVTX data after record {last}: {exc}", b"")
             continue
         errors_in_a_row = 0
         if not isinstance(rec, dict):
@@ -63,29 +105,90 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
                 last, f"EVTX parser returned {type(rec).__name__} after record {last}", b""
             )
             continue
-        header_id: int = rec["event_record_id"]
-        data: str = rec["data"]
-        try:
-            event = orjson.loads(data)["Event"]
-            row = json_row(event)
-            record_id = event["System"].get("EventRecordID")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            source.reject(header_id, f"unusable EVTX record: {exc}", data)
+        header_id = rec.get("event_record_id")
+        if not isinstance(header_id, int) or (tail and header_id in seen):
             continue
-        if type(record_id) is not int:
-            record_id = integer(record_id)
-            if record_id is None:
-                record_id = header_id
-        if record_id != header_id:
-            # exported or merged logs number their records anew; keep both numbers
-            row["winlog"]["file_record_id"] = header_id
+        seen.add(header_id)
         last = header_id
-        batch = rows.add(record_id, row)
-        if batch is not None:
-            yield batch
-    batch = rows.flush()
-    if batch is not None:
-        yield batch
+        yield rec
+
+
+def _add(source: Source, rows: WinRows, rec: dict[str, Any]) -> pa.RecordBatch | None:
+    header_id: int = rec["event_record_id"]
+    data: str = rec["data"]
+    header_time = False
+    try:
+        event = orjson.loads(data)["Event"]
+        try:
+            row = json_row(event)
+        except ValueError as exc:
+            # no System/TimeCreated/@SystemTime (damaged or hand-made): the record
+            # header's own time is when the record was written
+            stamp = _header_time(rec.get("timestamp"))
+            if "TimeCreated" not in str(exc) or stamp is None:
+                raise
+            event["System"]["TimeCreated"] = {"#attributes": {"SystemTime": stamp}}
+            row = json_row(event)
+            header_time = True
+        record_id = event["System"].get("EventRecordID")
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        source.reject(header_id, f"unusable EVTX record: {exc}", data)
+        return None
+    if type(record_id) is not int:
+        record_id = integer(record_id)
+        if record_id is None:
+            record_id = header_id
+    if record_id != header_id:
+        # exported or merged logs number their records anew; keep both numbers
+        row["winlog"]["file_record_id"] = header_id
+    if header_time:
+        row["winlog"]["time_source"] = "record header (no System/TimeCreated/@SystemTime)"
+    return rows.add(record_id, row)
+
+
+def _header_time(value: Any) -> str | None:
+    """The record header's time as the package prints it (``...6816408Z UTC``), as ISO."""
+    if not isinstance(value, str):
+        return None
+    m = _HEADER_TIME.match(value.strip())
+    return f"{m.group(1)}{(m.group(2) or '')[:7]}Z" if m else None
+
+
+def _whole_records(chunk: bytes) -> set[int]:
+    """Numbers of the records wholly present in a padded tail chunk (record layout: magic
+    ``**\\0\\0``, size, number; the size is repeated in the record's last 4 bytes, which a
+    cut record lacks)."""
+    out: set[int] = set()
+    off = 512  # records follow the chunk header
+    while off + 28 <= len(chunk) and chunk[off : off + 4] == b"**\x00\x00":
+        size = int.from_bytes(chunk[off + 4 : off + 8], "little")
+        if size < 28 or off + size > len(chunk):
+            break
+        if int.from_bytes(chunk[off + size - 4 : off + size], "little") == size:
+            out.add(int.from_bytes(chunk[off + 8 : off + 16], "little"))
+        off += size
+    return out
+
+
+def _padded_tail(path: Path, tmp: Path) -> Path | None:
+    """The file's last, incomplete chunk as a file of its own (file header + the chunk
+    padded with zeros), or None when the file ends on a chunk boundary."""
+    try:
+        size = path.stat().st_size
+        cut = (size - _FILE_HEADER) % _CHUNK
+        if size <= _FILE_HEADER or cut == 0:
+            return None
+        with path.open("rb") as fh:
+            header = fh.read(_FILE_HEADER)
+            fh.seek(size - cut)
+            chunk = fh.read(cut)
+    except OSError:
+        return None
+    if not chunk.startswith(_CHUNK_MAGIC):
+        return None
+    target = tmp / "tail.evtx"
+    target.write_bytes(header + chunk + b"\0" * (_CHUNK - cut))
+    return target
 
 
 FORMAT = Format(

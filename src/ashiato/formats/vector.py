@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
 from ashiato.formats.base import Source
 from ashiato.schema import TS
 
@@ -101,6 +102,12 @@ def line_arrays(
 def _as_utf8(source: Source, codec: str, body: bytes | memoryview) -> bytes | memoryview:
     if codec in ("utf_8", "utf_8_sig", "ascii"):
         return body  # split_lines validates, cheaper than decoding
+    if codec == "cp932":  # lines re-saved as UTF-8 are read as UTF-8 (decode_lines)
+        counts = LineCounts()
+        text = decode_lines(bytes(body), codec, counts)
+        source.redecoded += counts.redecoded
+        source.decode_errors += counts.errors
+        return text.encode("utf-8", "surrogatepass")
     try:
         return bytes(body).decode(codec).encode("utf-8")
     except UnicodeDecodeError:
@@ -127,6 +134,13 @@ def split_lines(
     try:
         arr.validate(full=True)
     except pa.ArrowInvalid:
+        if source is not None and mixed_main(source.encoding) == "utf_8":
+            # lines that are not UTF-8 are read as CP932 (decode_lines), counted
+            counts = LineCounts()
+            fixed = decode_lines(bytes(body), "utf_8", counts).encode("utf-8", "surrogatepass")
+            source.redecoded += counts.redecoded
+            source.decode_errors += counts.errors
+            return split_lines(fixed, None, keep_ends)
         if source is not None:
             source.decode_errors += 1
         fixed = bytes(body).decode("utf-8", errors="replace").encode("utf-8")

@@ -117,7 +117,9 @@ def _match(lines: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray]:
     return merged, np.sort(rows)
 
 
-_HEAD_OK = r"^(?:\S+ )?\S+ \S+ \S+ \[[^\]]+\] $"
+# no word may start with "[": the head is split at the first " [" (a user name "[x]" or
+# a host "[::1]" would shift every field); such lines take the regular expressions
+_HEAD_OK = r"^(?:[^\s\[]\S* )?[^\s\[]\S* [^\s\[]\S* [^\s\[]\S* \[[^\]]+\] $"
 _MID7 = r"^ (?:\d{3}|-) (?:\d+|-) $"
 _MID3 = r"^ (?:\d{3}|-) (?:\d+|-)$"
 

@@ -28,7 +28,7 @@ import orjson
 import typer
 
 from ashiato.case import Case
-from ashiato.errors import QueryError
+from ashiato.errors import CaseError, QueryError
 from ashiato.exports import iso, write_csv, write_jsonl
 from ashiato.findings import load
 from ashiato.schema import FIELDS
@@ -120,11 +120,20 @@ def timesketch(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _findings(case: Case) -> dict[str, Any]:
+    try:
+        return load(case.root)
+    except FileNotFoundError as exc:
+        raise CaseError(
+            f"{case.root}: no findings.json yet; run `ashiato investigate {case.root}` first"
+        ) from exc
+
+
 # -- encrypted files -------------------------------------------------------------------------
 
 
 def encrypted_rows(case: Case) -> list[dict[str, Any]]:
-    findings = load(case.root)
+    findings = _findings(case)
     name = (findings.get("impact") or {}).get("encrypted_files_csv") or ""
     path = case.root / Path(str(name)).name
     if not name or not path.is_file():
@@ -166,7 +175,7 @@ def iocs(case: Case) -> list[Ioc]:
     """The indicators in findings.json, with when and how often the events saw them."""
     from ashiato.analysis.indicators import is_internal
 
-    f = load(case.root)
+    f = _findings(case)
     imp = f.get("impact") or {}
     found: dict[str, Ioc] = {}
 
@@ -382,15 +391,16 @@ def command(
 ) -> None:
     """Export the timeline (Timesketch CSV/JSONL), the encrypted files or the IOCs (STIX)."""
     from ashiato.errors import AshiatoError
+    from ashiato.terminal import visible
 
     filters = Filters(host, user, ip, start, end, search, dataset)
     try:
         path, n = main_command(case, what, fmt, output, filters)
     except AshiatoError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(visible(f"error: {exc}"), err=True)
         raise typer.Exit(2) from exc
     if path is not None:
-        typer.echo(f"{n:,} rows written to {path}", err=True)
+        typer.echo(visible(f"{n:,} rows written to {path}"), err=True)
 
 
 if __name__ == "__main__":  # python -m ashiato.report.export CASE --what iocs --format stix

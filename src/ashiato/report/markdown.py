@@ -16,6 +16,7 @@ from ashiato.report.charts import human_bytes, human_gap
 from ashiato.report.html import local_text, utc_text
 from ashiato.report.series import parse_iso
 from ashiato.report.text import labels, tampering_kind, vector_type, verdict
+from ashiato.terminal import visible
 
 _SPECIAL = str.maketrans(
     {
@@ -44,7 +45,8 @@ def md(value: Any) -> str:
     """One value as inert Markdown text (safe inside a table cell or a list item)."""
     if value is None:
         return ""
-    out = str(value).translate(_SPECIAL)
+    # control characters (ESC from a log line) are written out as \x1b text
+    out = visible(str(value).translate(_SPECIAL))
     if out[:1] in ("#", "-", "+", "=", "!"):
         return "\\" + out  # would start a heading, a list or a rule
     return _ORDERED.sub(r"\1\\\2", out, count=1)  # "2. x" would start a numbered list
@@ -219,6 +221,12 @@ def render_markdown(
         )
     else:
         out += [t["none"], ""]
+    if cov.get("not_read"):
+        out += [f"### {md(t['not_read'])} ({len(cov['not_read'])})", ""]
+        out += _table(
+            (t["evidence"], t["reason"]),
+            ((n.get("path"), n.get("reason")) for n in cov["not_read"][:2000]),
+        )
 
     out += [f"## 7. {t['next']}", ""]
     out += [f"{i}. {md(s)}" for i, s in enumerate(f.get("next_steps") or [], 1)] or [t["none"]]
@@ -256,7 +264,9 @@ def render_markdown(
         out += [t["none"], ""]
     out += [f"### {t['notes']}", ""]
     out += _evidence(f.get("notes"), t) or [t["none"], ""]
-    return "\n".join(out) + "\n"
+    # labels and numbers are ours; anything else went through md(), but a stray
+    # control character must not reach a terminal that cats the report
+    return visible("\n".join(out) + "\n")
 
 
 def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:

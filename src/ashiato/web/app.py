@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode, urlsplit
 
 import orjson
 from fastapi import FastAPI, Request
@@ -231,6 +231,11 @@ def create_app(
             # plain JSON: nothing about the case for a page that isn't ours
             message = "this server answers to its loopback address only"
             return _harden(json_response(error_payload(400, message), 400))
+        bad = unreadable_address(request.scope)
+        if bad is not None:
+            return _harden(json_response(error_payload(400, bad), 400))
+        if _declared_length(request) > MAX_BODY:  # refused before a byte of it is read
+            return _harden(fail(request, 413, "the request body is too large"))
         if token is not None:
             given = request.query_params.get("token")
             if given is not None and hmac.compare_digest(given.encode(), token.encode()):
@@ -339,7 +344,7 @@ def create_app(
         try:
             shown = store.record(ref)
         except QueryError as exc:
-            if str(exc).startswith("no evidence"):
+            if str(exc).startswith(("no evidence", "no record")):
                 raise HttpError(404, str(exc)) from exc
             raise
         if not shown["events"] and shown["original"] is None:
@@ -462,9 +467,7 @@ def create_app(
     async def add_note(request: Request) -> Response:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("application/json"):
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                raise HttpError(413, "the note is too large")
+            raw = await read_limited(request, MAX_BODY)
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
@@ -473,9 +476,9 @@ def create_app(
                 raise HttpError(400, "the body must be a JSON object")
             fields = {k: body.get(k) for k in ("text", "time", "host", "user", "tags", "next")}
         elif ctype.startswith("application/x-www-form-urlencoded"):
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                raise HttpError(413, "the note is too large")
+            raw = await read_limited(request, MAX_BODY)
+            if unreadable_text(raw) is not None:
+                raise HttpError(400, "the form holds a NUL or text that is not UTF-8")
             form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
             if not hmac.compare_digest(str(form.get("csrf") or ""), csrf):
                 raise HttpError(403, "the form is stale; reload the page and try again")
@@ -486,6 +489,8 @@ def create_app(
             k: (str(v).strip() if isinstance(v, str | int | float) else None)
             for k, v in fields.items()
         }
+        if any("\x00" in v for v in texts.values() if v):
+            raise HttpError(400, "a NUL character is refused")
         if texts["time"]:
             parse_time(texts["time"], case.tz)  # a clear 400 before taking the write lock
         from starlette.concurrency import run_in_threadpool
@@ -511,6 +516,55 @@ def create_app(
     app.add_api_route("/static/report.css", report_css, methods=["GET"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def unreadable_text(raw: bytes) -> str | None:
+    """Why percent-decoded ``raw`` is not acceptable text (a NUL, not UTF-8), or None."""
+    for piece in raw.split(b"&"):
+        data = unquote_to_bytes(piece.replace(b"+", b" "))
+        if b"\x00" in data:
+            return "a NUL character is refused"
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "the text is not valid UTF-8"
+    return None
+
+
+def unreadable_address(scope: Any) -> str | None:
+    """A 400 message when the path or query carry a NUL or bytes that are not UTF-8.
+
+    Filters reach DuckDB and the templates as text; a NUL or a lone byte would only
+    fail deeper down (a 500) or be silently replaced.
+    """
+    path = scope.get("raw_path") or str(scope.get("path", "")).encode("utf-8", "replace")
+    for where, raw in (("address", path.split(b"?", 1)[0]),
+                       ("query", scope.get("query_string") or b"")):  # fmt: skip
+        why = unreadable_text(raw)
+        if why is not None:
+            return f"bad {where}: {why}"
+    return None
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, stopped (413) as soon as it passes ``limit``: never all read into memory."""
+    if _declared_length(request) > limit:
+        raise HttpError(413, "the request body is too large")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, "the request body is too large")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _has_token(request: Request, token: str) -> bool:
