@@ -107,6 +107,7 @@ def investigate(
         notes=_notes(ctx),
         generated=iso(datetime.now(UTC)),
     )
+    _entry_accounts_theft_servers(findings, ctx, ident, infected_times)  # issue 16
     (case.root / FINDINGS).write_text(
         json.dumps(findings.to_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
     )
@@ -241,3 +242,56 @@ def _headline(
     if net.spam:
         parts.append(f"spam from {net.spam['ip']}")
     return "; ".join(parts) + "."
+
+
+# -- issue 16: remote access, accounts, data theft, the servers behind the files ---------
+
+
+def _entry_accounts_theft_servers(
+    findings: Findings,
+    ctx: Context,
+    ident: identity.Identity,
+    infected: list[tuple[str, datetime | None]],
+) -> None:
+    """Fill ``entry``, ``accounts``, ``exfiltration`` and ``servers`` and their next steps;
+    an encryption seen only on a hypervisor or NAS still makes this a ransomware case."""
+    from ashiato.analysis import accounts, exfiltration, remote_access, servers
+
+    ent = remote_access.analyse(ctx)
+    findings.entry = ent.to_dict()
+    findings.entry["next_steps"] = remote_access.next_steps(ctx, ent)
+    timed = [(h, t) for h, t in infected if t is not None]
+    findings.accounts = accounts.analyse(ctx, ident, ent.entry, timed)
+    findings.exfiltration = exfiltration.analyse(ctx, ident)
+    findings.servers = servers.analyse(ctx)
+    steps = (
+        findings.entry["next_steps"]
+        + accounts.next_steps(findings.accounts)
+        + servers.next_steps(findings.servers)
+    )
+    if findings.exfiltration["verdict"] in ("likely", "possible"):
+        steps.append(
+            f"Data theft is {findings.exfiltration['verdict']}: "
+            + "; ".join(findings.exfiltration["reasons"][:3])
+            + ". Settle it with: "
+            + "; ".join(findings.exfiltration["settle"][:3])
+            + "."
+        )
+    at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
+    findings.next_steps[at:at] = steps
+    srv = findings.servers
+    hit = srv["encrypted_on_hypervisor"] + [n["host"] for n in srv["nas"] if n["ransom_files"]]
+    if hit:
+        findings.incident["kind"] = "ransomware"
+        findings.incident["detected"] = True
+        more = f"files encrypted on {', '.join(hit)} (hypervisor/NAS)"
+        base = findings.incident.get("summary") or ""
+        if not findings.hosts or not any(h.verdict == "infected" for h in findings.hosts):
+            base = ""
+        findings.incident["summary"] = (base.rstrip(".") + "; " if base else "") + more + "."
+    if ent.entry:
+        e = ent.entry
+        findings.incident["entry"] = (
+            f"{e['via']} sign-in of {e['user']} from {e['source_ip']} "
+            f"({e['country'] or 'country unknown'}) at {e['time']}"
+        )

@@ -1,0 +1,713 @@
+"""Remote access and the way in: VPN sessions, sign-in patterns, exposed remote desktop.
+
+VPN rows follow the shared remote-access interface (``observer.type = "vpn"``,
+``event.action`` ``vpn-login`` / ``vpn-session-start`` / ``vpn-session-end``, ``user.name``,
+``source.ip`` = the client's public address, ``host.ip`` = the tunnel address). They are
+joined into :class:`VpnSession` (user ↔ tunnel IP ↔ public IP over time) so that an RDP or
+SMB logon from the VPN pool resolves to the remote user and where they came from
+(:class:`Pool`, and the identity hook :func:`sightings`).
+
+The entry findings are plain rules over the few authentication rows: failures then a
+success for one account (brute force) or from one source across many accounts (password
+spraying), sign-ins from abroad (offline country table, ``iptocc``), a new source for an
+account, sign-ins outside office hours in the case's time zone, one account in two
+countries at once, and remote desktop logons from public addresses (4624 type 10,
+TerminalServices 1149 / 21). Hosting-provider (ASN) lookups need a routing table that no
+well-kept PyPI package ships offline, so they are not made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+
+from ashiato.analysis.context import Context, summary
+from ashiato.analysis.indicators import is_internal
+from ashiato.analysis.vector_web import country
+from ashiato.engines import EVENT_ORDER
+from ashiato.exports import iso
+from ashiato.findings import Evidence
+
+VPN_ACTIONS = ("vpn-login", "vpn-session-start", "vpn-session-end")
+LOGIN_JOIN = timedelta(minutes=10)  # a tunnel comes up within minutes of its login
+OPEN_SESSION = timedelta(hours=24)  # a session with no end row: assume it ran at most a day
+CLOCK_SLACK = timedelta(minutes=2)
+BRUTE_FAILURES = 5  # failures for one account before its success
+SPRAY_ACCOUNTS = 5  # distinct accounts failed from one source
+ATTEMPT_WINDOW = timedelta(hours=24)
+OFFICE_HOURS = (7, 20)  # local hours [start, end) on weekdays
+RDP_CODES = ("4624", "1149", "21")
+COLUMNS = (
+    "@timestamp",
+    "event.dataset",
+    "event.code",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "host.name",
+    "host.ip",
+    "user.name",
+    "user.domain",
+    "source.ip",
+    "source.bytes",
+    "destination.bytes",
+    "observer.name",
+    "observer.vendor",
+    "observer.type",
+    "winlog.logon.type",
+    "message",
+    "extra",
+    "evidence_id",
+    "record",
+)
+
+
+@dataclass
+class VpnSession:
+    user: str | None
+    public_ip: str | None
+    tunnel_ip: str | None
+    start: datetime
+    end: datetime | None
+    observer: str | None
+    vendor: str | None
+    country: str | None
+    source_bytes: int | None = None
+    destination_bytes: int | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def until(self) -> datetime:
+        return self.end or self.start + OPEN_SESSION
+
+    def covers(self, when: datetime) -> bool:
+        return self.start - CLOCK_SLACK <= when <= self.until() + CLOCK_SLACK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "public_ip": self.public_ip,
+            "country": self.country,
+            "tunnel_ip": self.tunnel_ip,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "observer": self.observer,
+            "vendor": self.vendor,
+            "source_bytes": self.source_bytes,
+            "destination_bytes": self.destination_bytes,
+            "refs": [_ref(r) for r in self.rows[:5]],
+        }
+
+
+class Pool:
+    """Resolve an inside address at a moment to the VPN session that held it."""
+
+    def __init__(self, sessions: list[VpnSession]) -> None:
+        self.by_ip: dict[str, list[VpnSession]] = defaultdict(list)
+        for s in sessions:
+            if s.tunnel_ip:
+                self.by_ip[s.tunnel_ip].append(s)
+
+    def at(self, ip: str | None, when: datetime | None) -> VpnSession | None:
+        if not ip or when is None:
+            return None
+        hits = [s for s in self.by_ip.get(ip, []) if s.covers(when)]
+        return max(hits, key=lambda s: s.start) if hits else None  # the latest holder
+
+
+def _ref(r: dict[str, Any]) -> str:
+    return f"{r.get('evidence_id')}:{r.get('record')}"
+
+
+def _user(r: dict[str, Any]) -> str | None:
+    u = r.get("user.name")
+    return str(u).strip().lower() or None if u else None
+
+
+def _rows(ctx: Context, expr: Any) -> list[dict[str, Any]]:
+    cols = [c for c in COLUMNS if c in expr.columns]
+    return ctx.rows(expr.select(cols).order_by(list(EVENT_ORDER)))
+
+
+def vpn_rows(ctx: Context) -> list[dict[str, Any]]:
+    t = ctx.events
+    vpn = ibis.coalesce(t["observer.type"] == "vpn", False) | t["event.action"].isin(VPN_ACTIONS)
+    return _rows(ctx, t.filter(vpn))
+
+
+def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[VpnSession]:
+    """VPN sessions in time order: a login, the tunnel it brought up, and its end."""
+    out: list[VpnSession] = []
+    open_: list[VpnSession] = []
+    for r in vpn_rows(ctx) if rows is None else rows:
+        action, ts, user = r.get("event.action"), r["@timestamp"], _user(r)
+        pub = r.get("source.ip")
+        tun = r.get("host.ip")
+        if action == "vpn-login":
+            if r.get("event.outcome") != "success":
+                continue
+            s = _new(r, user, pub, tun)
+            out.append(s)
+            open_.append(s)
+        elif action == "vpn-session-start":
+            hit = next(
+                (
+                    s
+                    for s in reversed(open_)
+                    if s.user == user
+                    and s.tunnel_ip is None
+                    and (pub is None or s.public_ip in (None, pub))
+                    and ts - s.start <= LOGIN_JOIN
+                ),
+                None,
+            )
+            if hit is None:
+                s = _new(r, user, pub, tun)
+                out.append(s)
+                open_.append(s)
+            else:
+                s = hit
+                s.tunnel_ip = tun
+                s.public_ip = s.public_ip or pub
+                s.country = s.country or country(pub)
+                s.rows.append(r)
+        elif action == "vpn-session-end":
+            hit = next(
+                (
+                    s
+                    for s in reversed(open_)
+                    if (tun and s.tunnel_ip == tun)
+                    or (s.user == user and (pub is None or s.public_ip == pub))
+                ),
+                None,
+            )
+            if hit is None:  # the start is older than the log: what the end row says
+                s = _new(r, user, pub, tun)
+                out.append(s)
+            else:
+                s = hit
+                open_.remove(s)
+                s.rows.append(r)
+            s.end = ts
+            s.source_bytes = r.get("source.bytes")
+            s.destination_bytes = r.get("destination.bytes")
+    pool = Pool(out)
+    for s in out:  # a tunnel address reused by a later session ends the earlier one
+        for later in pool.by_ip.get(s.tunnel_ip or "", []):
+            if s.end is None and later.start > s.start and later.start < s.until():
+                s.end = later.start
+    return sorted(out, key=lambda s: s.start)
+
+
+def _new(r: dict[str, Any], user: str | None, pub: str | None, tun: str | None) -> VpnSession:
+    return VpnSession(
+        user=user,
+        public_ip=pub,
+        tunnel_ip=tun,
+        start=r["@timestamp"],
+        end=None,
+        observer=r.get("observer.name"),
+        vendor=r.get("observer.vendor"),
+        country=country(pub),
+        rows=[r],
+    )
+
+
+# -- entry findings ---------------------------------------------------------------------
+
+
+@dataclass
+class Signal:
+    kind: str  # brute_force | password_spray | foreign_login | new_source | off_hours |
+    # concurrent_countries | exposed_rdp
+    user: str | None
+    source_ip: str | None
+    country: str | None
+    time: datetime
+    detail: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "user": self.user,
+            "source_ip": self.source_ip,
+            "country": self.country,
+            "time": iso(self.time),
+            "detail": self.detail,
+            "evidence": [vars(e) for e in _evidence(self.rows)],
+        }
+
+
+def _evidence(rows: list[dict[str, Any]], limit: int = 8) -> list[Evidence]:
+    return [Evidence.of(r, summary(r)) for r in rows[:limit]]
+
+
+@dataclass
+class Entry:
+    sessions: list[VpnSession]
+    signals: list[Signal]
+    rdp: list[dict[str, Any]]  # RDP logons with where they came from
+    entry: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry,
+            "signals": [s.to_dict() for s in self.signals[:100]],
+            "vpn_sessions": [s.to_dict() for s in self.sessions[:300]],
+            "rdp_logons": self.rdp[:200],
+            "vpn_logs": bool(self.sessions) or any(s.kind != "exposed_rdp" for s in self.signals),
+        }
+
+
+def analyse(ctx: Context) -> Entry:
+    vrows = vpn_rows(ctx)
+    sess = sessions(ctx, vrows)
+    pool = Pool(sess)
+    logins = [r for r in vrows if r.get("event.action") == "vpn-login"]
+    home = home_country(ctx.tz, sess)
+    sig: list[Signal] = []
+    sig += attempts(logins)
+    sig += foreign(logins, home)
+    sig += new_sources(logins)
+    sig += off_hours(logins, ctx.tz)
+    sig += concurrent(sess)
+    rdp = rdp_logons(ctx, pool)
+    for r in rdp:
+        if r["exposed"]:
+            sig.append(
+                Signal(
+                    "exposed_rdp",
+                    r["user"],
+                    r["source_ip"],
+                    r["country"],
+                    r["_row"]["@timestamp"],
+                    f"remote desktop logon to {r['host']} straight from the "
+                    f"internet ({r['source_ip']}, {r['country'] or 'country unknown'})",
+                    [r["_row"]],
+                )
+            )
+    sig.sort(key=lambda s: s.time)
+    out_rdp = [{k: v for k, v in r.items() if k != "_row"} for r in rdp]
+    return Entry(sess, sig, out_rdp, _entry(sess, sig, rdp))
+
+
+def home_country(tz: str, sess: list[VpnSession]) -> str | None:
+    """The case's own country: its time zone's (zone.tab), else where most sessions come from."""
+    cc = _zone_countries().get(tz)
+    if cc:
+        return cc
+    counts = Counter(s.country for s in sess if s.country)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    text = ""
+    try:
+        text = (resources.files("tzdata") / "zoneinfo" / "zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        sys_tab = Path("/usr/share/zoneinfo/zone.tab")
+        text = sys_tab.read_text("utf-8") if sys_tab.is_file() else ""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and not line.startswith("#"):
+            out[parts[2]] = parts[0]
+    return out
+
+
+def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
+    """Failures then success: many for one account (brute force), or one source failing
+    across many accounts (spraying); a success after them is the likely way in."""
+    out: list[Signal] = []
+    fails = [r for r in logins if r.get("event.outcome") == "failure"]
+    wins = [r for r in logins if r.get("event.outcome") == "success"]
+    by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_src: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in fails:
+        if (u := _user(r)) is not None:
+            by_user[u].append(r)
+        if r.get("source.ip"):
+            by_src[r["source.ip"]].append(r)
+    sprayed: set[str] = set()
+    for src, rs in by_src.items():
+        accounts = {u for r in rs if (u := _user(r))}
+        if len(accounts) < SPRAY_ACCOUNTS:
+            continue
+        sprayed |= accounts
+        after = [
+            w
+            for w in wins
+            if w.get("source.ip") == src
+            and _user(w) in accounts
+            and rs[0]["@timestamp"] <= w["@timestamp"] <= rs[-1]["@timestamp"] + ATTEMPT_WINDOW
+        ]
+        hit = after[0] if after else None
+        out.append(
+            Signal(
+                "password_spray",
+                _user(hit) if hit else None,
+                src,
+                country(src),
+                hit["@timestamp"] if hit else rs[0]["@timestamp"],
+                f"{len(rs)} failed sign-ins for {len(accounts)} accounts from {src}"
+                + (f", then {_user(hit)} signed in" if hit else ", none succeeded from there"),
+                rs[:3] + ([hit] if hit else []),
+            )
+        )
+    for user, rs in by_user.items():
+        if len(rs) < BRUTE_FAILURES:
+            continue
+        after = [
+            w
+            for w in wins
+            if _user(w) == user
+            and rs[0]["@timestamp"] <= w["@timestamp"] <= rs[-1]["@timestamp"] + ATTEMPT_WINDOW
+        ]
+        if not after and user in sprayed:
+            continue  # one of many sprayed accounts, said above
+        hit = after[0] if after else None
+        srcs = sorted({r["source.ip"] for r in rs if r.get("source.ip")})
+        out.append(
+            Signal(
+                "brute_force",
+                user,
+                hit.get("source.ip") if hit else (srcs[0] if srcs else None),
+                country(hit.get("source.ip")) if hit else None,
+                hit["@timestamp"] if hit else rs[0]["@timestamp"],
+                f"{len(rs)} failed sign-ins for {user} from {len(srcs)} address(es)"
+                + (f", then a success from {hit.get('source.ip')}" if hit else ""),
+                rs[:3] + ([hit] if hit else []),
+            )
+        )
+    return out
+
+
+def foreign(logins: list[dict[str, Any]], home: str | None) -> list[Signal]:
+    """Successful sign-ins from another country than the case's (first per user and country)."""
+    if not home:
+        return []
+    seen: set[tuple[str | None, str]] = set()
+    out: list[Signal] = []
+    for r in logins:
+        cc = country(r.get("source.ip"))
+        if r.get("event.outcome") != "success" or not cc or cc == home:
+            continue
+        key = (_user(r), cc)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(
+            Signal(
+                "foreign_login",
+                _user(r),
+                r.get("source.ip"),
+                cc,
+                r["@timestamp"],
+                f"{_user(r)} signed in from {r.get('source.ip')} in {cc} "
+                f"(the case's country is {home})",
+                [r],
+            )
+        )
+    return out
+
+
+def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
+    """A success from a country (or, at home, a /16) the account never used before in the logs."""
+    known: dict[str, set[str]] = defaultdict(set)
+    out: list[Signal] = []
+    for r in logins:
+        user, ip = _user(r), r.get("source.ip")
+        if r.get("event.outcome") != "success" or not user or not ip:
+            continue
+        where = country(ip) or "?"
+        net = ".".join(ip.split(".")[:2]) if "." in ip else ip.rsplit(":", 4)[0]
+        key = f"{where}/{net}"
+        if known[user] and key not in known[user]:
+            out.append(
+                Signal(
+                    "new_source",
+                    user,
+                    ip,
+                    country(ip),
+                    r["@timestamp"],
+                    f"{user} signed in from {ip} ({where}), a source not seen for "
+                    f"this account before in the logs",
+                    [r],
+                )
+            )
+        known[user].add(key)
+    return out
+
+
+def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
+    """Successful sign-ins at night or at the weekend in the case's time zone."""
+    try:
+        zone = ZoneInfo(tz)
+    except (KeyError, ValueError):
+        return []
+    out: list[Signal] = []
+    for r in logins:
+        if r.get("event.outcome") != "success":
+            continue
+        local = r["@timestamp"].astimezone(zone)
+        if local.weekday() < 5 and OFFICE_HOURS[0] <= local.hour < OFFICE_HOURS[1]:
+            continue
+        out.append(
+            Signal(
+                "off_hours",
+                _user(r),
+                r.get("source.ip"),
+                country(r.get("source.ip")),
+                r["@timestamp"],
+                f"{_user(r)} signed in at {local:%a %H:%M} {tz}",
+                [r],
+            )
+        )
+    return out
+
+
+def concurrent(sess: list[VpnSession]) -> list[Signal]:
+    """One account with overlapping sessions from two countries: one of them is not the user."""
+    out: list[Signal] = []
+    by_user: dict[str, list[VpnSession]] = defaultdict(list)
+    for s in sess:
+        if s.user and s.country:
+            by_user[s.user].append(s)
+    for user, ss in by_user.items():
+        for i, a in enumerate(ss):
+            b = next(
+                (
+                    b
+                    for b in ss[i + 1 :]
+                    if b.country != a.country and b.start <= a.until() and a.start <= b.until()
+                ),
+                None,
+            )
+            if b is not None:
+                out.append(
+                    Signal(
+                        "concurrent_countries",
+                        user,
+                        b.public_ip,
+                        b.country,
+                        b.start,
+                        f"{user} had sessions from {a.country} ({a.public_ip}) and "
+                        f"{b.country} ({b.public_ip}) at the same time",
+                        a.rows[:1] + b.rows[:1],
+                    )
+                )
+                break
+    return out
+
+
+def rdp_logons(ctx: Context, pool: Pool) -> list[dict[str, Any]]:
+    """Remote desktop logons (4624 type 10, TerminalServices 1149 / 21) and where from:
+    the internet, a VPN session (whose user and public address), or the inside."""
+    t = ctx.events
+    rdp4624 = (t["event.code"] == "4624") & (t["winlog.logon.type"] == 10)
+    ts = t["event.dataset"].contains("terminalservices") & t["event.code"].isin(["1149", "21"])
+    out: list[dict[str, Any]] = []
+    for r in _rows(ctx, t.filter(rdp4624 | ts).limit(5000)):
+        ip, user = r.get("source.ip"), _user(r)
+        if r["event.code"] != "4624":
+            data = _user_data(r)
+            ip = data.get("Param3") or data.get("Address") or ip
+            raw = data.get("Param1") or data.get("User") or ""
+            user = str(raw).rsplit("\\", 1)[-1].lower() or None
+        if not ip or ip in ("127.0.0.1", "::1", "LOCAL", "-"):
+            continue
+        s = pool.at(ip, r["@timestamp"])
+        out.append(
+            {
+                "time": iso(r["@timestamp"]),
+                "host": r.get("host.name"),
+                "user": user,
+                "source_ip": ip,
+                "exposed": not is_internal(ip) and s is None,
+                "country": country(ip),
+                "vpn": {
+                    "user": s.user,
+                    "public_ip": s.public_ip,
+                    "country": s.country,
+                    "start": iso(s.start),
+                }
+                if s
+                else None,
+                "ref": _ref(r),
+                "_row": r,
+            }
+        )
+    return out
+
+
+def _user_data(r: dict[str, Any]) -> dict[str, Any]:
+    try:
+        w = json.loads(r.get("extra") or "{}").get("winlog") or {}
+    except (ValueError, AttributeError):
+        return {}
+    data = w.get("user_data") or w.get("event_data") or {}
+    return data if isinstance(data, dict) else {}
+
+
+_WEIGHT = {
+    "password_spray": 3,
+    "brute_force": 3,
+    "concurrent_countries": 2,
+    "foreign_login": 2,
+    "exposed_rdp": 2,
+    "new_source": 1,
+    "off_hours": 1,
+}
+
+
+def _entry(
+    sess: list[VpnSession], sig: list[Signal], rdp: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The most likely way in: the earliest successful sign-in with the most weight behind it
+    (spraying/brute force ending in a success, abroad, two countries, exposed RDP)."""
+    score: dict[tuple[str | None, str | None], int] = Counter()
+    first: dict[tuple[str | None, str | None], Signal] = {}
+    for s in sig:
+        if s.kind in ("password_spray", "brute_force") and s.user is None:
+            continue  # nobody got in that way
+        if s.kind == "brute_force" and "then a success" not in s.detail:
+            continue
+        key = (s.user, s.source_ip)
+        score[key] += _WEIGHT[s.kind]
+        if key not in first or s.time < first[key].time:
+            first[key] = s
+    if not score:
+        return None
+    best = max(score, key=lambda k: (score[k], -first[k].time.timestamp()))
+    s0 = first[best]
+    user, ip = best
+    kinds = sorted({s.kind for s in sig if (s.user, s.source_ip) == best})
+    via = "rdp" if kinds == ["exposed_rdp"] else "vpn"
+    sess_hit = next((s for s in sess if s.user == user and s.public_ip == ip), None)
+    later = [
+        r
+        for r in rdp
+        if sess_hit and r["vpn"] and r["vpn"]["user"] == user and r["vpn"]["public_ip"] == ip
+    ]
+    rows = [r for s in sig if (s.user, s.source_ip) == best for r in s.rows]
+    rows += sess_hit.rows[:2] if sess_hit else []
+    rows += [r["_row"] for r in later[:5]]
+    uniq = list({_ref(r): r for r in sorted(rows, key=lambda r: r["@timestamp"])}.values())
+    return {
+        "user": user,
+        "source_ip": ip,
+        "country": s0.country or country(ip),
+        "time": iso(min(s.time for s in sig if (s.user, s.source_ip) == best)),
+        "via": via,
+        "observer": sess_hit.observer if sess_hit else None,
+        "tunnel_ip": sess_hit.tunnel_ip if sess_hit else None,
+        "signals": kinds,
+        "score": score[best],
+        "rdp_to": sorted({r["host"] for r in later if r["host"]}),
+        "evidence": [vars(e) for e in _evidence(uniq, limit=12)],
+    }
+
+
+def vpn_logons(
+    ctx: Context, host: str, lo: datetime, hi: datetime, sess: list[VpnSession]
+) -> list[tuple[str, dict[str, Any]]]:
+    """For the vector: logons on ``host`` (4624 RDP or network) from an address that was in
+    a VPN session at the time, each preceded by that session's sign-in row."""
+    pool = Pool(sess)
+    if not pool.by_ip:
+        return []
+    t = ctx.events
+    q = t.filter(
+        (t["host.name"] == host)
+        & (t["event.code"] == "4624")
+        & t["winlog.logon.type"].isin([3, 10])
+        & t["@timestamp"].between(lo, hi)
+        & t["source.ip"].isin(sorted(pool.by_ip))
+    )
+    out: list[tuple[str, dict[str, Any]]] = []
+    signed: set[int] = set()
+    for r in _rows(ctx, q.limit(200)):
+        s = pool.at(r.get("source.ip"), r["@timestamp"])
+        if s is None:
+            continue
+        if id(s) not in signed:
+            signed.add(id(s))
+            where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
+            out.append((f"VPN sign-in of {s.user} from {where}", s.rows[0]))
+        how = "remote desktop" if r.get("winlog.logon.type") == 10 else "network"
+        out.append((f"{how} logon from the VPN address {s.tunnel_ip} ({s.user})", r))
+    return out
+
+
+# -- next steps ---------------------------------------------------------------------------
+
+
+def reached(ctx: Context, sess: list[VpnSession], limit: int = 20) -> list[str]:
+    """Inside addresses the VPN sessions' tunnel addresses talked to (firewall, Zeek)."""
+    tunnels = sorted({s.tunnel_ip for s in sess if s.tunnel_ip})
+    if not tunnels:
+        return []
+    t = ctx.events
+    q = t.filter(
+        t["source.ip"].isin(tunnels)
+        & t["destination.ip"].notnull()
+        & ibis.coalesce(t["observer.type"] != "vpn", True)
+    )
+    agg = q.group_by("destination.ip").aggregate(n=q.count(), first=q["@timestamp"].min())
+    rows = ctx.rows(agg.order_by([ibis.desc("n"), "destination.ip"]), limit=500)
+    return [r["destination.ip"] for r in rows if is_internal(r["destination.ip"])][:limit]
+
+
+def next_steps(ctx: Context, ent: Entry) -> list[str]:
+    """What the entry findings ask for: stop the account and the source, then collect the
+    endpoint logs of whatever the remote session reached."""
+    steps: list[str] = []
+    e = ent.entry
+    if e:
+        where = f"{e['source_ip']} ({e['country'] or 'country unknown'})"
+        what = "VPN" if e["via"] == "vpn" else "remote desktop"
+        steps.append(
+            f"The way in: {what} sign-in of {e['user']} from {where} at {e['time']} "
+            f"({', '.join(e['signals'])}). Disable {e['user']} and end its sessions now, block "
+            f"{e['source_ip']} at the perimeter, require MFA for remote access and check the "
+            f"{e['observer'] or 'VPN device'} for the vendor's current vulnerability advisories."
+        )
+    for_sess = [s for s in ent.sessions if e and s.user == e["user"]] or ent.sessions
+    hosts = sorted({r["host"] for r in ent.rdp if r["vpn"] and r["host"]})
+    if ent.sessions:
+        ips = reached(ctx, for_sess)
+        have_endpoint = _endpoint_logs(ctx)
+        if not have_endpoint or not hosts:
+            tunnels = sorted({s.tunnel_ip for s in for_sess if s.tunnel_ip})[:10]
+            targets = ", ".join(hosts + ips) or "the servers the VPN address pool can reach"
+            steps.append(
+                "Collect endpoint evidence for what the remote session reached "
+                f"(from tunnel address(es) {', '.join(tunnels) or 'unknown'}): {targets}. "
+                "From each: Security.evtx (4624/4625 logons, 4688, 4720/4728/4732), "
+                "Microsoft-Windows-TerminalServices-*.evtx (21, 1149), System.evtx (7045), "
+                "Sysmon if installed, and the domain controllers' Security logs."
+            )
+    exposed = sorted({f"{r['host']} from {r['source_ip']}" for r in ent.rdp if r["exposed"]})
+    if exposed:
+        steps.append(
+            "Remote desktop is reachable from the internet ("
+            + ", ".join(exposed[:5])
+            + "): close TCP 3389 at the perimeter or put it behind the VPN with MFA."
+        )
+    return steps
+
+
+def _endpoint_logs(ctx: Context) -> bool:
+    t = ctx.events
+    q = t.filter(t["event.dataset"] == "windows.security").limit(1)
+    return bool(ctx.rows(q.select("event.dataset")))

@@ -1,0 +1,61 @@
+"""``investigate`` fills entry, accounts, exfiltration and servers (issue 16)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from intrusion_case import (
+    ATTACKER_IP,
+    TUNNEL,
+    VICTIM,
+    at,
+    intrusion,
+    make_case,
+    normal_use,
+    spray,
+)
+
+from ashiato.analysis.pipeline import investigate
+
+
+def test_vpn_logs_without_endpoint_logs(tmp_path: Path) -> None:
+    """Only the VPN and the firewall: still the entry account, and what to collect."""
+    rows = normal_use() + spray()
+    for i, dst in enumerate(["10.0.5.10", "10.0.5.10", "10.0.1.5"]):
+        rows.append(
+            {
+                "@timestamp": at(3 + i),
+                "event.dataset": "fortigate.traffic",
+                "observer.type": "firewall",
+                "source.ip": TUNNEL,
+                "destination.ip": dst,
+                "destination.port": 3389,
+                "evidence_id": "fgt-traffic",
+            }
+        )
+    case = make_case(tmp_path, rows)
+    f = investigate(case)
+    e = f.entry["entry"]
+    assert (e["user"], e["source_ip"], e["country"]) == (VICTIM, ATTACKER_IP, "RU")
+    assert VICTIM in f.accounts["reset"]
+    assert f.exfiltration["verdict"] in ("cannot_be_ruled_out", "possible")
+    collect = [s for s in f.next_steps if s.startswith("Collect endpoint evidence")]
+    assert collect and "10.0.5.10" in collect[0] and "10.0.1.5" in collect[0]
+    assert TUNNEL in collect[0] and "Security.evtx" in collect[0]
+    assert f.next_steps[0].startswith(f"The way in: VPN sign-in of {VICTIM}")
+    assert "RU" in f.incident["entry"]
+
+
+def test_findings_json_carries_the_new_sections(tmp_path: Path) -> None:
+    case = make_case(tmp_path, intrusion())
+    investigate(case)
+    data = json.loads((case.root / "findings.json").read_text("utf-8"))
+    assert list(data)[-4:] == ["entry", "accounts", "exfiltration", "servers"]
+    assert data["entry"]["entry"]["user"] == VICTIM
+    assert "svc_backup2" in data["accounts"]["disable"]
+    assert data["exfiltration"]["verdict"] == "likely"
+    assert data["servers"]["encrypted_on_hypervisor"] == ["esx01"]
+    assert data["incident"]["kind"] == "ransomware" and data["incident"]["detected"]
+    assert "esx01" in data["incident"]["summary"] and "nas01" in data["incident"]["summary"]
+    assert any("krbtgt" in s for s in data["next_steps"])

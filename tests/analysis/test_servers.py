@@ -1,0 +1,92 @@
+"""Hypervisor, NAS and backup-server findings from the shared server interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from intrusion_case import at, make_ctx, servers
+
+from ashiato.analysis import servers as servers_mod
+
+
+def test_encryption_on_the_hypervisor(tmp_path: Path) -> None:
+    srv = servers_mod.analyse(make_ctx(tmp_path, servers()))
+    assert srv["encrypted_on_hypervisor"] == ["esx01"]
+    [h] = srv["hypervisors"]
+    assert h["datastores"] == ["datastore1"] and h["vm_files_encrypted"] == 3
+    assert h["vms_powered_off"] == 2  # the esxcli kill and the hostd power-off
+    assert h["ssh_enabled"] and "10.212.134.200" in h["source_ips"]
+    note = srv["notes"][0]
+    assert note.startswith("The encryption happened on the hypervisor esx01")
+    assert note.index("SSH") < note.index("power-off") < note.index("renamed")
+    assert [d["action"] for d in srv["backups_destroyed"]] == [
+        "backup-job-deleted",
+        "restore-point-deleted",
+    ]
+    assert srv["backups_destroyed"][0]["user"] == "svc_backup2"
+    [nas] = srv["nas"]
+    assert nas["host"] == "nas01" and nas["mass_changes"][0]["who"] == "suzuki"
+    assert nas["mass_changes"][0]["count"] == 60
+    steps = servers_mod.next_steps(srv)
+    assert any("esx01" in s and "SSH" in s for s in steps)
+    assert any("Backups were deleted" in s for s in steps)
+
+
+def test_routine_hypervisor_work_is_not_encryption(tmp_path: Path) -> None:
+    esx = {
+        "host.name": "esx02",
+        "observer.type": "hypervisor",
+        "evidence_id": "esx02",
+        "event.dataset": "esxi.hostd",
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            **esx,
+            "@timestamp": at(0),
+            "event.action": "login",
+            "event.outcome": "success",
+            "user.name": "root",
+        },
+        {**esx, "@timestamp": at(1), "event.action": "vm-power-off"},
+        # a snapshot consolidation renames disks to other VM names, not to a new extension
+        {
+            **esx,
+            "@timestamp": at(2),
+            "event.action": "file-rename",
+            "file.path": "/vmfs/volumes/ds2/app/app-000001.vmdk",
+        },
+    ]
+    for i in range(20):  # a user tidying a NAS share slowly: not a burst
+        rows.append(
+            {
+                "@timestamp": at(10 + i * 10),
+                "event.dataset": "synology.filexfer",
+                "observer.type": "nas",
+                "host.name": "nas01",
+                "event.action": "file-delete",
+                "user.name": "tanaka",
+                "file.path": f"/volume1/home/old{i}.docx",
+                "evidence_id": "nas01",
+            }
+        )
+    srv = servers_mod.analyse(make_ctx(tmp_path, rows))
+    assert srv["encrypted_on_hypervisor"] == [] and srv["notes"] == []
+    assert srv["hypervisors"][0]["vms_powered_off"] == 1
+    assert srv["nas"] == [] and srv["backups_destroyed"] == []
+    assert servers_mod.next_steps(srv) == []
+
+
+def test_windows_server_backup_catalogue_deleted(tmp_path: Path) -> None:
+    row = {
+        "@timestamp": at(0),
+        "event.dataset": "windows.application",
+        "event.code": "524",
+        "event.provider": "Microsoft-Windows-Backup",
+        "host.name": "bk01",
+        "message": "The backup catalog has been deleted.",
+        "evidence_id": "app-bk01",
+    }
+    srv = servers_mod.analyse(make_ctx(tmp_path, [row]))
+    [d] = srv["backups_destroyed"]
+    assert (d["host"], d["action"]) == ("bk01", "backup-catalog-deleted")
