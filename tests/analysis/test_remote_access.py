@@ -141,3 +141,28 @@ def test_terminal_services_1149_real_sample(shared: Path, tmp_path: Path) -> Non
     pairs = {(r["user"], r["source_ip"]) for r in rdp}
     assert ("administrator", "10.0.2.16") in pairs
     assert not any(r["exposed"] for r in rdp)  # a private address is not the internet
+
+
+def test_refused_gateway_connection_opens_no_session(tmp_path: Path) -> None:
+    """RD Gateway style: 304 is a session-start with outcome failure; 302 names the computer."""
+    rows = [
+        vpn(0, "vpn-login", "sato", "126.0.0.9", "success"),
+        vpn(
+            0.1,
+            "vpn-session-start",
+            "sato",
+            "126.0.0.9",
+            "failure",
+            **{"destination.domain": "SRV-ERP.corp.local"},
+        ),
+        vpn(
+            1,
+            "vpn-session-start",
+            "sato",
+            "126.0.0.9",
+            "success",
+            **{"destination.domain": "SRV-FILE01.corp.local"},
+        ),
+    ]
+    [s] = remote_access.sessions(make_ctx(tmp_path, rows))
+    assert s.resources == ["srv-file01"]

@@ -90,3 +90,39 @@ def test_windows_server_backup_catalogue_deleted(tmp_path: Path) -> None:
     srv = servers_mod.analyse(make_ctx(tmp_path, [row]))
     [d] = srv["backups_destroyed"]
     assert (d["host"], d["action"]) == ("bk01", "backup-catalog-deleted")
+
+
+def test_encryptor_run_from_the_shell(tmp_path: Path) -> None:
+    """No file log at all: the shell history shows the encryptor run against the datastore."""
+    esx = {
+        "host.name": "esx03",
+        "observer.type": "hypervisor",
+        "evidence_id": "esx03",
+        "event.dataset": "esxi.shell",
+        "user.name": "root",
+    }
+    rows = [
+        {
+            **esx,
+            "@timestamp": at(0),
+            "event.action": "shell-command",
+            "process.command_line": "vim-cmd vmsvc/power.off 12",
+        },
+        {
+            **esx,
+            "@timestamp": at(1),
+            "event.action": "shell-command",
+            "process.command_line": "/tmp/svc-e --path /vmfs/volumes/ds-prod/ --threads 8",
+        },
+        {
+            **esx,
+            "@timestamp": at(2),
+            "event.action": "shell-command",
+            "process.command_line": "ls /vmfs/volumes/ds-prod/",
+        },
+    ]
+    srv = servers_mod.analyse(make_ctx(tmp_path, rows))
+    [h] = srv["hypervisors"]
+    assert h["encrypted"] and h["datastores"] == ["ds-prod"]
+    assert h["encryptor_commands"] == ["/tmp/svc-e --path /vmfs/volumes/ds-prod/ --threads 8"]
+    assert "encryptor run" in h["note"]

@@ -36,6 +36,7 @@ from ashiato.analysis.vector_web import country
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
+from ashiato.normalize import host_key
 
 VPN_ACTIONS = ("vpn-login", "vpn-session-start", "vpn-session-end")
 LOGIN_JOIN = timedelta(minutes=10)  # a tunnel comes up within minutes of its login
@@ -60,6 +61,7 @@ COLUMNS = (
     "source.ip",
     "source.bytes",
     "destination.bytes",
+    "destination.domain",
     "observer.name",
     "observer.vendor",
     "observer.type",
@@ -83,6 +85,7 @@ class VpnSession:
     country: str | None
     source_bytes: int | None = None
     destination_bytes: int | None = None
+    resources: list[str] = field(default_factory=list)  # RD Gateway: computers reached
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def until(self) -> datetime:
@@ -103,6 +106,7 @@ class VpnSession:
             "vendor": self.vendor,
             "source_bytes": self.source_bytes,
             "destination_bytes": self.destination_bytes,
+            "resources": self.resources,
             "refs": [_ref(r) for r in self.rows[:5]],
         }
 
@@ -132,9 +136,9 @@ def _user(r: dict[str, Any]) -> str | None:
     return str(u).strip().lower() or None if u else None
 
 
-def _rows(ctx: Context, expr: Any) -> list[dict[str, Any]]:
+def _rows(ctx: Context, expr: Any, limit: int | None = None) -> list[dict[str, Any]]:
     cols = [c for c in COLUMNS if c in expr.columns]
-    return ctx.rows(expr.select(cols).order_by(list(EVENT_ORDER)))
+    return ctx.rows(expr.select(cols).order_by(list(EVENT_ORDER)), limit=limit)
 
 
 def vpn_rows(ctx: Context) -> list[dict[str, Any]]:
@@ -151,6 +155,8 @@ def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[Vpn
         action, ts, user = r.get("event.action"), r["@timestamp"], _user(r)
         pub = r.get("source.ip")
         tun = r.get("host.ip")
+        if action not in VPN_ACTIONS:
+            continue
         if action == "vpn-login":
             if r.get("event.outcome") != "success":
                 continue
@@ -158,6 +164,8 @@ def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[Vpn
             out.append(s)
             open_.append(s)
         elif action == "vpn-session-start":
+            if r.get("event.outcome") == "failure":
+                continue  # e.g. RD Gateway 304: the connection was refused
             hit = next(
                 (
                     s
@@ -199,6 +207,9 @@ def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[Vpn
             s.end = ts
             s.source_bytes = r.get("source.bytes")
             s.destination_bytes = r.get("destination.bytes")
+    for s in out:
+        names = {host_key(d) or d for r in s.rows if (d := r.get("destination.domain"))}
+        s.resources = sorted(names)
     pool = Pool(out)
     for s in out:  # a tunnel address reused by a later session ends the earlier one
         for later in pool.by_ip.get(s.tunnel_ip or "", []):
@@ -517,7 +528,7 @@ def rdp_logons(ctx: Context, pool: Pool) -> list[dict[str, Any]]:
     rdp4624 = (t["event.code"] == "4624") & (t["winlog.logon.type"] == 10)
     ts = t["event.dataset"].contains("terminalservices") & t["event.code"].isin(["1149", "21"])
     out: list[dict[str, Any]] = []
-    for r in _rows(ctx, t.filter(rdp4624 | ts).limit(5000)):
+    for r in _rows(ctx, t.filter(rdp4624 | ts), limit=5000):
         ip, user = r.get("source.ip"), _user(r)
         if r["event.code"] != "4624":
             data = _user_data(r)
@@ -599,6 +610,7 @@ def _entry(
         for r in rdp
         if sess_hit and r["vpn"] and r["vpn"]["user"] == user and r["vpn"]["public_ip"] == ip
     ]
+    res = sess_hit.resources if sess_hit else []
     rows = [r for s in sig if (s.user, s.source_ip) == best for r in s.rows]
     rows += sess_hit.rows[:2] if sess_hit else []
     rows += [r["_row"] for r in later[:5]]
@@ -613,7 +625,7 @@ def _entry(
         "tunnel_ip": sess_hit.tunnel_ip if sess_hit else None,
         "signals": kinds,
         "score": score[best],
-        "rdp_to": sorted({r["host"] for r in later if r["host"]}),
+        "rdp_to": sorted({r["host"] for r in later if r["host"]} | set(res)),
         "evidence": [vars(e) for e in _evidence(uniq, limit=12)],
     }
 
@@ -636,7 +648,7 @@ def vpn_logons(
     )
     out: list[tuple[str, dict[str, Any]]] = []
     signed: set[int] = set()
-    for r in _rows(ctx, q.limit(200)):
+    for r in _rows(ctx, q, limit=200):
         s = pool.at(r.get("source.ip"), r["@timestamp"])
         if s is None:
             continue

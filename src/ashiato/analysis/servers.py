@@ -39,7 +39,11 @@ POWER_OFF_CMD = (
     r"(?i)(esxcli\s+vm\s+process\s+kill|vim-cmd\s+vmsvc/power\.(off|shutdown|suspend)"
     r"|vim-cmd\s+hostsvc/autostartmanager/enable_autostart\s+false)"
 )
-ENCRYPT_CMD = r"(?i)(\bencrypt|\.(sh|elf)\b.*(/vmfs/volumes|\.vmdk)|/vmfs/volumes/\S+\s*$)"
+# a program from a scratch folder (or named for it) run against the datastores
+ENCRYPT_CMD = (
+    r"(?i)^(\S*/(tmp|scratch|var/tmp|vmfs/volumes/[^/\s]+)/|\./)\S+\s.*(/vmfs/volumes|\.vmdk)"
+    r"|\bencrypt\S*\s.*/vmfs/volumes"
+)
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
 HOUR = timedelta(hours=1)
 _VM = re.compile(VM_FILE)
@@ -48,14 +52,27 @@ _VM_PLUS = re.compile(r"(?i)\.(vmdk|vmx|vmxf|vmsd|vmsn|vswp|vmss|nvram|vmem)\.[^
 _NOTE = re.compile(RANSOM_NOTE)
 _EXT = re.compile(RANSOM_EXTENSION)
 _OFF = re.compile(POWER_OFF_CMD)
+_ENCRYPT = re.compile(ENCRYPT_CMD)
+SERVER_ACTIONS = (
+    "ssh-enabled",
+    "shell-enabled",
+    "shell-command",
+    "vm-power-off",
+    "file-rename",
+    "file-delete",
+    "file-write",
+    "login",
+)
 
 
 def _rows(ctx: Context) -> list[dict[str, Any]]:
+    """Only the actions read here: a vmkernel or NAS log holds millions of other lines."""
     t = ctx.events
     ds = t["event.dataset"]
-    server = t["observer.type"].isin(list(SERVER_TYPES)) | ibis.coalesce(
-        ds.re_search(SERVER_DATASETS), False
-    )
+    server = (
+        t["observer.type"].isin(list(SERVER_TYPES))
+        | ibis.coalesce(ds.re_search(SERVER_DATASETS), False)
+    ) & t["event.action"].isin(list(SERVER_ACTIONS))
     wsb = (ds == "windows.application") & (t["event.code"] == "524")  # catalogue deleted
     q = t.filter(server | wsb | t["event.action"].isin(list(BACKUP_DESTROYED)))
     return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=200_000)
@@ -128,7 +145,10 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         r
         for r in rows
         if r.get("event.action") == "vm-power-off"
-        or (r in cmds and _OFF.search(r.get("process.command_line") or ""))
+        or (
+            r.get("event.action") == "shell-command"
+            and _OFF.search(r.get("process.command_line") or "")
+        )
     ]
     files = [
         r
@@ -139,14 +159,11 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     vm_hit = [r for r in files if _vm_encrypted(r)]
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
     logins = [r for r in rows if r.get("event.action") == "login"]
-    encrypted = bool(vm_hit) or (bool(notes) and bool(off))
-    datastores = sorted(
-        {
-            m.group(1)
-            for r in vm_hit + notes
-            if (m := re.search(r"/vmfs/volumes/([^/]+)/", r["file.path"]))
-        }
-    )
+    runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
+    encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off))
+    texts = [r["file.path"] for r in vm_hit + notes]
+    texts += [str(r.get("process.command_line") or "") for r in runs]
+    datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s]+)/", x)})
     vms = sorted({name for r in off if (name := _vm_name(r))})
     note = None
     if encrypted:
@@ -155,11 +172,17 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
         if off:
             steps.append(f"{len(off)} VM power-off(s) from {iso(off[0]['@timestamp'])}")
-        first = (vm_hit or notes)[0]
-        steps.append(
-            f"{len(vm_hit)} VM file(s) renamed or rewritten from "
-            f"{iso(first['@timestamp'])}" + (f", ransom note(s) {len(notes)}" if notes else "")
-        )
+        if runs:
+            steps.append(
+                f"encryptor run {iso(runs[0]['@timestamp'])}: "
+                f"{str(runs[0].get('process.command_line'))[:120]}"
+            )
+        if vm_hit or notes:
+            first = (vm_hit or notes)[0]
+            steps.append(
+                f"{len(vm_hit)} VM file(s) renamed or rewritten from {iso(first['@timestamp'])}"
+                + (f", ransom note(s) {len(notes)}" if notes else "")
+            )
         note = (
             f"The encryption happened on the hypervisor {host}"
             + (f" (datastores {', '.join(datastores)})" if datastores else "")
@@ -168,7 +191,9 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
             + ". The guests' own logs would not show it; "
             "every VM on it is affected, whatever its own logs say."
         )
-    chain = sorted(ssh[:3] + off[:5] + (vm_hit or notes)[:5], key=lambda r: r["@timestamp"])
+    chain = sorted(
+        ssh[:3] + off[:5] + runs[:3] + (vm_hit or notes)[:5], key=lambda r: r["@timestamp"]
+    )
     return {
         "host": host,
         "encrypted": encrypted,
@@ -178,6 +203,7 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "vms": vms[:50],
         "vm_files_encrypted": len(vm_hit),
         "ransom_notes": len(notes),
+        "encryptor_commands": [str(r.get("process.command_line"))[:300] for r in runs[:5]],
         "datastores": datastores,
         "examples": [r["file.path"] for r in vm_hit[:10]],
         "users": sorted({str(r["user.name"]) for r in ssh + cmds + logins if r.get("user.name")}),
