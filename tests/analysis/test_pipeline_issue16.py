@@ -59,3 +59,21 @@ def test_findings_json_carries_the_new_sections(tmp_path: Path) -> None:
     assert data["incident"]["kind"] == "ransomware" and data["incident"]["detected"]
     assert "esx01" in data["incident"]["summary"] and "nas01" in data["incident"]["summary"]
     assert any("krbtgt" in s for s in data["next_steps"])
+
+
+def test_hands_on_keyboard_hosts_are_marked(tmp_path: Path) -> None:
+    case = make_case(tmp_path, intrusion())
+    f = investigate(case)
+    by = {h.host: h for h in f.hosts}
+    assert by["srv-file01"].verdict == "infected"  # the renamed rclone ran there
+    assert any(
+        r.startswith("exfiltration_tool: rclone (renamed)") for r in by["srv-file01"].reasons
+    )
+    assert by["dc01"].verdict == "suspicious"
+    assert any(r.startswith("intruder_account:") for r in by["dc01"].reasons)
+    assert by["esx01"].verdict == "infected" and by["nas01"].verdict == "infected"
+    assert by["bk01"].verdict == "suspicious"
+    reached = {r["host"]: r for r in f.accounts["hosts_reached"]}
+    assert {"srv-file01", "dc01"} <= set(reached)
+    assert reached["srv-file01"]["account"] == VICTIM
+    assert not f.incident["summary"].startswith("No host")

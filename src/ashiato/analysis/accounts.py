@@ -396,7 +396,31 @@ def _result(
         "disable": disable,
         "reset": reset,
         "krbtgt_reset": bool(why),
+        "hosts_reached": _reached(intruder),
     }
+
+
+def _reached(intruder: list[Account]) -> list[dict[str, Any]]:
+    """Hosts an intruder account logged on to or acted on: first time per host."""
+    first: dict[str, Action] = {}
+    for acc in intruder:
+        for a in acc.actions:
+            if (
+                a.host
+                and a.actor == acc.name
+                and (a.host not in first or a.time < first[a.host].time)
+            ):
+                first[a.host] = a
+    return [
+        {
+            "host": h,
+            "account": a.actor,
+            "time": iso(a.time),
+            "detail": a.detail,
+            "ref": f"{a.row.get('evidence_id')}:{a.row.get('record')}",
+        }
+        for h, a in sorted(first.items(), key=lambda x: x[1].time)
+    ]
 
 
 def next_steps(acc: dict[str, Any]) -> list[str]:

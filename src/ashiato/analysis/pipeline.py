@@ -277,6 +277,8 @@ def _entry_accounts_theft_servers(
             + "; ".join(findings.exfiltration["settle"][:3])
             + "."
         )
+    had_infected = any(h.verdict == "infected" for h in findings.hosts)
+    _mark_hosts(findings)
     at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
     findings.next_steps[at:at] = steps
     srv = findings.servers
@@ -285,9 +287,7 @@ def _entry_accounts_theft_servers(
         findings.incident["kind"] = "ransomware"
         findings.incident["detected"] = True
         more = f"files encrypted on {', '.join(hit)} (hypervisor/NAS)"
-        base = findings.incident.get("summary") or ""
-        if not findings.hosts or not any(h.verdict == "infected" for h in findings.hosts):
-            base = ""
+        base = (findings.incident.get("summary") or "") if had_infected else ""
         findings.incident["summary"] = (base.rstrip(".") + "; " if base else "") + more + "."
     if ent.entry:
         e = ent.entry
@@ -295,3 +295,43 @@ def _entry_accounts_theft_servers(
             f"{e['via']} sign-in of {e['user']} from {e['source_ip']} "
             f"({e['country'] or 'country unknown'}) at {e['time']}"
         )
+
+
+_RANK = {"infected": 0, "suspicious": 1, "clean": 2, "unknown": 3}
+
+
+def _mark_hosts(findings: Findings) -> None:
+    """Hands-on-keyboard leaves no malware signal: a host the intruder's account logged on
+    to is suspicious; one where exfiltration tools ran, or whose files were encrypted on a
+    hypervisor or NAS, is infected (compromised)."""
+    marks: list[tuple[str, str, str, str | None]] = []  # host, verdict, reason, time
+    for r in findings.accounts.get("hosts_reached", []):
+        marks.append((r["host"], "suspicious", f"intruder_account: {r['detail']}", r["time"]))
+    for x in findings.exfiltration.get("tools", []):
+        if x.get("host"):
+            line = f"exfiltration_tool: {x['what']}: {x['command_line'][:160]}"
+            marks.append((x["host"], "infected", line, x["time"]))
+    srv = findings.servers
+    for h in srv.get("hypervisors", []):
+        if h["encrypted"]:
+            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", None))
+    for n in srv.get("nas", []):
+        if n["ransom_files"]:
+            what = f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware names"
+            marks.append((n["host"], "infected", what, None))
+    for b in srv.get("backups_destroyed", []):
+        if b.get("host"):
+            marks.append((b["host"], "suspicious", f"backups_destroyed: {b['action']}", b["time"]))
+    by = {h.host: h for h in findings.hosts}
+    for host, verdict, reason, when in marks:
+        h = by.get(host)
+        if h is None:
+            h = by[host] = HostFinding(host, [], [], "unknown", None, None)
+            findings.hosts.append(h)
+        if _RANK[verdict] < _RANK.get(h.verdict, 3):
+            h.verdict = verdict
+        if reason not in h.reasons:
+            h.reasons.append(reason)
+        if when and verdict == "infected" and (not h.first_malicious or when < h.first_malicious):
+            h.first_malicious = when
+    findings.hosts.sort(key=lambda h: (_RANK.get(h.verdict, 3), h.host))
