@@ -166,3 +166,10 @@ def test_refused_gateway_connection_opens_no_session(tmp_path: Path) -> None:
     ]
     [s] = remote_access.sessions(make_ctx(tmp_path, rows))
     assert s.resources == ["srv-file01"]
+
+
+def test_repeated_night_sign_ins_count_once(tmp_path: Path) -> None:
+    rows = [vpn(i * 60, "vpn-login", "ito", "126.0.0.5", "success") for i in range(6)]
+    ent = remote_access.analyse(make_ctx(tmp_path, rows))  # Saturday 02:00-07:00 JST
+    assert [(s.kind, s.user) for s in ent.signals] == [("off_hours", "ito")]
+    assert ent.entry is None  # one weak kind of sign names no way in

@@ -126,3 +126,37 @@ def test_encryptor_run_from_the_shell(tmp_path: Path) -> None:
     assert h["encrypted"] and h["datastores"] == ["ds-prod"]
     assert h["encryptor_commands"] == ["/tmp/svc-e --path /vmfs/volumes/ds-prod/ --threads 8"]
     assert "encryptor run" in h["note"]
+
+
+def test_unnamed_esxi_log_named_after_its_folder(tmp_path: Path) -> None:
+    """A local /var/log copy names no host: the collection folder does."""
+    from intrusion_case import make_case
+
+    from ashiato.analysis.context import Context
+
+    rows = [
+        {
+            "@timestamp": at(0),
+            "event.dataset": "esxi.shell",
+            "observer.type": "hypervisor",
+            "event.action": "shell-command",
+            "evidence_id": "ev1",
+            "process.command_line": "/tmp/e /vmfs/volumes/ds1/vm1/vm1-flat.vmdk",
+        },
+        {
+            "@timestamp": at(1),
+            "event.dataset": "esxi.hostd",
+            "observer.type": "hypervisor",
+            "event.action": "vm-power-off",
+            "evidence_id": "ev2",
+        },
+    ]
+    case = make_case(tmp_path, rows)
+    with case.writer() as con:
+        for ev, path in (
+            ("ev1", "collect/ESX07/var/log/shell.log"),
+            ("ev2", "collect/ESX07/var/log/hostd.log"),
+        ):
+            con.execute("INSERT INTO evidence (evidence_id, path) VALUES (?, ?)", [ev, path])
+    srv = servers_mod.analyse(Context(events=case.ibis().table("events"), tz="UTC"))
+    assert srv["encrypted_on_hypervisor"] == ["esx07"]

@@ -46,7 +46,7 @@ BRUTE_FAILURES = 5  # failures for one account before its success
 SPRAY_ACCOUNTS = 5  # distinct accounts failed from one source
 ATTEMPT_WINDOW = timedelta(hours=24)
 OFFICE_HOURS = (7, 20)  # local hours [start, end) on weekdays
-RDP_CODES = ("4624", "1149", "21")
+MIN_ENTRY_SCORE = 2  # a night-time sign-in alone is someone working late, not the way in
 COLUMNS = (
     "@timestamp",
     "event.dataset",
@@ -245,6 +245,7 @@ class Signal:
     time: datetime
     detail: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    got_in: bool = True  # spraying / brute force: whether a success followed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -373,6 +374,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 f"{len(rs)} failed sign-ins for {len(accounts)} accounts from {src}"
                 + (f", then {_user(hit)} signed in" if hit else ", none succeeded from there"),
                 rs[:3] + ([hit] if hit else []),
+                got_in=hit is not None,
             )
         )
     for user, rs in by_user.items():
@@ -398,6 +400,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 f"{len(rs)} failed sign-ins for {user} from {len(srcs)} address(es)"
                 + (f", then a success from {hit.get('source.ip')}" if hit else ""),
                 rs[:3] + ([hit] if hit else []),
+                got_in=hit is not None,
             )
         )
     return out
@@ -467,12 +470,16 @@ def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
     except (KeyError, ValueError):
         return []
     out: list[Signal] = []
+    seen: set[tuple[str | None, str | None]] = set()
     for r in logins:
         if r.get("event.outcome") != "success":
             continue
         local = r["@timestamp"].astimezone(zone)
         if local.weekday() < 5 and OFFICE_HOURS[0] <= local.hour < OFFICE_HOURS[1]:
             continue
+        if (_user(r), r.get("source.ip")) in seen:
+            continue  # the first one per account and source says it
+        seen.add((_user(r), r.get("source.ip")))
         out.append(
             Signal(
                 "off_hours",
@@ -586,18 +593,18 @@ def _entry(
 ) -> dict[str, Any] | None:
     """The most likely way in: the earliest successful sign-in with the most weight behind it
     (spraying/brute force ending in a success, abroad, two countries, exposed RDP)."""
-    score: dict[tuple[str | None, str | None], int] = Counter()
+    kinds_of: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
     first: dict[tuple[str | None, str | None], Signal] = {}
     for s in sig:
-        if s.kind in ("password_spray", "brute_force") and s.user is None:
+        if not s.got_in:
             continue  # nobody got in that way
-        if s.kind == "brute_force" and "then a success" not in s.detail:
-            continue
         key = (s.user, s.source_ip)
-        score[key] += _WEIGHT[s.kind]
+        kinds_of[key].add(s.kind)
         if key not in first or s.time < first[key].time:
             first[key] = s
-    if not score:
+    # each kind of sign once: fifty night-time sign-ins are not fifty reasons
+    score = {k: sum(_WEIGHT[x] for x in kinds) for k, kinds in kinds_of.items()}
+    if not score or max(score.values()) < MIN_ENTRY_SCORE:
         return None
     best = max(score, key=lambda k: (score[k], -first[k].time.timestamp()))
     s0 = first[best]

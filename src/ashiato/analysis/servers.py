@@ -25,6 +25,7 @@ from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
+from ashiato.normalize import host_key
 
 SERVER_TYPES = ("hypervisor", "nas", "backup")
 SERVER_DATASETS = r"^(esxi|synology|qnap|veeam)\."
@@ -78,6 +79,33 @@ def _rows(ctx: Context) -> list[dict[str, Any]]:
     return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=200_000)
 
 
+def _named(r: dict[str, Any]) -> bool:
+    return bool(r.get("host.name") or r.get("observer.name"))
+
+
+_GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", ""}
+
+
+def _evidence_names(ctx: Context, ids: set[str]) -> dict[str, str]:
+    """A server's own log copied off it (ESXi /var/log) names no host: use the folder it
+    was collected in (``esx01/var/log/hostd.log`` → esx01)."""
+    if not ids:
+        return {}
+    try:
+        ev = ctx.events.get_backend().table("evidence")
+        q = ev.filter(ev["evidence_id"].isin(sorted(ids))).select("evidence_id", "path")
+        paths = {r["evidence_id"]: str(r["path"] or "") for r in ctx.rows(q)}
+    except Exception:  # a bare events table (other engines) has no evidence table
+        return {}
+    out: dict[str, str] = {}
+    for ev_id, path in paths.items():
+        parts = re.split(r"[\\/!]", path)[:-1]
+        name = next((p for p in reversed(parts) if p.lower() not in _GENERIC), None)
+        if name:
+            out[ev_id] = host_key(name) or name
+    return out
+
+
 def _kind(r: dict[str, Any]) -> str:
     ot = r.get("observer.type")
     ds = str(r.get("event.dataset") or "")
@@ -97,7 +125,11 @@ def _basename(path: str) -> str:
 def analyse(ctx: Context) -> dict[str, Any]:
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     backups: list[dict[str, Any]] = []
-    for r in _rows(ctx):
+    rows = _rows(ctx)
+    names = _evidence_names(ctx, {r["evidence_id"] for r in rows if not _named(r)})
+    for r in rows:
+        if not _named(r):
+            r["host.name"] = names.get(r["evidence_id"]) or f"unnamed {_kind(r)}"
         action = r.get("event.action")
         if action in BACKUP_DESTROYED or (
             r.get("event.dataset") == "windows.application" and r.get("event.code") == "524"
