@@ -82,3 +82,23 @@ def test_real_dcsync_group_and_user_events(shared: Path, tmp_path: Path) -> None
     assert groups and all("Administrators" in a.detail for a in groups)
     assert {a.target for a in groups} >= {"S-1-5-20"}  # NETWORK SERVICE by SID
     assert [a for a in acts if a.kind == "created"]
+
+
+def test_scheduled_task_pushed_to_many_hosts(tmp_path: Path) -> None:
+    """The same task created on four hosts within minutes: a central push (GPO)."""
+    rows = [
+        sec(
+            i * 3,
+            "4698",
+            f"pc-{i:02}",
+            {"TaskName": "\\Microsoft\\Update\\svcupd", "SubjectUserName": "PC$"},
+        )
+        for i in range(4)
+    ]
+    rows.append(sec(0, "4698", "pc-09", {"TaskName": "\\Adobe Acrobat Update Task"}))
+    acts = accounts.actions(make_ctx(tmp_path, rows))
+    [push] = [a for a in acts if a.kind == "gpo_scheduled_task"]
+    assert "created on 4 hosts within an hour" in push.detail and "svcupd" in push.detail
+    ctx = make_ctx(tmp_path / "b", rows)
+    acc = accounts.analyse(ctx, identity.build(ctx), None, [])
+    assert acc["domain_compromised"] and "4 hosts" in acc["why_domain_compromised"][0]

@@ -77,3 +77,15 @@ def test_hands_on_keyboard_hosts_are_marked(tmp_path: Path) -> None:
     assert {"srv-file01", "dc01"} <= set(reached)
     assert reached["srv-file01"]["account"] == VICTIM
     assert not f.incident["summary"].startswith("No host")
+
+
+def test_no_vpn_log_in_a_compromised_domain_asks_for_it(tmp_path: Path) -> None:
+    from intrusion_case import domain
+
+    f = investigate(make_case(tmp_path, domain()))
+    assert f.accounts["domain_compromised"]
+    assert any(m["what"] == "VPN / remote-access logs" for m in f.coverage["missing"])
+    assert any(s.startswith("Collect: VPN / remote-access logs") for s in f.next_steps)
+    # with the VPN log in the case, it isn't asked for
+    g = investigate(make_case(tmp_path / "b", domain() + spray()))
+    assert not any(m["what"] == "VPN / remote-access logs" for m in g.coverage["missing"])

@@ -49,6 +49,8 @@ GPO_TASKS = (
 )
 CODES = ("4720", "4724", "4728", "4732", "4756", "4662", "4769", "4768", "5136", "5141")
 LOGON_SLACK = timedelta(hours=24)
+PUSH_HOSTS = 3  # one task on this many hosts at once was pushed, not set up by hand
+PUSH_WINDOW = timedelta(hours=1)
 ROUNDS = 3  # accounts found by accounts found by the entry account...
 _PRIV = re.compile(PRIVILEGED_GROUP)
 _DOMAIN = re.compile(DOMAIN_GROUP)
@@ -242,7 +244,43 @@ def actions(ctx: Context) -> list[Action]:
                 )
             )
     # one RC4 ticket can be an old client; several service accounts by one requester is roasting
-    return [a for a in out if a.kind != "kerberoasting" or len(kerb[a.actor or ""]) >= 2]
+    out = [a for a in out if a.kind != "kerberoasting" or len(kerb[a.actor or ""]) >= 2]
+    return out + task_pushes(ctx)
+
+
+def task_pushes(ctx: Context) -> list[Action]:
+    """One scheduled task (4698, same name) created on several hosts within an hour: pushed
+    centrally, as Group Policy deploys a ransomware launcher."""
+    t = ctx.events
+    q = t.filter((t["event.dataset"] == "windows.security") & (t["event.code"] == "4698"))
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=20000):
+        name = str(_data(r).get("TaskName") or "").strip()
+        if name and r.get("host.name"):
+            by[name.lower()].append(r)
+    out: list[Action] = []
+    for rs in by.values():
+        for i, r in enumerate(rs):
+            near = [x for x in rs[i:] if x["@timestamp"] - r["@timestamp"] <= PUSH_WINDOW]
+            hosts = sorted({str(x["host.name"]) for x in near})
+            if len(hosts) >= PUSH_HOSTS:
+                name = str(_data(r).get("TaskName"))
+                listed = ", ".join(hosts[:8]) + (" …" if len(hosts) > 8 else "")
+                out.append(
+                    Action(
+                        "gpo_scheduled_task",
+                        _norm(r.get("user.name")),
+                        None,
+                        r.get("host.name"),
+                        r["@timestamp"],
+                        f"scheduled task {name} created on {len(hosts)} hosts within "
+                        f"an hour ({listed}): pushed centrally (Group Policy or a "
+                        "remote tool)",
+                        r,
+                    )
+                )
+                break
+    return out
 
 
 def analyse(
@@ -357,6 +395,14 @@ def _result(
             why.append(f"{a.target} was added to {grp}")
     if any(a.kind.startswith("gpo_") for a in acts if a.actor in {x.name for x in intruder}):
         why.append("Group Policy was changed by an intruder account")
+    mine = {x.name for x in intruder}
+    pushes = [
+        a
+        for a in acts
+        if a.kind == "gpo_scheduled_task" and (a.row.get("event.code") == "4698" or a.actor in mine)
+    ]
+    if pushes:
+        why.append(pushes[0].detail)
     out = []
     for acc in sorted(accts.values(), key=lambda x: (not x.by_intruder, x.name)):
         times = sorted(x.time for x in acc.actions)

@@ -278,6 +278,10 @@ def _entry_accounts_theft_servers(
             + "."
         )
     had_infected = any(h.verdict == "infected" for h in findings.hosts)
+    gap = remote_access.missing_vpn(ent)
+    if gap is not None and (had_infected or findings.accounts.get("domain_compromised")):
+        findings.coverage.setdefault("missing", []).append(vars(gap))
+        steps.append(f"Collect: {gap.what}. {gap.advice}")
     _mark_hosts(findings)
     at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
     findings.next_steps[at:at] = steps

@@ -35,7 +35,7 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.vector_web import country
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
-from ashiato.findings import Evidence
+from ashiato.findings import Evidence, Missing
 from ashiato.normalize import host_key
 
 VPN_ACTIONS = ("vpn-login", "vpn-session-start", "vpn-session-end")
@@ -730,3 +730,28 @@ def _endpoint_logs(ctx: Context) -> bool:
     t = ctx.events
     q = t.filter(t["event.dataset"] == "windows.security").limit(1)
     return bool(ctx.rows(q.select("event.dataset")))
+
+
+VPN_ADVICE = (
+    "Export the remote-access device's log for at least 30 days before the incident: "
+    "FortiGate Log & Report > Events > VPN (or the syslog/FortiAnalyzer copy), Palo Alto "
+    "Monitor > Logs > GlobalProtect, Cisco ASA syslog (113039, 722022/722023, 722051, "
+    "113019), Ivanti/Pulse System > Log/Monitoring > User Access, SonicWall Log > SSL VPN, "
+    "RD Gateway Microsoft-Windows-TerminalServices-Gateway/Operational and NPS Security "
+    "6272-6278."
+)
+
+
+def missing_vpn(ent: Entry) -> Missing | None:
+    """No remote-access sign-ins in an incident case: the commonest way in can't be seen."""
+    if ent.sessions or any(s.kind != "exposed_rdp" for s in ent.signals):
+        return None
+    return Missing(
+        what="VPN / remote-access logs",
+        why_it_matters=(
+            "most ransomware intrusions today come in through VPN equipment or remote "
+            "desktop; without the VPN log the entry account, its source address and country, "
+            "and who held a VPN pool address can't be named"
+        ),
+        advice=VPN_ADVICE,
+    )
