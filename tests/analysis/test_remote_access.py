@@ -173,3 +173,52 @@ def test_repeated_night_sign_ins_count_once(tmp_path: Path) -> None:
     ent = remote_access.analyse(make_ctx(tmp_path, rows))  # Saturday 02:00-07:00 JST
     assert [(s.kind, s.user) for s in ent.signals] == [("off_hours", "ito")]
     assert ent.entry is None  # one weak kind of sign names no way in
+
+
+def test_rdp_brute_force_from_the_internet(tmp_path: Path) -> None:
+    """4625 failures from a public address, then 4624 type 10: brute force on exposed RDP."""
+    from intrusion_case import sec
+
+    rows = [
+        sec(
+            i,
+            "4625",
+            "srv-app",
+            {"TargetUserName": "administrator"},
+            **{
+                "user.name": "administrator",
+                "source.ip": "45.137.21.9",
+                "winlog.logon.type": 3,
+                "event.outcome": "failure",
+            },
+        )
+        for i in range(40)
+    ]
+    # Kerberos pre-authentication failures keep user and address only in EventData
+    rows += [
+        sec(
+            41 + i,
+            "4771",
+            "dc01",
+            {"TargetUserName": f"user{i}", "IpAddress": "::ffff:91.215.85.1"},
+        )
+        for i in range(6)
+    ]
+    rows.append(logon(50, "srv-app", "administrator", "45.137.21.9"))
+    # failures from inside are no entry
+    rows += [
+        sec(i, "4625", "srv-app", {}, **{"user.name": "tanaka", "source.ip": "10.0.7.7"})
+        for i in range(10)
+    ]
+    ctx = make_ctx(tmp_path, rows)
+    ent = remote_access.analyse(ctx)
+    brute = [s for s in ent.signals if s.kind == "brute_force"]
+    assert [(s.user, s.source_ip, s.got_in) for s in brute] == [
+        ("administrator", "45.137.21.9", True)
+    ]
+    assert brute[0].detail.startswith("40 failed sign-ins for administrator")
+    spray_ = [s for s in ent.signals if s.kind == "password_spray"]
+    assert [(s.source_ip, s.got_in) for s in spray_] == [("91.215.85.1", False)]
+    e = ent.entry
+    assert e is not None and (e["user"], e["via"], e["country"]) == ("administrator", "rdp", "US")
+    assert "brute_force" in e["signals"] and "exposed_rdp" in e["signals"]

@@ -33,7 +33,7 @@ import ibis
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.vector_web import country
-from ashiato.engines import EVENT_ORDER
+from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Missing
 from ashiato.normalize import host_key
@@ -287,7 +287,7 @@ def analyse(ctx: Context) -> Entry:
     logins = [r for r in vrows if r.get("event.action") == "vpn-login"]
     home = home_country(ctx.tz, sess)
     sig: list[Signal] = []
-    sig += attempts(logins)
+    sig += attempts(logins + windows_logins(ctx))
     sig += foreign(logins, home)
     sig += new_sources(logins)
     sig += off_hours(logins, ctx.tz)
@@ -341,6 +341,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
     """Failures then success: many for one account (brute force), or one source failing
     across many accounts (spraying); a success after them is the likely way in."""
     out: list[Signal] = []
+    logins = sorted(logins, key=lambda r: r["@timestamp"])
     fails = [r for r in logins if r.get("event.outcome") == "failure"]
     wins = [r for r in logins if r.get("event.outcome") == "success"]
     by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -356,12 +357,13 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
         if len(accounts) < SPRAY_ACCOUNTS:
             continue
         sprayed |= accounts
+        n, last = _count(rs)
         after = [
             w
             for w in wins
             if w.get("source.ip") == src
             and _user(w) in accounts
-            and rs[0]["@timestamp"] <= w["@timestamp"] <= rs[-1]["@timestamp"] + ATTEMPT_WINDOW
+            and rs[0]["@timestamp"] <= w["@timestamp"] <= last + ATTEMPT_WINDOW
         ]
         hit = after[0] if after else None
         out.append(
@@ -371,20 +373,20 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 src,
                 country(src),
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{len(rs)} failed sign-ins for {len(accounts)} accounts from {src}"
+                f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
                 + (f", then {_user(hit)} signed in" if hit else ", none succeeded from there"),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
         )
     for user, rs in by_user.items():
-        if len(rs) < BRUTE_FAILURES:
+        n, last = _count(rs)
+        if n < BRUTE_FAILURES:
             continue
         after = [
             w
             for w in wins
-            if _user(w) == user
-            and rs[0]["@timestamp"] <= w["@timestamp"] <= rs[-1]["@timestamp"] + ATTEMPT_WINDOW
+            if _user(w) == user and rs[0]["@timestamp"] <= w["@timestamp"] <= last + ATTEMPT_WINDOW
         ]
         if not after and user in sprayed:
             continue  # one of many sprayed accounts, said above
@@ -397,12 +399,72 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 hit.get("source.ip") if hit else (srcs[0] if srcs else None),
                 country(hit.get("source.ip")) if hit else None,
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{len(rs)} failed sign-ins for {user} from {len(srcs)} address(es)"
+                f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
                 + (f", then a success from {hit.get('source.ip')}" if hit else ""),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
         )
+    return out
+
+
+def _count(rs: list[dict[str, Any]]) -> tuple[int, datetime]:
+    """How many failures and the last one (Windows failures come aggregated: ``_n``, ``_last``)."""
+    n = sum(int(r.get("_n") or 1) for r in rs)
+    return n, max(r.get("_last") or r["@timestamp"] for r in rs)
+
+
+# private, loopback and link-local: Windows sign-ins from these are not from the internet
+_INSIDE = (
+    r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|::1$|f[cde][0-9a-f]{2}:|-$)"
+)
+
+
+def windows_logins(ctx: Context) -> list[dict[str, Any]]:
+    """Windows sign-ins from public addresses (exposed RDP/SMB), in the shape of VPN logins:
+    failures (4625, Kerberos 4771) counted per source and account in the engine, successes
+    (4624 network or remote desktop) as rows."""
+    t = ctx.events
+    sec = t["event.dataset"] == "windows.security"
+    k_user = json_field(t["extra"], "winlog", "event_data", "TargetUserName")
+    k_ip = json_field(t["extra"], "winlog", "event_data", "IpAddress")
+    ip = ibis.coalesce(t["source.ip"], k_ip.re_replace(r"^::ffff:", ""))
+    user = ibis.coalesce(t["user.name"], k_user)
+    outside = ip.notnull() & ~ibis.coalesce(ip.re_search(_INSIDE), False)
+    fails = t.filter(sec & t["event.code"].isin(["4625", "4771"])).mutate(_ip=ip, _user=user)
+    fails = fails.filter(
+        fails["_ip"].notnull() & ~ibis.coalesce(fails["_ip"].re_search(_INSIDE), False)
+    )
+    agg = fails.group_by(["_ip", "_user"]).aggregate(
+        _n=fails.count(),
+        first=fails["@timestamp"].min(),
+        _last=fails["@timestamp"].max(),
+        ev=fails["evidence_id"].min(),
+        rec=fails["record"].min(),
+        host=fails["host.name"].min(),
+    )
+    out: list[dict[str, Any]] = []
+    for r in ctx.rows(agg.order_by(["first", "_ip", "_user"]), limit=20000):
+        out.append(
+            {
+                "@timestamp": r["first"],
+                "_last": r["_last"],
+                "_n": int(r["_n"]),
+                "event.outcome": "failure",
+                "user.name": r["_user"],
+                "source.ip": r["_ip"],
+                "event.dataset": "windows.security",
+                "event.code": "4625",
+                "host.name": r["host"],
+                "evidence_id": r["ev"],
+                "record": r["rec"],
+            }
+        )
+    ok = t.filter(
+        sec & (t["event.code"] == "4624") & t["winlog.logon.type"].isin([3, 10]) & outside
+    )
+    for r in _rows(ctx, ok, limit=5000):
+        out.append({**r, "event.outcome": "success"})
     return out
 
 
@@ -610,7 +672,8 @@ def _entry(
     s0 = first[best]
     user, ip = best
     kinds = sorted({s.kind for s in sig if (s.user, s.source_ip) == best})
-    via = "rdp" if kinds == ["exposed_rdp"] else "vpn"
+    mine = [r for s in sig if (s.user, s.source_ip) == best for r in s.rows]
+    via = _via(mine)
     sess_hit = next((s for s in sess if s.user == user and s.public_ip == ip), None)
     later = [
         r
@@ -635,6 +698,15 @@ def _entry(
         "rdp_to": sorted({r["host"] for r in later if r["host"]} | set(res)),
         "evidence": [vars(e) for e in _evidence(uniq, limit=12)],
     }
+
+
+def _via(rows: list[dict[str, Any]]) -> str:
+    """How the entry's sign-in came: the VPN, remote desktop, or another Windows logon."""
+    if any(r.get("observer.type") == "vpn" for r in rows):
+        return "vpn"
+    if any(r.get("winlog.logon.type") == 10 or r.get("event.code") in ("1149", "21") for r in rows):
+        return "rdp"
+    return "logon"
 
 
 def vpn_logons(
@@ -694,7 +766,7 @@ def next_steps(ctx: Context, ent: Entry) -> list[str]:
     e = ent.entry
     if e:
         where = f"{e['source_ip']} ({e['country'] or 'country unknown'})"
-        what = "VPN" if e["via"] == "vpn" else "remote desktop"
+        what = {"vpn": "VPN", "rdp": "remote desktop"}.get(e["via"], "Windows")
         steps.append(
             f"The way in: {what} sign-in of {e['user']} from {where} at {e['time']} "
             f"({', '.join(e['signals'])}). Disable {e['user']} and end its sessions now, block "
