@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from intrusion_case import FS_IP, at, logon, make_ctx, theft
 
 from ashiato.analysis import exfiltration, identity
@@ -82,3 +83,44 @@ def test_no_network_and_no_process_logs_is_no_data(tmp_path: Path) -> None:
     ex = _run(tmp_path, [logon(0, "pc1", "tanaka", "10.0.7.7")])
     assert ex["verdict"] == "no_data"
     assert any("process creation logs" in s for s in ex["settle"])
+
+
+@pytest.mark.corpus
+def test_zeek_conn_egress_real_sample(shared: Path, tmp_path: Path) -> None:
+    """Zeek conn orig_bytes summed per source and destination (checked against the file by
+    awk: 192.168.33.10 → 54.230.86.87, 41 connections, 44,245 bytes sent)."""
+    from ashiato.analysis.context import Context
+    from ashiato.case import Case
+    from ashiato.ingest import Options, ingest
+
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    ingest(case, [shared / "zeek-zat" / "data" / "conn.log"], Options())
+    ctx = Context(events=case.ibis().table("events"), tz="UTC")
+    ex = exfiltration.analyse(ctx, identity.build(ctx))
+    top = ex["egress"][0]
+    assert (top["source_ip"], top["destination"]) == ("192.168.33.10", "54.230.86.87")
+    assert (top["bytes"], top["connections"]) == (44245, 41)
+    assert ex["byte_sources"]["with_upload_size"] == ["zeek.conn"]
+    # a few KB to web services, no tools: nothing shows theft, nothing rules it out
+    assert ex["verdict"] == "cannot_be_ruled_out"
+
+
+def test_posts_to_a_transfer_service_through_the_proxy(tmp_path: Path) -> None:
+    rows = [
+        {
+            "@timestamp": at(i),
+            "event.dataset": "bluecoat.proxy",
+            "observer.type": "proxy",
+            "source.ip": "10.0.7.7",
+            "http.request.method": "POST",
+            "url.original": "https://content.dropboxapi.com/2/files/upload",
+            "url.domain": "content.dropboxapi.com",
+            "evidence_id": "proxy",
+        }
+        for i in range(3)
+    ]
+    ex = _run(tmp_path, rows)
+    [svc] = ex["services"]
+    assert (svc["service"], svc["uploads"], svc["bytes"]) == ("content.dropboxapi.com", 3, None)
+    assert ex["verdict"] == "possible"
+    assert ex["byte_sources"]["without_upload_size"] == ["bluecoat.proxy"]
