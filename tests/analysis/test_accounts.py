@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from intrusion_case import FS, VICTIM, at, domain, intrusion, make_ctx, sec
 
-from ashiato.analysis import accounts, identity, remote_access
+from ashiato.analysis import accounts, entry, identity
 
 
 def _analyse(tmp: Path, rows: list[dict]) -> dict:  # type: ignore[type-arg]
     ctx = make_ctx(tmp, rows)
-    ent = remote_access.analyse(ctx)
+    ent = entry.analyse(ctx)
     return accounts.analyse(ctx, identity.build(ctx), ent.entry, [(FS, at(60))])
 
 

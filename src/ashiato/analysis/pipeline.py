@@ -255,11 +255,11 @@ def _entry_accounts_theft_servers(
 ) -> None:
     """Fill ``entry``, ``accounts``, ``exfiltration`` and ``servers`` and their next steps;
     an encryption seen only on a hypervisor or NAS still makes this a ransomware case."""
-    from ashiato.analysis import accounts, exfiltration, remote_access, servers
+    from ashiato.analysis import accounts, entry, exfiltration, servers
 
-    ent = remote_access.analyse(ctx)
+    ent = entry.analyse(ctx)
     findings.entry = ent.to_dict()
-    findings.entry["next_steps"] = remote_access.next_steps(ctx, ent)
+    findings.entry["next_steps"] = entry.next_steps(ctx, ent)
     timed = [(h, t) for h, t in infected if t is not None]
     findings.accounts = accounts.analyse(ctx, ident, ent.entry, timed)
     findings.exfiltration = exfiltration.analyse(ctx, ident)
@@ -278,7 +278,7 @@ def _entry_accounts_theft_servers(
             + "."
         )
     had_infected = any(h.verdict == "infected" for h in findings.hosts)
-    gap = remote_access.missing_vpn(ent)
+    gap = entry.missing_vpn(ent)
     if gap is not None and (had_infected or findings.accounts.get("domain_compromised")):
         findings.coverage.setdefault("missing", []).append(vars(gap))
         steps.append(f"Collect: {gap.what}. {gap.advice}")
