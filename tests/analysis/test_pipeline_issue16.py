@@ -89,3 +89,10 @@ def test_no_vpn_log_in_a_compromised_domain_asks_for_it(tmp_path: Path) -> None:
     # with the VPN log in the case, it isn't asked for
     g = investigate(make_case(tmp_path / "b", domain() + spray()))
     assert not any(m["what"] == "VPN / remote-access logs" for m in g.coverage["missing"])
+
+
+def test_exfiltration_host_gets_its_remote_access_vector(tmp_path: Path) -> None:
+    f = investigate(make_case(tmp_path, intrusion()))
+    [v] = [v for v in f.vectors if v.host == "srv-file01"]
+    assert v.type == "remote_access"
+    assert any(f"VPN sign-in of {VICTIM} from {ATTACKER_IP} (RU)" in e.summary for e in v.chain)

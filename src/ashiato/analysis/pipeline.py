@@ -21,7 +21,7 @@ from ashiato.analysis.context import Context, evidence
 from ashiato.case import Case
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
-from ashiato.findings import FILE, Findings, HostFinding, PatientZero
+from ashiato.findings import FILE, Findings, HostFinding, PatientZero, Vector
 from ashiato.normalize import host_key
 
 FINDINGS = FILE
@@ -283,6 +283,7 @@ def _entry_accounts_theft_servers(
         findings.coverage.setdefault("missing", []).append(vars(gap))
         steps.append(f"Collect: {gap.what}. {gap.advice}")
     _mark_hosts(findings)
+    findings.vectors += _hands_on_vectors(findings, ctx, ident)
     at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
     findings.next_steps[at:at] = steps
     srv = findings.servers
@@ -339,3 +340,15 @@ def _mark_hosts(findings: Findings) -> None:
         if when and verdict == "infected" and (not h.first_malicious or when < h.first_malicious):
             h.first_malicious = when
     findings.hosts.sort(key=lambda h: (_RANK.get(h.verdict, 3), h.host))
+
+
+def _hands_on_vectors(findings: Findings, ctx: Context, ident: identity.Identity) -> list[Vector]:
+    """How the hosts where exfiltration tools ran were reached (RDP from the VPN pool...):
+    they had no malware signal, so the vectors above didn't look at them."""
+    have = {v.host for v in findings.vectors}
+    todo: list[tuple[str, datetime]] = []
+    for h in findings.hosts:
+        tools = any(r.startswith("exfiltration_tool:") for r in h.reasons)
+        if h.verdict == "infected" and tools and h.host not in have and h.first_malicious:
+            todo.append((h.host, datetime.fromisoformat(h.first_malicious.replace("Z", "+00:00"))))
+    return vector_mod.vectors(ctx, ident, todo) if todo else []
