@@ -129,3 +129,27 @@ def test_rdp_brute_force_from_the_internet(tmp_path: Path) -> None:
     e = ent.entry
     assert e is not None and (e["user"], e["via"], e["country"]) == ("administrator", "rdp", "US")
     assert "brute_force" in e["signals"] and "exposed_rdp" in e["signals"]
+
+
+def test_new_client_machine(tmp_path: Path) -> None:
+    """GlobalProtect logs the client's machine name: a new one for the account is a sign."""
+    import json
+
+    def gp(minutes: float, machine: str) -> dict:  # type: ignore[type-arg]
+        return vpn(
+            minutes,
+            "vpn-login",
+            "mori",
+            "126.0.0.8",
+            "success",
+            extra=json.dumps({"client.machine_name": machine}),
+        )
+
+    rows = [
+        gp(-7 * 1440 + 60 * 16, "PC-MORI01"),
+        gp(-6 * 1440 + 60 * 16, "pc-mori01"),
+        gp(-5 * 1440 + 60 * 16, "DESKTOP-8F3K2QX"),
+    ]
+    ent = entry.analyse(make_ctx(tmp_path, rows))
+    [dev] = [s for s in ent.signals if s.kind == "new_device"]
+    assert "'desktop-8f3k2qx'" in dev.detail

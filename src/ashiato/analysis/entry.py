@@ -13,6 +13,7 @@ are not made.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -336,7 +337,51 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
                 )
             )
         known[user].add(key)
+    return out + new_devices(logins)
+
+
+DEVICE_KEYS = ("client.machine_name", "machine_name", "client.hostname", "device_name")
+
+
+def new_devices(logins: list[dict[str, Any]]) -> list[Signal]:
+    """A success from a client machine the account never used before (GlobalProtect and
+    others log the client's name; sources that don't are silently skipped)."""
+    known: dict[str, set[str]] = defaultdict(set)
+    out: list[Signal] = []
+    for r in logins:
+        user, device = user_of(r), _device(r)
+        if r.get("event.outcome") != "success" or not user or not device:
+            continue
+        if known[user] and device not in known[user]:
+            ip = r.get("source.ip")
+            out.append(
+                Signal(
+                    "new_device",
+                    user,
+                    ip,
+                    country(ip),
+                    r["@timestamp"],
+                    f"{user} signed in from the machine {device!r}, not seen for "
+                    "this account before in the logs",
+                    [r],
+                )
+            )
+        known[user].add(device)
     return out
+
+
+def _device(r: dict[str, Any]) -> str | None:
+    try:
+        extra = json.loads(r.get("extra") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(extra, dict):
+        return None
+    for key in DEVICE_KEYS:
+        v = extra.get(key)
+        if isinstance(v, str) and v.strip():
+            return v.strip().lower()
+    return None
 
 
 def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
@@ -411,6 +456,7 @@ _WEIGHT = {
     "foreign_login": 2,
     "exposed_rdp": 2,
     "new_source": 1,
+    "new_device": 1,
     "off_hours": 1,
 }
 
