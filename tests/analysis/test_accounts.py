@@ -102,3 +102,25 @@ def test_scheduled_task_pushed_to_many_hosts(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path / "b", rows)
     acc = accounts.analyse(ctx, identity.build(ctx), None, [])
     assert acc["domain_compromised"] and "4 hosts" in acc["why_domain_compromised"][0]
+
+
+def test_one_hop_on_from_the_first_server(tmp_path: Path) -> None:
+    """From srv-file01 (reached over the VPN) the intruder logs on to the backup server."""
+    from intrusion_case import FS_IP, logon
+
+    own = {
+        "@timestamp": at(1),
+        "event.dataset": "windows.sysmon",
+        "event.code": "3",
+        "host.name": FS,
+        "source.ip": FS_IP,
+        "destination.ip": "10.0.1.5",
+        "evidence_id": "sysmon-fs",
+    }  # the server's own address (Sysmon 3)
+    before = logon(-600, "bk01", "backup_op", FS_IP, kind=3)  # routine, before the entry
+    after = logon(70, "bk01", "administrator", FS_IP, kind=3)
+    acc = _analyse(tmp_path, [*intrusion(), own, before, after])
+    by = {a["account"]: a for a in acc["accounts"]}
+    assert "lateral_movement" in by["administrator"]["roles"]
+    assert "backup_op" not in by
+    assert "bk01" in {r["host"] for r in acc["hosts_reached"]}

@@ -342,6 +342,7 @@ def _logons(
     if not hosts and not entry_ips:
         return
     bad_ips = {ip for h in hosts for ip in ident.ips_of(h)}
+    reached: dict[str, datetime] = {}
     t = ctx.events
     where = t["source.ip"].isin(entry_ips) if entry_ips else ibis.literal(False)
     if hosts:
@@ -373,6 +374,47 @@ def _logons(
                 r,
             )
             add(user, "logon_on_compromised_host" if onto else "logon_from_entry", a, True)
+            if from_entry and host:
+                reached[host] = min(reached.get(host, r["@timestamp"]), r["@timestamp"])
+    _onward(ctx, ident, reached, set(entry_ips), add)
+
+
+def _onward(
+    ctx: Context, ident: Identity, reached: dict[str, datetime], skip: set[str], add: Any
+) -> None:
+    """One hop on: logons from a host the entry session reached, after it was reached
+    (the intruder moving on from the first server, maybe with another account)."""
+    src: dict[str, tuple[str, datetime]] = {}
+    for h, since in reached.items():
+        for ip in ident.ips_of(h):
+            if ip not in skip:
+                src[ip] = (h, since)
+    if not src:
+        return
+    t = ctx.events
+    q = t.filter(
+        (t["event.code"] == "4624")
+        & t["winlog.logon.type"].isin([3, 10])
+        & t["source.ip"].isin(sorted(src))
+        & (t["@timestamp"] >= min(x[1] for x in src.values()))
+    )
+    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=5000):
+        ip, user, host = r["source.ip"], _norm(r.get("user.name")), r.get("host.name")
+        origin, since = src[ip]
+        if not user or user.endswith("$") or host == origin or r["@timestamp"] < since:
+            continue
+        if ident.at(ip, r["@timestamp"]).host not in (origin, None):
+            continue  # the address belonged to another machine by then
+        a = Action(
+            "logon",
+            user,
+            None,
+            host,
+            r["@timestamp"],
+            f"{user} logged on to {host} from {origin} ({ip}), a host the intruder reached",
+            r,
+        )
+        add(user, "lateral_movement", a, True)
 
 
 def _result(
