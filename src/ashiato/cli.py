@@ -22,6 +22,7 @@ from rich.table import Table
 from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
+from ashiato.report import intrusion
 
 app = typer.Typer(
     help="ashiato (足跡): reconstruct a ransomware or malware incident from logs.",
@@ -484,6 +485,8 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
         f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
         highlight=False,
     )
+    for line in intrusion.terminal_lines(f):  # issue 16: way in, accounts, theft, servers
+        out.print(line, highlight=False, markup=False)
     for t in f["tampering"]:
         out.print(
             f"[bold red]Tampering:[/] {t['kind']} {t['host'] or ''} {t['time'] or ''}",

@@ -57,3 +57,15 @@ def test_sections_absent_without_data(findings: dict) -> None:  # type: ignore[t
     }
     assert 'id="entry"' not in render(bare, "en")
     assert "## The way in" not in render_markdown(bare, {}, "en")
+
+
+def test_terminal_lines(findings: dict) -> None:  # type: ignore[type-arg]
+    from ashiato.report.intrusion import terminal_lines
+
+    lines = terminal_lines(findings)
+    assert lines[0].startswith("Way in: vpn sign-in of suzuki from 5.188.10.1 (RU)")
+    assert any("svc_backup2" in x and "krbtgt" in x for x in lines)
+    assert any(x.startswith("Data theft: likely") for x in lines)
+    assert any(
+        x.startswith("Servers: The encryption happened on the hypervisor esx01") for x in lines
+    )

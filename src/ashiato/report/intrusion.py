@@ -202,3 +202,26 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
                 ),
             )
     return out
+
+
+def terminal_lines(f: dict[str, Any]) -> list[str]:
+    """A few plain lines for ``ashiato investigate``'s summary (printed without markup)."""
+    out: list[str] = []
+    e = (f.get("entry") or {}).get("entry")
+    if e:
+        out.append(
+            f"Way in: {e.get('via')} sign-in of {e.get('user')} from {e.get('source_ip')} "
+            f"({e.get('country') or '?'}) at {e.get('time')} [{', '.join(e.get('signals') or [])}]"
+        )
+    acc = f.get("accounts") or {}
+    used = [a["account"] for a in acc.get("accounts") or [] if a.get("by_intruder")]
+    if used:
+        dom = " — domain compromised: reset krbtgt twice" if acc.get("domain_compromised") else ""
+        out.append(f"Accounts used by the intruder: {', '.join(used[:12])}{dom}")
+    ex = f.get("exfiltration") or {}
+    if ex.get("verdict"):
+        why = "; ".join((ex.get("reasons") or [])[:2])
+        out.append(f"Data theft: {ex['verdict']}" + (f" ({why})" if why else ""))
+    for note in (f.get("servers") or {}).get("notes") or []:
+        out.append(f"Servers: {note}")
+    return out
