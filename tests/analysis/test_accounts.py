@@ -124,3 +124,51 @@ def test_one_hop_on_from_the_first_server(tmp_path: Path) -> None:
     assert "lateral_movement" in by["administrator"]["roles"]
     assert "backup_op" not in by
     assert "bk01" in {r["host"] for r in acc["hosts_reached"]}
+
+
+@pytest.mark.corpus
+def test_real_replication_rights_granted(shared: Path, tmp_path: Path) -> None:
+    """PrivExchange (EXCHANGE$ relayed) and PowerView Add-DomainObjectAcl: 5136 on the
+    domain's nTSecurityDescriptor; the grantees new in the changed ACL are named."""
+    from ashiato.analysis.context import Context
+    from ashiato.case import Case
+    from ashiato.ingest import Options, ingest
+
+    s = shared / "evtx-attack-samples"
+    files = [
+        s / "Privilege Escalation" / "privexchange_dirkjan.evtx",
+        s / "Persistence" / "DACL_DCSync_Right_Powerview_ Add-DomainObjectAcl.evtx",
+        s / "Credential Access" / "ACL_ForcePwd_SPNAdd_User_Computer_Accounts.evtx",
+    ]
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    ingest(case, files, Options())
+    acts = accounts.actions(Context(events=case.ibis().table("events"), tz="UTC"))
+    grants = {(a.actor, a.target) for a in acts if a.kind == "dcsync_rights"}
+    assert ("exchange$", "S-1-5-21-2895268558-4179327395-2773671012-1151") in grants
+    assert {actor for actor, _ in grants} == {"exchange$", "bob"}
+    # the built-in holders (domain controllers DD, administrators BA, RODCs -498) are not new
+    assert not {t for _, t in grants} & {"DD", "BA"}
+    assert not any(t.endswith("-498") for _, t in grants)
+    # 22 saves of two GPOs' versionNumber: two actions, counted
+    gpo = [a for a in acts if a.kind == "gpo_changed"]
+    assert len(gpo) == 2 and all("(×" in a.detail for a in gpo)
+
+
+def test_replication_grant_synthetic(tmp_path: Path) -> None:
+    old = "O:BAG:BAD:AI(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;DD)"
+    new = old + "(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;S-1-5-21-1-2-3-1337)"
+    base = {
+        "SubjectUserName": VICTIM,
+        "ObjectClass": "domainDNS",
+        "OpCorrelationID": "{c1}",
+        "AttributeLDAPDisplayName": "nTSecurityDescriptor",
+        "ObjectDN": "DC=corp,DC=local",
+    }
+    rows = [
+        sec(0, "5136", "dc01", {**base, "OperationType": "%%14675", "AttributeValue": old}),
+        sec(0, "5136", "dc01", {**base, "OperationType": "%%14674", "AttributeValue": new}),
+    ]
+    acc = _analyse(tmp_path, rows)
+    by = {a["account"]: a for a in acc["accounts"]}
+    assert "dcsync_rights" in by["S-1-5-21-1-2-3-1337"]["roles"]
+    assert acc["domain_compromised"] and acc["krbtgt_reset"]

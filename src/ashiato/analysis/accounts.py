@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,18 +111,23 @@ def _rows(ctx: Context) -> list[dict[str, Any]]:
     repl = (code == "4662") & ibis.coalesce(
         json_field(t["extra"], *ed, "Properties").re_search(REPLICATION_GUIDS), False
     )
-    gpo = code.isin(["5136", "5141"]) & ibis.coalesce(
-        json_field(t["extra"], *ed, "ObjectClass") == "groupPolicyContainer", False
+    cls = json_field(t["extra"], *ed, "ObjectClass")
+    gpo = code.isin(["5136", "5141"]) & ibis.coalesce(cls == "groupPolicyContainer", False)
+    acl = (code == "5136") & ibis.coalesce(
+        (cls == "domainDNS")
+        & (json_field(t["extra"], *ed, "AttributeLDAPDisplayName") == "nTSecurityDescriptor"),
+        False,
     )
     iam = code.isin(["4720", "4724", "4728", "4732", "4756"])
     tasks = ibis.coalesce(t["file.path"].re_search(GPO_TASKS), False)
-    q = t.filter((sec & (rc4 | nopreauth | repl | gpo | iam)) | tasks)
+    q = t.filter((sec & (rc4 | nopreauth | repl | gpo | acl | iam)) | tasks)
     return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=20000)
 
 
 def actions(ctx: Context) -> list[Action]:
     """Every account-related action worth a responder's look, from the matching rows."""
     out: list[Action] = []
+    acls: list[dict[str, Any]] = []
     kerb: dict[str, set[str]] = defaultdict(set)
     for r in _rows(ctx):
         d, code, ts, host = (
@@ -228,6 +233,8 @@ def actions(ctx: Context) -> list[Action]:
                         r,
                     )
                 )
+        elif code == "5136" and d.get("ObjectClass") == "domainDNS":
+            acls.append(r)
         elif code in ("5136", "5141"):
             dn = str(d.get("ObjectDN") or "")
             attr = d.get("AttributeLDAPDisplayName")
@@ -245,7 +252,63 @@ def actions(ctx: Context) -> list[Action]:
             )
     # one RC4 ticket can be an old client; several service accounts by one requester is roasting
     out = [a for a in out if a.kind != "kerberoasting" or len(kerb[a.actor or ""]) >= 2]
-    return out + task_pushes(ctx)
+    return _collapse(out + replication_grants(acls)) + task_pushes(ctx)
+
+
+# an SDDL object ACE granting one of the replication rights: (OA;flags;CR;guid;;grantee)
+_REPL_ACE = re.compile(r"\(OA;[^;()]*;CR;" + REPLICATION_GUIDS[4:] + r";[^;()]*;([^()]+)\)", re.I)
+
+
+def replication_grants(rows: list[dict[str, Any]]) -> list[Action]:
+    """The domain object's ACL changed (5136 on nTSecurityDescriptor) so that someone new
+    holds the replication rights: DCSync prepared, whoever runs it later. One change logs
+    the old descriptor (%%14675) and the new (%%14674) under one OpCorrelationID; the
+    grantees in the new one only are the additions."""
+    by: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"old": set(), "new": set()})
+    first: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        d = _data(r)
+        op = str(d.get("OperationType") or "")
+        side = "new" if op.endswith("14674") else "old" if op.endswith("14675") else None
+        if side is None:
+            continue
+        key = str(d.get("OpCorrelationID") or r.get("record"))
+        aces = {m.group(2) for m in _REPL_ACE.finditer(str(d.get("AttributeValue") or ""))}
+        by[key][side] |= aces
+        if side == "new":
+            first.setdefault(key, r)
+    out: list[Action] = []
+    for key, r in first.items():
+        added = sorted(by[key]["new"] - by[key]["old"]) if by[key]["old"] else []
+        actor = _norm(_data(r).get("SubjectUserName"))
+        for sid in added:
+            out.append(
+                Action(
+                    "dcsync_rights",
+                    actor,
+                    sid,
+                    r.get("host.name"),
+                    r["@timestamp"],
+                    f"{actor or '?'} gave {sid} directory replication rights "
+                    "(DCSync) on the domain object",
+                    r,
+                )
+            )
+    return out
+
+
+def _collapse(acts: list[Action]) -> list[Action]:
+    """The same action repeated (a GPO edit writes a 5136 per attribute save): once, counted."""
+    first: dict[tuple[str, str | None, str | None, str], Action] = {}
+    n: Counter[tuple[str, str | None, str | None, str]] = Counter()
+    for a in acts:
+        key = (a.kind, a.actor, a.target, a.detail)
+        first.setdefault(key, a)
+        n[key] += 1
+    for key, a in first.items():
+        if n[key] > 1:
+            a.detail += f" (×{n[key]})"
+    return list(first.values())
 
 
 def task_pushes(ctx: Context) -> list[Action]:
@@ -310,6 +373,8 @@ def analyse(
             add(a.actor, a.kind, a, True)
         if a.kind in ("kerberoasting", "asrep_roasting"):
             add(a.target, "credentials_exposed", a, True)
+        if a.kind == "dcsync_rights":
+            add(a.target, "dcsync_rights", a, True)
     _logons(ctx, ident, entry, infected, add)
     for _ in range(ROUNDS):
         intruders = {n for n, a in accts.items() if a.by_intruder}
@@ -422,6 +487,9 @@ def _result(
 ) -> dict[str, Any]:
     intruder = [x for x in accts.values() if x.by_intruder]
     why: list[str] = []
+    grants = [a for a in acts if a.kind == "dcsync_rights"]
+    if grants:
+        why.append(grants[0].detail)
     if any(a.kind == "dcsync" and a.actor in accts for a in acts):
         why.append(
             "directory replication (DCSync) by a non-DC account: every password hash, "

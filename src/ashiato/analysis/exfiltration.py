@@ -49,7 +49,7 @@ EXFIL_TOOL = (
 )
 STAGING = (
     r"(?i)(\b7z[a-z]?(\.exe)?\"?\s+a\s|\b(win)?rar(\.exe)?\"?\s+a\s|\\7z[a-z]?\.exe\"?\s+a\s"
-    r"|compress-archive\s|\bmakecab\b|\btar(\.exe)?\s+-?c)"
+    r"|compress-archive\s|\btar(\.exe)?\s+-?c)"
 )
 ARCHIVE_EXT = ("7z", "rar", "zip", "gz", "tar", "tgz", "zst")
 LARGE_UPLOAD = 100 * 1024 * 1024  # one host → one destination, over the case
@@ -137,7 +137,7 @@ def services(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     t = ctx.events
     dest = _dest(t)
     q = t.filter(_m(dest, TRANSFER_SERVICE)).mutate(_dest=dest)
-    up = ibis.coalesce(t["http.request.method"].isin(["POST", "PUT"]), False)
+    up = ibis.coalesce(q["http.request.method"].isin(["POST", "PUT"]), False)
     agg = q.group_by(["source.ip", "_dest"]).aggregate(
         n=q.count(),
         uploads=up.sum(),
