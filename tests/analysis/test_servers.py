@@ -160,3 +160,17 @@ def test_unnamed_esxi_log_named_after_its_folder(tmp_path: Path) -> None:
             con.execute("INSERT INTO evidence (evidence_id, path) VALUES (?, ?)", [ev, path])
     srv = servers_mod.analyse(Context(events=case.ibis().table("events"), tz="UTC"))
     assert srv["encrypted_on_hypervisor"] == ["esx07"]
+
+
+def test_hypervisor_reached_from_the_vpn(tmp_path: Path) -> None:
+    from intrusion_case import spray
+
+    from ashiato.analysis import remote_access
+
+    ctx = make_ctx(tmp_path, servers() + spray())
+    srv = servers_mod.analyse(ctx, remote_access.Pool(remote_access.sessions(ctx)))
+    [h] = srv["hypervisors"]
+    assert h["vpn"] == [
+        {"ip": "10.212.134.200", "user": "suzuki", "public_ip": "5.188.10.1", "country": "RU"}
+    ]
+    assert "reached from the VPN address 10.212.134.200 (suzuki from 5.188.10.1, RU)" in h["note"]

@@ -255,7 +255,7 @@ def _entry_accounts_theft_servers(
 ) -> None:
     """Fill ``entry``, ``accounts``, ``exfiltration`` and ``servers`` and their next steps;
     an encryption seen only on a hypervisor or NAS still makes this a ransomware case."""
-    from ashiato.analysis import accounts, entry, exfiltration, servers
+    from ashiato.analysis import accounts, entry, exfiltration, remote_access, servers
 
     ent = entry.analyse(ctx)
     findings.entry = ent.to_dict()
@@ -263,7 +263,7 @@ def _entry_accounts_theft_servers(
     timed = [(h, t) for h, t in infected if t is not None]
     findings.accounts = accounts.analyse(ctx, ident, ent.entry, timed)
     findings.exfiltration = exfiltration.analyse(ctx, ident)
-    findings.servers = servers.analyse(ctx)
+    findings.servers = servers.analyse(ctx, remote_access.Pool(ent.sessions))
     steps = (
         findings.entry["next_steps"]
         + accounts.next_steps(findings.accounts)

@@ -22,6 +22,7 @@ import ibis
 
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
+from ashiato.analysis.remote_access import Pool
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
@@ -122,7 +123,9 @@ def _basename(path: str) -> str:
     return re.split(r"[\\/]", path)[-1]
 
 
-def analyse(ctx: Context) -> dict[str, Any]:
+def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
+    """``pool``: the VPN sessions, so that a login to the hypervisor from a tunnel address
+    names the remote user and where they came from."""
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     backups: list[dict[str, Any]] = []
     rows = _rows(ctx)
@@ -137,7 +140,11 @@ def analyse(ctx: Context) -> dict[str, Any]:
             backups.append(r)
             continue
         by[(_kind(r), str(r.get("host.name") or r.get("observer.name") or "?"))].append(r)
-    hyper = [_hypervisor(h, rs) for (k, h), rs in sorted(by.items()) if k == "hypervisor"]
+    hyper = [
+        _hypervisor(h, rs, pool or Pool([]))
+        for (k, h), rs in sorted(by.items())
+        if k == "hypervisor"
+    ]
     nas = [_nas(h, rs) for (k, h), rs in sorted(by.items()) if k == "nas"]
     nas = [n for n in nas if n["mass_changes"] or n["ransom_files"]]
     destroyed = [
@@ -170,7 +177,7 @@ def analyse(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, Any]:
     ssh = [r for r in rows if r.get("event.action") in ("ssh-enabled", "shell-enabled")]
     cmds = [r for r in rows if r.get("event.action") == "shell-command"]
     off = [
@@ -197,9 +204,16 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     texts += [str(r.get("process.command_line") or "") for r in runs]
     datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s]+)/", x)})
     vms = sorted({name for r in off if (name := _vm_name(r))})
+    vpn = _via_vpn(ssh + cmds + logins, pool)
     note = None
     if encrypted:
         steps = []
+        if vpn:
+            v = vpn[0]
+            steps.append(
+                f"reached from the VPN address {v['ip']} ({v['user']} from "
+                f"{v['public_ip']}, {v['country'] or 'country unknown'})"
+            )
         if ssh:
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
         if off:
@@ -242,10 +256,26 @@ def _hypervisor(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "source_ips": sorted(
             {str(r["source.ip"]) for r in ssh + cmds + logins if r.get("source.ip")}
         ),
+        "vpn": vpn,
         "note": note,
         "rows": chain,
         "evidence": [vars(e) for e in _evidence(chain)],
     }
+
+
+def _via_vpn(rows: list[dict[str, Any]], pool: Pool) -> list[dict[str, Any]]:
+    """The VPN sessions behind the addresses that logged in or ran commands."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        s = pool.at(r.get("source.ip"), r["@timestamp"])
+        if s is not None and r["source.ip"] not in out:
+            out[r["source.ip"]] = {
+                "ip": r["source.ip"],
+                "user": s.user,
+                "public_ip": s.public_ip,
+                "country": s.country,
+            }
+    return list(out.values())
 
 
 def _vm_encrypted(r: dict[str, Any]) -> bool:
