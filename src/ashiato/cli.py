@@ -22,6 +22,7 @@ from rich.table import Table
 from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
+from ashiato.report import intrusion
 from ashiato.terminal import line, text, visible
 
 app = typer.Typer(
@@ -524,6 +525,8 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
             f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
         )
     )
+    for ln in intrusion.terminal_lines(f):  # issue 16: way in, accounts, theft, servers
+        out.print(text(ln))
     for t in f["tampering"]:
         out.print(
             line(("Tampering:", "bold red"), f" {t['kind']} {t['host'] or ''} {t['time'] or ''}")

@@ -114,6 +114,11 @@ class Findings:
     next_steps: list[str]
     notes: list[dict[str, Any]] = field(default_factory=list)
     generated: str = ""
+    # issue 16 (docs/findings.md): the way in, the accounts used, data theft, the servers
+    entry: dict[str, Any] = field(default_factory=dict)
+    accounts: dict[str, Any] = field(default_factory=dict)
+    exfiltration: dict[str, Any] = field(default_factory=dict)
+    servers: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}

@@ -162,6 +162,7 @@ def build(ctx: Context) -> Identity:
     ident = Identity()
     _dhcp(ctx, ident)
     _sightings(ctx, ident)
+    vpn_sightings(ctx, ident)  # issue 16
     return ident
 
 
@@ -275,3 +276,21 @@ def _sightings(ctx: Context, ident: Identity) -> None:
         ident.sightings.setdefault(ip, []).append(s)
     for ss in ident.sightings.values():
         ss.sort(key=lambda s: s.first)
+
+
+# -- issue 16 hook: VPN tunnel addresses (analysis/remote_access.py) ---------------------
+
+
+def vpn_sightings(ctx: Context, ident: Identity) -> None:
+    """A VPN tunnel address belongs to the remote user for its session, so an RDP or SMB
+    logon from the VPN pool resolves to that user (and ``basis`` says from where)."""
+    from ashiato.analysis import remote_access  # imports this module's neighbours only
+
+    for s in remote_access.sessions(ctx):
+        if not s.tunnel_ip or not s.user:
+            continue
+        basis = f"VPN session from {s.public_ip or '?'} ({s.country or 'country unknown'})"
+        ref = f"{s.rows[0].get('evidence_id')}:{s.rows[0].get('record')}"
+        ss = ident.sightings.setdefault(s.tunnel_ip, [])
+        ss.append(Sighting(s.tunnel_ip, None, s.user, s.start, s.until(), basis, ref))
+        ss.sort(key=lambda x: x.first)

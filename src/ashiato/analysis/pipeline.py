@@ -22,7 +22,7 @@ from ashiato.analysis.not_read import not_read
 from ashiato.case import Case
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
-from ashiato.findings import FILE, Findings, HostFinding, PatientZero
+from ashiato.findings import FILE, Findings, HostFinding, PatientZero, Vector
 from ashiato.normalize import host_key
 
 FINDINGS = FILE
@@ -109,6 +109,7 @@ def investigate(
         notes=_notes(ctx),
         generated=iso(datetime.now(UTC)),
     )
+    _entry_accounts_theft_servers(findings, ctx, ident, infected_times)  # issue 16
     (case.root / FINDINGS).write_text(
         json.dumps(findings.to_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
     )
@@ -243,3 +244,113 @@ def _headline(
     if net.spam:
         parts.append(f"spam from {net.spam['ip']}")
     return "; ".join(parts) + "."
+
+
+# -- issue 16: remote access, accounts, data theft, the servers behind the files ---------
+
+
+def _entry_accounts_theft_servers(
+    findings: Findings,
+    ctx: Context,
+    ident: identity.Identity,
+    infected: list[tuple[str, datetime | None]],
+) -> None:
+    """Fill ``entry``, ``accounts``, ``exfiltration`` and ``servers`` and their next steps;
+    an encryption seen only on a hypervisor or NAS still makes this a ransomware case."""
+    from ashiato.analysis import accounts, entry, exfiltration, remote_access, servers
+
+    ent = entry.analyse(ctx)
+    findings.entry = ent.to_dict()
+    findings.entry["next_steps"] = entry.next_steps(ctx, ent)
+    timed = [(h, t) for h, t in infected if t is not None]
+    findings.accounts = accounts.analyse(ctx, ident, ent.entry, timed)
+    findings.exfiltration = exfiltration.analyse(ctx, ident)
+    findings.servers = servers.analyse(ctx, remote_access.Pool(ent.sessions))
+    steps = (
+        findings.entry["next_steps"]
+        + accounts.next_steps(findings.accounts)
+        + servers.next_steps(findings.servers)
+    )
+    if findings.exfiltration["verdict"] in ("likely", "possible"):
+        steps.append(
+            f"Data theft is {findings.exfiltration['verdict']}: "
+            + "; ".join(findings.exfiltration["reasons"][:3])
+            + ". Settle it with: "
+            + "; ".join(findings.exfiltration["settle"][:3])
+            + "."
+        )
+    had_infected = any(h.verdict == "infected" for h in findings.hosts)
+    gap = entry.missing_vpn(ent)
+    if gap is not None and (had_infected or findings.accounts.get("domain_compromised")):
+        findings.coverage.setdefault("missing", []).append(vars(gap))
+        steps.append(f"Collect: {gap.what}. {gap.advice}")
+    _mark_hosts(findings)
+    findings.vectors += _hands_on_vectors(findings, ctx, ident)
+    at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
+    findings.next_steps[at:at] = steps
+    srv = findings.servers
+    hit = srv["encrypted_on_hypervisor"] + [n["host"] for n in srv["nas"] if n["ransom_files"]]
+    if hit:
+        findings.incident["kind"] = "ransomware"
+        findings.incident["detected"] = True
+        more = f"files encrypted on {', '.join(hit)} (hypervisor/NAS)"
+        base = (findings.incident.get("summary") or "") if had_infected else ""
+        findings.incident["summary"] = (base.rstrip(".") + "; " if base else "") + more + "."
+    if ent.entry:
+        e = ent.entry
+        findings.incident["entry"] = (
+            f"{e['via']} sign-in of {e['user']} from {e['source_ip']} "
+            f"({e['country'] or 'country unknown'}) at {e['time']}"
+        )
+
+
+_RANK = {"infected": 0, "suspicious": 1, "clean": 2, "unknown": 3}
+
+
+def _mark_hosts(findings: Findings) -> None:
+    """Hands-on-keyboard leaves no malware signal: a host the intruder's account logged on
+    to is suspicious; one where exfiltration tools ran, or whose files were encrypted on a
+    hypervisor or NAS, is infected (compromised)."""
+    marks: list[tuple[str, str, str, str | None]] = []  # host, verdict, reason, time
+    for r in findings.accounts.get("hosts_reached", []):
+        marks.append((r["host"], "suspicious", f"intruder_account: {r['detail']}", r["time"]))
+    for x in findings.exfiltration.get("tools", []):
+        if x.get("host"):
+            line = f"exfiltration_tool: {x['what']}: {x['command_line'][:160]}"
+            marks.append((x["host"], "infected", line, x["time"]))
+    srv = findings.servers
+    for h in srv.get("hypervisors", []):
+        if h["encrypted"]:
+            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", None))
+    for n in srv.get("nas", []):
+        if n["ransom_files"]:
+            what = f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware names"
+            marks.append((n["host"], "infected", what, None))
+    for b in srv.get("backups_destroyed", []):
+        if b.get("host"):
+            marks.append((b["host"], "suspicious", f"backups_destroyed: {b['action']}", b["time"]))
+    by = {h.host: h for h in findings.hosts}
+    for host, verdict, reason, when in marks:
+        h = by.get(host)
+        if h is None:
+            h = by[host] = HostFinding(host, [], [], "unknown", None, None)
+            findings.hosts.append(h)
+        if _RANK[verdict] < _RANK.get(h.verdict, 3):
+            h.verdict = verdict
+        if reason not in h.reasons:
+            h.reasons.append(reason)
+        if when and verdict == "infected" and (not h.first_malicious or when < h.first_malicious):
+            h.first_malicious = when
+    findings.hosts.sort(key=lambda h: (_RANK.get(h.verdict, 3), h.host))
+
+
+def _hands_on_vectors(findings: Findings, ctx: Context, ident: identity.Identity) -> list[Vector]:
+    """How the hosts where exfiltration tools ran were reached (RDP from the VPN pool...):
+    they had no malware signal, so the vectors above didn't look at them."""
+    have = {v.host for v in findings.vectors}
+    todo: list[tuple[str, datetime]] = []
+    for h in findings.hosts:
+        tools = any(r.startswith("exfiltration_tool:") for r in h.reasons)
+        if h.verdict == "infected" and tools and h.host not in have and h.first_malicious:
+            todo.append((h.host, datetime.fromisoformat(h.first_malicious.replace("Z", "+00:00"))))
+    return vector_mod.vectors(ctx, ident, todo) if todo else []

@@ -20,7 +20,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis import vector_host, vector_web
+from ashiato.analysis import remote_access, vector_host, vector_web
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import DANGEROUS_ATTACHMENT, EXPLOIT_SIGNATURE
@@ -66,11 +66,13 @@ class Found:
     lateral: list[dict[str, Any]] = field(default_factory=list)
     removable: list[dict[str, Any]] = field(default_factory=list)
     av: list[dict[str, Any]] = field(default_factory=list)
+    vpn: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (role, row) steps
 
 
 def vectors(ctx: Context, ident: Identity, infected: list[tuple[str, datetime]]) -> list[Vector]:
     have = _case_sources(ctx)
-    return [_one(ctx, ident, host, _utc(t0), have) for host, t0 in infected]
+    vpn = remote_access.sessions(ctx)  # issue 16: logons from the VPN pool come from outside
+    return [_one(ctx, ident, host, _utc(t0), have, vpn) for host, t0 in infected]
 
 
 def _utc(t: datetime) -> datetime:
@@ -103,7 +105,8 @@ def _host_ips(ident: Identity, host: str, t0: datetime) -> list[str]:
     return [ip for ip in ident.ips_of(host) if ident.at(ip, t0).host == host]
 
 
-def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str, int]) -> Vector:
+def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str, int],
+         vpn: list[remote_access.VpnSession] | None = None) -> Vector:  # fmt: skip
     lo, hi = t0 - BEFORE, t0 + AFTER
     ips = _host_ips(ident, host, t0)
     users = ident.users_of(host)
@@ -121,6 +124,7 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
             f.downloads.append(r)
     f.web = vector_web.web_chain(ctx, ips, lo, hi, t0)
     f.remote, f.lateral = vector_host.remote(ctx, host, lo, hi)
+    _from_vpn(ctx, host, lo, hi, vpn or [], f)
     f.av = _av(ctx, host, ips, lo)
     kind, confidence = decide(f)
     chain, artifacts = _chain(kind, f)
@@ -133,6 +137,17 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
         confidence=confidence, artifacts=artifacts, chain=chain,
         late_av_detection=_late_av(f.av, t0), missing=missing,
     )  # fmt: skip
+
+
+def _from_vpn(ctx: Context, host: str, lo: datetime, hi: datetime,
+              vpn: list[remote_access.VpnSession], f: Found) -> None:  # fmt: skip
+    """Issue 16: an RDP/SMB logon from a VPN tunnel address is remote access by the VPN user,
+    not lateral movement from an internal host."""
+    f.vpn = remote_access.vpn_logons(ctx, host, lo, hi, vpn)
+    refs = {(r.get("evidence_id"), r.get("record")) for _, r in f.vpn}
+    moved = [r for r in f.lateral if (r.get("evidence_id"), r.get("record")) in refs]
+    f.lateral = [r for r in f.lateral if r not in moved]
+    f.remote += [r for _, r in f.vpn if r.get("event.code") == "4624"]
 
 
 def _older(ctx: Context, host: str, t0: datetime) -> str:
@@ -252,6 +267,7 @@ def _chain(kind: str, f: Found) -> tuple[list[Evidence], list[str]]:
         steps += [("started by the browser", r) for r in f.web_exec[:5]]
         arts += f.web.artifacts + _names(f.web_exec[:5] + f.web_file[:5])
     if kind == "remote_access":
+        steps += f.vpn[:10]
         steps += [("remote desktop logon from outside", r) for r in f.remote[:5]]
     if kind == "lateral_movement":
         steps += [("from another internal host", r) for r in f.lateral[:5]]

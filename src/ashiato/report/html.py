@@ -24,6 +24,7 @@ from jinja2.runtime import Context
 from ashiato.case import Case
 from ashiato.errors import QueryError
 from ashiato.findings import load
+from ashiato.report import intrusion
 from ashiato.report import series as series_mod
 from ashiato.report.charts import all_charts
 from ashiato.report.text import labels, tampering_kind, vector_type, verdict
@@ -100,6 +101,8 @@ def render(
         verdict=lambda v: verdict(lang, v),
         vtype=lambda v: vector_type(lang, v),
         tkind=lambda v: tampering_kind(lang, v),
+        ti=intrusion.labels(lang),  # issue 16 sections (intrusion.html.j2)
+        human=intrusion.human,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from ashiato.report import intrusion
 from ashiato.report.charts import human_bytes, human_gap
 from ashiato.report.html import local_text, utc_text
 from ashiato.report.series import parse_iso
@@ -200,6 +201,7 @@ def render_markdown(
         ],
     )
     out += _evidence(imp.get("evidence"), t)
+    out += intrusion.markdown(f, lang)  # issue 16: way in, accounts, data theft, servers
 
     out += [f"## 5. {t['tampering']}", ""]
     for x in f.get("tampering") or []:

@@ -1,0 +1,326 @@
+"""Was data taken? Egress volumes, cloud and transfer services, exfiltration tools, staging.
+
+Per internal host and outside destination: bytes sent (``source.bytes``: firewall sent
+bytes, Zeek ``orig_bytes``, proxies that log the request size) — and which network sources
+in the case carry no upload size at all (Squid's native log only has the reply size), since
+their silence proves nothing. Then uploads to cloud storage and file-transfer services
+(MEGA, Dropbox, transfer sites, rclone's back-ends), exfiltration tools on the command line
+(rclone by its shape even when renamed: ``copy``/``sync`` to a ``remote:`` with
+``--transfers``/``--config``...; WinSCP, FileZilla, restic, curl uploads, MEGAcmd) and
+staging (7-Zip/WinRAR archives made before the transfer). One verdict per case:
+``likely`` / ``possible`` / ``cannot_be_ruled_out`` / ``no_data``, with what would settle it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ibis
+
+from ashiato.analysis.context import Context, summary
+from ashiato.analysis.identity import Identity
+from ashiato.analysis.indicators import is_internal
+from ashiato.engines import EVENT_ORDER
+from ashiato.exports import iso
+from ashiato.findings import Evidence
+
+# where stolen data goes: cloud storage, file-transfer/sharing sites, rclone back-ends
+TRANSFER_SERVICE = (
+    r"(?i)(^|\.)(mega\.nz|mega\.co\.nz|mega\.io|megaupload\.nz|dropbox\.com|dropboxapi\.com"
+    r"|dropboxusercontent\.com|pcloud\.com|box\.com|boxcloud\.com|mediafire\.com"
+    r"|wetransfer\.com|we\.tl|sendspace\.com|transfer\.sh|file\.io|gofile\.io|anonfiles\.com"
+    r"|temp\.sh|catbox\.moe|ufile\.io|filemail\.com|send\.vis\.ee|privatlab\.(com|net)"
+    r"|backblazeb2\.com|wasabisys\.com|storjshare\.io|filebin\.net|bashupload\.com"
+    r"|oshi\.at|transfernow\.net|swisstransfer\.com|gigafile\.nu|firestorage\.jp"
+    r"|ux\.getuploader\.com|yadi\.sk|disk\.yandex\.[a-z]+)$"
+)
+# rclone (any name): a copy/sync/move to a "remote:" with rclone's own flags
+RCLONE_SHAPE = (
+    r"(?i)\b(copy|sync|move|copyto|moveto)\b.*\s\"?[a-z0-9_][a-z0-9_.-]*:[^\\\s]*.*"
+    r"--(transfers|config|checkers|multi-thread-streams|ignore-existing|max-age|bwlimit"
+    r"|no-check-certificate|auto-confirm|progress|s3-|mega-|drive-)"
+)
+EXFIL_TOOL = (
+    r"(?i)(\\rclone\.exe|\\winscp(\.com|\.exe)\b.*\b(put|synchronize\s+remote)\b"
+    r"|\\filezilla\.exe|\\fzsftp\.exe|\\restic(\.exe)?\b.*\bbackup\b|\\pscp\.exe|\\psftp\.exe"
+    r"|\\megacmd|\bmega-put\b|\\megasync\.exe"
+    r"|\bcurl(\.exe)?\b.*\s(-T|--upload-file|-F\s*\"?[a-z0-9_]+=@|--data-binary\s+@|-d\s+@))"
+)
+STAGING = (
+    r"(?i)(\b7z[a-z]?(\.exe)?\"?\s+a\s|\b(win)?rar(\.exe)?\"?\s+a\s|\\7z[a-z]?\.exe\"?\s+a\s"
+    r"|compress-archive\s|\btar(\.exe)?\s+-?c)"
+)
+ARCHIVE_EXT = ("7z", "rar", "zip", "gz", "tar", "tgz", "zst")
+LARGE_UPLOAD = 100 * 1024 * 1024  # one host → one destination, over the case
+LARGE_ARCHIVE = 50 * 1024 * 1024
+_RCLONE = re.compile(RCLONE_SHAPE)
+_TOOL = re.compile(EXFIL_TOOL)
+_SERVICE = re.compile(TRANSFER_SERVICE)
+
+
+def _m(col: Any, pattern: str) -> Any:
+    return ibis.coalesce(col.re_search(pattern), False)
+
+
+def _dest(t: Any) -> Any:
+    return ibis.coalesce(
+        t["url.domain"], t["destination.domain"], t["dns.question.name"], t["destination.ip"]
+    )
+
+
+def byte_sources(ctx: Context) -> dict[str, list[str]]:
+    """Network datasets that log the bytes a client sent, and those that don't."""
+    t = ctx.events
+    net = t["observer.type"].isin(["firewall", "proxy", "ids", "vpn"]) | t[
+        "event.dataset"
+    ].startswith("zeek.")
+    q = t.filter(net & (t["destination.ip"].notnull() | t["url.original"].notnull()))
+    agg = q.group_by("event.dataset").aggregate(n=q.count(), up=q["source.bytes"].notnull().sum())
+    out: dict[str, list[str]] = {"with_upload_size": [], "without_upload_size": []}
+    for r in ctx.rows(agg.order_by("event.dataset")):
+        key = "with_upload_size" if int(r["up"] or 0) else "without_upload_size"
+        out[key].append(r["event.dataset"])
+    return out
+
+
+def egress(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
+    """Bytes sent per internal source and outside destination (largest first)."""
+    t = ctx.events
+    q = t.filter(
+        t["source.bytes"].notnull()
+        & (t["source.bytes"] > 0)
+        & t["source.ip"].notnull()
+        & ibis.coalesce(t["observer.type"] != "vpn", True)
+    ).mutate(_dest=_dest(t))
+    agg = q.group_by(["source.ip", "_dest", "destination.ip"]).aggregate(
+        bytes=q["source.bytes"].sum(),
+        n=q.count(),
+        first=q["@timestamp"].min(),
+        last=q["@timestamp"].max(),
+        ev=q["evidence_id"].min(),
+        rec=q["record"].min(),
+        ds=q["event.dataset"].min(),
+    )
+    out: list[dict[str, Any]] = []
+    for r in ctx.rows(agg.order_by([ibis.desc("bytes"), "source.ip", "_dest"]), limit=2000):
+        src, dip = r["source.ip"], r["destination.ip"]
+        if not is_internal(src) or (dip and is_internal(dip)):
+            continue
+        dest = str(r["_dest"] or dip or "?")
+        if is_internal(dest):
+            continue
+        res = ident.at(src, r["first"])
+        out.append(
+            {
+                "host": res.host,
+                "source_ip": src,
+                "user": res.user,
+                "destination": dest,
+                "destination_ip": dip,
+                "bytes": int(r["bytes"]),
+                "connections": int(r["n"]),
+                "first": iso(r["first"]),
+                "last": iso(r["last"]),
+                "dataset": r["ds"],
+                "service": bool(_SERVICE.search(dest)),
+                "ref": f"{r['ev']}:{r['rec']}",
+            }
+        )
+        if len(out) >= 50:
+            break
+    return out
+
+
+def services(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
+    """Traffic to cloud storage and transfer services, per source and service."""
+    t = ctx.events
+    dest = _dest(t)
+    q = t.filter(_m(dest, TRANSFER_SERVICE)).mutate(_dest=dest)
+    up = ibis.coalesce(q["http.request.method"].isin(["POST", "PUT"]), False)
+    agg = q.group_by(["source.ip", "_dest"]).aggregate(
+        n=q.count(),
+        uploads=up.sum(),
+        bytes=q["source.bytes"].sum(),
+        first=q["@timestamp"].min(),
+        last=q["@timestamp"].max(),
+        ev=q["evidence_id"].min(),
+        rec=q["record"].min(),
+    )
+    out = []
+    for r in ctx.rows(agg.order_by(["first", "source.ip", "_dest"]), limit=500):
+        res = ident.at(r["source.ip"], r["first"])
+        out.append(
+            {
+                "host": res.host,
+                "source_ip": r["source.ip"],
+                "service": r["_dest"],
+                "requests": int(r["n"]),
+                "uploads": int(r["uploads"] or 0),
+                "bytes": int(r["bytes"]) if r["bytes"] is not None else None,
+                "first": iso(r["first"]),
+                "last": iso(r["last"]),
+                "ref": f"{r['ev']}:{r['rec']}",
+            }
+        )
+    return out
+
+
+def tools(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Exfiltration tools and staging archives on command lines; and how many process rows
+    the case has at all (none: this part can't see anything)."""
+    t = ctx.events
+    cmd = ibis.coalesce(t["process.command_line"], t["process.executable"])
+    has = t["process.command_line"].notnull() | t["process.executable"].notnull()
+    total = ctx.rows(t.aggregate(n=has.sum()))[0]["n"] or 0
+    q = t.filter(has & (_m(cmd, RCLONE_SHAPE) | _m(cmd, EXFIL_TOOL) | _m(cmd, STAGING)))
+    found, staged = [], []
+    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=500):
+        line = r.get("process.command_line") or r.get("process.executable") or ""
+        if _RCLONE.search(line):
+            what = "rclone" + ("" if re.search(r"(?i)rclone", line) else " (renamed)")
+        elif _TOOL.search(line):
+            what = _tool_name(line)
+        else:
+            staged.append(_item(r, "archive made", line))
+            continue
+        found.append(_item(r, what, line))
+    staged += _big_archives(ctx)
+    return found, staged, int(total)
+
+
+def _tool_name(line: str) -> str:
+    for name in ("winscp", "filezilla", "restic", "pscp", "psftp", "mega", "curl", "rclone"):
+        if name in line.lower():
+            return name
+    return "transfer tool"
+
+
+def _item(r: dict[str, Any], what: str, line: str) -> dict[str, Any]:
+    return {
+        "host": r.get("host.name"),
+        "user": r.get("user.name"),
+        "time": iso(r["@timestamp"]),
+        "what": what,
+        "command_line": line[:500],
+        "row": r,
+    }
+
+
+def _big_archives(ctx: Context) -> list[dict[str, Any]]:
+    t = ctx.events
+    q = t.filter(t["file.extension"].isin(list(ARCHIVE_EXT)) & (t["file.size"] >= LARGE_ARCHIVE))
+    out = []
+    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=50):
+        size = int(r.get("file.size") or 0)
+        out.append(
+            {
+                **_item(r, f"large archive ({size / 2**20:.0f} MiB)", r.get("file.path") or ""),
+                "size": size,
+            }
+        )
+    return out
+
+
+def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
+    src = byte_sources(ctx)
+    eg = egress(ctx, ident)
+    svc = services(ctx, ident)
+    found, staged, procs = tools(ctx)
+    large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
+    svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
+    reasons: list[str] = []
+    for e in large[:5]:
+        reasons.append(
+            f"{e['host'] or e['source_ip']} sent {_size(e['bytes'])} to "
+            f"{e['destination']} ({e['first']} – {e['last']})"
+        )
+    for s in svc[:5]:
+        reasons.append(
+            f"{s['host'] or s['source_ip']} used {s['service']}: {s['requests']} "
+            f"request(s), {s['uploads']} upload(s)"
+            + (f", {_size(s['bytes'])} sent" if s["bytes"] else "")
+        )
+    for f in found[:5]:
+        reasons.append(
+            f"{f['what']} on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}"
+        )
+    for f in staged[:3]:
+        reasons.append(f"staging on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}")
+    net_any = bool(src["with_upload_size"] or src["without_upload_size"])
+    big_svc = any(e["service"] for e in large) or any(
+        (s["bytes"] or 0) >= LARGE_UPLOAD for s in svc_up
+    )
+    if (found and (large or svc)) or big_svc or (svc_up and (found or staged)):
+        verdict = "likely"
+    elif found or large or svc or staged:
+        verdict = "possible"
+    elif not net_any and not procs:
+        verdict = "no_data"
+    else:
+        verdict = "cannot_be_ruled_out"
+    return {
+        "verdict": verdict,
+        "reasons": reasons,
+        "settle": _settle(verdict, src, procs, found, large, svc),
+        "egress": eg[:30],
+        "services": svc[:50],
+        "tools": [{k: v for k, v in f.items() if k != "row"} for f in found[:30]],
+        "staging": [{k: v for k, v in f.items() if k != "row"} for f in staged[:30]],
+        "byte_sources": src,
+        "evidence": [vars(e) for e in _evidence(found + staged)],
+    }
+
+
+def _evidence(items: list[dict[str, Any]]) -> list[Evidence]:
+    return [Evidence.of(f["row"], f"{f['what']}: {summary(f['row'])}") for f in items[:10]]
+
+
+def _size(n: int | None) -> str:
+    if not n:
+        return "0 B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def _settle(
+    verdict: str,
+    src: dict[str, list[str]],
+    procs: int,
+    found: list[dict[str, Any]],
+    large: list[dict[str, Any]],
+    svc: list[dict[str, Any]],
+) -> list[str]:
+    out: list[str] = []
+    if not src["with_upload_size"]:
+        out.append(
+            "firewall or proxy logs with bytes sent per connection (FortiGate sentbyte, "
+            "Palo Alto bytes_sent, Zeek conn orig_bytes) for the incident window: "
+            "none of the network logs in the case has an upload size"
+        )
+    if src["without_upload_size"]:
+        out.append(
+            f"{', '.join(src['without_upload_size'])}: no upload size in these logs "
+            "(Squid's native format logs only the reply size); enable a log format "
+            "with request bytes (Squid %>st) or use the firewall's session log"
+        )
+    if not procs:
+        out.append(
+            "process creation logs (4688 with command line, Sysmon 1) of the "
+            "compromised hosts: rclone/WinSCP/archivers show there"
+        )
+    if found or large or svc:
+        out.append(
+            "the destination account's audit (cloud-storage or transfer-service "
+            "account and the rclone.conf / WinSCP.ini left on the host) and the "
+            "staged archives' contents: they say what was taken"
+        )
+    if verdict in ("likely", "possible"):
+        out.append(
+            "check the file lists of the staged or uploaded folders for personal "
+            "data: it decides the notification duty (個人情報保護委員会への報告)"
+        )
+    return out

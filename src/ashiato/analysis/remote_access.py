@@ -1,0 +1,313 @@
+"""Remote-access sessions: who held which VPN address when, and what it reached.
+
+VPN rows follow the shared remote-access interface (``observer.type = "vpn"``,
+``event.action`` ``vpn-login`` / ``vpn-session-start`` / ``vpn-session-end``, ``user.name``,
+``source.ip`` = the client's public address, ``host.ip`` = the tunnel address). They are
+joined into :class:`VpnSession` (user ↔ tunnel IP ↔ public IP over time) so that an RDP or
+SMB logon from the VPN pool resolves to the remote user and where they came from
+(:class:`Pool`; :func:`ashiato.analysis.identity.vpn_sightings` puts the sessions into the
+identity timeline and :func:`vpn_logons` into the vector chain). Remote desktop logons
+(4624 type 10, TerminalServices 1149 / 21) are read here too, each with where it came
+from. The entry findings built on these are in :mod:`entry`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+
+from ashiato.analysis.context import Context
+from ashiato.analysis.indicators import is_internal
+from ashiato.analysis.vector_web import country
+from ashiato.engines import EVENT_ORDER
+from ashiato.exports import iso
+from ashiato.normalize import host_key
+
+VPN_ACTIONS = ("vpn-login", "vpn-session-start", "vpn-session-end")
+LOGIN_JOIN = timedelta(minutes=10)  # a tunnel comes up within minutes of its login
+OPEN_SESSION = timedelta(hours=24)  # a session with no end row: assume it ran at most a day
+CLOCK_SLACK = timedelta(minutes=2)
+COLUMNS = (
+    "@timestamp",
+    "event.dataset",
+    "event.code",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "host.name",
+    "host.ip",
+    "user.name",
+    "user.domain",
+    "source.ip",
+    "source.bytes",
+    "destination.bytes",
+    "destination.domain",
+    "observer.name",
+    "observer.vendor",
+    "observer.type",
+    "winlog.logon.type",
+    "message",
+    "extra",
+    "evidence_id",
+    "record",
+)
+
+
+@dataclass
+class VpnSession:
+    user: str | None
+    public_ip: str | None
+    tunnel_ip: str | None
+    start: datetime
+    end: datetime | None
+    observer: str | None
+    vendor: str | None
+    country: str | None
+    source_bytes: int | None = None
+    destination_bytes: int | None = None
+    resources: list[str] = field(default_factory=list)  # RD Gateway: computers reached
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def until(self) -> datetime:
+        return self.end or self.start + OPEN_SESSION
+
+    def covers(self, when: datetime) -> bool:
+        return self.start - CLOCK_SLACK <= when <= self.until() + CLOCK_SLACK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "public_ip": self.public_ip,
+            "country": self.country,
+            "tunnel_ip": self.tunnel_ip,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "observer": self.observer,
+            "vendor": self.vendor,
+            "source_bytes": self.source_bytes,
+            "destination_bytes": self.destination_bytes,
+            "resources": self.resources,
+            "refs": [ref_of(r) for r in self.rows[:5]],
+        }
+
+
+class Pool:
+    """Resolve an inside address at a moment to the VPN session that held it."""
+
+    def __init__(self, sessions: list[VpnSession]) -> None:
+        self.by_ip: dict[str, list[VpnSession]] = defaultdict(list)
+        for s in sessions:
+            if s.tunnel_ip:
+                self.by_ip[s.tunnel_ip].append(s)
+
+    def at(self, ip: str | None, when: datetime | None) -> VpnSession | None:
+        if not ip or when is None:
+            return None
+        hits = [s for s in self.by_ip.get(ip, []) if s.covers(when)]
+        return max(hits, key=lambda s: s.start) if hits else None  # the latest holder
+
+
+def ref_of(r: dict[str, Any]) -> str:
+    return f"{r.get('evidence_id')}:{r.get('record')}"
+
+
+def user_of(r: dict[str, Any]) -> str | None:
+    u = r.get("user.name")
+    return str(u).strip().lower() or None if u else None
+
+
+def select_rows(ctx: Context, expr: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    cols = [c for c in COLUMNS if c in expr.columns]
+    return ctx.rows(expr.select(cols).order_by(list(EVENT_ORDER)), limit=limit)
+
+
+def vpn_rows(ctx: Context) -> list[dict[str, Any]]:
+    t = ctx.events
+    vpn = ibis.coalesce(t["observer.type"] == "vpn", False) | t["event.action"].isin(VPN_ACTIONS)
+    return select_rows(ctx, t.filter(vpn))
+
+
+def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[VpnSession]:
+    """VPN sessions in time order: a login, the tunnel it brought up, and its end."""
+    out: list[VpnSession] = []
+    open_: list[VpnSession] = []
+    for r in vpn_rows(ctx) if rows is None else rows:
+        action, ts, user = r.get("event.action"), r["@timestamp"], user_of(r)
+        pub = r.get("source.ip")
+        tun = r.get("host.ip")
+        if action not in VPN_ACTIONS:
+            continue
+        if action == "vpn-login":
+            if r.get("event.outcome") != "success":
+                continue
+            s = _new(r, user, pub, tun)
+            out.append(s)
+            open_.append(s)
+        elif action == "vpn-session-start":
+            if r.get("event.outcome") == "failure":
+                continue  # e.g. RD Gateway 304: the connection was refused
+            hit = next(
+                (
+                    s
+                    for s in reversed(open_)
+                    if s.user == user
+                    and s.tunnel_ip is None
+                    and (pub is None or s.public_ip in (None, pub))
+                    and ts - s.start <= LOGIN_JOIN
+                ),
+                None,
+            )
+            if hit is None:
+                s = _new(r, user, pub, tun)
+                out.append(s)
+                open_.append(s)
+            else:
+                s = hit
+                s.tunnel_ip = tun
+                s.public_ip = s.public_ip or pub
+                s.country = s.country or country(pub)
+                s.rows.append(r)
+        elif action == "vpn-session-end":
+            hit = next(
+                (
+                    s
+                    for s in reversed(open_)
+                    if (tun and s.tunnel_ip == tun)
+                    or (s.user == user and (pub is None or s.public_ip == pub))
+                ),
+                None,
+            )
+            if hit is None:  # the start is older than the log: what the end row says
+                s = _new(r, user, pub, tun)
+                out.append(s)
+            else:
+                s = hit
+                open_.remove(s)
+                s.rows.append(r)
+            s.end = ts
+            s.source_bytes = r.get("source.bytes")
+            s.destination_bytes = r.get("destination.bytes")
+    for s in out:
+        names = {host_key(d) or d for r in s.rows if (d := r.get("destination.domain"))}
+        s.resources = sorted(names)
+    pool = Pool(out)
+    for s in out:  # a tunnel address reused by a later session ends the earlier one
+        for later in pool.by_ip.get(s.tunnel_ip or "", []):
+            if s.end is None and later.start > s.start and later.start < s.until():
+                s.end = later.start
+    return sorted(out, key=lambda s: s.start)
+
+
+def _new(r: dict[str, Any], user: str | None, pub: str | None, tun: str | None) -> VpnSession:
+    return VpnSession(
+        user=user,
+        public_ip=pub,
+        tunnel_ip=tun,
+        start=r["@timestamp"],
+        end=None,
+        observer=r.get("observer.name"),
+        vendor=r.get("observer.vendor"),
+        country=country(pub),
+        rows=[r],
+    )
+
+
+def rdp_logons(ctx: Context, pool: Pool) -> list[dict[str, Any]]:
+    """Remote desktop logons (4624 type 10, TerminalServices 1149 / 21) and where from:
+    the internet, a VPN session (whose user and public address), or the inside."""
+    t = ctx.events
+    rdp4624 = (t["event.code"] == "4624") & (t["winlog.logon.type"] == 10)
+    ts = t["event.dataset"].contains("terminalservices") & t["event.code"].isin(["1149", "21"])
+    out: list[dict[str, Any]] = []
+    for r in select_rows(ctx, t.filter(rdp4624 | ts), limit=5000):
+        ip, user = r.get("source.ip"), user_of(r)
+        if r["event.code"] != "4624":
+            data = _user_data(r)
+            ip = data.get("Param3") or data.get("Address") or ip
+            raw = data.get("Param1") or data.get("User") or ""
+            user = str(raw).rsplit("\\", 1)[-1].lower() or None
+        if not ip or ip in ("127.0.0.1", "::1", "LOCAL", "-"):
+            continue
+        s = pool.at(ip, r["@timestamp"])
+        out.append(
+            {
+                "time": iso(r["@timestamp"]),
+                "host": r.get("host.name"),
+                "user": user,
+                "source_ip": ip,
+                "exposed": not is_internal(ip) and s is None,
+                "country": country(ip),
+                "vpn": {
+                    "user": s.user,
+                    "public_ip": s.public_ip,
+                    "country": s.country,
+                    "start": iso(s.start),
+                }
+                if s
+                else None,
+                "ref": ref_of(r),
+                "_row": r,
+            }
+        )
+    return out
+
+
+def _user_data(r: dict[str, Any]) -> dict[str, Any]:
+    try:
+        w = json.loads(r.get("extra") or "{}").get("winlog") or {}
+    except (ValueError, AttributeError):
+        return {}
+    data = w.get("user_data") or w.get("event_data") or {}
+    return data if isinstance(data, dict) else {}
+
+
+def vpn_logons(
+    ctx: Context, host: str, lo: datetime, hi: datetime, sess: list[VpnSession]
+) -> list[tuple[str, dict[str, Any]]]:
+    """For the vector: logons on ``host`` (4624 RDP or network) from an address that was in
+    a VPN session at the time, each preceded by that session's sign-in row."""
+    pool = Pool(sess)
+    if not pool.by_ip:
+        return []
+    t = ctx.events
+    q = t.filter(
+        (t["host.name"] == host)
+        & (t["event.code"] == "4624")
+        & t["winlog.logon.type"].isin([3, 10])
+        & t["@timestamp"].between(lo, hi)
+        & t["source.ip"].isin(sorted(pool.by_ip))
+    )
+    out: list[tuple[str, dict[str, Any]]] = []
+    signed: set[int] = set()
+    for r in select_rows(ctx, q, limit=200):
+        s = pool.at(r.get("source.ip"), r["@timestamp"])
+        if s is None:
+            continue
+        if id(s) not in signed:
+            signed.add(id(s))
+            where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
+            out.append((f"VPN sign-in of {s.user} from {where}", s.rows[0]))
+        how = "remote desktop" if r.get("winlog.logon.type") == 10 else "network"
+        out.append((f"{how} logon from the VPN address {s.tunnel_ip} ({s.user})", r))
+    return out
+
+
+def reached(ctx: Context, sess: list[VpnSession], limit: int = 20) -> list[str]:
+    """Inside addresses the VPN sessions' tunnel addresses talked to (firewall, Zeek)."""
+    tunnels = sorted({s.tunnel_ip for s in sess if s.tunnel_ip})
+    if not tunnels:
+        return []
+    t = ctx.events
+    q = t.filter(
+        t["source.ip"].isin(tunnels)
+        & t["destination.ip"].notnull()
+        & ibis.coalesce(t["observer.type"] != "vpn", True)
+    )
+    agg = q.group_by("destination.ip").aggregate(n=q.count(), first=q["@timestamp"].min())
+    rows = ctx.rows(agg.order_by([ibis.desc("n"), "destination.ip"]), limit=500)
+    return [r["destination.ip"] for r in rows if is_internal(r["destination.ip"])][:limit]

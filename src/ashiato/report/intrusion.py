@@ -1,0 +1,227 @@
+"""Report sections for the way in, the accounts, data theft and the servers (issue 16).
+
+The HTML side is the partial template ``intrusion.html.j2`` (included by the report and
+the web UI's page); the Markdown side is :func:`markdown`. Both read only findings.json
+(``entry``, ``accounts``, ``exfiltration``, ``servers``) and show a section only when it
+has something to say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "entry": "The way in (remote access)",
+        "entry_line": "{via} sign-in of {user} from {ip} ({cc}) at {time}",
+        "signals": "Signs",
+        "sessions": "VPN sessions",
+        "user": "User",
+        "public_ip": "From",
+        "country": "Country",
+        "tunnel_ip": "Tunnel address",
+        "start": "Start (UTC)",
+        "end": "End (UTC)",
+        "rdp_to": "Remote desktop to",
+        "accounts": "Accounts used by the intruder",
+        "account": "Account",
+        "roles": "What",
+        "hosts": "Hosts",
+        "intruder": "Intruder",
+        "review": "to review",
+        "domain": "The domain is compromised",
+        "krbtgt": "reset krbtgt twice",
+        "disable": "Disable",
+        "reset": "Reset",
+        "exfil": "Data theft",
+        "verdict": "Verdict",
+        "v_likely": "likely",
+        "v_possible": "possible",
+        "v_cannot_be_ruled_out": "cannot be ruled out",
+        "v_no_data": "no data",
+        "reasons": "Why",
+        "settle": "What would settle it",
+        "destination": "Destination",
+        "bytes": "Sent",
+        "tools": "Tools and staging",
+        "servers": "Hypervisors, NAS and backups",
+        "backups": "Backups destroyed",
+        "nas": "NAS mass changes",
+        "none": "none",
+    },
+    "ja": {
+        "entry": "侵入経路（リモートアクセス）",
+        "entry_line": "{time} に {ip}（{cc}）から {user} が {via} でサインイン",
+        "signals": "兆候",
+        "sessions": "VPNセッション",
+        "user": "ユーザー",
+        "public_ip": "接続元",
+        "country": "国",
+        "tunnel_ip": "トンネルアドレス",
+        "start": "開始 (UTC)",
+        "end": "終了 (UTC)",
+        "rdp_to": "リモートデスクトップ接続先",
+        "accounts": "攻撃者が使用したアカウント",
+        "account": "アカウント",
+        "roles": "内容",
+        "hosts": "ホスト",
+        "intruder": "攻撃者",
+        "review": "要確認",
+        "domain": "ドメインが侵害されています",
+        "krbtgt": "krbtgt のパスワードを2回リセット",
+        "disable": "無効化",
+        "reset": "パスワードリセット",
+        "exfil": "情報窃取",
+        "verdict": "判定",
+        "v_likely": "可能性が高い",
+        "v_possible": "可能性あり",
+        "v_cannot_be_ruled_out": "否定できない",
+        "v_no_data": "判断材料なし",
+        "reasons": "根拠",
+        "settle": "確定に必要なもの",
+        "destination": "送信先",
+        "bytes": "送信量",
+        "tools": "ツールと圧縮（ステージング）",
+        "servers": "仮想化基盤・NAS・バックアップ",
+        "backups": "削除されたバックアップ",
+        "nas": "NAS の大量変更",
+        "none": "なし",
+    },
+}
+
+
+def labels(lang: str) -> dict[str, str]:
+    return TEXT.get(lang, TEXT["en"])
+
+
+def human(n: Any) -> str:
+    if not isinstance(n, int | float) or n <= 0:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+def markdown(f: dict[str, Any], lang: str) -> list[str]:
+    """The four sections as Markdown lines (log text through ``md``)."""
+    from ashiato.report.markdown import _evidence, _table, md
+    from ashiato.report.text import labels as base_labels
+
+    t, bt = labels(lang), base_labels(lang)
+    out: list[str] = []
+    ent = f.get("entry") or {}
+    e = ent.get("entry")
+    if e or ent.get("signals"):
+        out += [f"## {md(t['entry'])}", ""]
+        if e:
+            line = t["entry_line"].format(
+                via=e.get("via"),
+                user=e.get("user"),
+                ip=e.get("source_ip"),
+                cc=e.get("country") or "?",
+                time=e.get("time"),
+            )
+            out += [f"**{md(line)}**", ""]
+            if e.get("rdp_to"):
+                out += [f"{md(t['rdp_to'])}: {md(', '.join(e['rdp_to']))}", ""]
+            out += _evidence(e.get("evidence"), bt)
+        sig = ent.get("signals") or []
+        if sig:
+            out += [f"### {md(t['signals'])}", ""]
+            out += _table(
+                (bt["time_utc"], t["roles"], t["user"], t["public_ip"], ""),
+                (
+                    (
+                        s.get("time"),
+                        s.get("kind"),
+                        s.get("user"),
+                        s.get("source_ip"),
+                        s.get("detail"),
+                    )
+                    for s in sig[:30]
+                ),
+            )
+    acc = f.get("accounts") or {}
+    if acc.get("accounts"):
+        out += [f"## {md(t['accounts'])}", ""]
+        if acc.get("domain_compromised"):
+            why = "; ".join(acc.get("why_domain_compromised") or [])
+            out += [f"**{md(t['domain'])}** ({md(why)}): {md(t['krbtgt'])}", ""]
+        out += _table(
+            (t["account"], "", t["roles"], t["hosts"], bt["time_utc"]),
+            (
+                (
+                    a.get("account"),
+                    t["intruder"] if a.get("by_intruder") else t["review"],
+                    ", ".join(a.get("roles") or []),
+                    ", ".join(a.get("hosts") or []),
+                    a.get("first_seen"),
+                )
+                for a in acc["accounts"][:50]
+            ),
+        )
+        for key in ("disable", "reset"):
+            if acc.get(key):
+                out += [f"{md(t[key])}: {md(', '.join(acc[key]))}", ""]
+    ex = f.get("exfiltration") or {}
+    if ex.get("verdict"):
+        out += [f"## {md(t['exfil'])}", ""]
+        out += [f"{md(t['verdict'])}: **{md(t.get('v_' + ex['verdict'], ex['verdict']))}**", ""]
+        for key in ("reasons", "settle"):
+            if ex.get(key):
+                out += [f"{md(t[key])}:", ""] + [f"- {md(x)}" for x in ex[key][:8]] + [""]
+        if ex.get("egress"):
+            out += _table(
+                (t["hosts"], t["destination"], t["bytes"], bt["time_utc"]),
+                (
+                    (
+                        x.get("host") or x.get("source_ip"),
+                        x.get("destination"),
+                        human(x.get("bytes")),
+                        x.get("first"),
+                    )
+                    for x in ex["egress"][:10]
+                ),
+            )
+    srv = f.get("servers") or {}
+    if srv.get("hypervisors") or srv.get("nas") or srv.get("backups_destroyed"):
+        out += [f"## {md(t['servers'])}", ""]
+        out += [f"- {md(n)}" for n in srv.get("notes") or []] + [""]
+        for h in srv.get("hypervisors") or []:
+            out += _evidence(h.get("evidence"), bt)
+        if srv.get("backups_destroyed"):
+            out += [f"### {md(t['backups'])}", ""]
+            out += _table(
+                (bt["time_utc"], t["hosts"], t["roles"], t["user"]),
+                (
+                    (b.get("time"), b.get("host"), b.get("action"), b.get("user"))
+                    for b in srv["backups_destroyed"][:30]
+                ),
+            )
+    return out
+
+
+def terminal_lines(f: dict[str, Any]) -> list[str]:
+    """A few plain lines for ``ashiato investigate``'s summary (printed without markup)."""
+    out: list[str] = []
+    e = (f.get("entry") or {}).get("entry")
+    if e:
+        out.append(
+            f"Way in: {e.get('via')} sign-in of {e.get('user')} from {e.get('source_ip')} "
+            f"({e.get('country') or '?'}) at {e.get('time')} [{', '.join(e.get('signals') or [])}]"
+        )
+    acc = f.get("accounts") or {}
+    used = [a["account"] for a in acc.get("accounts") or [] if a.get("by_intruder")]
+    if used:
+        dom = " — domain compromised: reset krbtgt twice" if acc.get("domain_compromised") else ""
+        out.append(f"Accounts used by the intruder: {', '.join(used[:12])}{dom}")
+    ex = f.get("exfiltration") or {}
+    if ex.get("verdict"):
+        why = "; ".join((ex.get("reasons") or [])[:2])
+        out.append(f"Data theft: {ex['verdict']}" + (f" ({why})" if why else ""))
+    for note in (f.get("servers") or {}).get("notes") or []:
+        out.append(f"Servers: {note}")
+    return out
