@@ -30,7 +30,8 @@ from ashiato.analysis.indicators import (
     LOG_TAMPER,
     RANSOM_DETECTION,
     RANSOM_NOTE,
-    is_internal,
+    is_client,
+    never_a_host,
     py,
 )
 from ashiato.analysis.network import NetworkFindings
@@ -113,6 +114,8 @@ def collect(
         return res.host or ip
 
     for s in net.signals:
+        if never_a_host(s.ip):
+            continue  # loopback, link-local, broadcast: never a host to blame
         kind = s.kind
         if kind == "ids_alert" and py(RANSOM_DETECTION).search(s.detail):
             kind = "ransom_ids"
@@ -131,7 +134,7 @@ def collect(
         for ip, st in volumes.items():
             # a burst must stand out against the client's own busiest normal hour AND
             # against what other clients moved in the same window
-            if st["in"] > 5 * typical and st["ratio"] >= 3 and is_internal(ip):
+            if st["in"] > 5 * typical and st["ratio"] >= 3 and is_client(ip):
                 row = {
                     "source.ip": ip,
                     "@timestamp": imp.window[0],
@@ -198,7 +201,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     per_host: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for kind, r in kind_rows:
         ip = r.get("source.ip") or logon_ip.get((r.get("host.name"), r.get("winlog.logon.id")))
-        if not ip or ip in ("-", "::1", "127.0.0.1"):
+        if not ip or ip == "-" or never_a_host(ip):
             continue
         per_host[by_ip(ip, r["@timestamp"])].append((kind, r))
     for host, items in per_host.items():
@@ -323,7 +326,7 @@ def _sources(
     )
     agg = net.group_by(["source.ip", "event.dataset"]).aggregate(last=net["@timestamp"].max())
     for r in ctx.rows(agg):
-        if not is_internal(r["source.ip"]):
+        if not is_client(r["source.ip"]):
             continue
         host = ident.at(r["source.ip"], r["last"]).host
         if host:

@@ -91,9 +91,12 @@ def investigate(
             "note_names": imp.note_names,
             "counted_from": imp.source,
             "shares": imp.shares,
+            "count_basis": imp.basis,
             "users": imp.owners,
             "window": {"start": iso(window[0]), "end": iso(window[1])} if window else None,
-            "c2": net.c2,
+            "c2": network.c2_of(
+                net, lambda ip, t: ident.at(ip, t).host or ip, {v.host for v in infected}
+            ),
             "payment_sites": net.payment_sites,
             "ip_lookups": net.ip_lookups,
             "spam": _spam(net.spam, ident),
