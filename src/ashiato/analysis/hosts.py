@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ashiato.analysis import watched
 from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
@@ -80,6 +81,7 @@ class HostView:
     host: str
     signals: list[Signal] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)
+    watched: str | None = None  # what covered it through the incident ("" = nothing)
 
     def kinds(self) -> set[str]:
         return {s.kind for s in self.signals}
@@ -90,7 +92,7 @@ class HostView:
             return "infected"
         if kinds:
             return "suspicious"
-        return "clean" if self.sources else "unknown"
+        return "clean" if self.sources and self.watched != "" else "unknown"
 
     def first(self, kinds: set[str] | None = None) -> datetime | None:
         times = [s.time for s in self.signals if s.time and (kinds is None or s.kind in kinds)]
@@ -154,7 +156,19 @@ def collect(
     _sources(ctx, ident, views, hosts_by_evidence)
     for host in _all_hosts(ctx, ident):
         view(host)
+    _mark_watched(ctx, ident, imp, views)
     return views
+
+
+def _mark_watched(ctx: Context, ident: Identity, imp: Impact, views: dict[str, HostView]) -> None:
+    """Quiet hosts are clean only if something watched them through the incident."""
+    window = imp.window
+    if window is None:
+        times = [t for v in views.values() if v.verdict() == "infected" for t in [v.first()] if t]
+        window = (min(times), max(times)) if times else None
+    quiet = [h for h, v in views.items() if not v.signals and v.sources]
+    for host, what in watched.watched(ctx, ident, quiet, window).items():
+        views[host].watched = what
 
 
 def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: Any) -> None:

@@ -197,6 +197,13 @@ def _reasons(v: hosts_mod.HostView) -> list[str]:
         sigs = by_kind[kind]
         more = f" (×{len(sigs)})" if len(sigs) > 1 else ""
         out.append(f"{kind}: {sigs[0].detail}{more}")
+    if not out and v.sources and v.watched is not None:
+        # why a quiet host is clean, or only unknown
+        out.append(
+            f"watched through the incident by {v.watched}"
+            if v.watched
+            else "no log of it, nor any source that sees it, covers the incident window"
+        )
     return out
 
 

@@ -1,0 +1,62 @@
+"""Was a host watched through the incident? What a "clean" verdict may rest on.
+
+A host shows nothing either because nothing happened on it or because nothing was
+looking. It was watched when its own logs (any dataset naming it) run from before the
+incident window to after it, or when a network source that records its traffic (a
+proxy, firewall or IDS that saw one of its addresses at some point) does, while the host
+held an address during the window. Otherwise silence proves nothing: "unknown".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from ashiato.analysis.context import Context
+from ashiato.analysis.identity import Identity
+
+NETWORK_OBSERVERS = ("proxy", "firewall", "ids")
+# a log that stops a little before the window's end still covered it (quiet minutes)
+SLACK = timedelta(minutes=30)
+
+Window = tuple[datetime, datetime]
+
+
+def watched(
+    ctx: Context, ident: Identity, hosts: list[str], window: Window | None
+) -> dict[str, str]:
+    """host → what watched it through ``window`` ("" where nothing did)."""
+    if window is None:
+        return {h: "no incident window" for h in hosts}
+    lo, hi = window[0] - SLACK, window[1] + SLACK
+    wanted = set(hosts)
+    t = ctx.events
+    named = t.filter(t["host.name"].notnull())
+    own = named.group_by(["host.name", "event.dataset"]).aggregate(
+        first=named["@timestamp"].min(), last=named["@timestamp"].max()
+    )
+    out: dict[str, str] = dict.fromkeys(hosts, "")
+    for r in ctx.rows(own):
+        h = r["host.name"]
+        if h in wanted and not out[h] and r["first"] <= lo and r["last"] >= hi:
+            out[h] = f"its own {r['event.dataset']} log"
+    net = t.filter(t["source.ip"].notnull() & t["observer.type"].isin(list(NETWORK_OBSERVERS)))
+    spans = net.group_by("event.dataset").aggregate(
+        first=net["@timestamp"].min(), last=net["@timestamp"].max()
+    )
+    covering = {r["event.dataset"] for r in ctx.rows(spans) if r["first"] <= lo and r["last"] >= hi}
+    if not covering:
+        return out
+    seen_q = net.filter(net["event.dataset"].isin(sorted(covering)))
+    seen: dict[str, set[str]] = defaultdict(set)
+    for r in ctx.rows(seen_q.select("source.ip", "event.dataset").distinct()):
+        seen[r["source.ip"]].add(r["event.dataset"])
+    for h in hosts:
+        if out[h]:
+            continue
+        for ip in ident.ips_of(h):
+            held = any(ident.at(ip, when).host == h for when in (window[0], window[1]))
+            if held and seen.get(ip):
+                out[h] = f"{sorted(seen[ip])[0]} (sees {ip})"
+                break
+    return out
