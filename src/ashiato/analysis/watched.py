@@ -16,7 +16,10 @@ from ashiato.analysis.context import Context
 from ashiato.analysis.identity import Identity
 
 NETWORK_OBSERVERS = ("proxy", "firewall", "ids")
-# a log that stops a little before the window's end still covered it (quiet minutes)
+# datasets that name a host without watching it: a DHCP server saw it ask for an address
+NOT_WATCHING = ("windows.dhcp", "isc.dhcpd")
+# a log that starts a little after the window's start or stops a little before its end
+# still covered it (a quiet quarter of an hour is normal on any host)
 SLACK = timedelta(minutes=30)
 
 Window = tuple[datetime, datetime]
@@ -25,13 +28,14 @@ Window = tuple[datetime, datetime]
 def watched(
     ctx: Context, ident: Identity, hosts: list[str], window: Window | None
 ) -> dict[str, str]:
-    """host → what watched it through ``window`` ("" where nothing did)."""
+    """host → what watched it through ``window`` ("" where nothing did); without a
+    window there is nothing to cover and nobody is marked."""
     if window is None:
-        return {h: "no incident window" for h in hosts}
-    lo, hi = window[0] - SLACK, window[1] + SLACK
+        return {}
+    lo, hi = window[0] + SLACK, window[1] - SLACK
     wanted = set(hosts)
     t = ctx.events
-    named = t.filter(t["host.name"].notnull())
+    named = t.filter(t["host.name"].notnull() & ~t["event.dataset"].isin(list(NOT_WATCHING)))
     own = named.group_by(["host.name", "event.dataset"]).aggregate(
         first=named["@timestamp"].min(), last=named["@timestamp"].max()
     )
