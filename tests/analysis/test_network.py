@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ashiato.analysis import identity, network
 from ashiato.analysis.context import Context
 from ashiato.analysis.indicators import is_client, never_a_host
-from ashiato.case import Case
+from ashiato.case import Case, EventWriter
 from ashiato.ingest import Options, ingest
+from ashiato.normalize import finalize_batch
+from ashiato.schema import NAMES, batch_from_columns
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -60,3 +64,51 @@ def test_c2_belongs_to_infected_hosts() -> None:
     names = {"10.31.3.25": "pc-osk-0112", "10.20.3.41": "pc-tky-0341"}
     c2 = network.c2_of(net, lambda ip, when: names.get(ip, ip), {"pc-osk-0112"})
     assert c2 == ["shop.tatami-ya.example"]
+
+
+def make_ctx(tmp: Path, rows: list[dict[str, Any]]) -> Context:
+    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r["evidence_id"]].append(r)
+    for ev, rs in groups.items():
+        for i, r in enumerate(rs, 1):
+            r.setdefault("record", i)
+        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
+        w = EventWriter(case, ev, rs[0]["event.dataset"])
+        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
+        w.close()
+    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
+
+
+def test_alert_on_the_proxy_goes_to_the_client_that_asked(tmp_path: Path) -> None:
+    """Explicit proxy 10.0.0.8: the IDS outside it sees the proxy as every web client."""
+    t0 = datetime(2015, 9, 10, 4, 0, tzinfo=UTC)
+    proxy, pc, other = "10.0.0.8", "10.31.3.25", "10.20.3.41"
+    rows: list[dict[str, Any]] = []
+    for i in range(120):  # ordinary browsing: the proxy log has the PCs, the IDS the proxy
+        when = t0 + timedelta(minutes=i)
+        client = pc if i % 2 else other
+        rows.append({"@timestamp": when, "event.dataset": "squid.access",
+                     "observer.type": "proxy", "source.ip": client,
+                     "url.original": f"http://news{i % 7}.example.jp/",
+                     "http.request.method": "GET", "destination.ip": f"203.0.113.{i % 7 + 1}",
+                     "evidence_id": "squid"})  # fmt: skip
+        rows.append({"@timestamp": when, "event.dataset": "suricata.eve", "observer.type": "ids",
+                     "source.ip": proxy, "destination.ip": f"203.0.113.{i % 7 + 1}",
+                     "destination.port": 80, "evidence_id": "eve"})  # fmt: skip
+    hit = t0 + timedelta(minutes=30, seconds=20)
+    rows.append({"@timestamp": hit, "event.dataset": "squid.access", "observer.type": "proxy",
+                 "source.ip": pc, "url.original": "http://shop.tatami-ya.example/wp/gate.php",
+                 "http.request.method": "POST", "destination.ip": "192.0.2.201",
+                 "evidence_id": "squid"})  # fmt: skip
+    rows.append({"@timestamp": hit + timedelta(seconds=1), "event.dataset": "suricata.eve",
+                 "observer.type": "ids", "source.ip": proxy, "destination.ip": "192.0.2.201",
+                 "destination.port": 80, "rule.name": "ET TROJAN CryptoWall Check-in",
+                 "evidence_id": "eve"})  # fmt: skip
+    net = network.analyse(make_ctx(tmp_path, rows))
+    alerts = [s for s in net.signals if s.kind == "ids_alert"]
+    assert [(s.ip, s.detail) for s in alerts] == [
+        (pc, "ET TROJAN CryptoWall Check-in (via proxy 10.0.0.8)")
+    ]
+    assert not [s for s in net.signals if s.ip == proxy]

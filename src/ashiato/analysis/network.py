@@ -15,6 +15,7 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import intermediary
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.indicators import (
     IP_LOOKUP,
@@ -95,6 +96,7 @@ def analyse(ctx: Context) -> NetworkFindings:
                 HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]), r)
             )
 
+    out.signals = _through_intermediaries(ctx, out.signals)
     out.c2 = _c2(ctx, web, cols, out)
     out.spam = _spam(ctx, out)
     out.evidence = evidence([s.row for s in out.signals], limit=12)
@@ -125,6 +127,24 @@ def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[s
             if dom and "check" in s.detail.lower():
                 domains.add(dom)
     return sorted(domains)
+
+
+def _through_intermediaries(ctx: Context, signals: list[HostSignal]) -> list[HostSignal]:
+    """Signals on a proxy's address go to the client that made the request, or nowhere."""
+    proxies = intermediary.proxy_addresses(ctx)
+    if not proxies or not any(s.ip in proxies for s in signals):
+        return signals
+    wanted = [(s.time, intermediary.servers_of(s.row, s.ip)) for s in signals if s.ip in proxies]
+    via = intermediary.build(ctx, wanted)
+    out: list[HostSignal] = []
+    for s in signals:
+        if s.ip not in via.proxies:
+            out.append(s)
+            continue
+        client = via.client(s.time, intermediary.servers_of(s.row, s.ip))
+        if client is not None:
+            out.append(HostSignal(client, s.time, s.kind, f"{s.detail} (via proxy {s.ip})", s.row))
+    return out
 
 
 def c2_of(net: NetworkFindings, host_at: Any, infected: set[str]) -> list[str]:
