@@ -1,10 +1,22 @@
 """Who had which address when: an IP ↔ host ↔ user timeline.
 
-Sources, strongest first: DHCP leases (assign/renew until another host takes the
-address or it is released); then sightings that tie an address to a host or a user at
-a moment: network logons on servers (4624 IpAddress + WorkstationName + account), Sysmon
-network connections (the host's own address), AV console rows (endpoint + IP), proxy
-and firewall users. Every later answer that starts from an IP asks ``at(ip, time)``.
+Sources, strongest first: DHCP leases, then sightings that tie an address to a host or a
+user at a moment: network logons on servers (4624 IpAddress + WorkstationName + account;
+a computer account ``PC-01$`` names its PC), Sysmon network connections (the host's own
+address), AV console rows (endpoint + IP), proxy and firewall users. Every later answer
+that starts from an IP asks ``at(ip, time)``; loopback, link-local, multicast and
+broadcast addresses are never anybody (indicators.never_a_host).
+
+Leases come from a state machine per address keyed on the server's event ID, never on
+the (localised) description (domain.md 8.1): Microsoft 10/11 (and BOOTP 20/21) grant
+or extend, 12 release, 16 delete, 17/18 expire and 23 (BOOTP delete) end it; 13
+conflict, 15 NACK, 30-35 DNS updates, 33 NAP and 36 failover drops, 24/25 cleanup and
+50+ rogue-server rows change nothing. ISC dhcpd's DHCPACK grants, DHCPRELEASE/EXPIRE
+end. The audit log has no lease duration: a lease runs until it is ended, the address
+goes to another client (MAC, else name), the same client takes another address, or the
+scope's lease time passes since the last grant (twice the usual renewal gap when the
+renewals show one, else 8 days). A MAC seen under two names (a shared dock or USB NIC)
+keeps the names apart.
 """
 
 from __future__ import annotations
@@ -366,9 +378,17 @@ def _sightings(ctx: Context, ident: Identity) -> None:
         if not is_client(ip):
             continue
         user = r["_user"]
-        if user and ("$" in user or user.lower() in ("-", "anonymous logon", "system")):
-            user = None
         host = host_key(r["_host"]) if r["_host"] and r["_host"] != "-" else None
+        basis = r["_basis"]
+        if user and user.split("@")[0].endswith("$"):
+            # a computer account (PC-OSK-0112$) authenticating from an address is that PC:
+            # Kerberos logons carry no WorkstationName, the machine's own ticket does
+            if host is None:
+                host = host_key(user.split("@")[0])
+                basis = "computer account logon"
+            user = None
+        if user and user.lower() in ("-", "anonymous logon", "system"):
+            user = None
         if host is None and user is None:
             continue
         s = Sighting(
@@ -377,7 +397,7 @@ def _sightings(ctx: Context, ident: Identity) -> None:
             user.lower() if user else None,
             r["first"],
             r["last"],
-            r["_basis"],
+            basis,
             f"{r['ev']}:{r['rec']}",
         )
         ident.sightings.setdefault(ip, []).append(s)
