@@ -151,3 +151,24 @@ def test_cp932_exports(runs) -> None:
     pz = run.truth["patient_zero"]["host"].upper()
     assert any(x.split(",")[1] == pz and x.split(",")[3].startswith("RANSOM_")
                for x in av.splitlines()[1:])
+
+
+def test_maillog_content_filter_hop(runs) -> None:
+    """Postfix hands every message to amavis on 127.0.0.1:10024; the filter re-injects it
+    from 127.0.0.1 under a new queue id (domain.md 8.2), or discards it when infected."""
+    log = runs["mail-attachment"].read("evidence/mail/maillog")
+    handed = re.findall(r"\]: ([0-9A-F]{10}): to=<[^>]+>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:10024,"
+                        r".*status=sent \(250 2\.0\.0 from MTA\(smtp:\[127\.0\.0\.1\]:10025\): "
+                        r"250 2\.0\.0 Ok: queued as ([0-9A-F]{10})\)", log)
+    assert len(handed) > 50
+    reinjected = set(re.findall(r"\]: ([0-9A-F]{10}): client=localhost\[127\.0\.0\.1\]", log))
+    assert {b for _, b in handed} == reinjected
+    assert all(a != b for a, b in handed)
+    assert re.search(r" amavis\[\d+\]: \(\d+-\d\d\) Passed CLEAN \{RelayedInbound\}", log)
+    blocked = re.findall(r"Blocked INFECTED \(([^)]+)\) .*Queue-ID: ([0-9A-F]{10}),", log)
+    assert blocked
+    for virus, q in blocked:
+        assert f"{q}: to=" in log and "discarded, id=" in log and f"INFECTED: {virus})" in log
+    # and the re-injected message, not the original, is what reaches the next relay
+    out = re.findall(r"\]: ([0-9A-F]{10}): to=<[^>]+>, relay=(?!127\.0\.0\.1)", log)
+    assert set(out) <= reinjected

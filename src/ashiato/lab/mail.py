@@ -86,6 +86,39 @@ def _filter_hop(q: str, m_from: str, rcpt: str, size: int, message_id: str, clie
     return q2, [(at_ms + off, d, pid, msg) for off, d, pid, msg in lines], at_ms + took + 20
 
 
+def blocked_inbound(ctx: Ctx, ts: int, rng: random.Random) -> None:
+    """Known malware in a spam run: amavis blocks it, nothing is re-injected or delivered."""
+    sender, ip = rng.choice(SPAM_SENDERS)
+    pz = ctx.story.pz
+    rcpt = rng.choice([u for u in ctx.world.users if pz is None or u is not pz.user]).mail
+    q, smtpd, cleanup, smtp, amavis = (hex_id(rng, 10), _pid(rng), _pid(rng), _pid(rng),
+                                       _pid(rng))
+    virus = rng.choice(("Win.Trojan.Agent-1388596", "Doc.Downloader.Emotet-6333374-0",
+                        "Js.Downloader.Nemucod-5861453-0"))
+    size = rng.randint(20_000, 90_000)
+    mid = f"<{ts // 1000}.{rng.randint(1000, 9999)}@{sender.split('@')[1]}>"
+    am = f"{amavis}-{rng.randint(1, 99):02d}"
+    peer = f"unknown[{ip}]"
+    took = rng.randint(400, 3_000)
+    _emit_lines(ctx, ts, [
+        (0, "smtpd", smtpd, f"connect from {peer}"),
+        (600, "smtpd", smtpd, f"{q}: client={peer}"),
+        (800, "cleanup", cleanup, f"{q}: message-id={mid}"),
+        (900, "qmgr", 1021, f"{q}: from=<{sender}>, size={size}, nrcpt=1 (queue active)"),
+        (1000, "smtpd", smtpd, f"disconnect from {peer}"),
+        (1000 + took, "amavis", amavis,
+         f"({am}) Blocked INFECTED ({virus}) {{DiscardedInbound,Quarantined}}, [{ip}]:"
+         f"{rng.randint(1024, 65000)} [{ip}] <{sender}> -> <{rcpt}>, quarantine: "
+         f"virus-{hex_id(rng, 12)}, Queue-ID: {q}, Message-ID: {mid}, mail_id: "
+         f"{hex_id(rng, 12)}, Hits: -, size: {size}, {took} ms"),
+        (1010 + took, "smtp", smtp,
+         f"{q}: to=<{rcpt}>, relay={FILTER}[{FILTER}]:10024, delay={took / 1000 + 0.2:.1f}, "
+         f"delays=0.1/0/0/{took / 1000:.1f}, dsn=2.7.0, status=sent (250 2.7.0 Ok, "
+         f"discarded, id={am} - INFECTED: {virus})"),
+        (1020 + took, "qmgr", 1021, f"{q}: removed"),
+    ])
+
+
 def _emit_lines(ctx: Ctx, ts: int, lines: list[Line]) -> None:
     for off, daemon, pid, msg in sorted(lines, key=lambda x: x[0]):
         app = "amavis" if daemon == "amavis" else f"postfix/{daemon}"
@@ -227,5 +260,8 @@ def plan_day(ctx: Ctx, day: int) -> list[tuple[int, ActivityFn]]:
         ts = at(day, 0) + rng.randint(0, 24 * 60 - 1) * MINUTE + rng.randint(0, 59_999)
         rcpt = rng.choice(ctx.world.users).mail
         out.append((ts, functools.partial(reject_spam, ts=ts, rng=rng, rcpt=rcpt)))
+    if busy and rng.random() < 0.5:
+        ts = at(day, 6) + rng.randint(0, 14 * 60) * MINUTE + rng.randint(0, 59_999)
+        out.append((ts, functools.partial(blocked_inbound, ts=ts, rng=rng)))
     return out
 
