@@ -13,11 +13,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from ashiato.analysis.context import Context
-from ashiato.analysis.identity import Identity
+from ashiato.analysis.identity import DHCP_DATASETS, Identity
 
 NETWORK_OBSERVERS = ("proxy", "firewall", "ids")
 # datasets that name a host without watching it: a DHCP server saw it ask for an address
-NOT_WATCHING = ("windows.dhcp", "isc.dhcpd")
+NOT_WATCHING = DHCP_DATASETS
 # a log that starts a little after the window's start or stops a little before its end
 # still covered it (a quiet quarter of an hour is normal on any host)
 SLACK = timedelta(minutes=30)
