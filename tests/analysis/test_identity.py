@@ -120,3 +120,24 @@ def test_english_and_japanese_logs_agree(tmp_path: Path) -> None:
         return [(r["ip"], r["host"], r["start"], r["end"]) for r in i.history()]
 
     assert shape(en_ident) == shape(ja_ident)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 13])  # 13: a Japanese server (CP932, localised rows)
+def test_lab_dhcp_alone_answers_every_check(tmp_path: Path, seed: int) -> None:
+    """From the lab's DHCP log alone (DNS rows after every grant, NACKs, expiries, addresses
+    changing hands day to day), every address-to-PC fact in truth.json holds."""
+    from ashiato import lab
+
+    out = tmp_path / "lab"
+    truth = lab.generate("fileserver-encryption", out, seed=seed,
+                         missing=[s for s in lab.SOURCES if s != "dhcp"])  # fmt: skip
+    ident = build(tmp_path, out / "evidence")
+    checks = truth["dhcp_checks"]
+    assert len(checks) > 10
+    wrong = [
+        (c["ip"], c["time"], c["host"], ident.at(c["ip"], datetime.fromisoformat(c["time"])).host)
+        for c in checks
+        if ident.at(c["ip"], datetime.fromisoformat(c["time"])).host != c["host"]
+    ]
+    assert wrong == []
