@@ -70,6 +70,12 @@ def test_shared_mac_keeps_two_hosts_apart(ja: Identity) -> None:
     assert ja.ips_of("note-sato") == ja.ips_of("note-kato") == ["10.31.3.40"]
 
 
+def test_a_nameless_client_still_takes_the_address(ja: Identity) -> None:
+    # 11:00 a client that sends no host name gets .50: PC-OSK-0300 no longer holds it
+    assert ja.at("10.31.3.50", jst("10:00")).host == "pc-osk-0300"
+    assert ja.at("10.31.3.50", jst("11:30")).host is None
+
+
 def test_loopback_is_never_a_host(ja: Identity) -> None:
     for ip in ("127.0.0.1", "::1", "169.254.10.3", "0.0.0.0", "255.255.255.255"):
         assert ja.at(ip, jst("10:00")).host is None

@@ -299,7 +299,10 @@ def _leases_of(ip: str, events: list[_Grant], term: timedelta) -> list[Lease]:
                 cur.end = g.ts
             continue
         if g.host is None:
-            continue  # a grant nobody can name says nothing about who held the address
+            # a grant nobody can name: it still ends the lease of a different MAC
+            if cur is not None and cur.mac and g.mac and cur.mac != g.mac:
+                cur.end = g.ts
+            continue
         if cur is not None and _same_holder(cur, g):
             cur.end = max(cur.end, g.ts + term)
             cur.mac = cur.mac or g.mac
