@@ -40,10 +40,12 @@ def watched(
         first=named["@timestamp"].min(), last=named["@timestamp"].max()
     )
     out: dict[str, str] = dict.fromkeys(hosts, "")
+    covering_own: dict[str, list[str]] = defaultdict(list)
     for r in ctx.rows(own):
-        h = r["host.name"]
-        if h in wanted and not out[h] and r["first"] <= lo and r["last"] >= hi:
-            out[h] = f"its own {r['event.dataset']} log"
+        if r["host.name"] in wanted and r["first"] <= lo and r["last"] >= hi:
+            covering_own[r["host.name"]].append(r["event.dataset"])
+    for h, datasets in covering_own.items():
+        out[h] = f"its own {min(datasets)} log"  # the same name whatever order rows came in
     net = t.filter(t["source.ip"].notnull() & t["observer.type"].isin(list(NETWORK_OBSERVERS)))
     spans = net.group_by("event.dataset").aggregate(
         first=net["@timestamp"].min(), last=net["@timestamp"].max()
