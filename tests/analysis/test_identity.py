@@ -106,6 +106,12 @@ def test_lease_time_from_renewal_rhythm() -> None:
     # reboots at random moments: no rhythm, the default stands
     ragged = {("10.0.0.6", "pc"): [t0 + timedelta(hours=h) for h in (0, 1, 7, 30, 31, 55, 90)]}
     assert lease_time(ragged) == LEASE_MAX
+    # PCs booting every morning renew about every 24 h, whatever the scope's lease time
+    mornings = {
+        ("10.0.0.7", f"pc-{i}"): [t0 + timedelta(days=d, minutes=7 * i + d) for d in range(5)]
+        for i in range(3)
+    }
+    assert lease_time(mornings) == LEASE_MAX
     assert lease_time({}) == LEASE_MAX
 
 

@@ -36,6 +36,7 @@ from ashiato.normalize import host_key
 
 LEASE_MAX = timedelta(days=8)  # Windows DHCP's default scope lease
 MIN_RENEW_GAP = timedelta(minutes=10)  # closer grants are retries, not renewals
+DAILY_REBOOT = timedelta(hours=20)  # renewals this far apart may be morning boots
 SIGHTING_WINDOW = timedelta(hours=24)
 
 
@@ -207,9 +208,9 @@ def lease_time(renewals: dict[tuple[str, str], list[datetime]]) -> timedelta:
     """The scope's lease time, from the rhythm of renewals (clients renew at half of it).
 
     The audit log never states the lease time. When most gaps between one client's
-    consecutive grants of the same address sit near one value, that value is half the
-    lease; otherwise (few renewals, or reboots blurring the rhythm) 8 days, the
-    Windows default.
+    consecutive grants of the same address sit near one value shorter than a day, that
+    value is half the lease; otherwise (few renewals, reboots blurring the rhythm, or a
+    daily rhythm that morning boots make whatever the lease) 8 days, the Windows default.
     """
     gaps = sorted(
         (b - a).total_seconds()
@@ -221,7 +222,9 @@ def lease_time(renewals: dict[tuple[str, str], list[datetime]]) -> timedelta:
         return LEASE_MAX
     mid = gaps[len(gaps) // 2]
     near = sum(1 for g in gaps if abs(g - mid) <= 0.1 * mid)
-    if near * 2 < len(gaps):
+    if near * 2 < len(gaps) or mid >= DAILY_REBOOT.total_seconds():
+        # PCs booting every morning renew about every 24 h whatever the lease time:
+        # only a shorter rhythm is the clients' own T1 renewal
         return LEASE_MAX
     return min(timedelta(seconds=2 * mid), LEASE_MAX)
 
