@@ -156,3 +156,24 @@ def test_firewall_skew_seen_only_by_share_audit_and_dhcp(tmp_path: Path) -> None
         assert abs(got.offset_seconds - skew["offset_seconds"]) <= 5
         assert got.pairs >= 3 and got.spread_seconds <= 5 and got.zone_error_hours is None
         assert "SMB sessions" in got.basis and "windows.security@fs01" in got.basis
+
+
+@pytest.mark.slow
+def test_patient_zero_named_through_dhcp_alone(tmp_path: Path) -> None:
+    """Seed 2 maps the share by name (Kerberos: FS01's logons carry no WorkstationName) and
+    only DHCP and the file server's own logs are kept: the PC behind the SMB writes must
+    come from the DHCP leases, through their DNS-update rows, NACKs and expiries."""
+    out = tmp_path / "lab"
+    keep = {"dhcp", "fileserver-audit", "fileserver-listing"}
+    lab.generate("fileserver-encryption", out, seed=2, missing=sorted(set(lab.SOURCES) - keep))
+    truth = json.loads((out / "truth.json").read_text("utf-8"))
+    case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
+    ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
+    found = investigate(case).to_dict()
+    assert found["patient_zero"]["host"] == truth["patient_zero"]["host"]
+    infected = {h["host"] for h in found["hosts"] if h["verdict"] == "infected"}
+    assert infected == {truth["patient_zero"]["host"]}
+    # the share's count is exact: the PC's own disk was not collected this time
+    share = found["impact"]["count_basis"]["share"]
+    by_loc = {b["location"]: b["encrypted_files"] for b in truth["impact"]["by_location"]}
+    assert share["files"] == by_loc["share"]

@@ -55,8 +55,9 @@ def test_bad_requests_are_refused(tmp_path: Path) -> None:
 def test_dhcp_log_layout(runs) -> None:
     run = runs["fileserver-encryption"]
     files = sorted((run.evidence / "dhcp").glob("DhcpSrvLog-*.log"))
-    assert [f.name for f in files] == [f"DhcpSrvLog-{d}.log" for d in ("Fri", "Mon", "Thu",
-                                                                       "Tue", "Wed")]
+    # the workdays, and the night after the last one when lapsed leases expire
+    assert {f.name for f in files} >= {f"DhcpSrvLog-{d}.log" for d in ("Fri", "Mon", "Thu",
+                                                                       "Tue", "Wed")}
     raw = files[0].read_bytes()
     assert raw.startswith(b"\t\tMicrosoft DHCP Service Activity Log\r\n")
     lines = raw.decode("ascii").split("\r\n")
@@ -68,6 +69,40 @@ def test_dhcp_log_layout(runs) -> None:
     assert re.fullmatch(r"10,\d\d/\d\d/15,\d\d:\d\d:\d\d,Assign,10\.\d+\.\d+\.\d+,PC-[A-Z]{3}-"
                         r"\d{4}\.corp\.example\.jp,00155D[0-9A-F]{6},,\d+,0,,,,"
                         r"0x4D53465420352E30,MSFT 5\.0,,,,0", assign)
+    # every assign and renew is followed by DNS update rows naming the same address
+    rows = [x.split(",") for x in lines[header + 1:] if x]
+    for i, r in enumerate(rows):
+        if r[0] in ("10", "11"):
+            after = {(x[0], x[4]) for x in rows[i + 1:i + 8]}
+            assert {("30", r[4]), ("32", r[4])} <= after, r
+    assert any(r[0] == "18" for f in files for r in _rows(f, "ascii"))
+
+
+def _rows(path: Path, encoding: str) -> list[list[str]]:
+    lines = path.read_text(encoding).splitlines()
+    return [x.split(",") for x in lines if x[:3].rstrip(",").isdigit()]
+
+
+def test_dhcp_japanese_server(tmp_path: Path) -> None:
+    """A Japanese DHCP server (seed 13): localised preamble and descriptions in CP932,
+    the same IDs, and a NACK for an address that had gone to another PC."""
+    generate("benign", tmp_path, seed=13)
+    files = sorted((tmp_path / "evidence/dhcp").glob("DhcpSrvLog-*.log"))
+    raw = files[0].read_bytes()
+    assert raw.startswith("\t\tMicrosoft DHCP サービス アクティビティ ログ\r\n".encode("cp932"))
+    rows = sorted((r for f in files for r in _rows(f, "cp932")),
+                  key=lambda r: (r[1][6:], r[1][:5], r[2]))
+    assert {r[3] for r in rows if r[0] == "10"} == {"割り当て"}
+    assert {r[3] for r in rows if r[0] == "32"} == {"DNS 更新成功"}
+    held = {}  # ip -> mac of its latest assign
+    refused = 0
+    for r in rows:
+        if r[0] in ("10", "11"):
+            held[r[4]] = r[6]
+        elif r[0] == "15":
+            assert held.get(r[4]) not in (None, r[6])  # refused: someone else holds it
+            refused += 1
+    assert refused
 
 
 def test_windows_exports_parse(runs) -> None:
@@ -118,3 +153,24 @@ def test_cp932_exports(runs) -> None:
     pz = run.truth["patient_zero"]["host"].upper()
     assert any(x.split(",")[1] == pz and x.split(",")[3].startswith("RANSOM_")
                for x in av.splitlines()[1:])
+
+
+def test_maillog_content_filter_hop(runs) -> None:
+    """Postfix hands every message to amavis on 127.0.0.1:10024; the filter re-injects it
+    from 127.0.0.1 under a new queue id (domain.md 8.2), or discards it when infected."""
+    log = runs["mail-attachment"].read("evidence/mail/maillog")
+    handed = re.findall(r"\]: ([0-9A-F]{10}): to=<[^>]+>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:10024,"
+                        r".*status=sent \(250 2\.0\.0 from MTA\(smtp:\[127\.0\.0\.1\]:10025\): "
+                        r"250 2\.0\.0 Ok: queued as ([0-9A-F]{10})\)", log)
+    assert len(handed) > 50
+    reinjected = set(re.findall(r"\]: ([0-9A-F]{10}): client=localhost\[127\.0\.0\.1\]", log))
+    assert {b for _, b in handed} == reinjected
+    assert all(a != b for a, b in handed)
+    assert re.search(r" amavis\[\d+\]: \(\d+-\d\d\) Passed CLEAN \{RelayedInbound\}", log)
+    blocked = re.findall(r"Blocked INFECTED \(([^)]+)\) .*Queue-ID: ([0-9A-F]{10}),", log)
+    assert blocked
+    for virus, q in blocked:
+        assert f"{q}: to=" in log and "discarded, id=" in log and f"INFECTED: {virus})" in log
+    # and the re-injected message, not the original, is what reaches the next relay
+    out = re.findall(r"\]: ([0-9A-F]{10}): to=<[^>]+>, relay=(?!127\.0\.0\.1)", log)
+    assert set(out) <= reinjected

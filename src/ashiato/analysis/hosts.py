@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ashiato.analysis import watched
 from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
@@ -30,7 +31,8 @@ from ashiato.analysis.indicators import (
     LOG_TAMPER,
     RANSOM_DETECTION,
     RANSOM_NOTE,
-    is_internal,
+    is_client,
+    never_a_host,
     py,
 )
 from ashiato.analysis.network import NetworkFindings
@@ -79,6 +81,7 @@ class HostView:
     host: str
     signals: list[Signal] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)
+    watched: str | None = None  # what covered it through the incident ("" = nothing)
 
     def kinds(self) -> set[str]:
         return {s.kind for s in self.signals}
@@ -89,7 +92,7 @@ class HostView:
             return "infected"
         if kinds:
             return "suspicious"
-        return "clean" if self.sources else "unknown"
+        return "clean" if self.sources and self.watched != "" else "unknown"
 
     def first(self, kinds: set[str] | None = None) -> datetime | None:
         times = [s.time for s in self.signals if s.time and (kinds is None or s.kind in kinds)]
@@ -113,6 +116,8 @@ def collect(
         return res.host or ip
 
     for s in net.signals:
+        if never_a_host(s.ip):
+            continue  # loopback, link-local, broadcast: never a host to blame
         kind = s.kind
         if kind == "ids_alert" and py(RANSOM_DETECTION).search(s.detail):
             kind = "ransom_ids"
@@ -131,7 +136,7 @@ def collect(
         for ip, st in volumes.items():
             # a burst must stand out against the client's own busiest normal hour AND
             # against what other clients moved in the same window
-            if st["in"] > 5 * typical and st["ratio"] >= 3 and is_internal(ip):
+            if st["in"] > 5 * typical and st["ratio"] >= 3 and is_client(ip):
                 row = {
                     "source.ip": ip,
                     "@timestamp": imp.window[0],
@@ -151,7 +156,19 @@ def collect(
     _sources(ctx, ident, views, hosts_by_evidence)
     for host in _all_hosts(ctx, ident):
         view(host)
+    _mark_watched(ctx, ident, imp, views)
     return views
+
+
+def _mark_watched(ctx: Context, ident: Identity, imp: Impact, views: dict[str, HostView]) -> None:
+    """Quiet hosts are clean only if something watched them through the incident."""
+    window = imp.window
+    if window is None:
+        times = [t for v in views.values() if v.verdict() == "infected" for t in [v.first()] if t]
+        window = (min(times), max(times)) if times else None
+    quiet = [h for h, v in views.items() if not v.signals and v.sources]
+    for host, what in watched.watched(ctx, ident, quiet, window).items():
+        views[host].watched = what
 
 
 def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: Any) -> None:
@@ -198,7 +215,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     per_host: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for kind, r in kind_rows:
         ip = r.get("source.ip") or logon_ip.get((r.get("host.name"), r.get("winlog.logon.id")))
-        if not ip or ip in ("-", "::1", "127.0.0.1"):
+        if not ip or ip == "-" or never_a_host(ip):
             continue
         per_host[by_ip(ip, r["@timestamp"])].append((kind, r))
     for host, items in per_host.items():
@@ -323,7 +340,7 @@ def _sources(
     )
     agg = net.group_by(["source.ip", "event.dataset"]).aggregate(last=net["@timestamp"].max())
     for r in ctx.rows(agg):
-        if not is_internal(r["source.ip"]):
+        if not is_client(r["source.ip"]):
             continue
         host = ident.at(r["source.ip"], r["last"]).host
         if host:

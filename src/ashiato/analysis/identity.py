@@ -1,10 +1,22 @@
 """Who had which address when: an IP ↔ host ↔ user timeline.
 
-Sources, strongest first: DHCP leases (assign/renew until another host takes the
-address or it is released); then sightings that tie an address to a host or a user at
-a moment: network logons on servers (4624 IpAddress + WorkstationName + account), Sysmon
-network connections (the host's own address), AV console rows (endpoint + IP), proxy
-and firewall users. Every later answer that starts from an IP asks ``at(ip, time)``.
+Sources, strongest first: DHCP leases, then sightings that tie an address to a host or a
+user at a moment: network logons on servers (4624 IpAddress + WorkstationName + account;
+a computer account ``PC-01$`` names its PC), Sysmon network connections (the host's own
+address), AV console rows (endpoint + IP), proxy and firewall users. Every later answer
+that starts from an IP asks ``at(ip, time)``; loopback, link-local, multicast and
+broadcast addresses are never anybody (indicators.never_a_host).
+
+Leases come from a state machine per address keyed on the server's event ID, never on
+the (localised) description (domain.md 8.1): Microsoft 10/11 (and BOOTP 20/21) grant
+or extend, 12 release, 16 delete, 17/18 expire and 23 (BOOTP delete) end it; 13
+conflict, 15 NACK, 30-35 DNS updates, 33 NAP and 36 failover drops, 24/25 cleanup and
+50+ rogue-server rows change nothing. ISC dhcpd's DHCPACK grants, DHCPRELEASE/EXPIRE
+end. The audit log has no lease duration: a lease runs until it is ended, the address
+goes to another client (MAC, else name), the same client takes another address, or the
+scope's lease time passes since the last grant (twice the usual renewal gap when the
+renewals show one, else 8 days). A MAC seen under two names (a shared dock or USB NIC)
+keeps the names apart.
 """
 
 from __future__ import annotations
@@ -18,11 +30,13 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
-from ashiato.analysis.indicators import is_internal
+from ashiato.analysis.indicators import is_client, never_a_host
 from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.normalize import host_key
 
-LEASE_MAX = timedelta(days=8)
+LEASE_MAX = timedelta(days=8)  # Windows DHCP's default scope lease
+MIN_RENEW_GAP = timedelta(minutes=10)  # closer grants are retries, not renewals
+DAILY_REBOOT = timedelta(hours=20)  # renewals this far apart may be morning boots
 SIGHTING_WINDOW = timedelta(hours=24)
 
 
@@ -33,6 +47,7 @@ class Lease:
     start: datetime
     end: datetime
     ref: str
+    mac: str | None = None
 
 
 @dataclass
@@ -64,6 +79,8 @@ class Identity:
     def at(self, ip: str | None, when: datetime | None) -> Resolution:
         if not ip:
             return Resolution(None, None, "no address")
+        if never_a_host(ip):
+            return Resolution(None, None, "loopback/link-local/broadcast: not a host")
         host, basis = None, "no source ties this address to a host"
         if when is not None:
             for lease in self.leases.get(ip, []):
@@ -166,40 +183,149 @@ def build(ctx: Context) -> Identity:
     return ident
 
 
+# What each Microsoft DHCP audit event ID does to the lease of the address it names
+# (domain.md 8.1). The Description column is localised, so only the ID counts.
+_MS_START = frozenset(("10", "11", "20", "21"))  # assign, renew, BOOTP and dynamic BOOTP
+_MS_END = frozenset(("12", "16", "17", "18", "23"))  # release, deleted, expired, BOOTP deleted
+# Everything else changes nobody's lease: 13 conflict and 15 NACK (the client never got
+# the address), 14/22 pool exhausted, 24/25 cleanup, 30-35 DNS updates, 33 NAP and
+# 36 failover drops, 50+ rogue-server detection, 00-02 log state.
+# ISC dhcpd says the same in words (the syslog verb, lower case in event.action).
+_ISC_START = frozenset(("dhcpack", "bootreply"))
+_ISC_END = frozenset(("dhcprelease", "dhcpexpire", "dhcpexpired"))
+DHCP_DATASETS = ("windows.dhcp", "isc.dhcpd")
+
+
+def dhcp_effect(dataset: str | None, code: str | None, action: str | None) -> str | None:
+    """``"start"``, ``"end"`` or None (no change) for one DHCP server event."""
+    if dataset == "windows.dhcp":
+        c = str(code or "").lstrip("0") or "0"
+        return "start" if c in _MS_START else "end" if c in _MS_END else None
+    verb = str(action or "").lower()
+    return "start" if verb in _ISC_START else "end" if verb in _ISC_END else None
+
+
+def lease_time(renewals: dict[tuple[str, str], list[datetime]]) -> timedelta:
+    """The scope's lease time, from the rhythm of renewals (clients renew at half of it).
+
+    The audit log never states the lease time. When most gaps between one client's
+    consecutive grants of the same address sit near one value shorter than a day, that
+    value is half the lease; otherwise (few renewals, reboots blurring the rhythm, or a
+    daily rhythm that morning boots make whatever the lease) 8 days, the Windows default.
+    """
+    gaps = sorted(
+        (b - a).total_seconds()
+        for times in renewals.values()
+        for a, b in itertools.pairwise(times)
+        if (b - a) >= MIN_RENEW_GAP
+    )
+    if len(gaps) < 5:
+        return LEASE_MAX
+    mid = gaps[len(gaps) // 2]
+    near = sum(1 for g in gaps if abs(g - mid) <= 0.1 * mid)
+    if near * 2 < len(gaps) or mid >= DAILY_REBOOT.total_seconds():
+        # PCs booting every morning renew about every 24 h whatever the lease time:
+        # only a shorter rhythm is the clients' own T1 renewal
+        return LEASE_MAX
+    return min(timedelta(seconds=2 * mid), LEASE_MAX)
+
+
+@dataclass
+class _Grant:
+    ts: datetime
+    ip: str
+    host: str | None
+    mac: str | None
+    effect: str
+    ref: str
+
+
 def _dhcp(ctx: Context, ident: Identity) -> None:
     t = ctx.events
-    q = t.filter((t["event.dataset"] == "windows.dhcp") & t["host.ip"].notnull())
+    q = t.filter(t["event.dataset"].isin(list(DHCP_DATASETS)) & t["host.ip"].notnull())
     q = q.select(
-        "@timestamp", "event.code", "event.action", "host.ip", "host.name", "evidence_id", "record"
+        "@timestamp",
+        "event.dataset",
+        "event.code",
+        "event.action",
+        "host.ip",
+        "host.name",
+        "host.mac",
+        "evidence_id",
+        "record",
     ).order_by(EVENT_ORDER)
-    per_ip: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    grants: list[_Grant] = []
+    names_of_mac: dict[str, set[str]] = defaultdict(set)
     for r in ctx.rows(q):
-        per_ip[r["host.ip"]].append(r)
+        effect = dhcp_effect(r["event.dataset"], r["event.code"], r["event.action"])
+        ip = str(r["host.ip"])
+        if effect is None or never_a_host(ip):
+            continue
+        host = r["host.name"] if r["host.name"] and r["host.name"] != "-" else None
+        mac = str(r["host.mac"]).lower() if r["host.mac"] else None
+        if host and mac:
+            names_of_mac[mac].add(host)
+        ref = f"{r['evidence_id']}:{r['record']}"
+        grants.append(_Grant(r["@timestamp"], ip, host, mac, effect, ref))
+    # a grant without a name takes its MAC's name, but only if that MAC never had another
+    # (a shared dock or USB NIC carries several PCs' leases: never merge them)
+    for g in grants:
+        if g.host is None and g.mac and len(names_of_mac.get(g.mac, ())) == 1:
+            g.host = next(iter(names_of_mac[g.mac]))
+    renewals: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    for g in grants:
+        if g.effect == "start" and g.host:
+            renewals[(g.ip, g.host)].append(g.ts)
+    term = lease_time(renewals)
+    per_ip: dict[str, list[_Grant]] = defaultdict(list)
+    for g in grants:
+        per_ip[g.ip].append(g)
     for ip, events in per_ip.items():
-        leases: list[Lease] = []
-        for r in events:
-            code = str(r["event.code"] or "")
-            action = str(r["event.action"] or "").lower()
-            ts: datetime = r["@timestamp"]
-            ref = f"{r['evidence_id']}:{r['record']}"
-            if leases and leases[-1].end > ts:
-                leases[-1].end = ts  # a new event for the address ends the previous view
-            if code in ("10", "11") or action in ("assign", "renew"):
-                host = r["host.name"]
-                if host is None:
-                    continue
-                if leases and leases[-1].host == host and code == "11":
-                    leases[-1].end = ts + LEASE_MAX
-                    continue
-                leases.append(Lease(ip, host, ts, ts + LEASE_MAX, ref))
-        ident.leases[ip] = leases
-    # a host that was given another address has left the old one, even if nobody
-    # else took it (the old lease would otherwise run on for days)
-    per_host: dict[str, list[Lease]] = defaultdict(list)
+        ident.leases[ip] = _leases_of(ip, events, term)
+    _left_old_address(ident)
+
+
+def _same_holder(lease: Lease, g: _Grant) -> bool:
+    if lease.host and g.host:
+        return lease.host == g.host
+    return bool(lease.mac and g.mac and lease.mac == g.mac)
+
+
+def _leases_of(ip: str, events: list[_Grant], term: timedelta) -> list[Lease]:
+    """One address's leases: a grant opens (or extends) one, 12/16/17/18 close it, the
+    address going to another client ends it, and silence ends it after the lease time."""
+    leases: list[Lease] = []
+    for g in events:
+        cur = leases[-1] if leases and leases[-1].end > g.ts else None
+        if g.effect == "end":
+            # a release names its client; an expiry row may not: it ends the current lease
+            if cur is not None and (g.mac is None or cur.mac is None or _same_holder(cur, g)):
+                cur.end = g.ts
+            continue
+        if g.host is None:
+            # a grant nobody can name: it still ends the lease of a different MAC
+            if cur is not None and cur.mac and g.mac and cur.mac != g.mac:
+                cur.end = g.ts
+            continue
+        if cur is not None and _same_holder(cur, g):
+            cur.end = max(cur.end, g.ts + term)
+            cur.mac = cur.mac or g.mac
+            continue
+        if cur is not None:
+            cur.end = g.ts  # the address went to another client
+        leases.append(Lease(ip, g.host, g.ts, g.ts + term, g.ref, g.mac))
+    return leases
+
+
+def _left_old_address(ident: Identity) -> None:
+    """A client given another address has left the old one, even if nobody else took it
+    (the old lease would otherwise run on for the whole lease time). Clients are told
+    apart by MAC where the log has one, else by name."""
+    per_client: dict[str, list[Lease]] = defaultdict(list)
     for leases in ident.leases.values():
         for lease in leases:
-            per_host[lease.host].append(lease)
-    for leases in per_host.values():
+            per_client[f"{lease.mac or ''}|{lease.host}"].append(lease)
+    for leases in per_client.values():
         leases.sort(key=lambda x: x.start)
         for cur, nxt in itertools.pairwise(leases):
             if nxt.ip != cur.ip and nxt.start < cur.end:
@@ -256,12 +382,20 @@ def _sightings(ctx: Context, ident: Identity) -> None:
     rows = ctx.rows(ibis.union(*parts).order_by(["_ip", "first", "ev", "rec", "_basis", "_day"]))
     for r in rows:
         ip = r["_ip"]
-        if not is_internal(ip):
+        if not is_client(ip):
             continue
         user = r["_user"]
-        if user and ("$" in user or user.lower() in ("-", "anonymous logon", "system")):
-            user = None
         host = host_key(r["_host"]) if r["_host"] and r["_host"] != "-" else None
+        basis = r["_basis"]
+        if user and user.split("@")[0].endswith("$"):
+            # a computer account (PC-OSK-0112$) authenticating from an address is that PC:
+            # Kerberos logons carry no WorkstationName, the machine's own ticket does
+            if host is None:
+                host = host_key(user.split("@")[0])
+                basis = "computer account logon"
+            user = None
+        if user and user.lower() in ("-", "anonymous logon", "system"):
+            user = None
         if host is None and user is None:
             continue
         s = Sighting(
@@ -270,7 +404,7 @@ def _sightings(ctx: Context, ident: Identity) -> None:
             user.lower() if user else None,
             r["first"],
             r["last"],
-            r["_basis"],
+            basis,
             f"{r['ev']}:{r['rec']}",
         )
         ident.sightings.setdefault(ip, []).append(s)

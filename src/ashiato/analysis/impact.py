@@ -6,6 +6,14 @@ hold notes and the times the notes were written give the encryption window; with
 those folders, files last written inside the window are the encrypted ones (this holds
 for CryptoWall 3, which keeps names, as well as for renaming families). Anywhere, a known
 ransomware extension marks a file as encrypted too.
+
+Users keep saving files in those folders while the encryption runs, so "written inside
+the window" is only a candidate: a file counts when its change matches the ransomware's
+pattern, learned from the candidates themselves (most of them renamed to one new
+extension, or to random names), or, for families that keep names, when it was written
+by the account that wrote the notes (its owner in a listing, its session in audit
+events). The rest are benign writes; where nothing can tell them apart the count per
+share is a range (``Impact.basis``).
 """
 
 from __future__ import annotations
@@ -18,13 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from ashiato.analysis.context import Context, evidence
-from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
+from ashiato.analysis.indicators import (
+    COMMON_EXTENSIONS,
+    RANDOM_NAME,
+    RANSOM_EXTENSION,
+    RANSOM_NOTE,
+    py,
+)
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso, write_csv
 from ashiato.findings import Evidence
 
 LISTINGS = ("file.listing", "windows.mft")
 MARGIN = timedelta(minutes=10)
+PATTERN_SHARE = 0.3  # a new extension (or random names) on this share of candidates is the family's
 
 
 @dataclass
@@ -37,6 +52,8 @@ class Impact:
     owners: dict[str, int] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     source: str = "none"
+    # per share: {"files", "low", "high", "basis", "excluded"}: how the count was made
+    basis: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _share_of(path: str, share_field: str | None, host: str | None = None) -> str:
@@ -78,7 +95,7 @@ def analyse(ctx: Context) -> Impact:
     if times:
         imp.window = (min(times), max(times))
 
-    enc = _encrypted(ctx, imp, bool(listed))
+    enc, imp.basis = _classify(_encrypted(ctx, imp, bool(listed)), imp)
     imp.encrypted = enc
     all_times = times + [x for x in (_time(e) for e in enc) if x is not None]
     if all_times:
@@ -130,6 +147,102 @@ def _encrypted(ctx: Context, imp: Impact, have_listing: bool) -> list[dict[str, 
     for r in rows:
         out.setdefault(_key(r), r)
     return list(out.values())
+
+
+def _share_key(r: dict[str, Any]) -> str:
+    return _share_of(str(r.get("file.path") or ""), r.get("file.share"), r.get("host.name"))
+
+
+def _ext(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _writer_test(encryptor: str | None, sessions: set[tuple[Any, Any]]) -> Any:
+    """Was this file written by the account (listing owner) or session that wrote the notes?"""
+
+    def mine(r: dict[str, Any]) -> bool:
+        owner = str(r.get("file.owner") or "").lower()
+        if encryptor and owner == encryptor:
+            return True
+        return (r.get("host.name"), r.get("winlog.logon.id")) in sessions
+
+    return mine
+
+
+def _classify(
+    rows: list[dict[str, Any]], imp: Impact
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Keep the candidates whose change matches the ransomware's pattern, per share."""
+    known_ext = py(RANSOM_EXTENSION)
+    random_name = py(RANDOM_NAME)
+    note_owners = Counter(
+        str(n.get("file.owner")).lower() for n in imp.notes if n.get("file.owner")
+    )
+    encryptor = note_owners.most_common(1)[0][0] if note_owners else None
+    sessions = {
+        (n.get("host.name"), n.get("winlog.logon.id"))
+        for n in imp.notes
+        if n.get("winlog.logon.id")
+    }
+    by_share: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_share.setdefault(_share_key(r), []).append(r)
+    kept: list[dict[str, Any]] = []
+    basis: dict[str, dict[str, Any]] = {}
+    for share, cands in by_share.items():
+        names = [str(r.get("file.name") or "") for r in cands]
+        odd = Counter(e for e in map(_ext, names) if e and e not in COMMON_EXTENSIONS)
+        ext, n_ext = odd.most_common(1)[0] if odd else ("", 0)
+        n_random = sum(
+            1 for x in names if random_name.match(x) and _ext(x) not in COMMON_EXTENSIONS
+        )
+        take: list[dict[str, Any]] = []
+        unsure: list[dict[str, Any]] = []
+
+        mine = _writer_test(encryptor, sessions)
+
+        if n_ext >= PATTERN_SHARE * len(cands) and n_ext >= n_random:
+            how = f"renamed to .{ext}"
+            take = [
+                r
+                for r, x in zip(cands, names, strict=True)
+                if _ext(x) == ext or known_ext.search(x) or mine(r)
+            ]
+        elif n_random >= PATTERN_SHARE * len(cands):
+            how = "renamed to random names"
+            take = [
+                r
+                for r, x in zip(cands, names, strict=True)
+                if (random_name.match(x) and _ext(x) not in COMMON_EXTENSIONS)
+                or known_ext.search(x)
+                or mine(r)
+            ]
+        else:
+            # names kept: rewritten in place; only the encrypting account or session counts
+            for r, x in zip(cands, names, strict=True):
+                if known_ext.search(x) or mine(r):
+                    take.append(r)
+                elif (encryptor and r.get("file.owner")) or (sessions and r.get("winlog.logon.id")):
+                    continue  # another account's write: benign
+                else:
+                    unsure.append(r)  # nothing says who wrote it
+            who = encryptor or ("the note-writing session" if sessions else None)
+            how = (
+                f"written inside the window by {who}"
+                if who
+                else "written inside the window in note folders"
+            )
+        take += unsure
+        excluded = len(cands) - len(take)
+        basis[share] = {
+            "files": len(take),
+            "low": len(take) - len(unsure),
+            "high": len(take),
+            "basis": how,
+            "excluded": excluded,
+        }
+        kept += take
+    return kept, basis
 
 
 def write_restore_list(imp: Impact, path: Path) -> Path:

@@ -126,6 +126,48 @@ def is_internal(ip: str | None) -> bool:
     return any(addr in net for net in _PRIVATE)
 
 
+# addresses that are never a machine someone could be sitting at: the host talking to
+# itself (loopback: Postfix's content filter re-injects every message from 127.0.0.1),
+# self-assigned link-local, multicast, broadcast and "this network"
+_NEVER_HOST = [
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "0.0.0.0/8",
+        "255.255.255.255/32",
+        "::1/128",
+        "::/128",
+        "fe80::/10",
+        "ff00::/8",
+    )
+]
+# ports a mail server hands messages to its own content filter on, and takes them back
+# (amavisd-new 10024/10025/10026, spamd 783, rspamd's proxy 11332, common milter ports):
+# whoever sits there is the filter, not a client sending mail (domain.md 8.2)
+MAIL_FILTER_PORTS = frozenset((783, 10024, 10025, 10026, 10027, 11332, 8891, 8892, 8893))
+
+
+def never_a_host(ip: str | None) -> bool:
+    """True for an address that must never be shown, counted or ranked as a host."""
+    if not ip:
+        return True
+    try:
+        addr = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return False  # a name, not an address: the caller decides
+    mapped = getattr(addr, "ipv4_mapped", None)
+    if mapped is not None:
+        addr = mapped
+    return any(addr.version == net.version and addr in net for net in _NEVER_HOST)
+
+
+def is_client(ip: str | None) -> bool:
+    """An internal address that can stand for a machine (not loopback, link-local, ...)."""
+    return is_internal(ip) and not never_a_host(ip)
+
+
 def py(pattern: str) -> re.Pattern[str]:
     """The same RE2 pattern for Python-side checks (RE2 syntax here is Python-compatible)."""
     return re.compile(pattern)

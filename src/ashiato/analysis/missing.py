@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
+from ashiato.analysis.identity import DHCP_DATASETS
 from ashiato.exports import iso
 from ashiato.findings import Missing
 
@@ -65,7 +66,7 @@ class Profile:
             web=(t["url.original"].notnull() & t["rule.name"].isnull()).sum(),
             ids=ids.sum(), av=(t["observer.type"] == "antivirus").sum(),
             firewall=((t["observer.type"] == "firewall") & t["rule.name"].isnull()).sum(),
-            dhcp=(ds == "windows.dhcp").sum(),
+            dhcp=ds.isin(list(DHCP_DATASETS)).sum(),
             owners=((ds == "file.listing") & t["file.owner"].notnull()).sum(),
             listing=(ds == "file.listing").sum(),
         )  # fmt: skip

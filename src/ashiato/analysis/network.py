@@ -15,8 +15,16 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import intermediary
 from ashiato.analysis.context import Context, evidence
-from ashiato.analysis.indicators import IP_LOOKUP, MALICIOUS_SIGNATURE, TOR_GATEWAY, is_internal
+from ashiato.analysis.indicators import (
+    IP_LOOKUP,
+    MAIL_FILTER_PORTS,
+    MALICIOUS_SIGNATURE,
+    TOR_GATEWAY,
+    is_client,
+    is_internal,
+)
 from ashiato.engines import EVENT_ORDER
 from ashiato.findings import Evidence
 
@@ -43,6 +51,8 @@ class NetworkFindings:
     ip_lookups: list[str] = field(default_factory=list)
     spam: dict[str, Any] | None = None
     evidence: list[Evidence] = field(default_factory=list)
+    # POSTs to rarely contacted domains from any client: C2 once their sender is infected
+    rare_posts: list[HostSignal] = field(default_factory=list)
 
 
 def _domain(t: Any) -> Any:
@@ -81,11 +91,12 @@ def analyse(ctx: Context) -> NetworkFindings:
     )
     for r in ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000):
         client = r["source.ip"] if is_internal(r.get("source.ip")) else r.get("destination.ip")
-        if client and is_internal(client):
+        if client and is_client(client):
             out.signals.append(
                 HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]), r)
             )
 
+    out.signals = _through_intermediaries(ctx, out.signals)
     out.c2 = _c2(ctx, web, cols, out)
     out.spam = _spam(ctx, out)
     out.evidence = evidence([s.row for s in out.signals], limit=12)
@@ -95,25 +106,62 @@ def analyse(ctx: Context) -> NetworkFindings:
 def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[str]:
     """Rare domains POSTed to by hosts that already show another indicator."""
     flagged = {s.ip for s in out.signals}
-    if not flagged:
-        return []
     known = web.filter(web["_dom"].notnull() & web["source.ip"].notnull())
     reach = known.group_by("_dom").aggregate(clients=known["source.ip"].nunique())
     rare = reach.filter(reach["clients"] <= 2)["_dom"]
     posts = known.filter(
         (known["http.request.method"].upper() == "POST")
         & known["_dom"].isin(rare)
-        & known["source.ip"].isin(sorted(flagged))
         & ~known["_dom"].re_search(TOR_GATEWAY)
     ).select(cols)
     domains: set[str] = set()
     for r in ctx.rows(posts.order_by(EVENT_ORDER), limit=20000):
-        domains.add(r["_dom"])
-        out.signals.append(HostSignal(r["source.ip"], r["@timestamp"], "c2", r["_dom"], r))
+        s = HostSignal(r["source.ip"], r["@timestamp"], "c2", r["_dom"], r)
+        out.rare_posts.append(s)
+        if r["source.ip"] in flagged:
+            domains.add(r["_dom"])
+            out.signals.append(s)
     for s in out.signals:
         if s.kind == "ids_alert":
             dom = s.row.get("url.domain") or s.row.get("destination.domain")
             if dom and "check" in s.detail.lower():
+                domains.add(dom)
+    return sorted(domains)
+
+
+def _through_intermediaries(ctx: Context, signals: list[HostSignal]) -> list[HostSignal]:
+    """Signals on a proxy's address go to the client that made the request, or nowhere."""
+    proxies = intermediary.proxy_addresses(ctx)
+    if not proxies or not any(s.ip in proxies for s in signals):
+        return signals
+    wanted = [(s.time, intermediary.servers_of(s.row, s.ip)) for s in signals if s.ip in proxies]
+    via = intermediary.build(ctx, wanted)
+    out: list[HostSignal] = []
+    for s in signals:
+        if s.ip not in via.proxies:
+            out.append(s)
+            continue
+        client = via.client(s.time, intermediary.servers_of(s.row, s.ip))
+        if client is not None:
+            out.append(HostSignal(client, s.time, s.kind, f"{s.detail} (via proxy {s.ip})", s.row))
+    return out
+
+
+def c2_of(net: NetworkFindings, host_at: Any, infected: set[str]) -> list[str]:
+    """The C2 list: rare POST targets and IDS check-in domains of infected hosts only.
+
+    ``host_at(ip, when)`` names the host behind an address at a time (identity), so an
+    infected host's beacons count even when no network signal flagged its address, and
+    another host's adware beacons never do.
+    """
+    domains: set[str] = set()
+    for s in net.rare_posts:
+        if host_at(s.ip, s.time) in infected:
+            domains.add(s.detail)
+    for s in net.signals:
+        if s.kind == "ids_alert" and "check" in s.detail.lower():
+            dom = s.row.get("url.domain") or s.row.get("destination.domain")
+            if dom and host_at(s.ip, s.time) in infected:
                 domains.add(dom)
     return sorted(domains)
 
@@ -130,6 +178,12 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
     server_ips = {
         r["destination.ip"] for r in ctx.rows(servers.select("destination.ip").distinct())
     }
+    # a content filter (amavis, spamd, a milter) takes mail on its own ports and hands it
+    # back: whoever listens there re-injects every message and is the filter, not a sender
+    t2 = t.filter(
+        t["destination.port"].isin(sorted(MAIL_FILTER_PORTS)) & t["destination.ip"].notnull()
+    )
+    server_ips |= {r["destination.ip"] for r in ctx.rows(t2.select("destination.ip").distinct())}
     per = smtp.group_by("source.ip").aggregate(
         n=smtp.count(),
         dests=smtp["destination.ip"].nunique(),
@@ -139,8 +193,8 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
     best: dict[str, Any] | None = None
     for r in ctx.rows(per.order_by([ibis.desc("n"), "source.ip"])):
         ip = r["source.ip"]
-        if not is_internal(ip) or ip in server_ips:
-            continue
+        if not is_client(ip) or ip in server_ips:
+            continue  # loopback is the mail server's own filter hop, never a spam bot
         if int(r["n"]) < SPAM_MIN_CONNECTIONS:
             continue
         sample = ctx.rows(

@@ -93,9 +93,12 @@ def investigate(
             "note_names": imp.note_names,
             "counted_from": imp.source,
             "shares": imp.shares,
+            "count_basis": imp.basis,
             "users": imp.owners,
             "window": {"start": iso(window[0]), "end": iso(window[1])} if window else None,
-            "c2": net.c2,
+            "c2": network.c2_of(
+                net, lambda ip, t: ident.at(ip, t).host or ip, {v.host for v in infected}
+            ),
             "payment_sites": net.payment_sites,
             "ip_lookups": net.ip_lookups,
             "spam": _spam(net.spam, ident),
@@ -197,6 +200,13 @@ def _reasons(v: hosts_mod.HostView) -> list[str]:
         sigs = by_kind[kind]
         more = f" (×{len(sigs)})" if len(sigs) > 1 else ""
         out.append(f"{kind}: {sigs[0].detail}{more}")
+    if not out and v.sources and v.watched is not None:
+        # why a quiet host is clean, or only unknown
+        out.append(
+            f"watched through the incident by {v.watched}"
+            if v.watched
+            else "no log of it, nor any source that sees it, covers the incident window"
+        )
     return out
 
 

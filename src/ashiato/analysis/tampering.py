@@ -80,7 +80,7 @@ def find_all(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
 
 def log_clears(ctx: Context) -> list[Tampering]:
     t = ctx.events
-    chan = t["extra"].cast("json")["winlog"]["user_data"]["Channel"].unwrap_as("string")
+    chan = json_field(t["extra"], "winlog", "user_data", "Channel")
     q = t.filter(
         (t["event.action"] == "log-cleared")
         | ((t["event.dataset"] == "windows.security") & (t["event.code"] == "1102"))
@@ -101,10 +101,12 @@ def log_clears(ctx: Context) -> list[Tampering]:
 def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
     t = ctx.events
     sec, sysmon = t["event.dataset"] == "windows.security", t["event.dataset"] == "windows.sysmon"
-    data = t["extra"].cast("json")["winlog"]["event_data"]
-    state = ibis.coalesce(data["State"].unwrap_as("string"), data["param2"].unwrap_as("string"),
-                          ibis.literal(""))  # fmt: skip
-    service = ibis.coalesce(data["param1"].unwrap_as("string"), ibis.literal(""))
+    # json_field, not a JSON cast: Spark's unwrap fails on a row whose extra isn't JSON
+    def data(key: str) -> ibis.Value:
+        return json_field(t["extra"], "winlog", "event_data", key)
+
+    state = ibis.coalesce(data("State"), data("param2"), ibis.literal(""))
+    service = ibis.coalesce(data("param1"), ibis.literal(""))
     stopped = state.lower().re_search("stop|停止")
     kinds = (
         ibis.cases(

@@ -21,6 +21,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.wevtutil_xml",
     "ashiato.formats.eventviewer_csv",
     "ashiato.formats.dhcp",
+    "ashiato.formats.isc_dhcpd",
     "ashiato.formats.suricata",
     "ashiato.formats.fortigate",
     "ashiato.formats.trendmicro",

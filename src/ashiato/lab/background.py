@@ -191,3 +191,33 @@ def share_work(ctx: Ctx, host: Host, ip: str, start: int, rng: random.Random) ->
     end = t + rng.randint(5, 60) * SECOND
     fs_logoff(ctx, end, sess)
     smb_close(ctx, host, ip, start, end, sent, rcvd, sport=sess.port)
+
+
+def save_in_folder(ctx: Ctx, folder: str, start: int, exclude: str, rng: random.Random) -> None:
+    """A colleague saves a new document into a share folder while it is being encrypted
+    (benign writes inside the window, in a note folder, by another account)."""
+    if not ctx.share_online(start) or folder not in ctx.share.folders:
+        return
+    online = [lease for lease in ctx.plan.leases
+              if lease.start < start < lease.end and lease.host.short != exclude]
+    if not online:
+        return
+    lease = rng.choice(online)
+    host, u = lease.host, lease.host.user
+    sess = fs_logon(ctx, start, u.sam, u.sid, lease.ip, host.name, rng)
+    smb_connect(ctx, host, lease.ip, start)
+    t = start + rng.randint(3, 40) * SECOND
+    fs_access(ctx, t, sess, folder, LIST)
+    sub = folder.split("\\")
+    templates = SHARE_TREE.get(sub[0], {}).get(sub[1], ()) if len(sub) > 1 else ()
+    name = (fill_name(rng.choice(templates), rng, rng.randint(100, 999)) if templates
+            else f"メモ_{rng.randint(100, 999)}.txt")
+    t += rng.randint(20, 240) * SECOND
+    if name in ctx.share.folders[folder].files or not ctx.share_online(t):
+        return
+    fs_access(ctx, t, sess, f"{folder}\\{name}", WRITE)
+    new = FileEntry(name, size_for(name, rng), t, t, u.account)
+    ctx.share.add(folder, new, t)
+    end = t + rng.randint(5, 60) * SECOND
+    fs_logoff(ctx, end, sess)
+    smb_close(ctx, host, lease.ip, start, end, 4_000 + new.size, 6_000, sport=sess.port)

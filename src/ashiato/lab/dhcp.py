@@ -12,7 +12,7 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
-from ashiato.lab.clock import HOUR, MINUTE, at, is_workday
+from ashiato.lab.clock import HOUR, MINUTE, SECOND, at, is_workday
 from ashiato.lab.ids import rng_for
 from ashiato.lab.sink import Sink
 from ashiato.lab.story import HostDay
@@ -31,6 +31,7 @@ class Lease:
     release: bool  # sends DHCPRELEASE at the end (otherwise the lease just lapses)
     first: bool  # first period of the day (the user logs on)
     last: bool  # last period of the day (the user logs off)
+    refused: str | None = None  # the PC first asked for its old address, now another's: NACK
 
 
 @dataclass(slots=True)
@@ -71,6 +72,7 @@ class Planner:
         self.world = world
         self.seed = seed
         self.yesterday: dict[str, str] = {}  # ip -> host short, last day anyone worked
+        self.last_ip: dict[str, str] = {}  # host short -> the address it held last
 
     def plan(self, day: int, constraints: dict[str, HostDay]) -> DayPlan:
         rng = rng_for(self.seed, "presence", day)
@@ -108,7 +110,12 @@ class Planner:
             pool.remove(ip)
             # A released address is free at once; a lapsed lease only after it expires.
             bisect.insort(busy, (e if release else e + LEASE_MS, host.site.code, ip))
-            lease = Lease(host, ip, s, e, release, first, last)
+            old = self.last_ip.get(host.short)
+            # A rebooting PC asks for its old address first; the server refuses it when
+            # that address has gone to another PC meanwhile (domain.md 8.1: 15 ends nothing)
+            refused = old if first and old and old != ip and old not in pool else None
+            self.last_ip[host.short] = ip
+            lease = Lease(host, ip, s, e, release, first, last, refused)
             plan.leases.append(lease)
             plan.by_host.setdefault(host.short, []).append(lease)
         if is_workday(day):
@@ -125,13 +132,22 @@ def emit_day(sink: Sink, plan: DayPlan, rng: random.Random) -> None:
     for lease in plan.leases:
         h = lease.host
         base = {"ip": lease.ip, "host": h.fqdn, "mac": h.mac}
-        sink.emit("dhcp", lease.start, {"id": 10, "xid": rng.randint(10**9, 4 * 10**9), **base})
-        sink.emit("dhcp", lease.start + 40, {"id": 30, **base})
-        sink.emit("dhcp", lease.start + 180, {"id": 32, **base})
-        t = lease.start + RENEW_MS
+        if lease.refused:
+            sink.emit("dhcp", lease.start - 900, {"id": 15, "xid": rng.randint(10**9, 4 * 10**9),
+                                                  "ip": lease.refused, "host": h.fqdn,
+                                                  "mac": h.mac})
+        t, code = lease.start, 10
         while t < lease.end:
-            sink.emit("dhcp", t, {"id": 11, "xid": rng.randint(10**9, 4 * 10**9), **base})
-            t += RENEW_MS
+            # every assign and renew is followed by the DNS registration of the name
+            sink.emit("dhcp", t, {"id": code, "xid": rng.randint(10**9, 4 * 10**9), **base})
+            sink.emit("dhcp", t + 40, {"id": 30, **base})
+            sink.emit("dhcp", t + 180, {"id": 32, **base})
+            last, t, code = t, t + RENEW_MS, 11
         if lease.release:
             sink.emit("dhcp", lease.end, {"id": 12, "xid": rng.randint(10**9, 4 * 10**9),
                                           **base})
+        else:  # the lease lapses; the server's cleanup expires it and removes the DNS name
+            # (before the planner may hand the address out again, to anyone)
+            expiry = min(last + LEASE_MS + rng.randint(0, 50) * MINUTE,
+                         lease.end + LEASE_MS - SECOND)
+            sink.emit("dhcp", expiry, {"id": 18, **base})

@@ -3,6 +3,11 @@
 Inbound mail: Internet -> mx01 (10.0.1.25) -> MAIL01 (10.0.0.30). Outbound mail from users:
 MAIL01 -> mx01 -> the recipient's MX. Postfix never logs attachment names; the gateway CSV
 does, and Suricata's smtp/fileinfo records carry them too.
+
+mx01 runs amavisd-new as a content filter (domain.md 8.2): every message is handed to it on
+127.0.0.1:10024 under one queue id, amavis logs its verdict, and the message comes back
+from 127.0.0.1 on port 10025 under a second queue id, which then goes on to its relay.
+So 127.0.0.1 is a client of Postfix for every message, including all outbound mail.
 """
 
 from __future__ import annotations
@@ -48,6 +53,78 @@ def _pid(rng: random.Random) -> int:
     return rng.randint(2000, 32000)
 
 
+Line = tuple[int, str, int, str]
+FILTER = "127.0.0.1"
+
+
+def _filter_hop(q: str, m_from: str, rcpt: str, size: int, message_id: str, client: str,
+                policy: str, at_ms: int, rng: random.Random) -> tuple[str, list[Line], int]:
+    """Queue ``q`` through amavis and back; returns the re-injected queue id, the lines
+    (offsets from ``at_ms``) and the offset where the re-injected message is queued."""
+    q2 = hex_id(rng, 10)
+    amavis, smtp, smtpd, cleanup = _pid(rng), _pid(rng), _pid(rng), _pid(rng)
+    took = rng.randint(300, 2_500)
+    back = f"localhost[{FILTER}]"
+    verdict = (f"({amavis}-{rng.randint(1, 99):02d}) Passed CLEAN {{{policy}}}, [{client}]:"
+               f"{rng.randint(1024, 65000)} [{client}] <{m_from}> -> <{rcpt}>, Queue-ID: {q}, "
+               f"Message-ID: {message_id}, mail_id: {hex_id(rng, 12)}, Hits: "
+               f"{rng.uniform(-2.5, 2.0):.3f}, size: {size}, queued_as: {q2}, {took} ms")
+    lines: list[Line] = [
+        (took - 60, "smtpd", smtpd, f"connect from {back}"),
+        (took - 50, "smtpd", smtpd, f"{q2}: client={back}"),
+        (took - 40, "cleanup", cleanup, f"{q2}: message-id={message_id}"),
+        (took - 20, "qmgr", 1021, f"{q2}: from=<{m_from}>, size={size + 620}, nrcpt=1 "
+                                  "(queue active)"),
+        (took, "amavis", amavis, verdict),
+        (took + 5, "smtp", smtp,
+         f"{q}: to=<{rcpt}>, relay={FILTER}[{FILTER}]:10024, delay={took / 1000 + 0.2:.1f}, "
+         f"delays=0.1/0/0/{took / 1000:.1f}, dsn=2.0.0, status=sent (250 2.0.0 from "
+         f"MTA(smtp:[{FILTER}]:10025): 250 2.0.0 Ok: queued as {q2})"),
+        (took + 10, "qmgr", 1021, f"{q}: removed"),
+        (took + 15, "smtpd", smtpd, f"disconnect from {back}"),
+    ]
+    return q2, [(at_ms + off, d, pid, msg) for off, d, pid, msg in lines], at_ms + took + 20
+
+
+def blocked_inbound(ctx: Ctx, ts: int, rng: random.Random) -> None:
+    """Known malware in a spam run: amavis blocks it, nothing is re-injected or delivered."""
+    sender, ip = rng.choice(SPAM_SENDERS)
+    pz = ctx.story.pz
+    rcpt = rng.choice([u for u in ctx.world.users if pz is None or u is not pz.user]).mail
+    q, smtpd, cleanup, smtp, amavis = (hex_id(rng, 10), _pid(rng), _pid(rng), _pid(rng),
+                                       _pid(rng))
+    virus = rng.choice(("Win.Trojan.Agent-1388596", "Doc.Downloader.Emotet-6333374-0",
+                        "Js.Downloader.Nemucod-5861453-0"))
+    size = rng.randint(20_000, 90_000)
+    mid = f"<{ts // 1000}.{rng.randint(1000, 9999)}@{sender.split('@')[1]}>"
+    am = f"{amavis}-{rng.randint(1, 99):02d}"
+    peer = f"unknown[{ip}]"
+    took = rng.randint(400, 3_000)
+    _emit_lines(ctx, ts, [
+        (0, "smtpd", smtpd, f"connect from {peer}"),
+        (600, "smtpd", smtpd, f"{q}: client={peer}"),
+        (800, "cleanup", cleanup, f"{q}: message-id={mid}"),
+        (900, "qmgr", 1021, f"{q}: from=<{sender}>, size={size}, nrcpt=1 (queue active)"),
+        (1000, "smtpd", smtpd, f"disconnect from {peer}"),
+        (1000 + took, "amavis", amavis,
+         f"({am}) Blocked INFECTED ({virus}) {{DiscardedInbound,Quarantined}}, [{ip}]:"
+         f"{rng.randint(1024, 65000)} [{ip}] <{sender}> -> <{rcpt}>, quarantine: "
+         f"virus-{hex_id(rng, 12)}, Queue-ID: {q}, Message-ID: {mid}, mail_id: "
+         f"{hex_id(rng, 12)}, Hits: -, size: {size}, {took} ms"),
+        (1010 + took, "smtp", smtp,
+         f"{q}: to=<{rcpt}>, relay={FILTER}[{FILTER}]:10024, delay={took / 1000 + 0.2:.1f}, "
+         f"delays=0.1/0/0/{took / 1000:.1f}, dsn=2.7.0, status=sent (250 2.7.0 Ok, "
+         f"discarded, id={am} - INFECTED: {virus})"),
+        (1020 + took, "qmgr", 1021, f"{q}: removed"),
+    ])
+
+
+def _emit_lines(ctx: Ctx, ts: int, lines: list[Line]) -> None:
+    for off, daemon, pid, msg in sorted(lines, key=lambda x: x[0]):
+        app = "amavis" if daemon == "amavis" else f"postfix/{daemon}"
+        ctx.emit("maillog", ts + off, {"daemon": daemon, "app": app, "pid": pid, "msg": msg})
+
+
 def deliver_inbound(ctx: Ctx, ts: int, m: Mail, rng: random.Random) -> int:
     """Receive from the Internet and relay to MAIL01; returns the time it reached MAIL01."""
     m.queue_id = m.queue_id or hex_id(rng, 10)
@@ -63,16 +140,18 @@ def deliver_inbound(ctx: Ctx, ts: int, m: Mail, rng: random.Random) -> int:
         (1500, "qmgr", 1021, f"{q}: from=<{m.sender}>, size={m.size}, nrcpt=1 (queue active)"),
         (1700, "smtpd", smtpd, f"disconnect from {peer}"),
     ]
+    q2, hop, back = _filter_hop(q, m.sender, m.rcpt, m.size, m.message_id, m.sender_ip,
+                                "RelayedInbound", 1600, rng)
     delay = rng.randint(400, 2500)
     lines += [
-        (1500 + delay, "smtp", smtp,
-         f"{q}: to=<{m.rcpt}>, relay={MAIL01.ip}[{MAIL01.ip}]:25, "
-         f"delay={(delay + 1500) / 1000:.1f}, delays=0.1/0/0.3/{delay / 1000:.1f}, "
+        *hop,
+        (back + delay, "smtp", smtp,
+         f"{q2}: to=<{m.rcpt}>, relay={MAIL01.ip}[{MAIL01.ip}]:25, "
+         f"delay={(delay + back) / 1000:.1f}, delays=0.1/0/0.3/{delay / 1000:.1f}, "
          "dsn=2.0.0, status=sent (250 2.0.0 Queued)"),
-        (1600 + delay, "qmgr", 1021, f"{q}: removed"),
+        (back + delay + 100, "qmgr", 1021, f"{q2}: removed"),
     ]
-    for off, daemon, pid, msg in lines:
-        ctx.emit("maillog", ts + off, {"daemon": daemon, "pid": pid, "msg": msg})
+    _emit_lines(ctx, ts, lines)
     ctx.emit("mailgw", ts + 1500, {"sender": m.sender, "rcpt": m.rcpt, "subject": m.subject,
                                    "attachments": [n for n, _ in m.attachments],
                                    "size": m.size, "result": "配送"})
@@ -89,7 +168,7 @@ def deliver_inbound(ctx: Ctx, ts: int, m: Mail, rng: random.Random) -> int:
         ctx.emit("ids", ts + 1450, {**ids, "event_type": "fileinfo", "fileinfo": {
             "filename": name, "magic": _magic(name), "gaps": False, "state": "CLOSED",
             "stored": False, "size": size, "tx_id": 0}})
-    return ts + 1600 + delay
+    return ts + back + delay + 100
 
 
 def _magic(name: str) -> str:
@@ -119,30 +198,37 @@ def send_outbound(ctx: Ctx, ts: int, user: User, rng: random.Random) -> None:
     smtpd, cleanup, smtp = _pid(rng), _pid(rng), _pid(rng)
     peer = f"{MAIL01.fqdn.lower()}[{MAIL01.ip}]"
     size = rng.randint(2_000, 900_000)
-    rows = [
+    message_id = f"<{ts // 1000}.{user.sam}@{MAIL01.fqdn}>"
+    rows: list[Line] = [
         (0, "smtpd", smtpd, f"connect from {peer}"),
         (300, "smtpd", smtpd, f"{q}: client={peer}"),
-        (500, "cleanup", cleanup, f"{q}: message-id=<{ts // 1000}.{user.sam}@{MAIL01.fqdn}>"),
+        (500, "cleanup", cleanup, f"{q}: message-id={message_id}"),
         (700, "qmgr", 1021, f"{q}: from=<{user.mail}>, size={size}, nrcpt=1 (queue active)"),
         (900, "smtpd", smtpd, f"disconnect from {peer}"),
-        (2100, "smtp", smtp, f"{q}: to=<{partner}>, relay=mx.{partner.split('@')[1]}"
+    ]
+    # the message reaches the Internet from the filter's re-injection (client 127.0.0.1)
+    q, hop, back = _filter_hop(q, user.mail, partner, size, message_id, MAIL01.ip,
+                               "ORIGINATING", 950, rng)
+    rows += [
+        *hop,
+        (back + 1200, "smtp", smtp, f"{q}: to=<{partner}>, relay=mx.{partner.split('@')[1]}"
          f"[{partner_ip}]:25, delay=1.4, delays=0.1/0/0.6/0.7, dsn=2.0.0, status=sent "
          f"(250 ok)"),
-        (2200, "qmgr", 1021, f"{q}: removed"),
+        (back + 1300, "qmgr", 1021, f"{q}: removed"),
     ]
+    final = len(rows) - 2
     listed_at = ctx.story.details.get("blacklisted_at")
     if listed_at is not None and ts >= listed_at:
         # The spam bot got the company's address onto a block list: partners refuse mail.
-        rows[5] = (2100, "smtp", smtp, (
+        rows[final] = (back + 1200, "smtp", smtp, (
             f"{q}: to=<{partner}>, relay=mx.{partner.split('@')[1]}[{partner_ip}]:25, "
             f"delay=1.1, delays=0.1/0/0.6/0.4, dsn=5.7.1, status=bounced (host "
             f"mx.{partner.split('@')[1]}[{partner_ip}] said: 554 5.7.1 Service unavailable; "
             f"Client host [{MX_PUBLIC_IP}] blocked using bl.spamcop.example (in reply to RCPT "
             "TO command))"))
-        rows.insert(6, (2150, "bounce", smtp + 1, f"{q}: sender non-delivery notification: "
-                        f"{hex_id(rng, 10)}"))
-    for off, daemon, pid, msg in rows:
-        ctx.emit("maillog", ts + off, {"daemon": daemon, "pid": pid, "msg": msg})
+        rows.insert(final + 1, (back + 1250, "bounce", smtp + 1,
+                                f"{q}: sender non-delivery notification: {hex_id(rng, 10)}"))
+    _emit_lines(ctx, ts, rows)
     ctx.emit("mailgw", ts + 700, {"sender": user.mail, "rcpt": partner,
                                   "subject": "Re: " + rng.choice(BENIGN_SUBJECTS),
                                   "attachments": [], "size": size, "result": "配送"})
@@ -174,5 +260,8 @@ def plan_day(ctx: Ctx, day: int) -> list[tuple[int, ActivityFn]]:
         ts = at(day, 0) + rng.randint(0, 24 * 60 - 1) * MINUTE + rng.randint(0, 59_999)
         rcpt = rng.choice(ctx.world.users).mail
         out.append((ts, functools.partial(reject_spam, ts=ts, rng=rng, rcpt=rcpt)))
+    if busy and rng.random() < 0.5:
+        ts = at(day, 6) + rng.randint(0, 14 * 60) * MINUTE + rng.randint(0, 59_999)
+        out.append((ts, functools.partial(blocked_inbound, ts=ts, rng=rng)))
     return out
 

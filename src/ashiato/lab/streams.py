@@ -54,10 +54,13 @@ FIREWALLS = {
 
 def build(story: Story, seed: int, missing: set[str]) -> list[StreamSpec]:
     g = rng_for(seed, "garble-positions")
+    # some seeds get a Japanese DHCP server: localised preamble and descriptions, CP932
+    ja = rng_for(seed, "dhcp-locale").random() < 0.5
     specs = [
-        StreamSpec("dhcp", "dhcp", "evidence/dhcp/DhcpSrvLog-Mon.log", dhcp.render,
-                   "windows-dhcp", "DC01", "Asia/Tokyo", False, newline=CRLF,
-                   header=dhcp.PREAMBLE, path_for=dhcp.path_for),
+        StreamSpec("dhcp", "dhcp", "evidence/dhcp/DhcpSrvLog-Mon.log",
+                   dhcp.render_ja if ja else dhcp.render, "windows-dhcp", "DC01", "Asia/Tokyo",
+                   False, encoding="cp932" if ja else "utf-8", newline=CRLF,
+                   header=dhcp.PREAMBLE_JA if ja else dhcp.PREAMBLE, path_for=dhcp.path_for),
         StreamSpec("proxy", "proxy", "evidence/proxy/access.log", squid.render, "squid",
                    "PROXY01", "UTC", True,
                    garble_at=(g.randint(400, 2_500), g.randint(2_600, 6_000))),

@@ -1,17 +1,22 @@
 """Security events of the two servers whose logs were collected: FS01 (file shares) and DC01.
 
 FS01 maps the share by address (``\\\\10.0.0.20\\share`` in the logon script), so its
-network logons are NTLM and carry the client's WorkstationName; DC01 sees Kerberos.
+network logons are NTLM and carry the client's WorkstationName; DC01 sees Kerberos. In
+some seeds the logon script maps ``\\\\FS01\\share`` by name instead: FS01's logons are
+then Kerberos, whose 4624 has no WorkstationName ("-"), and only DHCP (and the DC's
+machine-account tickets) say which PC an address was.
 5140/5145/4663 exist only when auditing is on (``audit=True``): 5145 needs "Detailed File
 Share", 4663 a SACL on D:\\share.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
 from ashiato.lab.context import Ctx
+from ashiato.lab.ids import rng_for
 from ashiato.lab.share import NAME, ROOT
 from ashiato.lab.world import DOMAIN, DOMAIN_SID, NETBIOS, Host
 
@@ -46,17 +51,32 @@ class Session:
     logon_id: str
 
 
+@functools.cache
+def share_by_name(seed: int) -> bool:
+    """Does this seed's logon script map the share by name (Kerberos to FS01)?"""
+    return rng_for(seed, "share-mapping").random() < 0.5
+
+
 def fs_logon(ctx: Ctx, ts: int, user: str, sid: str, ip: str, workstation: str,
              rng: random.Random) -> Session:
     s = Session(user, sid, ip, ctx.port(), workstation,
                 f"0x{rng.randint(0x100000, 0x7FFFFFF):x}")
+    if share_by_name(ctx.seed):
+        auth = {"LogonProcessName": "Kerberos", "AuthenticationPackageName": "Kerberos",
+                "WorkstationName": "-", "LmPackageName": "-", "KeyLength": "0"}
+    else:
+        auth = {"LogonProcessName": "NtLmSsp ", "AuthenticationPackageName": "NTLM",
+                "WorkstationName": workstation, "LmPackageName": "NTLM V2", "KeyLength": "128"}
     ctx.emit(FS, ts, {"id": 4624, "pid": 508, "data": {
         "SubjectUserSid": "S-1-0-0", "SubjectUserName": "-", "SubjectDomainName": "-",
         "SubjectLogonId": "0x0", "TargetUserSid": sid, "TargetUserName": user,
         "TargetDomainName": NETBIOS, "TargetLogonId": s.logon_id, "LogonType": "3",
-        "LogonProcessName": "NtLmSsp ", "AuthenticationPackageName": "NTLM",
-        "WorkstationName": workstation, "LogonGuid": "{00000000-0000-0000-0000-000000000000}",
-        "TransmittedServices": "-", "LmPackageName": "NTLM V2", "KeyLength": "128",
+        "LogonProcessName": auth["LogonProcessName"],
+        "AuthenticationPackageName": auth["AuthenticationPackageName"],
+        "WorkstationName": auth["WorkstationName"],
+        "LogonGuid": "{00000000-0000-0000-0000-000000000000}",
+        "TransmittedServices": "-", "LmPackageName": auth["LmPackageName"],
+        "KeyLength": auth["KeyLength"],
         "ProcessId": "0x0", "ProcessName": "-", "IpAddress": ip, "IpPort": str(s.port)}})
     if ctx.audit:
         ctx.emit(FS, ts + 15, {"id": 5140, "data": {

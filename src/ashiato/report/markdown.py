@@ -59,6 +59,16 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def count_basis(basis: dict[str, Any], t: dict[str, str]) -> str:
+    """Per share: files counted (a range where writers were unknown), why, what was left out."""
+    parts = []
+    for share, b in basis.items():
+        n = f"{b['low']:,}–{b['high']:,}" if b["low"] != b["high"] else f"{b['files']:,}"
+        left = f"; {b['excluded']:,} {t['left_out']}" if b.get("excluded") else ""
+        parts.append(f"{share}: {n} ({b['basis']}{left})")
+    return "; ".join(parts)
+
+
 def _evidence(items: Sequence[dict[str, Any]] | None, t: dict[str, str]) -> list[str]:
     if not items:
         return []
@@ -186,6 +196,7 @@ def render_markdown(
                 f"{utc_text(win.get('start'))} — {utc_text(win.get('end'))}" if win else "",
             ),
             (t["shares"], ", ".join(f"{k}: {n:,}" for k, n in (imp.get("shares") or {}).items())),
+            (t["count_basis"], count_basis(imp.get("count_basis") or {}, t)),
             (t["owners"], ", ".join(f"{k}: {n:,}" for k, n in (imp.get("users") or {}).items())),
             (t["c2"], ", ".join(imp.get("c2") or [])),
             (t["payment"], ", ".join(imp.get("payment_sites") or [])),

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 from ashiato.lab.av import av_hit
+from ashiato.lab.background import save_in_folder
 from ashiato.lab.clock import MINUTE, SECOND
 from ashiato.lab.context import Ctx
 from ashiato.lab.endpoint import EXPLORER, IEXPLORE, SYSTEM32, VSSADMIN, Endpoint, Proc
@@ -242,6 +243,7 @@ class _ShareRun:
     folders: list[str]
     sent: int = 0
     rcvd: int = 0
+    colleagues: random.Random = field(default_factory=random.Random)
 
 
 def _share_start(ctx: Ctx, inf: Infection, start: int) -> None:
@@ -254,7 +256,8 @@ def _share_start(ctx: Ctx, inf: Infection, start: int) -> None:
     # The walk starts in the user's own department, then the rest in tree order.
     walk = [rel for rel, _ in ctx.share.walk()]
     mine = [r for r in walk if r.split("\\", 1)[0] == u.dept]
-    run = _ShareRun(sess, ip, start, mine + [r for r in walk if r not in mine])
+    run = _ShareRun(sess, ip, start, mine + [r for r in walk if r not in mine],
+                    colleagues=random.Random(inf.rng.random()))
     ctx.later(start + 2 * SECOND, functools.partial(_share_folder, inf=inf, run=run, idx=0,
                                                     t=start + 2 * SECOND))
 
@@ -296,6 +299,12 @@ def _share_folder(ctx: Ctx, inf: Infection, run: _ShareRun, idx: int, t: int) ->
             share.add(rel, FileEntry(note, size, t, t, inf.host.user.account), t)
             facts.notes.append(("share", "fs01", f"{rel}\\{note}", t))
             run.sent += size
+        if run.colleagues.random() < 0.12:
+            # colleagues keep working: a new document lands in the encrypted folder
+            when = t + run.colleagues.randint(1, 25) * MINUTE
+            ctx.later(when, functools.partial(
+                save_in_folder, folder=rel, start=when, exclude=inf.host.short,
+                rng=run.colleagues))
     t += 100
     if idx + 1 < len(run.folders) and t < inf.cut_at:
         ctx.later(t, functools.partial(_share_folder, inf=inf, run=run, idx=idx + 1, t=t))

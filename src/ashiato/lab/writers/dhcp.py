@@ -3,6 +3,11 @@
 The service writes the preamble below at the top of each file and overwrites a weekday's
 file when that weekday comes round again, so only the last seven days survive. Date and
 time are the server's local clock (JST) without an offset.
+
+A Japanese server localises the preamble and the Description column (and writes the
+ANSI code page, CP932); the IDs, the column order and the English header line stay.
+Every assign and renew is followed by DNS update rows (30, 32) for the same address,
+which say nothing about who holds it (domain.md 8.1).
 """
 
 from __future__ import annotations
@@ -57,9 +62,41 @@ PREAMBLE = (
     "",
     HEADER_LINE,
 )
+PREAMBLE_JA = (
+    "\t\tMicrosoft DHCP サービス アクティビティ ログ",
+    "",
+    "",
+    "イベント ID  意味",
+    "00\tログが開始されました。",
+    "01\tログが停止されました。",
+    "02\tディスク領域の不足により、ログは一時停止しました。",
+    "10\t新しい IP アドレスがクライアントにリースされました。",
+    "11\tリースがクライアントによって更新されました。",
+    "12\tリースがクライアントによって解放されました。",
+    "13\tIP アドレスがネットワーク上で使用中であることがわかりました。",
+    "15\tリースが拒否されました。",
+    "16\tリースが削除されました。",
+    "17\tリースの有効期限が切れました。期限切れのリースの DNS レコードは削除されていません。",
+    "18\tリースの有効期限が切れ、DNS レコードが削除されました。",
+    "24\tIP アドレスのクリーンアップ操作が開始されました。",
+    "25\tIP アドレスのクリーンアップの統計です。",
+    "30\t指定された DNS サーバーへの DNS 更新要求です。",
+    "31\tDNS 更新が失敗しました。",
+    "32\tDNS 更新が成功しました。",
+    "50+\t50 以上のコードは不正なサーバーの検出情報に使われます。",
+    "",
+    "QResult: 0: NoQuarantine, 1:Quarantine, 2:Drop Packet, 3:Probation,6:No Quarantine "
+    "Information ProbationTime:Year-Month-Day Hour:Minute:Second:MilliSecond.",
+    "",
+    HEADER_LINE,
+)
 _VENDOR = ("0x4D53465420352E30", "MSFT 5.0")  # what Windows clients send as vendor class
-_DESCR = {10: "Assign", 11: "Renew", 12: "Release", 24: "Database Cleanup Begin",
+_DESCR = {10: "Assign", 11: "Renew", 12: "Release", 15: "NACK", 18: "Expired",
+          24: "Database Cleanup Begin", 25: "Database Cleanup Statistics",
           30: "DNS Update Request", 32: "DNS Update Successful"}
+_DESCR_JA = {10: "割り当て", 11: "更新", 12: "解放", 15: "NACK", 18: "期限切れ",
+             24: "データベースのクリーンアップ開始", 25: "データベースのクリーンアップ統計",
+             30: "DNS 更新要求", 32: "DNS 更新成功"}
 
 
 def path_for(ts: int) -> str:
@@ -67,14 +104,24 @@ def path_for(ts: int) -> str:
 
 
 def render(st: StreamState, ts: int, e: Data) -> str:
+    return _render(_DESCR, ts, e)
+
+
+def render_ja(st: StreamState, ts: int, e: Data) -> str:
+    return _render(_DESCR_JA, ts, e)
+
+
+def _render(names: dict[int, str], ts: int, e: Data) -> str:
     d, t = dhcp_date_time(ts)
     code: int = e["id"]
     if code in (24, 25):
-        descr = e.get("text") or _DESCR[code]
+        descr = names[code] if code == 24 or names is _DESCR_JA else e.get("text") or names[code]
         return f"{code},{d},{t},{descr},,,,,0,6,,,,,,,,,0"
     ip, host, mac = e["ip"], e.get("host", ""), e.get("mac", "")
     if code in (30, 32):
-        return f"{code},{d},{t},{_DESCR[code]},{ip},{host},,,0,6,,,,,,,,,0"
-    vhex, vasc = _VENDOR if code in (10, 11) else ("", "")
-    return (f"{code},{d},{t},{_DESCR[code]},{ip},{host},{mac},,{e['xid']},0,,,,"
+        return f"{code},{d},{t},{names[code]},{ip},{host},,,0,6,,,,,,,,,0"
+    if code == 18:  # the cleanup expires the lease: no client in the exchange
+        return f"{code},{d},{t},{names[code]},{ip},{host},{mac},,0,6,,,,,,,,,0"
+    vhex, vasc = _VENDOR if code in (10, 11, 15) else ("", "")
+    return (f"{code},{d},{t},{names[code]},{ip},{host},{mac},,{e['xid']},0,,,,"
             f"{vhex},{vasc},,,,0")

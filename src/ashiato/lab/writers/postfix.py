@@ -1,4 +1,7 @@
-"""Postfix ``maillog`` (domain.md 3.13): RFC 3164 syslog, JST, no year."""
+"""Postfix ``maillog`` (domain.md 3.13, 8.2): RFC 3164 syslog, JST, no year.
+
+Postfix daemons log as ``postfix/<daemon>[pid]``; the content filter as ``amavis[pid]``.
+"""
 
 from __future__ import annotations
 
@@ -7,4 +10,5 @@ from ashiato.lab.sink import Data, StreamState
 
 
 def render(st: StreamState, ts: int, e: Data) -> str:
-    return f"{syslog_jst(ts)} mx01 postfix/{e['daemon']}[{e['pid']}]: {e['msg']}"
+    app = e.get("app") or f"postfix/{e['daemon']}"
+    return f"{syslog_jst(ts)} mx01 {app}[{e['pid']}]: {e['msg']}"

@@ -1,0 +1,155 @@
+"""Who held which address when, from DHCP audit logs written the way servers write them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ashiato.analysis import identity
+from ashiato.analysis.context import Context
+from ashiato.analysis.identity import LEASE_MAX, Identity, dhcp_effect, lease_time
+from ashiato.case import Case
+from ashiato.ingest import Options, ingest
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "dhcp"
+
+
+def jst(hhmm: str) -> datetime:
+    """A time on 2015-09-10 JST (the fixture's day) as UTC."""
+    h, m = map(int, hhmm.split(":"))
+    return datetime(2015, 9, 10, h, m, tzinfo=UTC) - timedelta(hours=9)
+
+
+def build(tmp: Path, *files: Path) -> Identity:
+    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
+    report = ingest(case, list(files), Options(tz="Asia/Tokyo"))
+    assert all(f.status == "done" for f in report.files)
+    return identity.build(Context(events=case.ibis().table("events"), tz="Asia/Tokyo"))
+
+
+@pytest.fixture(scope="module")
+def ja(tmp_path_factory: pytest.TempPathFactory) -> Identity:
+    return build(tmp_path_factory.mktemp("ja"), DATA / "DhcpSrvLog-Thu-ja.log")
+
+
+def test_dns_update_rows_do_not_end_a_lease(ja: Identity) -> None:
+    # 30/32 follow every assign and renew in the same second: the lease runs on
+    assert ja.at("10.31.3.25", jst("08:41")).host == "pc-osk-0112"
+    assert ja.at("10.31.3.25", jst("11:00")).host == "pc-osk-0112"
+    assert ja.at("10.31.3.25", jst("13:29")).host == "pc-osk-0112"
+
+
+def test_nack_and_conflict_end_nobodys_lease(ja: Identity) -> None:
+    # 09:05 B was refused .25 (15) and 10:12 a conflict (13) was logged on it: A keeps it
+    assert ja.at("10.31.3.25", jst("09:06")).host == "pc-osk-0112"
+    assert ja.at("10.31.3.25", jst("10:13")).host == "pc-osk-0112"
+    assert [lease.host for lease in ja.leases["10.31.3.25"]] == ["pc-osk-0112", "pc-osk-0245"]
+
+
+def test_release_and_reuse_by_another_pc(ja: Identity) -> None:
+    # A released .25 at 13:30 (12); B took it at 14:02: each time resolves to its PC
+    assert ja.at("10.31.3.25", jst("13:45")).host is None
+    assert ja.at("10.31.3.25", jst("14:05")).host == "pc-osk-0245"
+    first = ja.leases["10.31.3.25"][0]
+    assert first.end == jst("13:30")
+
+
+def test_old_address_left_when_the_pc_gets_another(ja: Identity) -> None:
+    # B held .26 from 09:05; from 14:02 it is on .25, so .26 no longer means B
+    assert ja.at("10.31.3.26", jst("12:00")).host == "pc-osk-0245"
+    assert ja.at("10.31.3.26", jst("15:00")).host is None
+    assert ja.ips_of("pc-osk-0245") == ["10.31.3.25", "10.31.3.26"]
+
+
+def test_shared_mac_keeps_two_hosts_apart(ja: Identity) -> None:
+    # one dock NIC (same MAC) under two names: two hosts, never merged
+    assert ja.at("10.31.3.40", jst("10:00")).host == "note-sato"
+    assert ja.at("10.31.3.40", jst("15:30")).host == "note-kato"
+    assert ja.ips_of("note-sato") == ja.ips_of("note-kato") == ["10.31.3.40"]
+
+
+def test_a_nameless_client_still_takes_the_address(ja: Identity) -> None:
+    # 11:00 a client that sends no host name gets .50: PC-OSK-0300 no longer holds it
+    assert ja.at("10.31.3.50", jst("10:00")).host == "pc-osk-0300"
+    assert ja.at("10.31.3.50", jst("11:30")).host is None
+
+
+def test_loopback_is_never_a_host(ja: Identity) -> None:
+    for ip in ("127.0.0.1", "::1", "169.254.10.3", "0.0.0.0", "255.255.255.255"):
+        assert ja.at(ip, jst("10:00")).host is None
+
+
+def test_event_ids_not_descriptions() -> None:
+    start, end = "start", "end"
+    table = {"10": start, "11": start, "20": start, "21": start, "12": end, "16": end,
+             "17": end, "18": end, "13": None, "15": None, "30": None, "31": None,
+             "32": None, "33": None, "34": None, "35": None, "36": None, "24": None,
+             "25": None, "51": None, "00": None}  # fmt: skip
+    for code, want in table.items():
+        assert dhcp_effect("windows.dhcp", code, "whatever the server's language") == want, code
+    # ISC dhcpd speaks in verbs
+    assert dhcp_effect("isc.dhcpd", None, "DHCPACK") == "start"
+    assert dhcp_effect("isc.dhcpd", None, "DHCPRELEASE") == "end"
+    assert dhcp_effect("isc.dhcpd", None, "DHCPNAK") is None
+
+
+def test_lease_time_from_renewal_rhythm() -> None:
+    t0 = datetime(2015, 9, 7, 0, 0, tzinfo=UTC)
+    # 8-hour scope: clients renew every 4 hours
+    regular = {
+        ("10.0.0.5", f"pc-{i}"): [t0 + timedelta(hours=4 * k + i) for k in range(3)]
+        for i in range(4)
+    }
+    assert lease_time(regular) == timedelta(hours=8)
+    # reboots at random moments: no rhythm, the default stands
+    ragged = {("10.0.0.6", "pc"): [t0 + timedelta(hours=h) for h in (0, 1, 7, 30, 31, 55, 90)]}
+    assert lease_time(ragged) == LEASE_MAX
+    # PCs booting every morning renew about every 24 h, whatever the scope's lease time
+    mornings = {
+        ("10.0.0.7", f"pc-{i}"): [t0 + timedelta(days=d, minutes=7 * i + d) for d in range(5)]
+        for i in range(3)
+    }
+    assert lease_time(mornings) == LEASE_MAX
+    assert lease_time({}) == LEASE_MAX
+
+
+def test_english_and_japanese_logs_agree(tmp_path: Path) -> None:
+    # the same rows with English descriptions give the same leases
+    raw = (DATA / "DhcpSrvLog-Thu-ja.log").read_bytes().decode("cp932")
+    for ja_word, en in (("割り当て", "Assign"), ("更新", "Renew"), ("解放", "Release"),
+                        ("期限切れ", "Expired"), ("競合", "Conflict"),
+                        ("DNS 更新要求", "DNS Update Request"),
+                        ("DNS 更新成功", "DNS Update Successful")):  # fmt: skip
+        raw = raw.replace(f",{ja_word},", f",{en},")
+    en_file = tmp_path / "DhcpSrvLog-Thu.log"
+    en_file.write_bytes(raw.encode("ascii", "replace"))
+    en_ident = build(tmp_path, en_file)
+    ja_ident = build(tmp_path / "again", DATA / "DhcpSrvLog-Thu-ja.log")
+
+    def shape(i: Identity) -> list[tuple[str, str, datetime, datetime]]:
+        return [(r["ip"], r["host"], r["start"], r["end"]) for r in i.history()]
+
+    assert shape(en_ident) == shape(ja_ident)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 13])  # 13: a Japanese server (CP932, localised rows)
+def test_lab_dhcp_alone_answers_every_check(tmp_path: Path, seed: int) -> None:
+    """From the lab's DHCP log alone (DNS rows after every grant, NACKs, expiries, addresses
+    changing hands day to day), every address-to-PC fact in truth.json holds."""
+    from ashiato import lab
+
+    out = tmp_path / "lab"
+    truth = lab.generate("fileserver-encryption", out, seed=seed,
+                         missing=[s for s in lab.SOURCES if s != "dhcp"])  # fmt: skip
+    ident = build(tmp_path, out / "evidence")
+    checks = truth["dhcp_checks"]
+    assert len(checks) > 10
+    wrong = [
+        (c["ip"], c["time"], c["host"], ident.at(c["ip"], datetime.fromisoformat(c["time"])).host)
+        for c in checks
+        if ident.at(c["ip"], datetime.fromisoformat(c["time"])).host != c["host"]
+    ]
+    assert wrong == []
