@@ -410,6 +410,14 @@ def investigate(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings.json.")] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    sigma: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--sigma",
+            help="Your own Sigma rules (file or folder, repeatable), run beside the bundled "
+            "ones; also $ASHIATO_SIGMA.",
+        ),
+    ] = None,
 ) -> None:
     """Answer the responders' questions; writes findings.json into the case."""
     from ashiato import engines
@@ -436,7 +444,7 @@ def investigate(
         where = store.normalise(target[0])
     c = store.open_case(where).case if on_spark else Case.open(Path(where))
     with _status(as_json, "investigating: identity, impact, hosts, vectors, coverage…"):
-        findings = run(where if on_spark else c, engine, master=spark_master)
+        findings = run(where if on_spark else c, engine, master=spark_master, sigma=sigma or ())
     data = findings.to_dict()
     if as_json:
         _dump(data)
@@ -471,6 +479,7 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
         counts[h["verdict"]] = counts.get(h["verdict"], 0) + 1
     out.print(table)
     out.print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    _print_incidents(f)
     for v in f["vectors"]:
         out.print(
             f"[bold]Vector[/] {v['host']}: {v['type']} (confidence {v['confidence']}) "
@@ -494,6 +503,34 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
     for i, step in enumerate(f["next_steps"], 1):
         out.print(f"{i}. {step}", highlight=False)
     out.print(f"findings: {c.root / 'findings.json'}")
+
+
+def _print_incidents(f: dict[str, Any]) -> None:
+    """Incidents above low and the lateral moves, one line each (log text escaped)."""
+    from rich.markup import escape
+
+    shown = [i for i in f.get("incidents", []) if i["severity"] in ("medium", "high", "critical")]
+    if shown:
+        table = Table(title="Incidents")
+        for col in ("id", "severity", "technique", "count", "first (UTC)", "hosts", "key value"):
+            table.add_column(col, overflow="fold")
+        for i in shown[:30]:
+            table.add_row(
+                i["id"], i["severity"],
+                escape(f"{i['technique'] or ''} {i['technique_name']}".strip()), str(i["count"]),
+                (i["first"] or "")[:19], escape(", ".join(i["hosts"][:5])),
+                escape((i["key_values"][0] if i["key_values"] else "")[:160]),
+            )  # fmt: skip
+        out.print(table)
+    for e in f.get("lateral_movement", [])[:30]:
+        out.print(
+            "[bold]Lateral[/] "
+            + escape(
+                f"{e['source']} → {e['target']} ({e['technique']}, "
+                f"{e['account'] or 'account unknown'}, {(e['first'] or '')[:19]}): {e['why']}"
+            ),
+            highlight=False,
+        )
 
 
 @app.command()
@@ -521,9 +558,7 @@ def report(
         str | None, typer.Option(help="ja or en (default: ja when LANG starts with ja).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
-    output: Annotated[
-        Path | None, typer.Option(help="Where to write it ('-' for stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write it ('-' for stdout).")] = None,
 ) -> None:
     """Write the report for the case: self-contained HTML, Markdown or JSON."""
     from ashiato.analysis.pipeline import FINDINGS
@@ -722,8 +757,11 @@ def serve(
 def _export_command() -> None:
     from ashiato.report.export import command
 
-    app.command("export", help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
-                "list or the IOCs found (CSV/JSONL/STIX 2.1).")(friendly(command))
+    app.command(
+        "export",
+        help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
+        "list or the IOCs found (CSV/JSONL/STIX 2.1).",
+    )(friendly(command))
 
 
 _export_command()
