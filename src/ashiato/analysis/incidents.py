@@ -33,6 +33,7 @@ GAP = timedelta(minutes=30)
 _LEVEL = {name: i for i, name in enumerate(sigma.LEVELS)}
 _NOT_ACCOUNTS = {"", "-", "system", "local service", "network service", "anonymous logon"}
 _MANY = 8  # distinct values of one kind beyond which the varying parts are joined
+_SERIES_ONLY = ("service binary", "service name")
 _LOOKUP_LIMIT = 20000
 _LOCAL = {"-", "::1", "127.0.0.1"}
 
@@ -218,13 +219,12 @@ def _epoch(t: datetime | None) -> float:
     return t.timestamp() if t else float("inf")
 
 
-def _service(e: dict[str, Any]) -> str | None:
+def _service(e: dict[str, Any]) -> tuple[str, str] | None:
     data = _event_data(e)
     name = data.get("ServiceName")
     if not name:
         return None
-    image = data.get("ImagePath") or data.get("ServiceFileName") or ""
-    return f"service {name}" + (f" → {image}" if image else "")
+    return str(name), str(data.get("ImagePath") or data.get("ServiceFileName") or "")
 
 
 def _event_data(e: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +244,10 @@ def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     svc = _service(e)
     if svc:
-        out.append(("service", svc))
+        name, image = svc
+        out.append(("service", f"service {name}" + (f" → {image}" if image else "")))
+        # series only: a burst's names or binaries may each carry a piece of a script
+        out += [("service binary", image), ("service name", name)]
     elif e.get("process.command_line"):
         out.append(("command", str(e["process.command_line"])))
     if e.get("file.share"):
@@ -266,22 +269,28 @@ def _values(items: list[_Item]) -> list[str]:
     for i in sorted(items, key=lambda i: _epoch(i.time)):
         for kind, v in _key_of(i.event):
             per_kind.setdefault(kind, []).append(v[:1000])
+    joined: list[str] = []
     out: list[str] = []
     for kind, vs in per_kind.items():
         distinct = list(dict.fromkeys(vs))
-        if len(distinct) > _MANY:
-            out.append(_joined(kind, distinct))
-        counts = Counter(vs)
-        out.extend(v for v, _n in counts.most_common(3))
-    return list(dict.fromkeys(out))[:8]
+        if len(distinct) > _MANY and kind != "service":  # its parts are joined apart
+            series = _joined(kind, distinct)
+            if series:
+                joined.append(series)
+        if kind not in _SERIES_ONLY:
+            out.extend(v for v, _n in Counter(vs).most_common(3))
+    return list(dict.fromkeys(joined + out))[:8]
 
 
-def _joined(kind: str, values: list[str]) -> str:
-    """``N distinct …; varying parts in time order: …``: what a series of names carries."""
+def _joined(kind: str, values: list[str]) -> str | None:
+    """``N distinct …; varying parts in time order: …``: what a series of names carries
+    (None when the varying parts are only counters)."""
     pre = _common_prefix(values)
     suf = _common_prefix([v[len(pre) :][::-1] for v in values])[::-1]
     middles = [v[len(pre) : len(v) - len(suf) if suf else None] for v in values]
     joined = "".join(middles)
+    if joined.isdigit():
+        return None
     text = f"{len(values)} distinct {kind} values"
     if pre or suf:
         text += f" of the form {pre!s}…{suf!s}"
