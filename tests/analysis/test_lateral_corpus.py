@@ -104,6 +104,17 @@ def test_declared_admin_work_is_no_signal(shared: Path, tmp_path: Path) -> None:
     assert all(e["why"].endswith("declared known administration") for e in f["lateral_movement"])
 
 
+def test_admin_declared_by_a_tagged_note(shared: Path, tmp_path: Path) -> None:
+    from ashiato.notes import add_note
+
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    ingest(case, [shared / LM / "LM_renamed_psexecsvc_5145.evtx"], Options(tz="UTC"))
+    assert [h for h in investigate(case).to_dict()["hosts"] if h["verdict"] == "infected"]
+    add_note(case, "IT vendor maintenance with PsExec", host="NLLT108334", tags="known-admin")
+    f = investigate(case).to_dict()  # recomputed with the declaration
+    assert not [h for h in f["hosts"] if h["verdict"] == "infected"]
+
+
 def test_wmi_child_on_the_target_ties_to_the_network_logon(shared: Path, tmp_path: Path) -> None:
     f = _investigate(shared, tmp_path, f"{LM}/LM_WMI_4624_4688_TargetHost.evtx")
     (e,) = _edges(f, "wmi")
