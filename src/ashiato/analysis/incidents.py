@@ -34,7 +34,8 @@ _LEVEL = {name: i for i, name in enumerate(sigma.LEVELS)}
 _NOT_ACCOUNTS = {"", "-", "system", "local service", "network service", "anonymous logon"}
 _MANY = 8  # distinct values of one kind beyond which the varying parts are joined
 _SERIES_ONLY = ("service binary", "service name")
-_LOOKUP_LIMIT = 20000
+_LOOKUP_LIMIT = 5000
+_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145"}
 _LOCAL = {"-", "::1", "127.0.0.1"}
 
 
@@ -124,8 +125,12 @@ def _dedupe(detections: list[sigma.Detection]) -> list[_Item]:
 
 
 def _add_details(ctx: Context, items: list[_Item]) -> None:
-    """The columns a hit does not carry (service name in ``extra``, share, parent)."""
-    want = [i for i in items if "extra" not in i.event][:_LOOKUP_LIMIT]
+    """The columns a hit does not carry: the service or task name in ``extra`` (the
+    other key values - command line, path, URL, threat, address - come with the hit)."""
+    want = [
+        i for i in items
+        if "extra" not in i.event and str(i.event.get("event.code")) in _NEEDS_EXTRA
+    ][:_LOOKUP_LIMIT]  # fmt: skip
     if not want:
         return
     t = ctx.events
