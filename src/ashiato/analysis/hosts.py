@@ -15,6 +15,7 @@ of these inside the window, whatever its volume.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -437,7 +438,9 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
         who = f" as {e.account}" if e.account else ""
         if e.execution and e.technique in ("psexec", "service", "task", "wmi", "dcom", "winrm"):
             tgt.signals.append(Signal("remote_execution", when, f"{src_label}{who}: {e.why}", row))
-            if e.source != "unknown source":
+            # an address outside is the attacker's own machine: the account is the entry
+            outside = _is_ip(e.source) and not is_internal(e.source)
+            if e.source != "unknown source" and not outside:
                 src = views.setdefault(e.source, HostView(e.source))
                 src.signals.append(
                     Signal("operator_source", when, f"ran code on {e.target}{who}: {e.why}", row)
@@ -462,7 +465,9 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
             if not (e.execution or e.technique == "rdp"):
                 continue
             src, tgt = views[e.source], views[e.target]
-            start = src.first_malicious() if src.verdict() == "infected" else None
+            # infected by other evidence than having moved (else the reason repeats itself)
+            own = HostView(src.host, [s for s in src.signals if s.kind != "operator_source"])
+            start = own.first_malicious() if own.verdict() == "infected" else None
             last = _time(e.last)
             if start is None or last is None or last < start:
                 continue
@@ -479,6 +484,14 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
                 )
             )
             changed = True
+
+
+def _is_ip(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
 
 
 def _time(s: str | None) -> datetime | None:

@@ -63,7 +63,7 @@ def investigate(
     hosts_mod.first_writer_bonus(cands)
 
     infected = [v for v in views.values() if v.verdict() == "infected"]
-    pz = _patient_zero(cands, views, ident, imp)
+    pz = _patient_zero(cands, views, ident, imp, _reached(views, edges, known))
     if pz is not None:
         _why_first(pz, views, edges, _log_starts(ctx))
     host_findings = [_host_finding(v, ident) for v in sorted(views.values(), key=_order)]
@@ -178,6 +178,22 @@ def _kind(
     return "malware" if infected else None
 
 
+def _reached(
+    views: dict[str, hosts_mod.HostView], edges: list[LateralEdge], known: known_admin.KnownAdmin
+) -> set[str]:
+    """Infected hosts an infected host moved into (remote execution or RDP): not roots."""
+    bad = {h for h, v in views.items() if v.verdict() == "infected"}
+    return {
+        e.target
+        for e in edges
+        if (e.execution or e.technique == "rdp")
+        and e.source in bad
+        and e.target in bad
+        and e.source != e.target
+        and not known.covers_edge(e)
+    }
+
+
 def _encrypting_hosts(views: dict[str, hosts_mod.HostView]) -> list[str]:
     """The seed's question per share: the clients that wrote the encrypted files."""
     kinds = {"share_note_writes", "share_writes"}
@@ -235,6 +251,7 @@ def _patient_zero(
     views: dict[str, hosts_mod.HostView],
     ident: identity.Identity,
     imp: impact.Impact,
+    reached: set[str],
 ) -> PatientZero | None:
     infected = [c for c in cands if views[c["host"]].verdict() == "infected"]
     if not infected:
@@ -242,7 +259,6 @@ def _patient_zero(
     fs = [c for c in infected if set(c["signals"]) & set(hosts_mod.FILE_SERVER_KINDS)]
     # the root: an infected host nobody infected reached it first (a lateral edge from
     # another infected host); the earliest first malicious act, then first encryption
-    reached = {c["host"] for c in infected if "lateral_from_infected" in c["signals"]}
     roots = [c for c in infected if c["host"] not in reached] or infected
     if fs and not reached:
         best = fs[0]
