@@ -179,3 +179,15 @@ def test_ordinary_network_logs_give_no_edge_and_no_incident(shared: Path, tmp_pa
     assert not f["lateral_movement"]
     assert not [i for i in f["incidents"] if i["severity"] not in ("informational", "low")]
     assert not [h for h in f["hosts"] if h["verdict"] == "infected"]
+
+
+def test_zeek_dce_rpc_service_creation_is_remote_execution(shared: Path, tmp_path: Path) -> None:
+    f = _investigate(shared, tmp_path, "zeek-wrccdc-2018/zeek-default/dce_rpc.log.gz")
+    services = _edges(f, "service")
+    # svcctl CreateServiceW + StartServiceW from one address to another (Zeek sees both)
+    assert services and all(e["execution"] and "createservicew" in e["why"] for e in services)
+    assert all(e["source_ip"] and e["source"] != e["target"] for e in services)
+    assert {e["target"] for e in services} <= {
+        h["host"] for h in f["hosts"] if h["verdict"] == "infected"
+    }
+    assert _edges(f, "task") and all(e["execution"] for e in _edges(f, "task"))

@@ -445,7 +445,7 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
                 src.signals.append(
                     Signal("operator_source", when, f"ran code on {e.target}{who}: {e.why}", row)
                 )
-        elif e.technique == "rdp" or e.execution:
+        elif e.execution:  # an RDP session, or execution in a network logon's session
             tgt.signals.append(
                 Signal("lateral_in", when, f"{src_label}{who}: {e.why}", row, strength="medium")
             )
@@ -462,7 +462,7 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
         for e in edges:
             if known.covers_edge(e) or e.source not in views or e.target not in views:
                 continue
-            if not (e.execution or e.technique == "rdp"):
+            if not e.execution:
                 continue
             src, tgt = views[e.source], views[e.target]
             # infected by other evidence than having moved (else the reason repeats itself)

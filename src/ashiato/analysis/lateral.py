@@ -112,6 +112,7 @@ def analyse(ctx: Context, ident: Identity) -> list[LateralEdge]:
     rows = _candidates(ctx)
     moves = _moves(rows)
     moves += _network_moves(ctx)
+    moves += _rpc_moves(ctx)
     return _edges(moves, ident)
 
 
@@ -426,6 +427,36 @@ def _take(m: Move, s: _Session) -> None:
     m.account = m.account or s.account
 
 
+# DCE/RPC operations (Zeek dce_rpc) that make the server run something
+_RPC_EXEC = {
+    "createservicew": "service", "createservicea": "service", "startservicew": "service",
+    "schrpcregistertask": "task", "schrpcrun": "task", "netrjobadd": "task",
+    "execmethod": "wmi", "remotecreateinstance": "dcom",
+}  # fmt: skip
+
+
+def _rpc_moves(ctx: Context) -> list[Move]:
+    """Zeek dce_rpc: a service created or a task registered over the wire is execution."""
+    t = ctx.events
+    q = t.filter((t["event.dataset"] == "zeek.dce_rpc") & t["event.action"].isin(list(_RPC_EXEC)))
+    agg = q.group_by(["source.ip", "destination.ip", "event.action"]).aggregate(
+        n=q.count(), first=q["@timestamp"].min(),
+        ev=q["evidence_id"].min(), rec=q["record"].min(),
+    )  # fmt: skip
+    out = []
+    for r in ctx.rows(agg, limit=LIMIT):
+        src, dst, op = r["source.ip"], r["destination.ip"], r["event.action"]
+        if not src or not dst or src == dst:
+            continue
+        row = {"@timestamp": r["first"], "event.dataset": "zeek.dce_rpc", "source.ip": src,
+               "destination.ip": dst, "event.action": op, "evidence_id": r["ev"],
+               "record": r["rec"]}  # fmt: skip
+        tech = _RPC_EXEC[op]
+        out.append(Move(str(dst), tech, r["first"], row, str(src), execution=tech != "dcom",
+                        note=f"{r['n']}× {op} over DCE/RPC"))  # fmt: skip
+    return out
+
+
 def _network_moves(ctx: Context) -> list[Move]:
     """Flows between internal hosts on remote-administration ports (firewall, Zeek)."""
     t = ctx.events
@@ -433,7 +464,7 @@ def _network_moves(ctx: Context) -> list[Move]:
         return []
     q = t.filter(
         t["observer.type"].isin(["firewall", "ids", "network"])
-        | t["event.dataset"].isin(["zeek.conn", "zeek.dce_rpc", "zeek.smb_mapping"])
+        | t["event.dataset"].isin(["zeek.conn", "zeek.rdp", "zeek.smb_mapping"])
     )
     q = q.filter(t["destination.port"].isin(list(_SERVICE_PORTS)) & t["source.ip"].notnull())
     agg = q.group_by(["source.ip", "destination.ip", "destination.port"]).aggregate(

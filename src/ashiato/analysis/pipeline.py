@@ -186,7 +186,7 @@ def _reached(
     return {
         e.target
         for e in edges
-        if (e.execution or e.technique == "rdp")
+        if e.execution
         and e.source in bad
         and e.target in bad
         and e.source != e.target
