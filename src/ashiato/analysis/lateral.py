@@ -571,7 +571,7 @@ def _why(tech: str, execution: bool, ms: list[Move], inbound: set[str], src: str
     if tech == "rdp":
         if execution:
             return f"{label} was opened on the target{where}{tail}"
-        return f"{label} reached the target{where}{tail}"
+        return f"an RDP connection reached the target{where}{tail}"
     if execution:
         return f"{label} was followed by execution in the same session{where}{tail}"
     if tech == "admin_share":

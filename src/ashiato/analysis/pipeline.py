@@ -54,7 +54,7 @@ def investigate(
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
     by_evidence = _hosts_by_evidence(con, ctx, ident)
-    incidents, edges, known = _detections(ctx, ident, case, sigma)
+    rules, incidents, edges, known = _detections(ctx, ident, case, sigma)
     views = hosts_mod.collect(ctx, ident, imp, net, by_evidence)
     hosts_mod.add_incidents(views, incidents, known)
     hosts_mod.add_lateral(views, edges, known)
@@ -80,6 +80,7 @@ def investigate(
     restore = case.root / RESTORE_LIST
     impact.write_restore_list(imp, restore)
     cov["missing"] = [vars(m) for m in missing]
+    cov["rules"] = rules
     findings = Findings(
         incident={
             "detected": bool(infected) or plain_impact,
@@ -132,13 +133,17 @@ def investigate(
 
 def _detections(
     ctx: Context, ident: identity.Identity, case: Case, sigma: Sequence[Path | str]
-) -> tuple[list[Incident], list[LateralEdge], known_admin.KnownAdmin]:
-    """One scan of every rule, grouped into incidents; lateral edges; declared admins."""
+) -> tuple[dict[str, Any], list[Incident], list[LateralEdge], known_admin.KnownAdmin]:
+    """One scan of every rule (what ran and what could not), grouped into incidents;
+    lateral edges; declared admins."""
     result = scan_mod.scan(ctx.events, sigma)
-    for p in result.problems[:20]:
-        if p.reason.startswith("no such file") or "YAML" in p.reason:
-            ctx.notes.append(f"Sigma rule {p.path}: {p.reason}")
+    rules = {
+        "run": len(result.rules),
+        "problem_count": len(result.problems),
+        "problems": [f"{p.path}: {p.title}: {p.reason}" for p in result.problems[:50]],
+    }
     return (
+        rules,
         incidents_mod.build(ctx, result, ident),
         lateral.analyse(ctx, ident),
         known_admin.load(case.root, ctx),

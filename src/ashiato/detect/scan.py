@@ -17,6 +17,7 @@ from typing import Any
 
 from ashiato.detect import sigma
 from ashiato.detect.hunt import bundled_rules
+from ashiato.errors import QueryError
 
 ENV = "ASHIATO_SIGMA"
 MIN_LEVEL = "low"
@@ -24,9 +25,15 @@ MIN_LEVEL = "low"
 
 def rule_paths(extra_rule_paths: Sequence[Path | str] = ()) -> list[Path]:
     """Bundled rules first, then ``--sigma`` paths, then ``$ASHIATO_SIGMA``; no repeats."""
-    paths = [bundled_rules(), *(Path(p) for p in extra_rule_paths)]
     env = os.environ.get(ENV, "")
-    paths += [Path(p) for p in env.split(os.pathsep) if p.strip()]
+    given = [
+        *(Path(p) for p in extra_rule_paths),
+        *(Path(p) for p in env.split(os.pathsep) if p.strip()),
+    ]
+    for p in given:
+        if not p.expanduser().exists():
+            raise QueryError(f"--sigma / ${ENV}: {p}: no such file or folder")
+    paths = [bundled_rules(), *given]
     seen: set[Path] = set()
     out = []
     for p in paths:
