@@ -191,3 +191,26 @@ def test_zeek_dce_rpc_service_creation_is_remote_execution(shared: Path, tmp_pat
         h["host"] for h in f["hosts"] if h["verdict"] == "infected"
     }
     assert _edges(f, "task") and all(e["execution"] for e in _edges(f, "task"))
+
+
+OTRF = "otrf-security-datasets/atomic/windows/lateral_movement/host"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "technique"),
+    [
+        ("empire_psexec_dcerpc_tcp_svcctl.zip", "service"),
+        ("empire_smbexec_dcerpc_smb_svcctl.zip", "service"),
+        ("empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod.zip", "wmi"),
+        ("schtask_create.zip", "task"),
+    ],
+)
+def test_otrf_moves_among_background_noise(
+    shared: Path, tmp_path: Path, dataset: str, technique: str
+) -> None:
+    # whole-host captures with thousands of background events; the move is one of them
+    f = _investigate(shared, tmp_path, f"{OTRF}/{dataset}")
+    (e,) = _edges(f, technique)
+    assert e["target"] == "workstation6" and e["execution"] and e["evidence"]
+    assert e["source"] in ("workstation5", "172.18.39.5") and e["source"] != e["target"]
+    assert _verdict(f, "workstation6") == "infected"

@@ -502,7 +502,11 @@ def _edges(moves: list[Move], ident: Identity) -> list[LateralEdge]:
         if m.target and re.match(r"^[\d.:a-f]+$", m.target) and ":" not in m.target[:1]:
             m.target = ident.at(m.target, m.time).host or m.target
         if m.source_ip:
-            m.source_name = ident.at(m.source_ip, m.time).host or m.source_name
+            # an inbound connection seen on the target can make the identity timeline
+            # give the client's address to the target: never resolve a move onto itself
+            name = ident.at(m.source_ip, m.time).host
+            if name and name != m.target:
+                m.source_name = name
     named = {m.source_ip: m.source_name for m in moves if m.source_ip and m.source_name}
     for m in moves:  # a pipe or WorkstationName names the computer behind an address
         if m.source_ip and not m.source_name:
