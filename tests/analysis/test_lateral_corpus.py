@@ -214,3 +214,11 @@ def test_otrf_moves_among_background_noise(
     assert e["target"] == "workstation6" and e["execution"] and e["evidence"]
     assert e["source"] in ("workstation5", "172.18.39.5") and e["source"] != e["target"]
     assert _verdict(f, "workstation6") == "infected"
+
+
+def test_a_quarantined_hack_tool_means_the_operator_was_there(shared: Path, tmp_path: Path) -> None:
+    f = _investigate(shared, tmp_path, "evtx-attack-samples/AutomatedTestingTools/"
+                     "WinDefender_Events_1117_1116_AtomicRedTeam.evtx")  # fmt: skip
+    host = next(h for h in f["hosts"] if h["host"] == "msedgewin10")
+    assert host["verdict"] == "infected" and f["incident"]["kind"] == "intrusion"
+    assert any(r.startswith("The antivirus found an attacker's tool here") for r in host["reasons"])

@@ -414,10 +414,18 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
         what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
         key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
         times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
+        refs = {e.ref for e in inc.evidence}
         for host in inc.hosts:
             detail = f"a {inc.severity}-severity detection ({inc.id}): {what}, {times}{key}"
             row = _evidence_row(inc.evidence[0] if inc.evidence else None, detail)
             view = views.setdefault(host, HostView(host))
+            same = [s for s in view.signals if _ref(s.row) in refs]
+            if refs and refs <= {_ref(s.row) for s in same}:
+                # the same events already speak here (log clearing, shadow copies): say it
+                # once, with the stronger of the two
+                if any(s.kind in STRONG for s in same) or strength != "strong":
+                    continue
+                view.signals = [s for s in view.signals if s not in same]
             view.signals.append(
                 Signal(f"incident:{inc.technique or inc.technique_name}", _time(inc.first),
                        detail, row, strength=strength)
@@ -484,6 +492,10 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
                 )
             )
             changed = True
+
+
+def _ref(row: dict[str, Any]) -> str:
+    return f"{row.get('evidence_id')}:{row.get('record')}"
 
 
 def _is_ip(s: str) -> bool:
