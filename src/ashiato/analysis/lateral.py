@@ -24,6 +24,7 @@ target that only one or two machines ever log on to).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,7 +114,14 @@ def analyse(ctx: Context, ident: Identity) -> list[LateralEdge]:
     moves = _moves(rows)
     moves += _network_moves(ctx)
     moves += _rpc_moves(ctx)
-    return _edges(moves, ident)
+    return _edges(moves, ident, _domain_controllers(ctx))
+
+
+def _domain_controllers(ctx: Context) -> set[str]:
+    """Hosts that issue Kerberos tickets (4768/4769): everyone logs on to them."""
+    t = ctx.events
+    q = t.filter(t["event.code"].isin(["4768", "4769"]) & t["host.name"].notnull())
+    return {r["host.name"] for r in ctx.rows(q.select("host.name").distinct())}
 
 
 def _candidates(ctx: Context) -> list[dict[str, Any]]:
@@ -496,7 +504,7 @@ def _network_moves(ctx: Context) -> list[Move]:
     return out
 
 
-def _edges(moves: list[Move], ident: Identity) -> list[LateralEdge]:
+def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> list[LateralEdge]:
     # resolve names: the address at the time, else the name the event gave
     for m in moves:
         if m.target and re.match(r"^[\d.:a-f]+$", m.target) and ":" not in m.target[:1]:
@@ -528,7 +536,9 @@ def _edges(moves: list[Move], ident: Identity) -> list[LateralEdge]:
         execution = any(m.execution for m in ms)
         if tech == "logon" and (src, target) in other_pairs:
             continue  # the logon behind a service/WMI/task edge: shown by that edge
-        why = _why(tech, execution, ms, inbound.get(target, set()), src)
+        # a logon to a domain controller is how every machine works, never a rare pair
+        seen_from = inbound.get(target, set()) if target not in dcs else {"*", "**", "***"}
+        why = _why(tech, execution, ms, seen_from, src)
         if why is None:
             continue
         times = [m.time for m in ms if m.time]
