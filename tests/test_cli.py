@@ -20,7 +20,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "report:" in res.output
     findings = json.loads((tmp_path / "d" / "case" / "findings.json").read_text("utf-8"))
     truth = json.loads((tmp_path / "d" / "lab" / "truth.json").read_text("utf-8"))
-    assert findings["schema"] == "ashiato.findings/1"
+    assert findings["schema"] == "ashiato.findings/2"
     assert findings["patient_zero"]["host"] == truth["patient_zero"]["host"]
 
     case = tmp_path / "d" / "case"

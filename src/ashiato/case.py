@@ -148,8 +148,12 @@ class Case:
         try:
             con = duckdb.connect(str(self.db_path), read_only=True)
             con.execute(self._view_sql(con))
-            con.execute("SET allowed_directories = ?", [[str(self.events_dir) + "/"]])
-            con.execute("SET enable_external_access = false")
+            row = con.execute("SELECT current_setting('enable_external_access')").fetchone()
+            # a second reader of the same file in this process shares the database
+            # instance, already locked to the events folder by the first one
+            if row is None or row[0]:
+                con.execute("SET allowed_directories = ?", [[str(self.events_dir) + "/"]])
+                con.execute("SET enable_external_access = false")
         except duckdb.Error as exc:
             raise CaseError(f"{self.db_path}: can't open the case ({exc})") from exc
         try:

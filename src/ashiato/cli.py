@@ -445,6 +445,14 @@ def investigate(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings.json.")] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    sigma: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--sigma",
+            help="Your own Sigma rules (file or folder, repeatable), run beside the bundled "
+            "ones; also $ASHIATO_SIGMA.",
+        ),
+    ] = None,
 ) -> None:
     """Answer the responders' questions; writes findings.json into the case."""
     from ashiato import engines
@@ -471,7 +479,7 @@ def investigate(
         where = store.normalise(target[0])
     c = store.open_case(where).case if on_spark else Case.open(Path(where))
     with _status(as_json, "investigating: identity, impact, hosts, vectors, coverage…"):
-        findings = run(where if on_spark else c, engine, master=spark_master)
+        findings = run(where if on_spark else c, engine, master=spark_master, sigma=sigma or ())
     data = findings.to_dict()
     if as_json:
         _dump(data)
@@ -508,6 +516,7 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
         counts[h["verdict"]] = counts.get(h["verdict"], 0) + 1
     out.print(table)
     out.print(text("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+    _print_incidents(f)
     for v in f["vectors"]:
         out.print(
             line(
@@ -540,6 +549,31 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
     for i, step in enumerate(f["next_steps"], 1):
         out.print(text(f"{i}. {step}"))
     out.print(text(f"findings: {c.root / 'findings.json'}"))
+
+
+def _print_incidents(f: dict[str, Any]) -> None:
+    """Incidents above low and the lateral moves, one line each (log text as text)."""
+    shown = [i for i in f.get("incidents", []) if i["severity"] in ("medium", "high", "critical")]
+    if shown:
+        table = Table(title="Incidents")
+        for col in ("id", "severity", "technique", "count", "first (UTC)", "hosts", "key value"):
+            table.add_column(col, overflow="fold")
+        for i in shown[:30]:
+            table.add_row(
+                text(i["id"]), i["severity"],
+                text(f"{i['technique'] or ''} {i['technique_name']}".strip()), str(i["count"]),
+                (i["first"] or "")[:19], text(", ".join(i["hosts"][:5])),
+                text((i["key_values"][0] if i["key_values"] else "")[:160]),
+            )  # fmt: skip
+        out.print(table)
+    for e in f.get("lateral_movement", [])[:30]:
+        out.print(
+            line(
+                ("Lateral", "bold"),
+                f" {e['source']} → {e['target']} ({e['technique']}, "
+                f"{e['account'] or 'account unknown'}, {(e['first'] or '')[:19]}): {e['why']}",
+            )
+        )
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""The findings contract (``ashiato.findings/1``), written to CASE/findings.json.
+"""The findings contract (``ashiato.findings/2``), written to CASE/findings.json.
 
 Documented in docs/findings.md. Times are ISO 8601 UTC strings. Every claim carries
 ``evidence``: items with time, dataset, a one-line summary and ``ref`` (EVIDENCE_ID:RECORD)
@@ -15,7 +15,7 @@ from typing import Any
 
 from ashiato.exports import iso
 
-SCHEMA = "ashiato.findings/1"
+SCHEMA = "ashiato.findings/2"
 FILE = "findings.json"
 
 
@@ -45,6 +45,8 @@ class PatientZero:
     confidence: float
     signals: list[str]
     evidence: list[Evidence] = field(default_factory=list)
+    why_not_others: list[str] = field(default_factory=list)
+    cannot_be_excluded: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +103,44 @@ class ClockSkew:
 
 
 @dataclass
+class Incident:
+    """One act: detections of one technique on one host (or one mass deployment) in a window."""
+
+    id: str
+    technique: str | None  # ATT&CK id, e.g. T1070.001
+    technique_name: str
+    tactic: str | None
+    severity: str  # informational | low | medium | high | critical
+    count: int  # distinct events (an event matched by several rules counts once)
+    first: str | None
+    last: str | None
+    hosts: list[str]
+    accounts: list[str]
+    key_values: list[str]
+    rules: list[str]
+    evidence: list[Evidence] = field(default_factory=list)
+    weighed: bool = True  # False: says where files were hit, not who acted (notes, extensions)
+
+
+@dataclass
+class LateralEdge:
+    """A move from one machine to another, oriented by where each event was logged."""
+
+    source: str  # host name, else the address
+    source_ip: str | None
+    target: str
+    account: str | None
+    technique: str  # psexec | service | wmi | dcom | winrm | rdp | task | smb | logon
+    attack: str  # ATT&CK id of the technique
+    first: str | None
+    last: str | None
+    count: int
+    execution: bool  # execution on the target is shown (service, task, WMI child, same logon)
+    why: str  # why this is a move and not routine traffic, as a sentence
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
 class Findings:
     incident: dict[str, Any]
     patient_zero: PatientZero | None
@@ -114,6 +154,8 @@ class Findings:
     next_steps: list[str]
     notes: list[dict[str, Any]] = field(default_factory=list)
     generated: str = ""
+    incidents: list[Incident] = field(default_factory=list)
+    lateral_movement: list[LateralEdge] = field(default_factory=list)
     # issue 16 (docs/findings.md): the way in, the accounts used, data theft, the servers
     entry: dict[str, Any] = field(default_factory=dict)
     accounts: dict[str, Any] = field(default_factory=dict)

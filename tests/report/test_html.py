@@ -11,7 +11,7 @@ def _findings() -> dict:
     ev = [{"time": "2015-09-09T02:52:14Z", "dataset": "squid.access", "summary": XSS,
            "ref": "abc:1"}]
     return {
-        "schema": "ashiato.findings/1", "generated": "now",
+        "schema": "ashiato.findings/2", "generated": "now",
         "incident": {"detected": True, "kind": "ransomware", "summary": XSS},
         "patient_zero": {"host": XSS, "ip": "10.0.0.1", "user": XSS, "confidence": 0.9,
                          "signals": [XSS], "evidence": ev},

@@ -15,6 +15,7 @@ of these inside the window, whatever its volume.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
 from ashiato.analysis.indicators import (
+    AV_HACKTOOL,
     AV_TEST_FILE,
     AV_UNWANTED,
     INHIBIT_RECOVERY,
@@ -46,6 +48,10 @@ STRONG = {
     "payment_site",
     "spam",
     "ransom_ids",
+    "hacktool_av",
+    "remote_execution",
+    "operator_source",
+    "lateral_from_infected",
 }
 MEDIUM = {
     "c2",
@@ -74,6 +80,7 @@ class Signal:
     detail: str
     row: dict[str, Any]
     weight: float = 1.0
+    strength: str | None = None  # "strong" | "medium": for kinds named at run time (incidents)
 
 
 @dataclass
@@ -86,13 +93,22 @@ class HostView:
     def kinds(self) -> set[str]:
         return {s.kind for s in self.signals}
 
+    def strong(self) -> set[str]:
+        return {s.kind for s in self.signals if s.kind in STRONG or s.strength == "strong"}
+
+    def medium(self) -> set[str]:
+        return {s.kind for s in self.signals if s.kind in MEDIUM or s.strength == "medium"}
+
     def verdict(self) -> str:
         kinds = self.kinds()
-        if kinds & STRONG or len(kinds & MEDIUM) >= 2:
+        if self.strong() or len(self.medium()) >= 2:
             return "infected"
         if kinds:
             return "suspicious"
         return "clean" if self.sources and self.watched != "" else "unknown"
+
+    def first_malicious(self) -> datetime | None:
+        return self.first(self.strong() | self.medium())
 
     def first(self, kinds: set[str] | None = None) -> datetime | None:
         times = [s.time for s in self.signals if s.time and (kinds is None or s.kind in kinds)]
@@ -322,7 +338,9 @@ def _process_and_av(ctx: Context, view: Any) -> None:
         if py(AV_TEST_FILE).search(threat):
             continue  # someone testing the antivirus, not an infection
         kind = "ransom_av" if py(RANSOM_DETECTION).search(threat) else "malware_av"
-        if kind == "malware_av" and py(AV_UNWANTED).search(threat):
+        if kind == "malware_av" and py(AV_HACKTOOL).search(threat):
+            kind = "hacktool_av"  # quarantined or not, someone brought it: the operator was there
+        elif kind == "malware_av" and py(AV_UNWANTED).search(threat):
             kind = "av_other"  # adware and the like: worth a look, not an infection
         view(r["host.name"]).signals.append(Signal(kind, r["@timestamp"], str(r["rule.name"]), r))
 
@@ -369,7 +387,7 @@ def rank(views: dict[str, HostView]) -> list[dict[str, Any]]:
                 "host": v.host,
                 "score": round(score, 2),
                 "signals": kinds,
-                "first_malicious": v.first(STRONG | MEDIUM),
+                "first_malicious": v.first_malicious(),
                 "first_encryption": v.first({"share_note_writes", "client_notes"}),
             }
         )
@@ -396,3 +414,166 @@ def host_evidence(v: HostView) -> list[Any]:
 
 def _epoch(t: datetime | None) -> float:
     return t.timestamp() if t is not None else float("inf")
+
+
+# --- detections and lateral movement as signals --------------------------------------
+
+_SEVERITY_STRENGTH = {"critical": "strong", "high": "strong", "medium": "medium"}
+
+
+def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) -> None:
+    """A high/critical incident is a strong signal on each of its hosts, a medium one a
+    medium signal; low and informational ones are listed in findings, not weighed."""
+    for inc in incidents:
+        strength = _SEVERITY_STRENGTH.get(inc.severity)
+        if strength is None or not inc.weighed or known.covers_incident(inc):
+            continue
+        what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
+        key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
+        times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
+        refs = {e.ref for e in inc.evidence}
+        for host in inc.hosts:
+            detail = f"a {inc.severity}-severity detection ({inc.id}): {what}, {times}{key}"
+            row = _evidence_row(inc.evidence[0] if inc.evidence else None, detail)
+            view = views.setdefault(host, HostView(host))
+            same = [s for s in view.signals if _ref(s.row) in refs]
+            if refs and refs <= {_ref(s.row) for s in same}:
+                # the same events already speak here (log clearing, shadow copies): say it
+                # once, with the stronger of the two
+                if any(s.kind in STRONG for s in same) or strength != "strong":
+                    continue
+                view.signals = [s for s in view.signals if s not in same]
+            view.signals.append(
+                Signal(f"incident:{inc.technique or inc.technique_name}", _time(inc.first),
+                       detail, row, strength=strength)
+            )  # fmt: skip
+
+
+def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
+    """Remote execution compromises the target, and its source (the operator sits there);
+    an RDP session or an unusual pair is a medium or weak signal on the target."""
+    for e in edges:
+        if known.covers_edge(e):
+            e.why += "; declared known administration"
+            continue
+        row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
+        when = _time(e.first)
+        tgt = views.setdefault(e.target, HostView(e.target))
+        src_label = e.source if e.source != "unknown source" else "an unknown machine"
+        who = f" as {e.account}" if e.account else ""
+        if e.execution and e.technique in ("psexec", "service", "task", "wmi", "dcom", "winrm"):
+            tgt.signals.append(Signal("remote_execution", when, f"{src_label}{who}: {e.why}", row))
+            # an address outside is the attacker's own machine: the account is the entry
+            outside = _is_ip(e.source) and not is_client(e.source) and not never_a_host(e.source)
+            if e.source != "unknown source" and not outside:
+                src = views.setdefault(e.source, HostView(e.source))
+                src.signals.append(
+                    Signal("operator_source", when, f"ran code on {e.target}{who}: {e.why}", row)
+                )
+        elif e.execution:  # an RDP session, or execution in a network logon's session
+            tgt.signals.append(
+                Signal("lateral_in", when, f"{src_label}{who}: {e.why}", row, strength="medium")
+            )
+        else:
+            tgt.signals.append(Signal("lateral_unusual", when, f"{src_label}{who}: {e.why}", row))
+
+
+def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
+    """An infected machine that then opens a session or runs code elsewhere compromises
+    the target too (until nothing changes)."""
+    changed = True
+    while changed:
+        changed = False
+        for e in edges:
+            if known.covers_edge(e) or e.source not in views or e.target not in views:
+                continue
+            if not e.execution:
+                continue
+            src, tgt = views[e.source], views[e.target]
+            # infected by other evidence than having moved (else the reason repeats itself)
+            own = HostView(src.host, [s for s in src.signals if s.kind != "operator_source"])
+            start = own.first_malicious() if own.verdict() == "infected" else None
+            last = _time(e.last)
+            if start is None or last is None or last < start:
+                continue
+            if "lateral_from_infected" in tgt.kinds():
+                continue
+            row = _evidence_row(e.evidence[-1] if e.evidence else None, e.why)
+            tgt.signals.append(
+                Signal(
+                    "lateral_from_infected",
+                    _time(e.first),
+                    f"reached from infected {e.source} by {e.technique}"
+                    + (f" as {e.account}" if e.account else ""),
+                    row,
+                )
+            )
+            changed = True
+
+
+def _ref(row: dict[str, Any]) -> str:
+    return f"{row.get('evidence_id')}:{row.get('record')}"
+
+
+def _is_ip(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _time(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _evidence_row(ev: Any, detail: str) -> dict[str, Any]:
+    if ev is None:
+        return {"evidence_id": "-", "record": 0, "message": detail}
+    eid, _, rec = str(ev.ref).rpartition(":")
+    return {
+        "@timestamp": _time(ev.time),
+        "event.dataset": ev.dataset,
+        "evidence_id": eid,
+        "record": int(rec) if rec.isdigit() else rec,
+        "message": ev.summary,
+    }
+
+
+_SENTENCES = {
+    "client_notes": "Ransom notes are on this host's own disk: {d}",
+    "share_note_writes": "This host wrote ransom notes on the file server: {d}",
+    "share_writes": "This host wrote to the file share in bulk during the encryption: {d}",
+    "owner": "The account that owns the encrypted files used this host: {d}",
+    "smb_burst": "This host's SMB traffic jumped during the encryption: {d}",
+    "ransom_av": "The antivirus detected ransomware here: {d}",
+    "malware_av": "The antivirus detected malware here: {d}",
+    "hacktool_av": "The antivirus found an attacker's tool here (quarantined or not, someone "
+    "brought it): {d}",
+    "av_other": "The antivirus flagged unwanted software (not by itself an infection): {d}",
+    "recovery_inhibit": "Shadow copies or backups were destroyed here: {d}",
+    "log_cleared": "Event logs were cleared here: {d}",
+    "payment_site": "This host reached a ransom payment site: {d}",
+    "c2": "This host talked to a likely command-and-control server: {d}",
+    "ids_alert": "The IDS raised an alert for this host: {d}",
+    "ransom_ids": "The IDS saw ransomware traffic from this host: {d}",
+    "ip_lookup": "This host looked up its public IP address, as malware does: {d}",
+    "spam": "This host sent spam: {d}",
+    "remote_execution": "Code was run on this host remotely from {d}",
+    "operator_source": "An operator on this host {d}",
+    "lateral_from_infected": "This host was {d}",
+    "lateral_in": "Someone moved onto this host from {d}",
+    "lateral_unusual": "Unusual remote access from {d}",
+}
+
+
+def reason(kind: str, detail: str, count: int) -> str:
+    """A responder's sentence for one kind of signal."""
+    more = f" (seen {count} times)" if count > 1 else ""
+    if kind.startswith("incident:"):
+        text = f"{detail[0].upper()}{detail[1:]}"
+    else:
+        text = _SENTENCES.get(kind, kind.replace("_", " ") + ": {d}").format(d=detail)
+    return text.rstrip(".") + more + "."

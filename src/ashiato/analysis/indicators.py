@@ -74,6 +74,11 @@ RANSOM_DETECTION = (
 # AV detections that are not infections: test files, and unwanted-but-not-malicious software
 AV_TEST_FILE = r"(?i)eicar"
 AV_UNWANTED = r"(?i)(adware|\badw_|\bpua\b|\bpup\b|grayware|hacktool|\bhktl_)"
+# credential dumpers and attack frameworks: a person brought them, even when quarantined
+AV_HACKTOOL = (
+    r"(?i)(hacktool|\bhktl_|mimikatz|mimidump|lazagne|cobalt.?strike|meterpreter|metasploit"
+    r"|bloodhound|sharphound|rubeus|kekeo|impacket)"
+)
 
 INHIBIT_RECOVERY = (
     r"(?i)(vssadmin(\.exe)?[\"\s]+delete\s+shadows|wmic(\.exe)?[\"\s]+.*shadowcopy\s+delete"

@@ -1,6 +1,7 @@
 """``ashiato investigate``: run the analyses in order and assemble the findings.
 
-identity → impact → network indicators → per-host signals and verdicts → patient zero →
+identity → impact → network indicators → detections (bundled and user Sigma rules) grouped
+into incidents → lateral movement → per-host signals and verdicts → patient zero →
 vectors → coverage, tampering and clock skew → next steps. Writes findings.json and the
 encrypted-file list (encrypted_files.csv) into the case folder.
 """
@@ -9,20 +10,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ashiato import engines
-from ashiato.analysis import clock_skew, identity, impact, network
+from ashiato.analysis import clock_skew, identity, impact, known_admin, lateral, network
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
+from ashiato.analysis import incidents as incidents_mod
 from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.not_read import not_read
 from ashiato.case import Case
+from ashiato.detect import scan as scan_mod
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
-from ashiato.findings import FILE, Findings, HostFinding, PatientZero, Vector
+from ashiato.findings import (
+    FILE,
+    Findings,
+    HostFinding,
+    Incident,
+    LateralEdge,
+    PatientZero,
+    Vector,
+)
 from ashiato.normalize import host_key
 
 FINDINGS = FILE
@@ -30,9 +43,14 @@ RESTORE_LIST = "encrypted_files.csv"
 
 
 def investigate(
-    case: Case | str, engine: str | None = None, *, master: str | None = None
+    case: Case | str,
+    engine: str | None = None,
+    *,
+    master: str | None = None,
+    sigma: Sequence[Path | str] = (),
 ) -> Findings:
-    """``engine``: duckdb or spark (default: ASHIATO_ENGINE, else duckdb); see engines/."""
+    """``engine``: duckdb or spark (default: ASHIATO_ENGINE, else duckdb); see engines/.
+    ``sigma``: rule files or folders run beside the bundled rules (also $ASHIATO_SIGMA)."""
     eng = engines.connect(case, engine, master=master)
     con, case = eng.backend, eng.case
     # hunt results repeat the evidence refs of the events they matched; the analyses
@@ -45,35 +63,39 @@ def investigate(
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
     by_evidence = _hosts_by_evidence(con, ctx, ident)
+    rules, incidents, edges, known = _detections(ctx, ident, case, sigma)
     views = hosts_mod.collect(ctx, ident, imp, net, by_evidence)
+    hosts_mod.add_incidents(views, incidents, known)
+    hosts_mod.add_lateral(views, edges, known)
+    hosts_mod.propagate(views, edges, known)
     cands = hosts_mod.rank(views)
     hosts_mod.first_writer_bonus(cands)
 
     infected = [v for v in views.values() if v.verdict() == "infected"]
-    pz = _patient_zero(cands, views, ident, imp)
+    pz = _patient_zero(cands, views, ident, imp, _reached(views, edges, known))
+    if pz is not None:
+        _why_first(pz, views, edges, _log_starts(ctx))
     host_findings = [_host_finding(v, ident) for v in sorted(views.values(), key=_order)]
-    infected_times = [(v.host, v.first(hosts_mod.STRONG | hosts_mod.MEDIUM)) for v in infected]
+    infected_times = [(v.host, v.first_malicious()) for v in infected]
     vectors = vector_mod.vectors(ctx, ident, [(h, t) for h, t in infected_times if t])
     window = imp.window
     cov, missing, tampering, skews, steps = coverage_mod.coverage(
         ctx, ident, window, [v.host for v in infected], skews
     )
-    kind = None
-    if imp.notes or imp.encrypted or any("ransom" in k for v in infected for k in v.kinds()):
-        kind = "ransomware"
-    elif net.spam:
-        kind = "spam"
-    elif infected:
-        kind = "malware"
+    kind = _kind(imp, net, infected, incidents, edges, known)
+    plain_impact = bool(imp.encrypted or imp.notes) or any(
+        "recovery_inhibit" in v.kinds() for v in views.values()
+    )
     restore = case.root / RESTORE_LIST
     impact.write_restore_list(imp, restore)
     cov["missing"] = [vars(m) for m in missing]
     cov["not_read"] = not_read(con)
+    cov["rules"] = rules
     findings = Findings(
         incident={
-            "detected": bool(infected),
+            "detected": bool(infected) or plain_impact,
             "kind": kind,
-            "summary": _headline(pz, infected, imp, net),
+            "summary": _headline(pz, infected, imp, net, ident, incidents, edges),
         },
         patient_zero=pz,
         candidates=[
@@ -103,6 +125,7 @@ def investigate(
             "ip_lookups": net.ip_lookups,
             "spam": _spam(net.spam, ident),
             "other_infected_hosts": sorted(v.host for v in infected if not pz or v.host != pz.host),
+            "encrypting_hosts": _encrypting_hosts(views),
             "evidence": imp.evidence + net.evidence,
         },
         coverage=cov,
@@ -111,6 +134,8 @@ def investigate(
         next_steps=steps,
         notes=_notes(ctx),
         generated=iso(datetime.now(UTC)),
+        incidents=incidents,
+        lateral_movement=edges,
     )
     _entry_accounts_theft_servers(findings, ctx, ident, infected_times)  # issue 16
     (case.root / FINDINGS).write_text(
@@ -118,6 +143,121 @@ def investigate(
     )
     eng.publish([FINDINGS, RESTORE_LIST])  # a case at a URL gets them back
     return findings
+
+
+def _detections(
+    ctx: Context, ident: identity.Identity, case: Case, sigma: Sequence[Path | str]
+) -> tuple[dict[str, Any], list[Incident], list[LateralEdge], known_admin.KnownAdmin]:
+    """One scan of every rule (what ran and what could not), grouped into incidents;
+    lateral edges; declared admins."""
+    result = scan_mod.scan(ctx.events, sigma)
+    rules = {
+        "run": len(result.rules),
+        "problem_count": len(result.problems),
+        "problems": [f"{p.path}: {p.title}: {p.reason}" for p in result.problems[:50]],
+    }
+    return (
+        rules,
+        incidents_mod.build(ctx, result, ident),
+        lateral.analyse(ctx, ident),
+        known_admin.load(case.root, ctx),
+    )
+
+
+_INTRUSION_TACTICS = {"lateral-movement", "credential-access", "defense-evasion", "impact"}
+
+
+def _kind(
+    imp: impact.Impact,
+    net: network.NetworkFindings,
+    infected: list[hosts_mod.HostView],
+    incidents: list[Incident],
+    edges: list[LateralEdge],
+    known: known_admin.KnownAdmin,
+) -> str | None:
+    """ransomware > intrusion (hands on keyboard) > spam > malware; None when nothing."""
+    if imp.notes or imp.encrypted or any("ransom" in k for v in infected for k in v.kinds()):
+        return "ransomware"
+    hosts = {v.host for v in infected}
+    moved = any(
+        e.execution and not known.covers_edge(e) and (e.target in hosts or e.source in hosts)
+        for e in edges
+    )
+    hands = any(
+        i.tactic in _INTRUSION_TACTICS
+        and i.severity in ("high", "critical")
+        and set(i.hosts) & hosts
+        for i in incidents
+    )
+    tools = any("hacktool_av" in v.kinds() for v in infected)
+    if infected and (moved or hands or tools):
+        return "intrusion"
+    if net.spam:
+        return "spam"
+    return "malware" if infected else None
+
+
+def _reached(
+    views: dict[str, hosts_mod.HostView], edges: list[LateralEdge], known: known_admin.KnownAdmin
+) -> set[str]:
+    """Infected hosts an infected host moved into (remote execution or RDP): not roots."""
+    bad = {h for h, v in views.items() if v.verdict() == "infected"}
+    return {
+        e.target
+        for e in edges
+        if e.execution
+        and e.source in bad
+        and e.target in bad
+        and e.source != e.target
+        and not known.covers_edge(e)
+    }
+
+
+def _encrypting_hosts(views: dict[str, hosts_mod.HostView]) -> list[str]:
+    """The seed's question per share: the clients that wrote the encrypted files."""
+    kinds = {"share_note_writes", "share_writes"}
+    return sorted(v.host for v in views.values() if v.kinds() & kinds)
+
+
+def _log_starts(ctx: Context) -> dict[str, datetime]:
+    t = ctx.events
+    named = t.filter(t["host.name"].notnull())
+    agg = named.group_by("host.name").aggregate(first=named["@timestamp"].min())
+    return {r["host.name"]: r["first"] for r in ctx.rows(agg) if r["first"] is not None}
+
+
+def _why_first(
+    pz: PatientZero,
+    views: dict[str, hosts_mod.HostView],
+    edges: list[LateralEdge],
+    starts: dict[str, datetime],
+) -> None:
+    """Why each other infected host is not first, and who cannot be excluded."""
+    first = views[pz.host].first_malicious()
+    for v in sorted(views.values(), key=lambda v: v.host):
+        if v.host == pz.host:
+            continue
+        if v.verdict() == "infected":
+            inbound = [e for e in edges if e.target == v.host and e.source in views
+                       and views[e.source].verdict() == "infected"]  # fmt: skip
+            t = v.first_malicious()
+            if inbound:
+                e = inbound[0]
+                pz.why_not_others.append(
+                    f"{v.host} was reached from {e.source} by {e.technique} at {e.first}"
+                )
+            elif t and first and t > first:
+                pz.why_not_others.append(
+                    f"{v.host} shows malicious activity only from {iso(t)}, after {pz.host} "
+                    f"({iso(first)})"
+                )
+            else:
+                pz.why_not_others.append(
+                    f"{v.host} has less evidence tying it to the start of the incident"
+                )
+        start = starts.get(v.host)
+        if first and start and start > first:
+            pz.cannot_be_excluded.append(v.host)
 
 
 def _order(v: hosts_mod.HostView) -> tuple[int, str]:
@@ -130,15 +270,26 @@ def _patient_zero(
     views: dict[str, hosts_mod.HostView],
     ident: identity.Identity,
     imp: impact.Impact,
+    reached: set[str],
 ) -> PatientZero | None:
     infected = [c for c in cands if views[c["host"]].verdict() == "infected"]
     if not infected:
         return None
     fs = [c for c in infected if set(c["signals"]) & set(hosts_mod.FILE_SERVER_KINDS)]
-    if fs:
+    # the root: an infected host nobody infected reached it first (a lateral edge from
+    # another infected host); the earliest first malicious act, then first encryption
+    roots = [c for c in infected if c["host"] not in reached] or infected
+    if fs and not reached:
         best = fs[0]
     else:
-        best = min(infected, key=lambda c: hosts_mod._epoch(c["first_malicious"]))
+        best = min(
+            roots,
+            key=lambda c: (
+                hosts_mod._epoch(c["first_malicious"]),
+                hosts_mod._epoch(c["first_encryption"]),
+                -c["score"],
+            ),
+        )
     v = views[best["host"]]
     agreeing = sorted(v.kinds())
     when = best["first_encryption"] or best["first_malicious"]
@@ -181,7 +332,7 @@ def _host_finding(v: hosts_mod.HostView, ident: identity.Identity) -> HostFindin
         ips=ident.ips_of(v.host),
         users=ident.users_of(v.host),
         verdict=v.verdict(),
-        first_malicious=iso(v.first(hosts_mod.STRONG | hosts_mod.MEDIUM)),
+        first_malicious=iso(v.first_malicious()),
         first_encryption=iso(v.first({"share_note_writes", "client_notes"})),
         reasons=_reasons(v),
         sources=sorted(v.sources),
@@ -194,18 +345,15 @@ def _reasons(v: hosts_mod.HostView) -> list[str]:
     by_kind: dict[str, list[hosts_mod.Signal]] = {}
     for s in v.signals:
         by_kind.setdefault(s.kind, []).append(s)
-    order = sorted(by_kind, key=lambda k: (k not in hosts_mod.STRONG, k not in hosts_mod.MEDIUM, k))
-    out = []
-    for kind in order:
-        sigs = by_kind[kind]
-        more = f" (×{len(sigs)})" if len(sigs) > 1 else ""
-        out.append(f"{kind}: {sigs[0].detail}{more}")
+    strong, medium = v.strong(), v.medium()
+    order = sorted(by_kind, key=lambda k: (k not in strong, k not in medium, k))
+    out = [hosts_mod.reason(k, by_kind[k][0].detail, len(by_kind[k])) for k in order]
     if not out and v.sources and v.watched is not None:
         # why a quiet host is clean, or only unknown
         out.append(
-            f"watched through the incident by {v.watched}"
+            f"Watched through the incident by {v.watched}; nothing found."
             if v.watched
-            else "no log of it, nor any source that sees it, covers the incident window"
+            else "No log of it, nor any source that sees it, covers the incident window."
         )
     return out
 
@@ -240,9 +388,17 @@ def _notes(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _headline(
-    pz: PatientZero | None, infected: list[Any], imp: impact.Impact, net: network.NetworkFindings
+    pz: PatientZero | None,
+    infected: list[Any],
+    imp: impact.Impact,
+    net: network.NetworkFindings,
+    ident: identity.Identity,
+    incidents: list[Incident],
+    edges: list[LateralEdge],
 ) -> str:
     if not infected:
+        if imp.encrypted or imp.notes:
+            return _unattributed(imp, ident)
         return "No host shows signs of infection in the evidence provided."
     parts = [f"{len(infected)} infected host(s)"]
     if pz:
@@ -253,6 +409,12 @@ def _headline(
         parts.append(f"{len(imp.encrypted)} encrypted files, {len(imp.notes)} ransom notes")
     if net.spam:
         parts.append(f"spam from {net.spam['ip']}")
+    serious = [i for i in incidents if i.severity in ("high", "critical")]
+    if serious:
+        parts.append(f"{len(serious)} high-severity incident(s)")
+    moves = [e for e in edges if e.execution]
+    if moves:
+        parts.append(f"{len(moves)} lateral move(s) with remote execution")
     return "; ".join(parts) + "."
 
 
@@ -364,3 +526,26 @@ def _hands_on_vectors(findings: Findings, ctx: Context, ident: identity.Identity
         if h.verdict == "infected" and tools and h.host not in have and h.first_malicious:
             todo.append((h.host, datetime.fromisoformat(h.first_malicious.replace("Z", "+00:00"))))
     return vector_mod.vectors(ctx, ident, todo) if todo else []
+
+
+def _unattributed(imp: impact.Impact, ident: identity.Identity) -> str:
+    """Impact is plain but no host is attributed: say so, name the leads and what settles it."""
+    text = (
+        f"Ransomware impact is plain ({len(imp.encrypted)} encrypted files, "
+        f"{len(imp.notes)} ransom notes) but no host could be attributed from the evidence."
+    )
+    when = imp.window[0] if imp.window else None
+    leads = []
+    for owner, n in sorted(imp.owners.items(), key=lambda kv: -kv[1])[:3]:
+        user = owner.split("\\")[-1].lower()
+        if user in ("administrators", "system", "trustedinstaller"):
+            continue
+        hosts = ident.hosts_of_user(user, when)
+        used = f", who used {', '.join(hosts[:5])} at the time" if hosts else ""
+        leads.append(f"{owner} owns {n} of the files{used}")
+    if leads:
+        text += " Leads: " + "; ".join(leads) + "."
+    return text + (
+        " To settle it: the file server's Security log with share auditing (5140/5145, client"
+        " addresses), DHCP leases for the window, and the suspected clients' own logs."
+    )

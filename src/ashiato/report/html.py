@@ -24,6 +24,7 @@ from jinja2.runtime import Context
 from ashiato.case import Case
 from ashiato.errors import QueryError
 from ashiato.findings import load
+from ashiato.report import incidents as incidents_mod
 from ashiato.report import intrusion
 from ashiato.report import series as series_mod
 from ashiato.report.charts import all_charts
@@ -93,6 +94,7 @@ def render(
         t=labels(lang),
         lang=lang if lang in ("en", "ja") else "en",
         charts=all_charts(data, findings, lang),
+        inc=incidents_mod.view(findings, lang),
         case_name=case_name,
         standalone=standalone,
         ref_url=ref_url,

@@ -138,6 +138,9 @@ def render_markdown(
     else:
         out += [t["none"], ""]
 
+    from ashiato.report.incidents_md import section
+
+    out += section(f, lang, lambda items: _evidence(items, t), _table, md)
     out += [f"## 2. {t['pz']}", ""]
     pz = f.get("patient_zero")
     if pz:

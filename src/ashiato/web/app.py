@@ -274,7 +274,15 @@ def create_app(
         if wants_json(request):
             return json_response({"ok": True, "case": name, "findings": f, "charts": data})
         lang = _lang(request)
-        return page(request, "dashboard.html.j2", f=f, charts=all_charts(data, f, lang))
+        from ashiato.report.incidents import view as incident_view
+
+        return page(
+            request,
+            "dashboard.html.j2",
+            f=f,
+            charts=all_charts(data, f, lang),
+            inc=incident_view(f, lang),
+        )
 
     app.add_api_route("/", dashboard, methods=["GET"])
     app.add_api_route("/api/findings", dashboard, methods=["GET"])

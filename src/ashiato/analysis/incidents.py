@@ -1,0 +1,351 @@
+"""Detections grouped into incidents: one act, not one line per alert.
+
+A responder reads "the logs of dc01 were cleared at 03:12 (90 logs in 3 s)", not 91
+alerts. Each matched event counts once (under the most severe rule that matched it);
+events of one ATT&CK technique on one host are one incident while they keep coming
+within :data:`GAP` of each other; the same key value (one command line, one service)
+on several hosts in one window is one mass deployment with many hosts.
+
+Key values are what a responder searches for next: the command line, the service name
+and binary, the share and file, the remote address, the URL, the threat name. When an
+act repeats with a varying part (244 services whose names each carry a piece of a
+script), the varying parts are joined in time order: that is what was smuggled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ashiato.analysis import attack
+from ashiato.analysis.context import Context, evidence
+from ashiato.analysis.identity import Identity
+from ashiato.analysis.indicators import is_internal
+from ashiato.detect import sigma
+from ashiato.exports import iso
+from ashiato.findings import Incident
+
+GAP = timedelta(minutes=30)
+_LEVEL = {name: i for i, name in enumerate(sigma.LEVELS)}
+_NOT_ACCOUNTS = {"", "-", "system", "local service", "network service", "anonymous logon"}
+_MANY = 8  # distinct values of one kind beyond which the varying parts are joined
+_SERIES_ONLY = ("service binary", "service name")
+_LOOKUP_LIMIT = 5000
+_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145"}
+_LOCAL = {"-", "::1", "127.0.0.1"}
+
+
+@dataclass
+class _Item:
+    """One matched event with the rules that matched it."""
+
+    event: dict[str, Any]
+    level: str
+    tags: list[str]
+    titles: list[str]
+    count: int = 1
+    related: list[dict[str, Any]] = field(default_factory=list)
+    host: str | None = None
+
+    @property
+    def time(self) -> datetime | None:
+        t = self.event.get("@timestamp")
+        return t if isinstance(t, datetime) else None
+
+
+@dataclass
+class _Group:
+    key: str  # technique id, else the rule title
+    items: list[_Item] = field(default_factory=list)
+    hosts: set[str] = field(default_factory=set)
+
+    @property
+    def first(self) -> datetime | None:
+        ts = [i.time for i in self.items if i.time]
+        return min(ts) if ts else None
+
+    @property
+    def last(self) -> datetime | None:
+        ts = [i.time for i in self.items if i.time]
+        return max(ts) if ts else None
+
+
+def build(ctx: Context, result: sigma.Result, ident: Identity | None = None) -> list[Incident]:
+    """Incidents from a scan's detections, in time order (ids I1, I2, ...)."""
+    items = _dedupe(result.detections)
+    if not items:
+        return []
+    _add_details(ctx, items)
+    for i in items:
+        i.host = _actor(i.event, ident)
+    groups = _merge_deployments(_split(items))
+    out = [_incident(g) for g in groups]
+    out.sort(key=lambda i: (i.first or "", -_LEVEL.get(i.severity, 0), i.technique_name))
+    for n, inc in enumerate(out, 1):
+        inc.id = f"I{n}"
+    return out
+
+
+def _ref(e: dict[str, Any]) -> tuple[str, int]:
+    return str(e.get("evidence_id")), int(e.get("record") or 0)
+
+
+def _dedupe(detections: list[sigma.Detection]) -> list[_Item]:
+    """One item per matched event, under its most severe rule (then the most specific)."""
+    by_ref: dict[tuple[str, int], _Item] = {}
+    for d in detections:
+        ref = _ref(d.event)
+        level = d.rule.level
+        have = by_ref.get(ref)
+        if have is None:
+            by_ref[ref] = _Item(
+                dict(d.event),
+                level,
+                list(d.rule.tags),
+                [d.rule.title],
+                count=max(1, len(d.related)),
+                related=list(d.related),
+            )
+            continue
+        if d.rule.title not in have.titles:
+            have.titles.append(d.rule.title)
+        better = (_LEVEL.get(level, 0), attack.technique(d.rule.tags) is not None) > (
+            _LEVEL.get(have.level, 0),
+            attack.technique(have.tags) is not None,
+        )
+        if better:
+            have.level, have.tags = level, list(d.rule.tags)
+            have.titles.remove(d.rule.title)
+            have.titles.insert(0, d.rule.title)
+    return list(by_ref.values())
+
+
+def _add_details(ctx: Context, items: list[_Item]) -> None:
+    """The columns a hit does not carry: the service or task name in ``extra`` (the
+    other key values - command line, path, URL, threat, address - come with the hit)."""
+    want = [
+        i for i in items
+        if "extra" not in i.event and str(i.event.get("event.code")) in _NEEDS_EXTRA
+    ][:_LOOKUP_LIMIT]  # fmt: skip
+    if not want:
+        return
+    t = ctx.events
+    by_ev: dict[str, set[int]] = {}
+    for i in want:
+        ev, rec = _ref(i.event)
+        by_ev.setdefault(ev, set()).add(rec)
+    cond = None
+    for ev, recs in by_ev.items():
+        c = (t["evidence_id"] == ev) & t["record"].isin(sorted(recs))
+        cond = c if cond is None else cond | c
+    cols = ["evidence_id", "record", "extra", "file.share", "file.name", "event.action",
+            "event.outcome", "process.parent.executable", "winlog.logon.id"]  # fmt: skip
+    q = t.filter(cond).select(*[c for c in cols if c in t.columns])
+    found = {_ref(r): r for r in ctx.rows(q)}
+    for i in want:
+        extra = found.get(_ref(i.event))
+        if extra:
+            for k, v in extra.items():
+                i.event.setdefault(k, v)
+
+
+def _actor(e: dict[str, Any], ident: Identity | None) -> str | None:
+    """The machine that acted: the client behind a share access (the file server only
+    logged it), else the logging host, else the internal address of a network event
+    resolved to its host at the time."""
+    when = e.get("@timestamp")
+    src = e.get("source.ip")
+
+    def resolve(ip: str) -> str:
+        return (ident.at(ip, when).host if ident else None) or ip
+
+    shared = e.get("file.share") or str(e.get("event.code")) in ("5140", "5145")
+    if shared and src and src not in _LOCAL:
+        return resolve(str(src))
+    if e.get("host.name"):
+        return str(e["host.name"])
+    for key in ("source.ip", "destination.ip"):
+        ip = e.get(key)
+        if ip and is_internal(str(ip)):
+            return resolve(str(ip))
+    return None
+
+
+def _split(items: list[_Item]) -> list[_Group]:
+    """Per technique × host, cut where the events stop for longer than GAP."""
+    buckets: dict[tuple[str, str], list[_Item]] = {}
+    for i in items:
+        key = attack.technique(i.tags) or i.titles[0]
+        buckets.setdefault((key, i.host or ""), []).append(i)
+    groups: list[_Group] = []
+    for (key, host), its in buckets.items():
+        its.sort(key=lambda i: (_epoch(i.time), _ref(i.event)))
+        cur: _Group | None = None
+        last: datetime | None = None
+        for i in its:
+            if cur is None or (i.time and last and i.time - last > GAP):
+                cur = _Group(key, hosts={host} if host else set())
+                groups.append(cur)
+            cur.items.append(i)
+            last = i.time or last
+    return groups
+
+
+def _merge_deployments(groups: list[_Group]) -> list[_Group]:
+    """The same technique and key value on several hosts within GAP: one incident."""
+    by_value: dict[tuple[str, str], list[_Group]] = {}
+    rest: list[_Group] = []
+    for g in groups:
+        values = _values(g.items)
+        top = values[0] if values else None
+        if top is None:
+            rest.append(g)
+        else:
+            by_value.setdefault((g.key, top), []).append(g)
+    for gs in by_value.values():
+        gs.sort(key=lambda g: _epoch(g.first))
+        cur = gs[0]
+        rest.append(cur)
+        for g in gs[1:]:
+            if cur.last and g.first and g.first - cur.last <= GAP:
+                cur.items.extend(g.items)
+                cur.hosts |= g.hosts
+            else:
+                cur = g
+                rest.append(cur)
+    return rest
+
+
+def _epoch(t: datetime | None) -> float:
+    return t.timestamp() if t else float("inf")
+
+
+def _service(e: dict[str, Any]) -> tuple[str, str] | None:
+    data = _event_data(e)
+    name = data.get("ServiceName")
+    if not name:
+        return None
+    return str(name), str(data.get("ImagePath") or data.get("ServiceFileName") or "")
+
+
+def _event_data(e: dict[str, Any]) -> dict[str, Any]:
+    raw = e.get("extra")
+    if not raw:
+        return {}
+    try:
+        extra = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        return {}
+    data = (extra.get("winlog") or {}).get("event_data") or {}
+    return data if isinstance(data, dict) else {}
+
+
+def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, value) pairs a responder would search for, most telling first."""
+    out: list[tuple[str, str]] = []
+    svc = _service(e)
+    if svc:
+        name, image = svc
+        out.append(("service", f"service {name}" + (f" → {image}" if image else "")))
+        # series only: a burst's names or binaries may each carry a piece of a script
+        out += [("service binary", image), ("service name", name)]
+    elif e.get("process.command_line"):
+        out.append(("command", str(e["process.command_line"])))
+    if e.get("file.share"):
+        out.append(("share", f"{e['file.share']}\\{e.get('file.name') or ''}".rstrip("\\")))
+    if e.get("url.original"):
+        out.append(("url", str(e["url.original"])))
+    if e.get("rule.name"):
+        out.append(("threat", str(e["rule.name"])))
+    if e.get("file.path") and not e.get("file.share"):
+        out.append(("file", str(e["file.path"])))
+    if e.get("source.ip") and e.get("source.ip") not in ("-", "::1", "127.0.0.1"):
+        out.append(("remote address", str(e["source.ip"])))
+    return out
+
+
+def _values(items: list[_Item]) -> list[str]:
+    """The distinct key values, most frequent first; a long varying series is joined."""
+    per_kind: dict[str, list[str]] = {}
+    for i in sorted(items, key=lambda i: _epoch(i.time)):
+        for kind, v in _key_of(i.event):
+            per_kind.setdefault(kind, []).append(v[:1000])
+    joined: list[str] = []
+    out: list[str] = []
+    for kind, vs in per_kind.items():
+        distinct = list(dict.fromkeys(vs))
+        if len(distinct) > _MANY and kind != "service":  # its parts are joined apart
+            series = _joined(kind, distinct)
+            if series:
+                joined.append(series)
+        if kind not in _SERIES_ONLY:
+            out.extend(v for v, _n in Counter(vs).most_common(3))
+    return list(dict.fromkeys(joined + out))[:8]
+
+
+def _joined(kind: str, values: list[str]) -> str | None:
+    """``N distinct …; varying parts in time order: …``: what a series of names carries
+    (None when the varying parts are only counters)."""
+    pre = _common_prefix(values)
+    suf = _common_prefix([v[len(pre) :][::-1] for v in values])[::-1]
+    middles = [v[len(pre) : len(v) - len(suf) if suf else None] for v in values]
+    joined = "".join(middles)
+    if joined.isdigit():
+        return None
+    text = f"{len(values)} distinct {kind} values"
+    if pre or suf:
+        text += f" of the form {pre!s}…{suf!s}"
+    return f"{text}; varying parts in time order: {joined[:600]}"
+
+
+def _common_prefix(values: list[str]) -> str:
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    n = 0
+    while n < min(len(lo), len(hi)) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n]
+
+
+def _incident(g: _Group) -> Incident:
+    items = sorted(g.items, key=lambda i: (_epoch(i.time), _ref(i.event)))
+    level = max((i.level for i in items), key=lambda lv: _LEVEL.get(lv, 0))
+    tags = next(i.tags for i in items if i.level == level)
+    tech = attack.technique(tags)
+    titles = list(dict.fromkeys(t for i in items for t in i.titles))
+    accounts = Counter(
+        str(i.event.get("user.name")).lower()
+        for i in items
+        if str(i.event.get("user.name") or "").lower() not in _NOT_ACCOUNTS
+    )
+    rows: list[dict[str, Any]] = []
+    for i in items:
+        rows.extend(i.related or [i.event])
+    refs = rows[:4] + rows[-1:] if len(rows) > 5 else rows
+    return Incident(
+        id="",
+        technique=tech,
+        technique_name=attack.name(tech) or titles[0],
+        tactic=attack.tactic(tags),
+        severity=level,
+        count=sum(i.count for i in items),
+        first=iso(g.first),
+        last=iso(g.last),
+        hosts=sorted(g.hosts),
+        accounts=[a for a, _n in accounts.most_common(10)],
+        key_values=_values(items),
+        rules=titles[:10],
+        evidence=evidence(refs, limit=5),
+        weighed=not all(_file_mark(i.event) for i in items),
+    )
+
+
+def _file_mark(e: dict[str, Any]) -> bool:
+    """A ransom note or encrypted file seen on a disk or share: where files were hit. Who
+    wrote them is decided by the first-writer analysis in hosts.py, not by every reader."""
+    return bool(e.get("file.path") or e.get("file.name")) and not e.get("process.command_line")

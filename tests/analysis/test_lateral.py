@@ -1,0 +1,99 @@
+"""Lateral edges from events built as Windows logs them (domain.md §2): what is a move
+and what is routine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import ibis
+import orjson
+import pyarrow as pa
+
+from ashiato.analysis import identity, lateral
+from ashiato.analysis.context import Context
+from ashiato.normalize import finalize_batch
+from ashiato.schema import NAMES, batch_from_columns
+
+T0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+
+
+def _events(rows: list[dict[str, Any]]) -> Any:
+    cols: dict[str, list[Any]] = {}
+    for name in NAMES:
+        vals = [r.get(name) for r in rows]
+        if name == "extra":
+            vals = [orjson.dumps(v).decode() if isinstance(v, dict) else v for v in vals]
+        cols[name] = vals
+    cols["record"] = list(range(1, len(rows) + 1))
+    batch = finalize_batch(batch_from_columns(cols, len(rows)), "ev1", "windows.security")
+    con = duckdb.connect()
+    con.register("_rows", pa.Table.from_batches([batch]))
+    con.execute("CREATE TABLE events AS SELECT * FROM _rows")
+    return ibis.duckdb.from_connection(con).table("events")
+
+
+def _logon(second: int, host: str, ip: str, user: str, logon_id: str, ltype: int = 3,
+           workstation: str = "") -> dict[str, Any]:  # fmt: skip
+    return {
+        "@timestamp": T0 + timedelta(seconds=second), "event.dataset": "windows.security",
+        "event.code": "4624", "host.hostname": host, "source.ip": ip, "user.name": user,
+        "winlog.logon.id": logon_id, "winlog.logon.type": ltype,
+        "extra": {"winlog": {"event_data": {"WorkstationName": workstation}}},
+    }  # fmt: skip
+
+
+def _share(second: int, host: str, ip: str, user: str, logon_id: str, share: str, name: str,
+           mask: int = 0x1) -> dict[str, Any]:  # fmt: skip
+    return {
+        "@timestamp": T0 + timedelta(seconds=second), "event.dataset": "windows.security",
+        "event.code": "5145", "host.hostname": host, "source.ip": ip, "user.name": user,
+        "winlog.logon.id": logon_id, "file.share": share, "file.name": name,
+        "file.access_mask": mask,
+    }  # fmt: skip
+
+
+def _edges(rows: list[dict[str, Any]]) -> list[Any]:
+    ctx = Context(events=_events(rows), tz="UTC")
+    return lateral.analyse(ctx, identity.build(ctx))
+
+
+def test_workstations_reading_a_file_server_are_no_edges() -> None:
+    rows = []
+    for n in range(8):
+        ip, lid = f"10.1.0.{20 + n}", f"0x{100 + n:x}"
+        rows.append(_logon(n, "FS01", ip, f"user{n}", lid, workstation=f"PC{n:02d}"))
+        rows.append(_share(n + 1, "FS01", ip, f"user{n}", lid, r"\\*\営業", r"見積\a.xlsx", 0x6))
+        rows.append(_share(n + 2, "FS01", ip, f"user{n}", lid, r"\\*\IPC$", "srvsvc"))
+    assert _edges(rows) == []
+
+
+def test_service_control_pipe_in_a_session_is_remote_execution() -> None:
+    rows = [
+        _logon(0, "SRV-DB", "10.1.0.77", "helpdesk", "0x3e8a", workstation="KIOSK-3"),
+        _share(1, "SRV-DB", "10.1.0.77", "helpdesk", "0x3e8a", r"\\*\ADMIN$", "zz.exe", 0x2),
+        _share(2, "SRV-DB", "10.1.0.77", "helpdesk", "0x3e8a", r"\\*\IPC$", "svcctl"),
+    ]
+    edges = {e.technique: e for e in _edges(rows)}
+    assert set(edges) == {"admin_share", "service"}  # the bare logon is shown by these
+    svc = edges["service"]
+    assert (svc.source, svc.source_ip, svc.target) == ("kiosk-3", "10.1.0.77", "srv-db")
+    assert svc.account == "helpdesk" and svc.execution
+    assert not edges["admin_share"].execution and "system share" in edges["admin_share"].why
+
+
+def test_rdp_and_first_seen_client_to_client_logons_are_edges() -> None:
+    rows = [
+        _logon(0, "PC-ACCT-2", "10.1.0.31", "sato", "0x51", ltype=10, workstation="PC-HR-9"),
+        _logon(50, "PC-ACCT-7", "10.1.0.31", "sato", "0x52", workstation="PC-HR-9"),
+    ]
+    edges = {e.technique: e for e in _edges(rows)}
+    assert edges["rdp"].target == "pc-acct-2" and edges["rdp"].execution
+    assert edges["logon"].target == "pc-acct-7" and "first-seen pair" in edges["logon"].why
+
+
+def test_an_address_outside_makes_the_account_the_entry_point() -> None:
+    rows = [_logon(0, "JUMP01", "198.51.100.23", "vendor", "0x77", ltype=10)]
+    (e,) = _edges(rows)
+    assert e.source == "198.51.100.23" and "entry point" in e.why
