@@ -110,6 +110,8 @@ class Findings:
     next_steps: list[str]
     notes: list[dict[str, Any]] = field(default_factory=list)
     generated: str = ""
+    # URLs, domains, IPs, hashes and file names with their evidence (analysis/iocs.py)
+    iocs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ashiato import engines
-from ashiato.analysis import clock_skew, identity, impact, network
+from ashiato.analysis import clock_skew, identity, impact, iocs, network
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import vector as vector_mod
@@ -106,6 +106,7 @@ def investigate(
         next_steps=steps,
         notes=_notes(ctx),
         generated=iso(datetime.now(UTC)),
+        iocs=iocs.extract(ctx),
     )
     (case.root / FINDINGS).write_text(
         json.dumps(findings.to_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
