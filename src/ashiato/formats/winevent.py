@@ -29,6 +29,7 @@ What lands where:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -517,16 +518,25 @@ def _ps_classic(d: Mapping[str, Any], row: Row) -> None:
             return
 
 
+def _address(v: Any) -> str | None:
+    # fields that hold an address or a word ("LOCAL", a host name) depending on the case
+    s = ip(v)
+    try:
+        return str(ipaddress.ip_address(s)) if s else None
+    except ValueError:
+        return None
+
+
 def _session(d: Mapping[str, Any], row: Row) -> None:
-    # LocalSessionManager 21/22/24/25: UserData User, SessionID, Address
+    # LocalSessionManager 21/22/24/25: UserData User, SessionID, Address ("LOCAL" at the console)
     row["user.name"], row["user.domain"] = split_user(text(d, "User"))
-    row["source.ip"] = ip(d.get("Address"))
+    row["source.ip"] = _address(d.get("Address"))
 
 
 def _rdp_client(d: Mapping[str, Any], row: Row) -> None:
     # RDPClient 1024 names the server as typed, 1102 its address
     value = text(d, "Value")
-    address = ip(value)
+    address = _address(value)
     if address:
         row["destination.ip"] = address
     elif value:
