@@ -38,7 +38,8 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.exports import iso
 from ashiato.findings import Evidence
 
-MAX_TEXTS = 20_000  # distinct command lines / script blocks read per source
+MAX_TEXTS = 20_000  # distinct command lines read per source
+MAX_BLOCKS = 5_000  # script-block events read (each up to 32 KB)
 MAX_IOCS = 2_000
 MAX_REFS = 5
 
@@ -304,8 +305,16 @@ def _decoded(extra: Any) -> str | None:
 
 def _script_blocks(ctx: Context, col: _Collector) -> None:
     t = ctx.events
-    rows = t.filter((t["event.code"] == "4104") & t["extra"].contains("ScriptBlockText"))
-    picked = ctx.rows(ctx.select(rows, (*_ROW_COLS, "extra")), limit=MAX_TEXTS)
+    x = t["extra"]
+    single = x.contains('"MessageTotal":1,') | x.contains('"MessageTotal":"1"')
+    # parts of a split block all come (a URL may straddle two); single blocks only when
+    # they hold something that looks like an indicator
+    rows = t.filter(
+        (t["event.code"] == "4104")
+        & x.contains("ScriptBlockText")
+        & (~single | x.re_search(_SCRIPT_HINT))
+    )
+    picked = ctx.rows(ctx.select(rows, (*_ROW_COLS, "extra")), limit=MAX_BLOCKS)
     blocks: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
     for r in picked:
         try:
@@ -336,6 +345,7 @@ def _script_blocks(ctx: Context, col: _Collector) -> None:
                     col.add(kind, value, "decoded", p[2], 1, _around(dec, value))
 
 
+_SCRIPT_HINT = r"(?i)((https?|ftp)://|\\\\\\\\[a-z0-9]|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|\.(exe|dll|ps1|hta|vbs|js)\b|\"decoded\")"
 _BLOCK_COMMENT = re.compile(r"<#.*?#>", re.S)
 _LINE_COMMENT = re.compile(r"(?m)(^|\s)#[^\n]*")
 
