@@ -147,3 +147,35 @@ EXPECTED = {
 def test_ordinary_machine_stays_below_medium(shared: Path, sample: str) -> None:
     hits = _hunt(_parsed(shared / sample), "medium")
     assert sorted({d.rule.title for d in hits}) == EXPECTED.get(sample, [])
+
+
+OTRF = "otrf-security-datasets/atomic/windows"
+
+
+@pytest.mark.corpus
+def test_whole_host_captures_find_the_attack_not_the_agents(shared: Path, tmp_path: Path) -> None:
+    """OTRF captures: the attack fires; the monitoring and cloud agents reading lsass and the
+    other background noise of those hosts don't."""
+    from ashiato.case import Case
+    from ashiato.ingest import Options, ingest
+
+    expect = {
+        f"{OTRF}/lateral_movement/host/schtask_create.zip": {
+            "Scheduled Task Created on Another Machine",
+            "Scheduled Task Runs a Shell or a Program From a User-Writable Folder",
+        },
+        f"{OTRF}/credential_access/host/empire_mimikatz_logonpasswords.zip": {
+            "LSASS Handle Requested With Read Access (Security Audit)",
+            "LSASS Memory Read by an Unusual Process",
+        },
+        f"{OTRF}/other/aptsimulator_cobaltstrike.zip": {
+            "Service Installed With a Shell, Script or Temp-Folder Command",
+        },
+    }
+    for n, (sample, titles) in enumerate(expect.items()):
+        case = Case.create_or_open(tmp_path / f"c{n}", tz="UTC")
+        ingest(case, [shared / sample], Options(tz="UTC"))
+        with case.writer() as con:
+            events = ibis.duckdb.from_connection(con).table("events")
+            res = sigma.hunt(events, list(_rules()), "medium")
+        assert {d.rule.title for d in res.detections} == titles, sample
