@@ -80,6 +80,8 @@ POSITIVE = [
      "Credential Dumping Command or Tool"),
     (f"{EAS}/Credential Access/Powershell_4104_MiniDumpWriteDump_Lsass.evtx",
      "Credential Dumping in a PowerShell Script Block"),
+    (f"{DBC}/wmi-event-filter-persistance.evtx",
+     "WMI Permanent Subscription Runs a Command or Script"),
 ]  # fmt: skip
 
 # ordinary machines: developer PCs, a domain controller being promoted, Office crashes
