@@ -240,6 +240,8 @@ class _Collector:
             self.items.values(),
             key=lambda i: (i.internal, order.get(i.type, 9), i.first_seen or "", i.value),
         )
+        for i in items:
+            i.hosts.sort()
         return [asdict(i) for i in items]
 
 
@@ -253,14 +255,32 @@ _ROW_COLS = ("@timestamp", "event.dataset", "event.code", "event.action", "host.
              "user.name", "evidence_id", "record")  # fmt: skip
 
 
-def _first_row(t: Any, cols: Iterable[str]) -> dict[str, Any]:
-    """Aggregations that carry the first event of each group (for its evidence ref)."""
-    ts = t["@timestamp"]
-    out: dict[str, Any] = {"first": ts.min(), "last": ts.max(), "n": t.count()}
-    for c in cols:
-        if c != "@timestamp" and c in t.columns:
-            out[c] = t[c].argmin(ts)
-    return out
+def _groups(
+    ctx: Context, rows: Any, keys: dict[str, Any], cols: Iterable[str], limit: int = MAX_TEXTS
+) -> list[dict[str, Any]]:
+    """One row per distinct key: its first event (time, evidence id, record: the same
+    choice on every engine), first/last time and count, earliest groups first."""
+    import ibis
+
+    rows = rows.mutate(**keys)
+    names = list(keys)
+    ts = rows["@timestamp"]
+    whole = ibis.window(group_by=names)
+    ranked = rows.mutate(
+        _rn=ibis.row_number().over(
+            ibis.window(group_by=names, order_by=[ts, rows["evidence_id"], rows["record"]])
+        ),
+        first=ts.min().over(whole),
+        last=ts.max().over(whole),
+        n=rows["evidence_id"].count().over(whole),
+    )
+    keep = [c for c in dict.fromkeys(cols) if c in rows.columns and c not in names]
+    picked = (
+        ranked.filter(ranked["_rn"] == 0)
+        .select(*names, *keep, "first", "last", "n")
+        .order_by(["first", "evidence_id", "record"])
+    )
+    return ctx.rows(picked, limit=limit)
 
 
 def _commands(ctx: Context, col: _Collector) -> None:
@@ -271,24 +291,19 @@ def _commands(ctx: Context, col: _Collector) -> None:
         | t["extra"].contains('"decoded"')
     )  # fmt: skip
     rows = t.filter(interesting)
-    grouped = rows.group_by(cmd.name("cmd")).aggregate(
-        decoded_extra=rows["extra"].argmin(rows["@timestamp"]),
-        hash=rows["process.hash"].argmin(rows["@timestamp"]),
-        **_first_row(rows, _ROW_COLS),
-    )
-    for r in ctx.rows(grouped, limit=MAX_TEXTS):
+    for r in _groups(ctx, rows, {"cmd": cmd}, (*_ROW_COLS, "extra", "process.hash")):
         r["@timestamp"] = r.get("first")
         source = "service" if r.get("event.action") == "service-installed" else "command_line"
         text = str(r["cmd"])
         for kind, value in from_text(text):
             col.add(kind, value, source, r, int(r["n"] or 1), text[:300])
-        dec = _decoded(r.get("decoded_extra"))
+        dec = _decoded(r.get("extra"))
         if dec:
             for kind, value in from_text(dec):
                 col.add(kind, value, "decoded", r, int(r["n"] or 1), dec[:300])
         exe_writable = _WRITABLE.search(text)
         if exe_writable:
-            for algo, digest in split_hashes(r.get("hash")):
+            for algo, digest in split_hashes(r.get("process.hash")):
                 col.add(algo, digest, "process_hash", r, int(r["n"] or 1), text[:300])
 
 
@@ -314,7 +329,10 @@ def _script_blocks(ctx: Context, col: _Collector) -> None:
         & x.contains("ScriptBlockText")
         & (~single | x.re_search(_SCRIPT_HINT))
     )
-    picked = ctx.rows(ctx.select(rows, (*_ROW_COLS, "extra")), limit=MAX_BLOCKS)
+    ordered = ctx.select(rows, (*_ROW_COLS, "extra")).order_by(
+        ["@timestamp", "evidence_id", "record"]
+    )
+    picked = ctx.rows(ordered, limit=MAX_BLOCKS)
     blocks: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
     for r in picked:
         try:
@@ -364,10 +382,8 @@ def _antivirus(ctx: Context, col: _Collector) -> None:
     t = ctx.events
     rows = t.filter((t["observer.type"] == "antivirus") & t["file.path"].notnull())
     cols = (*_ROW_COLS, "rule.name")
-    grouped = rows.group_by(
-        [rows["file.path"].name("path"), rows["file.hash"].name("hash")]
-    ).aggregate(**_first_row(rows, cols))
-    for r in ctx.rows(grouped, limit=MAX_TEXTS):
+    keys = {"path": rows["file.path"], "hash": rows["file.hash"]}
+    for r in _groups(ctx, rows, keys, cols):
         r["@timestamp"] = r.get("first")
         path = str(r["path"])
         name = path.replace("/", "\\").rsplit("\\", 1)[-1].split("->")[-1]
@@ -391,13 +407,11 @@ def _dropped_files(ctx: Context, col: _Collector) -> None:
         (t["process.hash"].notnull() & exe.re_search(writable))
         | (t["file.hash"].notnull() & path.re_search(writable))
     )
-    grouped = rows.group_by(
-        [
-            rows["process.hash"].fill_null(rows["file.hash"]).name("hash"),
-            rows["file.path"].fill_null(rows["process.executable"]).name("path"),
-        ]
-    ).aggregate(**_first_row(rows, _ROW_COLS))
-    for r in ctx.rows(grouped, limit=MAX_TEXTS):
+    keys = {
+        "hash": rows["process.hash"].fill_null(rows["file.hash"]),
+        "path": rows["file.path"].fill_null(rows["process.executable"]),
+    }
+    for r in _groups(ctx, rows, keys, _ROW_COLS):
         r["@timestamp"] = r.get("first")
         path_s = str(r.get("path") or "")
         for algo, digest in split_hashes(r.get("hash")):
@@ -408,15 +422,13 @@ def _ids(ctx: Context, col: _Collector) -> None:
     t = ctx.events
     rows = t.filter((t["observer.type"] == "ids") & t["rule.name"].notnull())
     cols = (*_ROW_COLS, "rule.name")
-    grouped = rows.group_by(
-        [
-            rows["source.ip"].name("src"),
-            rows["destination.ip"].name("dst"),
-            rows["url.domain"].name("dom"),
-            rows["url.original"].name("url"),
-        ]
-    ).aggregate(**_first_row(rows, cols))
-    for r in ctx.rows(grouped, limit=MAX_TEXTS):
+    keys = {
+        "src": rows["source.ip"],
+        "dst": rows["destination.ip"],
+        "dom": rows["url.domain"],
+        "url": rows["url.original"],
+    }
+    for r in _groups(ctx, rows, keys, cols):
         r["@timestamp"] = r.get("first")
         n = int(r["n"] or 1)
         why = str(r.get("rule.name") or "")[:300]
@@ -434,15 +446,12 @@ def _ids(ctx: Context, col: _Collector) -> None:
 
 def _proxy_sightings(ctx: Context, col: _Collector) -> None:
     """Proxy rows that reached a domain already found: who else went there, and when."""
-    domains = [i.value for i in col.items.values() if i.type == "domain"][:500]
+    domains = sorted(i.value for i in col.items.values() if i.type == "domain")[:500]
     if not domains:
         return
     t = ctx.events
     rows = t.filter((t["observer.type"] == "proxy") & t["url.domain"].lower().isin(domains))
-    grouped = rows.group_by(rows["url.domain"].lower().name("dom")).aggregate(
-        **_first_row(rows, _ROW_COLS)
-    )
-    for r in ctx.rows(grouped):
+    for r in _groups(ctx, rows, {"dom": rows["url.domain"].lower()}, _ROW_COLS):
         r["@timestamp"] = r.get("first")
         col.add("domain", str(r["dom"]), "proxy", r, int(r["n"] or 1))
 
