@@ -6,7 +6,7 @@ from typing import Any
 
 from ashiato.detect.sigma.compiler import And, Not, Or, Pred, event_codes
 from ashiato.detect.sigma.pipeline import Field, Target
-from ashiato.detect.sigma.runner import Job, narrow
+from ashiato.detect.sigma.runner import SPLIT_MAX, Job, narrow, split
 
 CODE = Field(column="event.code")
 OTHER = Field(paths=('$.winlog.event_data."X"',))
@@ -35,3 +35,17 @@ def test_narrow_keeps_every_rule_of_the_scope() -> None:
     assert narrow(scope, [a, c]) == scope
     sysmon = (Target(("windows.sysmon",), ("1",)), Target(("windows.security",), ("4688",)))
     assert narrow(sysmon, [Job(3, sysmon, code(4688))]) == (sysmon[1],)
+
+
+def test_split_by_code_sets() -> None:
+    scope = (Target(datasets=("windows.security",)),)
+    a = Job(0, scope, code(5145))
+    b = Job(1, scope, And((code(4648), Pred("eq", OTHER, "x"))))
+    c = Job(2, scope, code(4648))
+    parts = split(scope, [a, b, c])
+    assert [(s, [j.key for j in g]) for s, g in parts] == [
+        ((Target(("windows.security",), ("5145",)),), [0]),
+        ((Target(("windows.security",), ("4648",)),), [1, 2]),
+    ]
+    many = [Job(i, scope, code(1000 + i)) for i in range(SPLIT_MAX + 1)]
+    assert len(split(scope, many)) == 1  # a large rule set keeps one scan

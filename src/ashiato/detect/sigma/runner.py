@@ -148,16 +148,32 @@ def run(
     for job in jobs:
         by_scope.setdefault(job.scope, []).append(job)
     hits: list[Hit] = []
-    narrowed = {scope: narrow(scope, group) for scope, group in by_scope.items()}
-    base, drop = _base(events, list(narrowed.values()), jobs, stats)
+    groups = [part for scope, group in by_scope.items() for part in split(scope, group)]
+    base, drop = _base(events, [scope for scope, _ in groups], jobs, stats)
     try:
-        for scope, group in by_scope.items():
+        for scope, group in groups:
             stats.scopes += 1
-            hits.extend(_run_scope(base, narrowed[scope], group, chunk, stats, engine))
+            hits.extend(_run_scope(base, scope, group, chunk, stats, engine))
     finally:
         if drop:
             _drop(events.get_backend(), drop)
     return hits, stats
+
+
+SPLIT_MAX = 8  # distinct event-code sets a scope is split into (beyond: one union scan)
+
+
+def split(scope: Scope, jobs: list[Job]) -> list[tuple[Scope, list[Job]]]:
+    """A scope's rules grouped by the event codes they test, each group with the scope
+    narrowed to its codes: a rule on the few 4648s is then not prepared over the million
+    5145s of a file server (raw fields are extracted for every row of a scan). Rule sets
+    with many different code sets (SigmaHQ) keep one scan, narrowed to the union."""
+    by_codes: dict[frozenset[str] | None, list[Job]] = {}
+    for job in jobs:
+        by_codes.setdefault(event_codes(job.plan), []).append(job)
+    if None in by_codes or len(by_codes) == 1 or len(by_codes) > SPLIT_MAX:
+        return [(narrow(scope, jobs), jobs)]
+    return [(narrow(scope, part), part) for part in by_codes.values()]
 
 
 def narrow(scope: Scope, jobs: Sequence[Job]) -> Scope:
