@@ -104,3 +104,23 @@ def test_antivirus_and_encoded_service_payloads(shared: Path) -> None:
     got = by_value(extract(ctx_of(table)))
     assert got["Get-Keystrokes.ps1"]["sources"] == ["antivirus"]
     assert "go.microsoft.com" not in got  # Defender's own FWLink
+
+
+@pytest.mark.corpus
+def test_empire_launcher_decoded_and_host_noise_left_out(shared: Path, tmp_path: Path) -> None:
+    """OTRF Empire PsExec: the C2 is only in the base64 launcher; the host's Temp files
+    (PowerShell policy tests, empty logs, agent caches) are not indicators."""
+    from ashiato import engines
+    from ashiato.case import Case
+    from ashiato.ingest import Options, ingest
+
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    sample = "otrf-security-datasets/atomic/windows/lateral_movement/host"
+    ingest(case, [shared / sample / "empire_psexec_dcerpc_tcp_svcctl.zip"], Options(tz="UTC"))
+    got = by_value(extract(Context(events=engines.connect(case, "duckdb").events, tz="UTC")))
+    c2 = got["http://10.10.10.5"]
+    assert c2["sources"] == ["decoded"] and c2["internal"]  # a lab address: kept apart
+    assert got["10.10.10.5"]["type"] == "ipv4"
+    hashes = [i for i in got.values() if i["type"] in ("md5", "sha1", "sha256")]
+    assert not any("PSScriptPolicyTest" in i["context"] for i in hashes)
+    assert "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" not in got

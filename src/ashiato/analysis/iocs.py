@@ -58,6 +58,12 @@ _WRITABLE = re.compile(
 )
 _HASH_ALGOS = {"md5": 32, "sha1": 40, "sha256": 64}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+# hashes of an empty file: every zero-byte file has them
+_EMPTY = frozenset((
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+))  # fmt: skip
 _TRAILING = ".,;:!?)]}'\"\\"
 
 # hosts whose appearance says nothing about an attacker
@@ -186,7 +192,7 @@ def split_hashes(value: str | None) -> list[tuple[str, str]]:
             algo, digest = "", algo
         digest = digest.strip().lower()
         algo = algo.strip().lower().replace("-", "")
-        if not _HEX.match(digest or "x") or set(digest) == {"0"}:
+        if not _HEX.match(digest or "x") or set(digest) == {"0"} or digest in _EMPTY:
             continue
         if algo in _HASH_ALGOS and len(digest) == _HASH_ALGOS[algo]:
             out.append((algo, digest))
@@ -214,6 +220,9 @@ class _Collector:
             internal = False
             if kind in ("ipv4", "ipv6"):
                 internal = bool((_ip_kind(value) or ("", False))[1])
+            elif kind == "url":
+                url_host = urlsplit(value).hostname or ""
+                internal = bool((_ip_kind(url_host) or ("", False))[1])
             ioc = Ioc(kind, value, internal=internal, defanged=defang(value), context=context)
             self.items[key] = ioc
         if source not in ioc.sources:
@@ -402,10 +411,15 @@ def _dropped_files(ctx: Context, col: _Collector) -> None:
     t = ctx.events
     exe = t["process.executable"].fill_null("")
     path = t["file.path"].fill_null("")
-    writable = r"(?i)\\(temp|tmp|appdata|downloads|public|programdata|perflogs|desktop)\\"
+    writable = (
+        r"(?i)\\(temp|tmp|appdata|downloads|public|programdata|perflogs|desktop)\\"
+        r"(.*\\)?[^\\]+\.(" + "|".join(_EXEC_EXT) + r")$"
+    )
+    # PowerShell writes and deletes a policy-test script in Temp at every start
+    policy_test = r"(?i)\\__PSScriptPolicyTest_[^\\]*$"
     rows = t.filter(
         (t["process.hash"].notnull() & exe.re_search(writable))
-        | (t["file.hash"].notnull() & path.re_search(writable))
+        | (t["file.hash"].notnull() & path.re_search(writable) & ~path.re_search(policy_test))
     )
     keys = {
         "hash": rows["process.hash"].fill_null(rows["file.hash"]),
