@@ -27,6 +27,10 @@ T0 = datetime(2024, 5, 10, 1, 0, tzinfo=UTC)
 DEFENDER = ("Microsoft-Windows-Windows Defender", "Microsoft-Windows-Windows Defender/Operational")
 SECURITY = ("Microsoft-Windows-Security-Auditing", "Security")
 SYSTEM_SCM = ("Service Control Manager", "System")
+LSM = (
+    "Microsoft-Windows-TerminalServices-LocalSessionManager",
+    "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+)
 
 
 def ev(
@@ -129,6 +133,12 @@ CASES = [
            + encoded("vssadmin delete shadows /all /quiet"))]),
     ("Credential Dumping Command or Tool",
      [proc("rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\t\\l.dmp full")]),
+    ("RDP Session From a Public Address", [ev(LSM, 21, {
+        "User": "CORP\\adm", "SessionID": "3", "Address": "198.51.100.23"}, user_data=True)]),
+    ("Defender Detected Malware", [ev(DEFENDER, 1116, {
+        "Threat Name": "Trojan:Win32/Wacatac.B!ml", "Severity ID": "2"})]),
+    ("Defender Detected Low-Severity Software", [ev(DEFENDER, 1116, {
+        "Threat Name": "PUA:Win32/Presenoker", "Severity ID": "1"})]),
     ("PsExec With a Password on the Command Line",
      [proc("PsExec64.exe \\\\FS01 -u corp\\adm -p Passw0rd! cmd.exe")]),
 ]  # fmt: skip
@@ -199,6 +209,8 @@ LOOKALIKES = [
     [proc("manage-bde -status"), proc("cipher /e /s:D:\\private"),
      proc("powershell Get-MpPreference"), proc("tscon /?"), proc("sc query eventlog"),
      proc("schtasks /query /s FS01"), proc("powershell -ExecutionPolicy Bypass -File a.ps1")],
+    [ev(LSM, 21, {"User": "CORP\\adm", "Address": "10.20.1.7"}, user_data=True),
+     ev(LSM, 25, {"User": "CORP\\adm", "Address": "LOCAL"}, user_data=True)],
     [ev(SYSTEM_SCM, 7040, {"param1": "Background Intelligent Transfer Service",
                            "param2": "auto start", "param3": "demand start", "param4": "BITS"})],
     [ev(SYSTEM_SCM, 7045, {"ServiceName": "vmci", "ImagePath": "system32\\DRIVERS\\vmci.sys",
