@@ -169,6 +169,10 @@ def test_whole_host_captures_find_the_attack_not_the_agents(shared: Path, tmp_pa
         f"{OTRF}/credential_access/host/empire_mimikatz_logonpasswords.zip": {
             "LSASS Handle Requested With Read Access (Security Audit)",
             "LSASS Memory Read by an Unusual Process",
+            # the Empire launcher, seen only in Windows PowerShell 400's rendered message
+            "Encoded PowerShell Command",
+            "Hidden PowerShell Running Encoded or Downloaded Code",
+            "PowerShell Download Cradle",
         },
         f"{OTRF}/other/aptsimulator_cobaltstrike.zip": {
             "Service Installed With a Shell, Script or Temp-Folder Command",

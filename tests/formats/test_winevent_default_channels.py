@@ -58,3 +58,15 @@ def test_windows_powershell_host_application_and_decoding() -> None:
     assert r["decoded"] == script  # kept as extra.decoded
     r = row("PowerShell", "Windows PowerShell", 400, {"Data": ["Available", "None", "x=1"]})
     assert r.get("process.command_line") is None
+
+
+def test_host_application_from_the_rendered_message() -> None:
+    # NXLog (OTRF datasets) keeps only the rendered Message of Windows PowerShell events
+    msg = (
+        "Engine state is changed from None to Available. \r\n\r\nDetails: \r\n"
+        "\tNewEngineState=Available\r\n\tHostName=ConsoleHost\r\n"
+        "\tHostApplication=powershell -nop -w hidden -c IEX 1\r\n\tEngineVersion=5.1\r\n"
+    )
+    r = to_row(WinEvent("PowerShell", 400, "Windows PowerShell", "PC-07",
+                        "2024-05-10T01:00:00Z", {}, message=msg))  # fmt: skip
+    assert r["process.command_line"] == "powershell -nop -w hidden -c IEX 1"

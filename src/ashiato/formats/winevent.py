@@ -506,6 +506,8 @@ def _ps_classic(d: Mapping[str, Any], row: Row) -> None:
     # strings; HostApplication is the command line that started the engine
     values = d.get("Data")
     parts = values if isinstance(values, list) else [values]
+    # exporters that keep only the rendered text (NXLog im_msvistalog) have it in Message
+    parts = [*parts, row.get("message")]
     for v in parts:
         if isinstance(v, str) and "HostApplication=" in v:
             m = _HOST_APP.search(v)
