@@ -161,6 +161,8 @@ class Findings:
     accounts: dict[str, Any] = field(default_factory=dict)
     exfiltration: dict[str, Any] = field(default_factory=dict)
     servers: dict[str, Any] = field(default_factory=dict)
+    # URLs, domains, IPs, hashes and file names with their evidence (analysis/iocs.py)
+    iocs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}

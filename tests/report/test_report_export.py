@@ -68,10 +68,15 @@ def test_encrypted_list_and_iocs(lab_case: Case, tmp_path: Path) -> None:
     bundle = json.loads(out.read_text("utf-8"))
     assert bundle["type"] == "bundle" and bundle["id"].startswith("bundle--")
     indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
-    assert len(indicators) == n == len(found)
+    # internal addresses (findings.iocs) stay out of what is shared
+    assert len(indicators) == n == len([i for i in found.values() if not i.internal])
     for o in indicators:
         assert o["spec_version"] == "2.1" and o["pattern_type"] == "stix"
-        assert re.match(r"^\[(domain-name|ipv4-addr|ipv6-addr|url):value = '.*'\]$", o["pattern"])
+        assert re.match(
+            r"^\[((domain-name|ipv4-addr|ipv6-addr|url):value|file:name"
+            r"|file:hashes\.(MD5|'SHA-1'|'SHA-256')) = '.*'\]$",
+            o["pattern"],
+        )
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", o["valid_from"])
 
 

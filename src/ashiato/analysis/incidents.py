@@ -97,7 +97,8 @@ def _ref(e: dict[str, Any]) -> tuple[str, int]:
 def _dedupe(detections: list[sigma.Detection]) -> list[_Item]:
     """One item per matched event, under its most severe rule (then the most specific)."""
     by_ref: dict[tuple[str, int], _Item] = {}
-    for d in detections:
+    # engines return hits in any order; ties between rules must fall the same way on each
+    for d in sorted(detections, key=lambda d: (_ref(d.event), d.rule.title)):
         ref = _ref(d.event)
         level = d.rule.level
         have = by_ref.get(ref)

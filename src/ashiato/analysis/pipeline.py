@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ashiato import engines
-from ashiato.analysis import clock_skew, identity, impact, known_admin, lateral, network
+from ashiato.analysis import clock_skew, identity, impact, iocs, known_admin, lateral, network
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import incidents as incidents_mod
@@ -136,6 +136,7 @@ def investigate(
         generated=iso(datetime.now(UTC)),
         incidents=incidents,
         lateral_movement=edges,
+        iocs=iocs.extract(ctx),
     )
     _entry_accounts_theft_servers(findings, ctx, ident, infected_times)  # issue 16
     (case.root / FINDINGS).write_text(

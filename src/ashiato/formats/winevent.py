@@ -29,12 +29,14 @@ What lands where:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ashiato.detect import decode
 from ashiato.formats.veeam import ACTIONS as VEEAM_ACTIONS
 
 Row = dict[str, Any]
@@ -220,6 +222,11 @@ _KINDS = {
     "microsoft-windows-powershell": "powershell",
     "powershell": "powershell",
     "microsoft-windows-dnsserver": "dns_server",
+    # default-on channels read for remote access, tasks, WMI and backups (issue 11)
+    "microsoft-windows-terminalservices-localsessionmanager": "lsm",
+    "microsoft-windows-terminalservices-clientactivexcore": "rdpclient",
+    "microsoft-windows-taskscheduler": "taskscheduler",
+    "microsoft-windows-wmi-activity": "wmi",
 }
 
 
@@ -365,6 +372,7 @@ def _proc_4688(d: Mapping[str, Any], row: Row) -> None:
     _subject(d, row)
     _process(d, row, "NewProcessName", "NewProcessId")
     row["process.command_line"] = text(d, "CommandLine")
+    _decoded(row["process.command_line"], row)
     row["process.parent.pid"] = integer(text(d, "ProcessId"))
     row["process.parent.executable"] = text(d, "ParentProcessName")
 
@@ -395,6 +403,7 @@ def _service(d: Mapping[str, Any], row: Row) -> None:
         row["process.command_line"] = command
         row["process.executable"] = executable_of(command)
         row["process.name"] = _basename(row["process.executable"])
+        _decoded(command, row)
     if "SubjectUserName" in d:
         _subject(d, row)
 
@@ -429,6 +438,7 @@ def _sysmon_common(d: Mapping[str, Any], row: Row) -> None:
 def _sysmon_1(d: Mapping[str, Any], row: Row) -> None:
     _sysmon_common(d, row)
     row["process.command_line"] = text(d, "CommandLine")
+    _decoded(row["process.command_line"], row)
     row["process.parent.executable"] = text(d, "ParentImage")
     row["process.parent.pid"] = integer(text(d, "ParentProcessId"))
     row["process.hash"] = text(d, "Hashes")
@@ -487,7 +497,7 @@ def _sysmon_registry(d: Mapping[str, Any], row: Row) -> None:
     row["registry.data"] = text(d, "Details") or text(d, "NewName")
 
 
-def _session(d: Mapping[str, Any], row: Row) -> None:
+def _rdp_session(d: Mapping[str, Any], row: Row) -> None:
     """4778/4779: an RDP session reconnected or disconnected, from ClientName at ClientAddress."""
     row["user.name"] = text(d, "AccountName")
     row["user.domain"] = text(d, "AccountDomain")
@@ -538,6 +548,71 @@ def _defender(d: Mapping[str, Any], row: Row) -> None:
 
 def _script_block(d: Mapping[str, Any], row: Row) -> None:
     row["file.path"] = text(d, "Path")
+    _decoded(text(d, "ScriptBlockText"), row)
+
+
+def _decoded(command: str | None, row: Row) -> None:
+    # what -EncodedCommand / FromBase64String hide, for rules and IOCs (detect/decode.py)
+    hidden = decode.decode(command)
+    if hidden:
+        row["decoded"] = hidden
+
+
+_HOST_APP = re.compile(r"HostApplication=([^\r\n]*)")
+
+
+def _ps_classic(d: Mapping[str, Any], row: Row) -> None:
+    # Windows PowerShell 400/403/600/800 keep "Key=Value" lines in unnamed Data
+    # strings; HostApplication is the command line that started the engine
+    values = d.get("Data")
+    parts = values if isinstance(values, list) else [values]
+    # exporters that keep only the rendered text (NXLog im_msvistalog) have it in Message
+    parts = [*parts, row.get("message")]
+    for v in parts:
+        if isinstance(v, str) and "HostApplication=" in v:
+            m = _HOST_APP.search(v)
+            command = m.group(1).strip() if m else ""
+            if command:
+                row["process.command_line"] = command
+                row["process.executable"] = executable_of(command)
+                row["process.name"] = _basename(row["process.executable"])
+                _decoded(command, row)
+            return
+
+
+def _address(v: Any) -> str | None:
+    # fields that hold an address or a word ("LOCAL", a host name) depending on the case
+    s = ip(v)
+    try:
+        return str(ipaddress.ip_address(s)) if s else None
+    except ValueError:
+        return None
+
+
+def _lsm_session(d: Mapping[str, Any], row: Row) -> None:
+    # LocalSessionManager 21/22/24/25: UserData User, SessionID, Address ("LOCAL" at the console)
+    row["user.name"], row["user.domain"] = split_user(text(d, "User"))
+    row["source.ip"] = _address(d.get("Address"))
+
+
+def _rdp_client(d: Mapping[str, Any], row: Row) -> None:
+    # RDPClient 1024 names the server as typed, 1102 its address
+    value = text(d, "Value")
+    address = _address(value)
+    if address:
+        row["destination.ip"] = address
+    elif value:
+        row["destination.domain"] = value
+
+
+def _task(d: Mapping[str, Any], row: Row) -> None:
+    # TaskScheduler 106 (registered: UserContext) and 200/201 (action: ActionName)
+    if "UserContext" in d:
+        row["user.name"], row["user.domain"] = split_user(text(d, "UserContext"))
+    action = text(d, "ActionName")
+    if action and "\\" in action:
+        row["process.executable"] = action
+        row["process.name"] = _basename(action)
 
 
 # -- remote access (RD Gateway, NPS) and backup servers (Veeam, Windows Server Backup) --
@@ -636,6 +711,7 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("security", 4648): ("explicit-credential-logon", "authentication", _explicit),
     ("security", 4768): ("kerberos-tgt-request", "authentication", _kerberos),
     ("security", 4769): ("kerberos-service-ticket-request", "authentication", _kerberos),
+    ("security", 4771): ("kerberos-preauth-failed", "authentication", _kerberos),
     ("security", 4776): ("credential-validation", "authentication", _ntlm),
     ("security", 4656): ("object-handle-requested", None, _object),
     ("security", 4663): ("object-access", None, _object),
@@ -646,8 +722,8 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("security", 4688): ("process-created", "process", _proc_4688),
     ("security", 4662): ("directory-object-access", None, _subject),
     ("security", 4672): ("special-privileges-assigned", "iam", _subject),
-    ("security", 4778): ("session-reconnected", "session", _session),
-    ("security", 4779): ("session-disconnected", "session", _session),
+    ("security", 4778): ("session-reconnected", "session", _rdp_session),
+    ("security", 4779): ("session-disconnected", "session", _rdp_session),
     ("security", 4689): ("process-terminated", "process", _proc_4689),
     ("security", 4697): ("service-installed", "configuration", _service),
     ("security", 4698): ("scheduled-task-created", "configuration", _subject),
@@ -690,6 +766,24 @@ _EVENTS: dict[tuple[str, int], tuple[str, str | None, Handler]] = {
     ("dns_server", 256): ("dns-query-received", "network", _dns_server),
     ("dns_server", 260): ("dns-query-forwarded", "network", _dns_server),
     ("powershell", 4104): ("script-block-logged", "process", _script_block),
+    ("powershell", 400): ("powershell-engine-started", "process", _ps_classic),
+    ("powershell", 403): ("powershell-engine-stopped", "process", _ps_classic),
+    ("powershell", 600): ("powershell-provider-started", "process", _ps_classic),
+    ("powershell", 800): ("powershell-pipeline-executed", "process", _ps_classic),
+    ("lsm", 21): ("remote-session-logon", "session", _lsm_session),
+    ("lsm", 22): ("remote-session-shell-started", "session", _lsm_session),
+    ("lsm", 24): ("remote-session-disconnected", "session", _lsm_session),
+    ("lsm", 25): ("remote-session-reconnected", "session", _lsm_session),
+    ("rdpclient", 1024): ("rdp-client-connecting", "network", _rdp_client),
+    ("rdpclient", 1102): ("rdp-client-connecting", "network", _rdp_client),
+    ("taskscheduler", 106): ("scheduled-task-registered", "configuration", _task),
+    ("taskscheduler", 200): ("scheduled-task-action-started", "process", _task),
+    ("taskscheduler", 201): ("scheduled-task-action-completed", "process", _task),
+    ("wmi", 5857): ("wmi-provider-loaded", "process", None),
+    ("wmi", 5858): ("wmi-error", "process", None),
+    ("wmi", 5859): ("wmi-subscription-registered", "configuration", None),
+    ("wmi", 5860): ("wmi-temporary-subscription", "configuration", None),
+    ("wmi", 5861): ("wmi-permanent-subscription", "configuration", None),
 }
 
 _EVENTS.update(

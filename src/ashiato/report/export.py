@@ -7,7 +7,9 @@
 - ``encrypted`` (csv, jsonl): the restore list (CASE/encrypted_files.csv) again.
 - ``iocs`` (csv, jsonl, stix): C2 domains, payment sites, public-IP lookups, the public
   addresses those names were reached at and payload URLs, from findings.json and the
-  events; ``stix`` is a STIX 2.1 bundle of indicators.
+  events, then the URLs, domains, addresses, hashes and file names of ``findings.iocs``
+  (analysis/iocs.py); ``stix`` is a STIX 2.1 bundle of indicators (internal addresses
+  left out).
 
 CSV cells are written through exports.safe_cell (formula prefixes neutralised).
 """
@@ -47,7 +49,10 @@ TIMESKETCH_FIRST = ["datetime", "timestamp_desc", "message", "timestamp"]
 ECS_COLUMNS = [f.name for f in FIELDS if f.name not in ("@timestamp", "message")]
 TIMELINE_COLUMNS = TIMESKETCH_FIRST + ECS_COLUMNS + ["ref"]
 ENCRYPTED_COLUMNS = ["path", "share", "size", "last_write_utc", "owner", "host", "ref"]
-IOC_COLUMNS = ["type", "value", "role", "first_seen", "last_seen", "sightings", "related", "ref"]
+IOC_COLUMNS = [
+    "type", "value", "role", "first_seen", "last_seen", "sightings", "related", "ref",
+    "defanged", "internal",
+]  # fmt: skip
 
 _TIME_MEANING = {
     "file.listing": "Last Written",
@@ -80,8 +85,9 @@ def export(case: Case, what: str, fmt: str, out: IO[str], filters: Filters | Non
         return write_jsonl(out, enc)
     found = iocs(case)
     if fmt == "stix":
-        out.write(orjson.dumps(stix_bundle(found), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return len(found)
+        bundle = stix_bundle(found)
+        out.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return len(bundle["objects"]) - 1  # the identity is not an indicator
     records = [ioc_row(i) for i in found]
     if fmt == "csv":
         return write_csv(out, IOC_COLUMNS, records)
@@ -155,6 +161,8 @@ class Ioc:
     sightings: int = 0
     related: str | None = None
     ref: str | None = None
+    defanged: str | None = None
+    internal: bool = False
 
 
 def _kind(value: str) -> str:
@@ -246,6 +254,7 @@ def iocs(case: Case) -> list[Ioc]:
         con.disconnect()
     for value, r in seen:
         _merge(found[value], r)
+    _add_found(found, f.get("iocs") or [])
     for r in sorted(ips, key=lambda r: (str(r["ip"]), str(r["dom"]))):
         ip = str(r["ip"])
         if is_internal(ip) or _kind(ip) == "domain-name":
@@ -258,6 +267,30 @@ def iocs(case: Case) -> list[Ioc]:
             found[ip] = Ioc(_kind(ip), ip, role, related=str(r["dom"]))
         _merge(found[ip], r)
     return list(found.values())
+
+
+# findings.iocs types -> the STIX-flavoured types of this export
+_FINDING_TYPES = {
+    "url": "url", "domain": "domain-name", "ipv4": "ipv4-addr", "ipv6": "ipv6-addr",
+    "md5": "md5", "sha1": "sha1", "sha256": "sha256", "filename": "file-name",
+}  # fmt: skip
+
+
+def _add_found(found: dict[str, Ioc], items: list[dict[str, Any]]) -> None:
+    """The indicators analysis/iocs.py pulled from commands, scripts and detections."""
+    for item in items:
+        kind = _FINDING_TYPES.get(str(item.get("type")))
+        value = str(item.get("value") or "").strip()
+        if not kind or not value or value in found:
+            continue
+        refs = [e.get("ref") for e in item.get("evidence") or [] if e.get("ref")]
+        found[value] = Ioc(
+            kind, value, (item.get("sources") or ["observed"])[0],
+            first_seen=item.get("first_seen"), last_seen=item.get("last_seen"),
+            sightings=int(item.get("count") or 0), related=", ".join(item.get("hosts") or [])
+            or None, ref=refs[0] if refs else None, defanged=item.get("defanged"),
+            internal=bool(item.get("internal")),
+        )  # fmt: skip
 
 
 def _merge(ioc: Ioc, r: dict[str, Any]) -> None:
@@ -292,6 +325,10 @@ _PATTERN_PATH = {
     "ipv4-addr": "ipv4-addr:value",
     "ipv6-addr": "ipv6-addr:value",
     "url": "url:value",
+    "md5": "file:hashes.MD5",
+    "sha1": "file:hashes.'SHA-1'",
+    "sha256": "file:hashes.'SHA-256'",
+    "file-name": "file:name",
 }
 _ROLE_TEXT = {
     "c2": "command-and-control server contacted by an infected host",
@@ -302,6 +339,15 @@ _ROLE_TEXT = {
     "payload_url": "URL the payload was downloaded from",
     "payload_host": "host the payload was downloaded from",
     "payload_address": "address the payload was downloaded from",
+    "command_line": "named in a command line",
+    "service": "named in the command of an installed service",
+    "decoded": "named in an encoded PowerShell command (decoded)",
+    "script_block": "named in a PowerShell script block",
+    "antivirus": "caught by the antivirus",
+    "process_hash": "hash of a program run from a user-writable folder",
+    "file_hash": "hash of a file in a user-writable folder",
+    "ids": "external end of an IDS alert",
+    "proxy": "reached through the proxy",
 }
 
 
@@ -321,6 +367,8 @@ def stix_bundle(found: list[Ioc], now: str | None = None) -> dict[str, Any]:
         }
     ]
     for i in found:
+        if i.internal or i.type not in _PATTERN_PATH:
+            continue  # an internal address means nothing to anyone outside
         indicator: dict[str, Any] = {
             "type": "indicator",
             "spec_version": "2.1",

@@ -348,6 +348,38 @@ def check_regex(pattern: str) -> None:
         raise CompileError(f"regular expression not supported by RE2: {pattern!r} ({exc})") from exc
 
 
+def event_codes(plan: Plan) -> frozenset[str] | None:
+    """The event codes a row must have to match (``EventID: 4625`` ...), None if any.
+
+    A necessary condition only: the runner narrows a scan to these codes, the plan
+    itself still tests them.
+    """
+    if isinstance(plan, Pred):
+        f = plan.field
+        if (
+            f is not None and f.column == "event.code" and plan.op in ("eq", "numeq")
+            and isinstance(plan.value, int | str) and str(plan.value).isdigit()
+        ):  # fmt: skip
+            return frozenset((str(int(plan.value)),))
+        return None
+    if isinstance(plan, Or):
+        union: set[str] = set()
+        for p in plan.items:
+            codes = event_codes(p)
+            if codes is None:
+                return None
+            union |= codes
+        return frozenset(union)
+    if isinstance(plan, And):
+        found: frozenset[str] | None = None
+        for p in plan.items:
+            codes = event_codes(p)
+            if codes is not None:
+                found = codes if found is None else found & codes
+        return found
+    return None
+
+
 def fields_of(plan: Plan) -> Iterator[tuple[Field, str]]:
     """(field, view) pairs a plan reads; view: s (text), l (lower text), n (number)."""
     if isinstance(plan, And | Or):

@@ -83,6 +83,8 @@ class Resolved:
     require: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, values) added to the rule
 
     def field(self, name: str) -> Field:
+        if name == DECODED:
+            return Field(paths=(DECODED_PATH,))
         if name in _TYPES and name not in ("extra",):
             return Field(column=name)
         col = self.columns.get(name)
@@ -90,6 +92,11 @@ class Resolved:
             return Field(column=col)
         names = self.aliases.get(name, (name,))
         return Field(paths=tuple(raw_path(self.raw_prefix, n) for n in names))
+
+
+# what an -EncodedCommand / FromBase64String hid, decoded at ingest (detect/decode.py)
+DECODED = "ashiato.decoded"
+DECODED_PATH = '$."decoded"'
 
 
 class Unsupported(Exception):
@@ -157,6 +164,11 @@ SERVICE_CHANNELS: dict[str, tuple[str, ...]] = {
     "microsoft-servicebus-client": ("Microsoft-ServiceBus-Client",),
     "iis-configuration": ("Microsoft-IIS-Configuration/Operational",),
     "vhdmp": ("Microsoft-Windows-VHDMP/Operational",),
+    "bitlocker": (
+        "Microsoft-Windows-BitLocker/BitLocker Management",
+        "Microsoft-Windows-BitLocker-API/Management",
+    ),
+    "terminalservices-rdpclient": ("Microsoft-Windows-TerminalServices-RDPClient/Operational",),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ashiato.detect.sigma.compiler import KEYWORD, Plan, fields_of, or_, to_ibis
+from ashiato.detect.sigma.compiler import KEYWORD, Plan, event_codes, fields_of, or_, to_ibis
 from ashiato.detect.sigma.pipeline import Field, Scope, Target
 
 # columns copied from the matched event into a hit
@@ -148,15 +148,49 @@ def run(
     for job in jobs:
         by_scope.setdefault(job.scope, []).append(job)
     hits: list[Hit] = []
-    base, drop = _base(events, list(by_scope), jobs, stats)
+    groups = [part for scope, group in by_scope.items() for part in split(scope, group)]
+    base, drop = _base(events, [scope for scope, _ in groups], jobs, stats)
     try:
-        for scope, group in by_scope.items():
+        for scope, group in groups:
             stats.scopes += 1
             hits.extend(_run_scope(base, scope, group, chunk, stats, engine))
     finally:
         if drop:
             _drop(events.get_backend(), drop)
     return hits, stats
+
+
+SPLIT_MAX = 8  # distinct event-code sets a scope is split into (beyond: one union scan)
+
+
+def split(scope: Scope, jobs: list[Job]) -> list[tuple[Scope, list[Job]]]:
+    """A scope's rules grouped by the event codes they test, each group with the scope
+    narrowed to its codes: a rule on the few 4648s is then not prepared over the million
+    5145s of a file server (raw fields are extracted for every row of a scan). Rule sets
+    with many different code sets (SigmaHQ) keep one scan, narrowed to the union."""
+    by_codes: dict[frozenset[str] | None, list[Job]] = {}
+    for job in jobs:
+        by_codes.setdefault(event_codes(job.plan), []).append(job)
+    if None in by_codes or len(by_codes) == 1 or len(by_codes) > SPLIT_MAX:
+        return [(narrow(scope, jobs), jobs)]
+    return [(narrow(scope, part), part) for part in by_codes.values()]
+
+
+def narrow(scope: Scope, jobs: Sequence[Job]) -> Scope:
+    """The scope cut down to the event codes its rules test (a service's whole channel,
+    e.g. every Security event, is scanned only for the 4625s and 1102s its rules want)."""
+    union: set[str] = set()
+    for job in jobs:
+        codes = event_codes(job.plan)
+        if codes is None:
+            return scope
+        union |= codes
+    out = []
+    for t in scope:
+        kept = sorted(union if t.codes is None else union & set(t.codes))
+        if kept:
+            out.append(Target(t.datasets, tuple(kept), t.observer_types, t.needs))
+    return tuple(out) or scope
 
 
 def _base(
@@ -205,7 +239,10 @@ def _run_scope(
     )
     name = f"_ashiato_hunt_{id(prepared):x}_{stats.scopes}"
     try:
-        table = backend.create_table(name, prepared, temp=True)
+        if backend.name == "duckdb":
+            table = backend.create_table(name, prepared, temp=True)
+        else:  # Spark has no temporary tables through Ibis; a cached view does the same
+            table = prepared.cache()
     except Exception as exc:  # one scope's failure (e.g. bad regex) must not stop the hunt
         stats.errors.extend((j.key, f"scan failed: {exc}") for j in jobs)
         return []
@@ -225,7 +262,10 @@ def _run_scope(
         stats.seconds_match += time.perf_counter() - t1
         return out
     finally:
-        _drop(backend, name)
+        if backend.name == "duckdb":
+            _drop(backend, name)
+        else:
+            table.release()
 
 
 def _drop(backend: Any, name: str) -> None:

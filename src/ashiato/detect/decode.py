@@ -1,0 +1,135 @@
+"""Reveal what an obfuscated command runs, so rules and IOC extraction see the real text.
+
+Decoded at ingest (formats/winevent.py stores the result as ``extra.decoded``; Sigma
+rules read it as the field ``ashiato.decoded``), because the evidence row is the one
+place every later step reads, and because a UTF-16LE base64 decode can't be written
+portably in SQL for DuckDB and Spark alike:
+
+- ``powershell -EncodedCommand`` (and every prefix PowerShell accepts: ``-e``, ``-en``,
+  ``-enc``..., with ``/`` or the Unicode dashes) carries base64 of UTF-16LE text;
+- ``[Convert]::FromBase64String('...')`` blocks carry base64 of text or of a
+  Gzip/Deflate stream (``IO.Compression.GzipStream``/``DeflateStream``);
+- the decoded text is decoded again (loaders nest) up to :data:`DEPTH` levels.
+
+Only text that decodes cleanly (mostly printable) is kept: a random base64 payload
+(shellcode) is left alone rather than reported as gibberish.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+
+DEPTH = 3
+MAX_INPUT = 1 << 20  # 1 MiB of command text is already far beyond any real launcher
+MAX_OUTPUT = 1 << 20
+
+# -e / -en / ... / -encodedcommand, with - / – — ― or / as PowerShell accepts
+_ENC_ARG = re.compile(
+    r"(?i)(?:^|\s)[-/\u2013\u2014\u2015]e(?:c|n|nc|nco|ncod|ncode|ncoded|ncodedc|ncodedco"
+    r"|ncodedcom|ncodedcomm|ncodedcomma|ncodedcomman|ncodedcommand)?[\s:]+['\"]?"
+    r"([A-Za-z0-9+/]{16,}={0,2})"
+)
+_B64_CALL = re.compile(
+    r"(?i)frombase64string\s*\(\s*[\(\s]*['\"]+([A-Za-z0-9+/\s]{16,}={0,2})['\"]"
+)
+_PRINTABLE = re.compile(r"[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]")
+
+
+def _clean(text: str) -> str | None:
+    text = text.replace("\x00", "")
+    if not text.strip():
+        return None
+    ok = len(_PRINTABLE.findall(text[:4000]))
+    return text[:MAX_OUTPUT] if ok >= 0.9 * min(len(text), 4000) else None
+
+
+def _b64(value: str) -> bytes | None:
+    value = re.sub(r"\s+", "", value)
+    value += "=" * (-len(value) % 4)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _inflate(raw: bytes) -> bytes | None:
+    for wbits in (31, -15, 15):  # gzip, raw deflate (DeflateStream), zlib
+        try:
+            return zlib.decompressobj(wbits).decompress(raw, MAX_OUTPUT)
+        except zlib.error:
+            continue
+    return None
+
+
+def _text_of(raw: bytes, utf16_first: bool) -> str | None:
+    if raw[:2] == b"\x1f\x8b" or (raw[:1] in (b"\x78",) and len(raw) > 2):
+        inflated = _inflate(raw)
+        if inflated is not None:
+            raw = inflated
+    elif not utf16_first:
+        inflated = _inflate(raw)  # DeflateStream has no magic; try it quietly
+        if inflated is not None and _clean(inflated.decode("utf-8", "replace")):
+            raw = inflated
+    encodings = ("utf-16-le", "utf-8") if utf16_first else ("utf-8", "utf-16-le")
+    # UTF-16LE text of ASCII has a zero every other byte; prefer it when that is so
+    if raw[1:40:2].count(0) >= len(raw[1:40:2]) * 0.8 and raw[1:40:2]:
+        encodings = ("utf-16-le", "utf-8")
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        clean = _clean(text)
+        if clean:
+            return clean
+    return None
+
+
+def _once(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _ENC_ARG.finditer(text):
+        raw = _b64(m.group(1))
+        if raw:
+            dec = _text_of(raw, utf16_first=True)
+            if dec:
+                out.append(dec)
+    for m in _B64_CALL.finditer(text):
+        raw = _b64(m.group(1))
+        if raw:
+            dec = _text_of(raw, utf16_first=False)
+            if dec:
+                out.append(dec)
+    return out
+
+
+def might_hide(text: str | None) -> bool:
+    """A cheap test run on every command line before the real work of :func:`decode`."""
+    if not text or len(text) < 24:
+        return False
+    low = text.lower()
+    return "frombase64string" in low or (
+        ("powershell" in low or "pwsh" in low or "%comspec%" in low or " -e" in low)
+        and _ENC_ARG.search(text) is not None
+    )
+
+
+def decode(text: str | None) -> str | None:
+    """Every hidden layer of ``text``, joined by newlines; None when nothing is hidden."""
+    if not text or not might_hide(text):
+        return None
+    layers: list[str] = []
+    todo = [text[:MAX_INPUT]]
+    for _ in range(DEPTH):
+        nxt: list[str] = []
+        for t in todo:
+            nxt.extend(_once(t))
+        if not nxt:
+            break
+        layers.extend(nxt)
+        todo = nxt
+    if not layers:
+        return None
+    return "\n".join(dict.fromkeys(layers))[:MAX_OUTPUT]
