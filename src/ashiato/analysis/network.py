@@ -89,11 +89,13 @@ def analyse(ctx: Context) -> NetworkFindings:
         & t["rule.name"].re_search(MALICIOUS_SIGNATURE)
         & (t["observer.type"].isin(["ids", "firewall"]))
     )
-    for r in ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000):
-        client = r["source.ip"] if is_internal(r.get("source.ip")) else r.get("destination.ip")
-        if client and is_client(client):
+    alerts = ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000)
+    nat = intermediary.nat_table(ctx) if alerts else intermediary.NatTable()
+    for r in alerts:
+        client, via = _alert_client(r, nat)
+        if client:
             out.signals.append(
-                HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]), r)
+                HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]) + via, r)
             )
 
     out.signals = _through_intermediaries(ctx, out.signals)
@@ -101,6 +103,21 @@ def analyse(ctx: Context) -> NetworkFindings:
     out.spam = _spam(ctx, out)
     out.evidence = evidence([s.row for s in out.signals], limit=12)
     return out
+
+
+def _alert_client(r: dict[str, Any], nat: intermediary.NatTable) -> tuple[str | None, str]:
+    """The machine an alert is about, and how it was found: through a NAT address to the
+    inside address of the session (never the NAT address itself), else the internal end."""
+    src, dst = r.get("source.ip"), r.get("destination.ip")
+    sport, dport = r.get("source.port"), r.get("destination.port")
+    for ip, port, peer, peer_port in ((src, sport, dst, dport), (dst, dport, src, sport)):
+        if ip and ip in nat.addresses:
+            tr = nat.inside(r["@timestamp"], ip, port, peer, peer_port)
+            if tr is None or not is_client(tr.inside):
+                return None, ""
+            return tr.inside, f" (via NAT {ip} on {tr.firewall})"
+    client = src if is_internal(src) else dst
+    return (client, "") if client and is_client(client) else (None, "")
 
 
 def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[str]:
