@@ -30,6 +30,7 @@ from ashiato.findings import Evidence
 
 WEB = ("squid.access", "suricata.eve", "fortinet.fortigate", "windows.sysmon")
 SPAM_MIN_CONNECTIONS = 20
+INTERNAL_V4 = r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)"
 
 
 @dataclass
@@ -189,9 +190,7 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
         (t["destination.port"] == 25) & t["source.ip"].notnull() & t["destination.ip"].notnull()
     )
     # mail servers are the internal addresses that receive SMTP themselves
-    servers = smtp.filter(
-        smtp["destination.ip"].re_search(r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)")
-    )
+    servers = smtp.filter(smtp["destination.ip"].re_search(INTERNAL_V4))
     server_ips = {
         r["destination.ip"] for r in ctx.rows(servers.select("destination.ip").distinct())
     }
@@ -201,6 +200,8 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
         t["destination.port"].isin(sorted(MAIL_FILTER_PORTS)) & t["destination.ip"].notnull()
     )
     server_ips |= {r["destination.ip"] for r in ctx.rows(t2.select("destination.ip").distinct())}
+    # mail handed to the firm's own servers is ordinary mail; a bot talks to the Internet's
+    smtp = smtp.filter(~smtp["destination.ip"].re_search(INTERNAL_V4))
     per = smtp.group_by("source.ip").aggregate(
         n=smtp.count(),
         dests=smtp["destination.ip"].nunique(),
