@@ -153,3 +153,43 @@ def test_lab_dhcp_alone_answers_every_check(tmp_path: Path, seed: int) -> None:
         if ident.at(c["ip"], datetime.fromisoformat(c["time"])).host != c["host"]
     ]
     assert wrong == []
+
+
+def _sysmon3(host: str, rec: int, utc: str, src: str, sport: int, dst: str, dport: int,
+             initiated: bool, proto: str = "tcp") -> str:  # fmt: skip
+    """Sysmon 3 as NXLog im_msvistalog ships it as JSON (the OTRF datasets' shape)."""
+    import json
+
+    return json.dumps({
+        "EventTime": utc.replace("T", " ")[:19], "Hostname": f"{host}.theshire.local",
+        "EventID": 3, "SourceName": "Microsoft-Windows-Sysmon", "SeverityValue": 2,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "RecordNumber": rec,
+        "ProviderGuid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "SourceModuleType":
+        "im_msvistalog", "@timestamp": utc + "Z", "UtcTime": utc.replace("T", " "),
+        "Protocol": proto, "Initiated": "true" if initiated else "false", "Image": "System",
+        "User": "NT AUTHORITY\\SYSTEM", "SourceIsIpv6": "false", "SourceIp": src,
+        "SourceHostname": "-", "SourcePort": str(sport), "SourcePortName": "-",
+        "DestinationIsIpv6": "false", "DestinationIp": dst, "DestinationHostname": "-",
+        "DestinationPort": str(dport), "DestinationPortName": "-", "RuleName": "-"})  # fmt: skip
+
+
+def test_sysmon_inbound_connection_names_the_destination_as_the_host(tmp_path: Path) -> None:
+    # ws5 (.5) opens SMB to ws6 (.6): ws5 logs it as initiated, ws6 as received, and both
+    # records carry SourceIp .5; ws6 also receives a NetBIOS datagram to the broadcast
+    seen = (
+        ("WORKSTATION5", "2020-09-20T06:57:48.481", "172.18.39.5", 50504, 445, True, "tcp"),
+        ("WORKSTATION6", "2020-09-20T06:57:46.164", "172.18.39.5", 50504, 445, False, "tcp"),
+        ("WORKSTATION6", "2020-09-20T06:58:20.436", "172.18.39.255", 138, 138, False, "udp"),
+    )
+    lines = [
+        _sysmon3(host, i, utc, src, sport, "172.18.39.6", dport, out, proto)
+        for i, (host, utc, src, sport, dport, out, proto) in enumerate(seen, 1)
+    ]
+    path = tmp_path / "sysmon.json"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ident = build(tmp_path, path)
+    when = datetime(2020, 9, 20, 6, 58, tzinfo=UTC)
+    hosts = {ip: {s.host for s in ss} for ip, ss in ident.sightings.items()}
+    assert hosts == {"172.18.39.5": {"workstation5"}, "172.18.39.6": {"workstation6"}}
+    assert ident.at("172.18.39.5", when).host == "workstation5"
+    assert ident.at("172.18.39.6", when).host == "workstation6"
