@@ -193,3 +193,34 @@ def test_sysmon_inbound_connection_names_the_destination_as_the_host(tmp_path: P
     assert hosts == {"172.18.39.5": {"workstation5"}, "172.18.39.6": {"workstation6"}}
     assert ident.at("172.18.39.5", when).host == "workstation5"
     assert ident.at("172.18.39.6", when).host == "workstation6"
+
+
+def test_evtx_dump_keeps_initiated_as_a_boolean(tmp_path: Path) -> None:
+    """The same inbound connections as ``evtx_dump -o jsonl`` prints them (the lab's
+    writer): ``Initiated`` is JSON false, not the string NXLog writes."""
+    from ashiato.lab.clock import MS
+    from ashiato.lab.sink import StreamSpec, StreamState
+    from ashiato.lab.writers.winevt import jsonl_renderer
+
+    channel = "Microsoft-Windows-Sysmon/Operational"
+    ts = int(datetime(2021, 4, 20, 20, 34, 8, tzinfo=UTC).timestamp()) * MS
+    seen = (
+        ("WORKSTATION6", "10.0.2.255", 137, "10.0.2.17", 137, False, "udp"),  # broadcast
+        ("WORKSTATION6", "10.0.2.30", 50100, "10.0.2.17", 445, False, "tcp"),
+        ("WORKSTATION7", "10.0.2.30", 50100, "10.0.2.17", 445, True, "tcp"),
+    )
+    lines = []
+    for host, src, sport, dst, dport, out, proto in seen:
+        render = jsonl_renderer(channel, f"{host}.theshire.local")
+        spec = StreamSpec(host, "endpoint", "Sysmon.jsonl", render, "evtx-jsonl", host, "UTC", True)
+        data = {"RuleName": "-", "UtcTime": "2021-04-20 20:34:08.340", "ProcessId": 4,
+                "Image": "System", "User": "NT AUTHORITY\\SYSTEM", "Protocol": proto,
+                "Initiated": out, "SourceIsIpv6": False, "SourceIp": src,
+                "SourceHostname": "-", "SourcePort": sport, "DestinationIsIpv6": False,
+                "DestinationIp": dst, "DestinationPort": dport}  # fmt: skip
+        lines.append(render(StreamState(spec), ts, {"id": 3, "user": "S-1-5-18", "data": data}))
+    path = tmp_path / "Sysmon.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ident = build(tmp_path, path)
+    hosts = {ip: {s.host for s in ss} for ip, ss in ident.sightings.items()}
+    assert hosts == {"10.0.2.17": {"workstation6"}, "10.0.2.30": {"workstation7"}}

@@ -343,7 +343,11 @@ def _sightings(ctx: Context, ident: Identity) -> None:
     ).mutate(_host=ws, _user=t["user.name"], _ip=t["source.ip"], _basis=ibis.literal("logon"))
     # Sysmon 3 names the connection's initiator as its source: on an inbound connection
     # (Initiated false) the host's own address is the destination, the source the peer's
-    inbound = json_field(t["extra"], "winlog", "event_data", "Initiated").lower() == "false"
+    # (EVTX keeps Initiated as a JSON boolean, NXLog and Winlogbeat as a string)
+    said = ("winlog", "event_data", "Initiated")
+    inbound = (json_field(t["extra"], *said).lower() == "false") | (
+        json_field(t["extra"], *said, as_="boolean") == ibis.literal(False)
+    )
     own_ip = ibis.cases((inbound, t["destination.ip"]), else_=t["source.ip"])
     sysmon = t.filter(
         (t["event.dataset"] == "windows.sysmon") & (t["event.code"] == "3") & own_ip.notnull()
