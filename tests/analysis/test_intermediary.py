@@ -94,6 +94,15 @@ def test_alerts_on_the_nat_address_go_to_the_pc_inside(tmp_path: Path) -> None:
             f'trandisp="dnat" tranip={WEB} tranport=8080',
             duration=8,
         ),
+        # a sniffer-mode session: FortiOS writes a translation to 0.0.0.0 port 0
+        _traffic(
+            T0 + timedelta(seconds=7),
+            OTHER,
+            51310,
+            C2,
+            443,
+            'trandisp="snat" transip=0.0.0.0 transport=0',
+        ),
     ]
     eve = [
         _alert(T0 + timedelta(seconds=1), EGRESS, 40123, C2, 80, check_in),

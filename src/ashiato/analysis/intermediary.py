@@ -28,7 +28,7 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
-from ashiato.analysis.indicators import is_client
+from ashiato.analysis.indicators import is_client, never_a_host
 from ashiato.engines import json_field
 
 WEB_PORTS = (80, 443, 3128, 8080)
@@ -82,7 +82,7 @@ class NatTable:
 
 def _port(v: Any) -> int | None:
     try:
-        return int(v) if v is not None else None
+        return (int(v) or None) if v is not None else None  # port 0: none written
     except (TypeError, ValueError):
         return None
 
@@ -111,6 +111,11 @@ def nat_table(ctx: Context) -> NatTable:
         fwname = r["observer.name"] or "the firewall"
         src, sport = r["source.ip"], r["source.port"]
         dst, dport = r["destination.ip"], r["destination.port"]
+        # a sniffer-mode or unfinished session writes transip=0.0.0.0: no translation
+        if never_a_host(r["_sip"]):
+            r["_sip"] = None
+        if never_a_host(r["_dip"]):
+            r["_dip"] = None
         if r["_sip"] and r["_sip"] != src:  # source NAT: the inside client goes out as _sip
             tr = Translation(start, end, src, sport, r["_sip"], _port(r["_sport"]) or sport,
                              dst, dport, fwname)  # fmt: skip
