@@ -19,6 +19,7 @@ DAY = datetime(2015, 9, 9, tzinfo=UTC)  # 09:00 JST = 00:00 UTC
 PCS = [(f"PC-OSK-{n:04d}", f"10.31.3.{20 + i}", f"00155D0A{n:04d}") for i, n in
        enumerate((112, 245, 300, 311, 318, 402))]  # fmt: skip
 SENSOR_FAST = 183  # seconds: the Zeek box's clock is three minutes ahead
+MIN_RENEWALS = 20  # a branch's PCs renew every 4 h over the lab's five days
 
 
 def _dhcp_row(code: int, what: str, when: datetime, pc: tuple[str, str, str]) -> list[str]:
@@ -112,3 +113,25 @@ def test_first_events_after_a_lease_are_not_paired(tmp_path: Path) -> None:
     (tmp_path / "conn").mkdir()
     ctx = _case(tmp_path / "conn", dhcp, zeek)
     assert clock_skew.dhcp_edges(ctx) == []
+
+
+def test_lab_branch_firewalls_measured_by_dhcp_renewals_alone(tmp_path: Path) -> None:
+    """The lab's branch FortiGates log each PC's unicast DHCP renewal to the head office's
+    server; with the share audit, the IDS and the endpoints missing, those renewals are
+    the only witness of FG-OSAKA's +200 s and FG-SAPPORO's -47 s (truth.json)."""
+    from ashiato.lab import generate
+
+    out = tmp_path / "run"
+    truth = generate("fileserver-encryption", out, seed=3,
+                     missing=("fileserver-audit", "ids", "endpoint"))  # fmt: skip
+    case = Case.create_or_open(tmp_path / "case", tz="Asia/Tokyo")
+    ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
+    ctx = Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
+    found = {s.source: s for s in clock_skew.estimate(ctx)}
+    want = {f"fortinet.fortigate@{s['device']}": s["offset_seconds"] for s in truth["clock_skews"]}
+    assert want == {"fortinet.fortigate@FG-OSAKA": 200, "fortinet.fortigate@FG-SAPPORO": -47}
+    assert set(found) == set(want)
+    for source, offset in want.items():
+        got = found[source]
+        assert abs(got.offset_seconds - offset) <= 1.5, got
+        assert "DHCP exchanges seen by both" in got.basis and got.pairs >= MIN_RENEWALS

@@ -144,7 +144,11 @@ def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     seen_dhcp = (t["network.protocol"] == "dhcp") & t["host.ip"].notnull()
     renew = (t["source.port"] == 68) & (t["destination.port"] == 67) & t["source.ip"].notnull()
     other = t.filter(~ds.isin(DHCP_SERVERS) & (seen_dhcp | renew) & t["@timestamp"].notnull())
-    other = other.select(_src=_label(other), _ts=other["@timestamp"],
+    # a firewall logs the renewal's UDP session when it times out: its start is the
+    # exchange (the log time less the duration, as for SMB sessions)
+    nanos = json_field(other["extra"], "event.duration", as_="int64")
+    start = other["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+    other = other.select(_src=_label(other), _ts=start,
                          _ip=ibis.coalesce(other["host.ip"], other["source.ip"]))  # fmt: skip
     a = ctx.rows(acks, limit=DHCP_ROWS)
     b = ctx.rows(other, limit=DHCP_ROWS) if a else []
