@@ -129,6 +129,9 @@ def test_alerts_on_the_nat_address_go_to_the_pc_inside(tmp_path: Path) -> None:
     ctx = _case(tmp_path, fw, eve)
     table = intermediary.nat_table(ctx)
     assert table.addresses == {EGRESS, BRANCH_NAT, WEB_VIP}
+    assert intermediary.nat_addresses(ctx) == table.addresses
+    # looked up for the alerts' peers only: the file server's one session, not the rest
+    assert len(intermediary.nat_table(ctx, {"10.0.0.10"}).sessions) == 1
     net = network.analyse(ctx)
     got = sorted((s.ip, s.detail) for s in net.signals if s.kind == "ids_alert")
     assert got == sorted([

@@ -87,19 +87,38 @@ def _port(v: Any) -> int | None:
         return None
 
 
-def nat_table(ctx: Context) -> NatTable:
-    """Every NAT'd session the firewalls logged (source and destination NAT)."""
+def _nat_rows(ctx: Context) -> Any:
     t = ctx.events
     fw = t.filter((t["observer.type"] == "firewall") & t["source.ip"].notnull()
                   & t["destination.ip"].notnull())  # fmt: skip
+    fw = fw.mutate(_sip=json_field(fw["extra"], "transip"), _dip=json_field(fw["extra"], "tranip"))
+    return fw.filter(fw["_sip"].notnull() | fw["_dip"].notnull())
+
+
+def nat_addresses(ctx: Context) -> set[str]:
+    """The addresses the firewalls translated to (source NAT) or from (virtual IPs)."""
+    fw = _nat_rows(ctx)
+    out: set[str] = set()
+    for col in ("_sip", "destination.ip"):
+        q = fw.filter(fw["_sip" if col == "_sip" else "_dip"].notnull()).select(_a=fw[col])
+        out |= {r["_a"] for r in ctx.rows(q.distinct()) if not never_a_host(r["_a"])}
+    return out
+
+
+def nat_table(ctx: Context, peers: set[str] | None = None) -> NatTable:
+    """The NAT'd sessions the firewalls logged (source and destination NAT); only those
+    with one of ``peers`` at the far end when given (a case's every Internet session is
+    source-NAT'd: the alerts need a few of them)."""
+    fw = _nat_rows(ctx)
+    if peers is not None:
+        far = sorted(peers)
+        fw = fw.filter((fw["_sip"].notnull() & fw["destination.ip"].isin(far))
+                       | (fw["_dip"].notnull() & fw["source.ip"].isin(far)))  # fmt: skip
     fw = fw.mutate(
-        _sip=json_field(fw["extra"], "transip"),
         _sport=json_field(fw["extra"], "transport"),
-        _dip=json_field(fw["extra"], "tranip"),
         _dport=json_field(fw["extra"], "tranport"),
         _ns=json_field(fw["extra"], "event.duration", as_="int64"),
     )
-    fw = fw.filter(fw["_sip"].notnull() | fw["_dip"].notnull())
     q = fw.select("@timestamp", "source.ip", "source.port", "destination.ip",
                   "destination.port", "observer.name", "_sip", "_sport", "_dip", "_dport",
                   "_ns")  # fmt: skip

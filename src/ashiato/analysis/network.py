@@ -91,7 +91,7 @@ def analyse(ctx: Context) -> NetworkFindings:
         & (t["observer.type"].isin(["ids", "firewall"]))
     )
     alerts = ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000)
-    nat = intermediary.nat_table(ctx) if alerts else intermediary.NatTable()
+    nat = _nat_for(ctx, alerts)
     for r in alerts:
         client, via = _alert_client(r, nat)
         if client:
@@ -104,6 +104,23 @@ def analyse(ctx: Context) -> NetworkFindings:
     out.spam = _spam(ctx, out)
     out.evidence = evidence([s.row for s in out.signals], limit=12)
     return out
+
+
+def _nat_for(ctx: Context, alerts: list[dict[str, Any]]) -> intermediary.NatTable:
+    """The NAT sessions that may have carried these alerts (none looked up without one)."""
+    if not alerts:
+        return intermediary.NatTable()
+    addresses = intermediary.nat_addresses(ctx)
+    peers = set()
+    for r in alerts:
+        src, dst = r.get("source.ip"), r.get("destination.ip")
+        if src in addresses and dst:
+            peers.add(dst)
+        if dst in addresses and src:
+            peers.add(src)
+    nat = intermediary.nat_table(ctx, peers) if peers else intermediary.NatTable()
+    nat.addresses = addresses  # an alert on any of them goes through the table or nowhere
+    return nat
 
 
 def _alert_client(r: dict[str, Any], nat: intermediary.NatTable) -> tuple[str | None, str]:
