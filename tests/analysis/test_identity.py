@@ -153,3 +153,74 @@ def test_lab_dhcp_alone_answers_every_check(tmp_path: Path, seed: int) -> None:
         if ident.at(c["ip"], datetime.fromisoformat(c["time"])).host != c["host"]
     ]
     assert wrong == []
+
+
+def _sysmon3(host: str, rec: int, utc: str, src: str, sport: int, dst: str, dport: int,
+             initiated: bool, proto: str = "tcp") -> str:  # fmt: skip
+    """Sysmon 3 as NXLog im_msvistalog ships it as JSON (the OTRF datasets' shape)."""
+    import json
+
+    return json.dumps({
+        "EventTime": utc.replace("T", " ")[:19], "Hostname": f"{host}.theshire.local",
+        "EventID": 3, "SourceName": "Microsoft-Windows-Sysmon", "SeverityValue": 2,
+        "Channel": "Microsoft-Windows-Sysmon/Operational", "RecordNumber": rec,
+        "ProviderGuid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "SourceModuleType":
+        "im_msvistalog", "@timestamp": utc + "Z", "UtcTime": utc.replace("T", " "),
+        "Protocol": proto, "Initiated": "true" if initiated else "false", "Image": "System",
+        "User": "NT AUTHORITY\\SYSTEM", "SourceIsIpv6": "false", "SourceIp": src,
+        "SourceHostname": "-", "SourcePort": str(sport), "SourcePortName": "-",
+        "DestinationIsIpv6": "false", "DestinationIp": dst, "DestinationHostname": "-",
+        "DestinationPort": str(dport), "DestinationPortName": "-", "RuleName": "-"})  # fmt: skip
+
+
+def test_sysmon_inbound_connection_names_the_destination_as_the_host(tmp_path: Path) -> None:
+    # ws5 (.5) opens SMB to ws6 (.6): ws5 logs it as initiated, ws6 as received, and both
+    # records carry SourceIp .5; ws6 also receives a NetBIOS datagram to the broadcast
+    seen = (
+        ("WORKSTATION5", "2020-09-20T06:57:48.481", "172.18.39.5", 50504, 445, True, "tcp"),
+        ("WORKSTATION6", "2020-09-20T06:57:46.164", "172.18.39.5", 50504, 445, False, "tcp"),
+        ("WORKSTATION6", "2020-09-20T06:58:20.436", "172.18.39.255", 138, 138, False, "udp"),
+    )
+    lines = [
+        _sysmon3(host, i, utc, src, sport, "172.18.39.6", dport, out, proto)
+        for i, (host, utc, src, sport, dport, out, proto) in enumerate(seen, 1)
+    ]
+    path = tmp_path / "sysmon.json"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ident = build(tmp_path, path)
+    when = datetime(2020, 9, 20, 6, 58, tzinfo=UTC)
+    hosts = {ip: {s.host for s in ss} for ip, ss in ident.sightings.items()}
+    assert hosts == {"172.18.39.5": {"workstation5"}, "172.18.39.6": {"workstation6"}}
+    assert ident.at("172.18.39.5", when).host == "workstation5"
+    assert ident.at("172.18.39.6", when).host == "workstation6"
+
+
+def test_evtx_dump_keeps_initiated_as_a_boolean(tmp_path: Path) -> None:
+    """The same inbound connections as ``evtx_dump -o jsonl`` prints them (the lab's
+    writer): ``Initiated`` is JSON false, not the string NXLog writes."""
+    from ashiato.lab.clock import MS
+    from ashiato.lab.sink import StreamSpec, StreamState
+    from ashiato.lab.writers.winevt import jsonl_renderer
+
+    channel = "Microsoft-Windows-Sysmon/Operational"
+    ts = int(datetime(2021, 4, 20, 20, 34, 8, tzinfo=UTC).timestamp()) * MS
+    seen = (
+        ("WORKSTATION6", "10.0.2.255", 137, "10.0.2.17", 137, False, "udp"),  # broadcast
+        ("WORKSTATION6", "10.0.2.30", 50100, "10.0.2.17", 445, False, "tcp"),
+        ("WORKSTATION7", "10.0.2.30", 50100, "10.0.2.17", 445, True, "tcp"),
+    )
+    lines = []
+    for host, src, sport, dst, dport, out, proto in seen:
+        render = jsonl_renderer(channel, f"{host}.theshire.local")
+        spec = StreamSpec(host, "endpoint", "Sysmon.jsonl", render, "evtx-jsonl", host, "UTC", True)
+        data = {"RuleName": "-", "UtcTime": "2021-04-20 20:34:08.340", "ProcessId": 4,
+                "Image": "System", "User": "NT AUTHORITY\\SYSTEM", "Protocol": proto,
+                "Initiated": out, "SourceIsIpv6": False, "SourceIp": src,
+                "SourceHostname": "-", "SourcePort": sport, "DestinationIsIpv6": False,
+                "DestinationIp": dst, "DestinationPort": dport}  # fmt: skip
+        lines.append(render(StreamState(spec), ts, {"id": 3, "user": "S-1-5-18", "data": data}))
+    path = tmp_path / "Sysmon.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ident = build(tmp_path, path)
+    hosts = {ip: {s.host for s in ss} for ip, ss in ident.sightings.items()}
+    assert hosts == {"10.0.2.17": {"workstation6"}, "10.0.2.30": {"workstation7"}}

@@ -112,3 +112,27 @@ def test_alert_on_the_proxy_goes_to_the_client_that_asked(tmp_path: Path) -> Non
         (pc, "ET TROJAN CryptoWall Check-in (via proxy 10.0.0.8)")
     ]
     assert not [s for s in net.signals if s.ip == proxy]
+
+
+def test_mail_to_the_firms_own_server_is_not_spam(tmp_path: Path) -> None:
+    """A PC (or a monitoring box) handing 40 messages to the internal relay is ordinary
+    mail (Zeek smtp.log of the WRCCDC 2018 capture named such a box a spam bot); 25
+    sessions straight to Internet MXs from another PC are the bot."""
+    t0 = datetime(2018, 3, 24, 17, 15, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    for i in range(40):
+        rows.append({"@timestamp": t0 + timedelta(minutes=i), "event.dataset": "zeek.smtp",
+                     "source.ip": "10.164.94.120", "source.port": 40000 + i,
+                     "destination.ip": "10.47.8.208", "destination.port": 25,
+                     "evidence_id": "smtp"})  # fmt: skip
+    for i in range(25):
+        rows.append({"@timestamp": t0 + timedelta(minutes=i, seconds=30),
+                     "event.dataset": "zeek.conn", "source.ip": "10.47.3.155",
+                     "source.port": 50000 + i, "destination.ip": f"198.51.100.{i + 1}",
+                     "destination.port": 25, "evidence_id": "conn"})  # fmt: skip
+    net = network.analyse(make_ctx(tmp_path, rows))
+    assert [(s.ip, s.detail) for s in net.signals if s.kind == "spam"] == [
+        ("10.47.3.155", "25 SMTP connections")
+    ]
+    assert net.spam is not None and net.spam["ip"] == "10.47.3.155"
+    assert net.spam["destinations"] == 25

@@ -35,6 +35,18 @@ def test_other_sources_win() -> None:
     assert got.shift == -11 and got.basis.startswith("from the case's other sources")
 
 
+def test_the_year_most_sources_share_beats_a_listing_of_old_files() -> None:
+    # a share listing's file times run 2013..2016 and fit any of those years; the proxy
+    # and the DC logs say 2015, and that is the basis named
+    listing = (dt("2013-08-20 00:00"), dt("2016-12-20 00:00"))
+    logs = [(dt("2015-09-08 00:00"), dt("2015-09-11 00:00")),
+            (dt("2015-09-07 00:00"), dt("2015-09-10 12:00"))]  # fmt: skip
+    got = years.choose(dt("2026-09-09 02:20"), dt("2026-09-10 03:00"), [listing, *logs],
+                       None, dt("2026-12-06 09:00"))  # fmt: skip
+    assert got.shift == -11
+    assert got.basis == "from the case's other sources (2015-09-07 to 2015-09-11)"
+
+
 def test_new_year_inside_the_file_keeps_both_years() -> None:
     # Dec 30 .. Jan 2 (the roll-over is the parser's): the first guess put Dec in 2016
     first, last = dt("2016-12-30 23:00"), dt("2017-01-02 01:00")

@@ -11,6 +11,18 @@ clock), ``fortinet.fortigate@FG-OSAKA``, ``squid.access``. Three kinds of shared
   share access (4624, 5140, 5145) from that client address and port. So a firewall
   seen only by the file server's share audit is still measured.
 
+A fourth kind pairs a DHCP server with the host or sensor that saw the same exchange:
+the server's assign/renew (Microsoft 10/11, ISC DHCPACK) of an address against a network
+sighting of that address's DHCP exchange (Zeek ``dhcp.log``, or a flow from port 68 to
+port 67: the unicast renewal, which the renewing PC's own Sysmon 3 or a firewall logs).
+Both records describe one request/acknowledgement a second apart, so their difference is
+the clocks' offset. The host's *first events after* a lease (its logon, its first flow)
+are not paired: they follow the lease by however long the boot or the user takes (seconds
+to an hour), so their difference would measure the user, not the clock. A server
+acknowledgement pairs only with a sighting of the same address within 10 minutes that
+no other acknowledgement of that address could claim (renewals of one address are hours
+apart), so each pair is one exchange.
+
 Only keys a source logged at most three times take part (SMB sessions: the session's first
 event), and web pairs more than 10 minutes apart are dropped (connections and sessions: 13
 hours, to catch a zone misread), so each pair is one transaction. The median difference
@@ -30,7 +42,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from statistics import median
+from statistics import median, quantiles
 from typing import Any
 
 import ibis
@@ -53,6 +65,10 @@ KEYS = {
 }
 SMB_PORTS = (445, 139)
 SMB_SERVER_EVENTS = ("4624", "5140", "5145")  # logon, share and file access: session start
+DHCP_SERVERS = ("windows.dhcp", "isc.dhcpd")
+DHCP_ACK = ("10", "11")  # Microsoft assign, renew
+DHCP_MATCH = 600  # seconds either side: one address's exchanges are hours apart
+DHCP_ROWS = 200_000
 ZONE_STEP = 1800  # zones differ by whole hours or :30 (a :45 zone leaves 15 min of "skew")
 ZONE_MIN = 3600  # below an hour it is a clock, not a zone
 _TRUST = (("windows.", 0, "Windows event logs (domain time)"),
@@ -86,7 +102,9 @@ def _label(t: Any) -> Any:
     ds = t["event.dataset"]
     host = ibis.coalesce(t["host.name"], ibis.literal("?"))
     dev = ibis.coalesce(t["observer.name"], ibis.literal(""))
-    return ibis.cases((ds.startswith("windows."), ds.concat("@", host)),
+    # a Windows log's clock is its host's; the DHCP audit log names the client, not itself
+    own = ds.startswith("windows.") & ~ds.isin(DHCP_SERVERS)
+    return ibis.cases((own, ds.concat("@", host)),
                       (dev != "", ds.concat("@", dev)), else_=ds)  # fmt: skip
 
 
@@ -115,6 +133,65 @@ def _sightings(t: Any, kind: str) -> Any:
     return base
 
 
+def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(server acknowledgements, other sources' sightings of a DHCP exchange): _src, _ts, _ip."""
+    t = ctx.events
+    ds = t["event.dataset"]
+    server = ds.isin(DHCP_SERVERS) & t["host.ip"].notnull() & (
+        t["event.code"].isin(DHCP_ACK) | (t["event.action"] == "dhcpack"))  # fmt: skip
+    acks = t.filter(server & t["@timestamp"].notnull())
+    acks = acks.select(_src=_label(acks), _ts=acks["@timestamp"], _ip=acks["host.ip"])
+    seen_dhcp = (t["network.protocol"] == "dhcp") & t["host.ip"].notnull()
+    renew = (t["source.port"] == 68) & (t["destination.port"] == 67) & t["source.ip"].notnull()
+    other = t.filter(~ds.isin(DHCP_SERVERS) & (seen_dhcp | renew) & t["@timestamp"].notnull())
+    # a firewall logs the renewal's UDP session when it times out: its start is the
+    # exchange (the log time less the duration, as for SMB sessions)
+    nanos = json_field(other["extra"], "event.duration", as_="int64")
+    start = other["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+    other = other.select(_src=_label(other), _ts=start,
+                         _ip=ibis.coalesce(other["host.ip"], other["source.ip"]))  # fmt: skip
+    a = ctx.rows(acks, limit=DHCP_ROWS)
+    b = ctx.rows(other, limit=DHCP_ROWS) if a else []
+    return a, b
+
+
+def dhcp_edges(ctx: Context) -> list[Edge]:
+    """Edges between a DHCP server and the sources that saw the same exchanges."""
+    acks, seen = _dhcp_sides(ctx)
+    if not acks or not seen:
+        return []
+    acks_by_ip: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for r in acks:
+        acks_by_ip[r["_ip"]].append((r["_ts"].timestamp(), r["_src"]))
+    diffs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in seen:  # one source's sightings of one address, to check they are one exchange
+        by_key[(r["_src"], r["_ip"])].append(r["_ts"].timestamp())
+    for (src, ip), times in by_key.items():
+        times.sort()
+        for server_ts, server in acks_by_ip.get(ip, []):
+            near = [x for x in times if abs(x - server_ts) <= DHCP_MATCH]
+            # the same exchange: one sighting (a request and its ack in the same second
+            # count once), and no other acknowledgement of this address in reach of it
+            if not near or near[-1] - near[0] > 5:
+                continue
+            rivals = [a for a, _ in acks_by_ip[ip] if abs(a - near[0]) <= DHCP_MATCH]
+            if len(rivals) != 1:
+                continue
+            a, b = sorted((server, src))
+            d = server_ts - near[0]
+            diffs[(a, b)].append(d if a == server else -d)
+    out: list[Edge] = []
+    for (a, b), ds in sorted(diffs.items()):
+        if len(ds) < MIN_PAIRS:
+            continue
+        q = quantiles(ds, n=4, method="inclusive")
+        if q[2] - q[0] > SPREAD:
+            continue
+        out.append(Edge(a, b, len(ds), median(ds), "DHCP exchanges", round(q[2] - q[0], 1)))
+    return out
+
+
 def edges(ctx: Context) -> list[Edge]:
     t = ctx.events
     out: list[Edge] = []
@@ -138,7 +215,7 @@ def edges(ctx: Context) -> list[Edge]:
         for r in ctx.rows(agg.order_by(["_src", "_src_b"])):  # same edge order on any engine
             out.append(Edge(r["_src"], r["_src_b"], int(r["n"]), float(r["d"]), kind,
                             round(float(r["q3"]) - float(r["q1"]), 1)))  # fmt: skip
-    return out
+    return out + dhcp_edges(ctx)
 
 
 def _trust(source: str) -> tuple[int, str]:

@@ -341,14 +341,20 @@ def _sightings(ctx: Context, ident: Identity) -> None:
         & t["source.ip"].notnull()
         & ~t["source.ip"].isin(["-", "::1", "127.0.0.1"])
     ).mutate(_host=ws, _user=t["user.name"], _ip=t["source.ip"], _basis=ibis.literal("logon"))
+    # Sysmon 3 names the connection's initiator as its source: on an inbound connection
+    # (Initiated false) the host's own address is the destination, the source the peer's
+    # (EVTX keeps Initiated as a JSON boolean, NXLog and Winlogbeat as a string)
+    said = ("winlog", "event_data", "Initiated")
+    inbound = (json_field(t["extra"], *said).lower() == "false") | (
+        json_field(t["extra"], *said, as_="boolean") == ibis.literal(False)
+    )
+    own_ip = ibis.cases((inbound, t["destination.ip"]), else_=t["source.ip"])
     sysmon = t.filter(
-        (t["event.dataset"] == "windows.sysmon")
-        & (t["event.code"] == "3")
-        & t["source.ip"].notnull()
+        (t["event.dataset"] == "windows.sysmon") & (t["event.code"] == "3") & own_ip.notnull()
     ).mutate(
         _host=t["host.name"],
         _user=ibis.null("string"),
-        _ip=t["source.ip"],
+        _ip=own_ip,
         _basis=ibis.literal("host's own connection (Sysmon 3)"),
     )
     av = t.filter((t["observer.type"] == "antivirus") & t["host.ip"].notnull()).mutate(

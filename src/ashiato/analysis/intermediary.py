@@ -5,8 +5,16 @@ address as the client of every web request; an alert there names the proxy, not 
 that asked. The proxy is found as the internal address that carries a large share of
 the web flows those sensors saw while never being a client of the proxy log itself; a
 signal on it is handed to the proxy log's client that asked for the same server at the
-same moment, and dropped when no such request is found (NAT'd Internet addresses are
-not internal and never a host anyway).
+same moment, and dropped when no such request is found.
+
+Behind a NAT (a firewall's source NAT to its egress address, or a branch tunnel NAT'd to
+one inside address, domain.md 5.3), a sensor on the far side sees the translated address
+and port. The firewall's own session log is the NAT table: FortiGate ``transip`` and
+``transport`` (source NAT), ``tranip`` and ``tranport`` (destination NAT, a virtual IP
+forwarded to a server inside). A signal on a translated address is handed to the inside
+address of the session with the same translated address and port and the same peer
+(address and port) at that time, and dropped when no session matches: the NAT address
+stands for many machines at once, so it is never the host.
 """
 
 from __future__ import annotations
@@ -20,12 +28,125 @@ from typing import Any
 import ibis
 
 from ashiato.analysis.context import Context
-from ashiato.analysis.indicators import is_client
+from ashiato.analysis.indicators import is_client, never_a_host
+from ashiato.engines import json_field
 
 WEB_PORTS = (80, 443, 3128, 8080)
 PROXY_SHARE = 0.3  # a proxy carries at least this share of the web flows sensors saw
 PROXY_MIN_FLOWS = 50
 NEAR = timedelta(minutes=2)  # a sensor's and the proxy's record of one request
+# a firewall writes a session when it ends: a sensor's sighting of it falls within its
+# duration before the log time, give or take clocks a few minutes apart
+NAT_NEAR = timedelta(minutes=5)
+NAT_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One NAT'd session from the firewall's log: inside <-> outside, to one peer."""
+
+    start: datetime
+    end: datetime
+    inside: str
+    inside_port: int | None
+    outside: str
+    outside_port: int | None
+    peer: str
+    peer_port: int | None
+    firewall: str
+
+
+@dataclass
+class NatTable:
+    # (outside address, outside port, peer, peer port) -> sessions, by start
+    sessions: dict[tuple[str, int | None, str, int | None], list[Translation]] = field(
+        default_factory=dict
+    )
+    addresses: set[str] = field(default_factory=set)
+
+    def inside(
+        self, when: datetime, ip: str, port: int | None, peer: str | None, peer_port: int | None
+    ) -> Translation | None:
+        """The session that carried ``ip:port`` <-> ``peer:peer_port`` around ``when``."""
+        if not peer:
+            return None
+        best: tuple[float, Translation] | None = None
+        for s in self.sessions.get((ip, port, peer, peer_port), []):
+            if s.start - NAT_NEAR <= when <= s.end + NAT_NEAR:
+                mid = s.start + (s.end - s.start) / 2
+                gap = abs((when - mid).total_seconds())
+                if best is None or gap < best[0]:
+                    best = (gap, s)
+        return best[1] if best else None
+
+
+def _port(v: Any) -> int | None:
+    try:
+        return (int(v) or None) if v is not None else None  # port 0: none written
+    except (TypeError, ValueError):
+        return None
+
+
+def _nat_rows(ctx: Context) -> Any:
+    t = ctx.events
+    fw = t.filter((t["observer.type"] == "firewall") & t["source.ip"].notnull()
+                  & t["destination.ip"].notnull())  # fmt: skip
+    fw = fw.mutate(_sip=json_field(fw["extra"], "transip"), _dip=json_field(fw["extra"], "tranip"))
+    return fw.filter(fw["_sip"].notnull() | fw["_dip"].notnull())
+
+
+def nat_addresses(ctx: Context) -> set[str]:
+    """The addresses the firewalls translated to (source NAT) or from (virtual IPs)."""
+    fw = _nat_rows(ctx)
+    out: set[str] = set()
+    for col in ("_sip", "destination.ip"):
+        q = fw.filter(fw["_sip" if col == "_sip" else "_dip"].notnull()).select(_a=fw[col])
+        out |= {r["_a"] for r in ctx.rows(q.distinct()) if not never_a_host(r["_a"])}
+    return out
+
+
+def nat_table(ctx: Context, peers: set[str] | None = None) -> NatTable:
+    """The NAT'd sessions the firewalls logged (source and destination NAT); only those
+    with one of ``peers`` at the far end when given (a case's every Internet session is
+    source-NAT'd: the alerts need a few of them)."""
+    fw = _nat_rows(ctx)
+    if peers is not None:
+        far = sorted(peers)
+        fw = fw.filter((fw["_sip"].notnull() & fw["destination.ip"].isin(far))
+                       | (fw["_dip"].notnull() & fw["source.ip"].isin(far)))  # fmt: skip
+    fw = fw.mutate(
+        _sport=json_field(fw["extra"], "transport"),
+        _dport=json_field(fw["extra"], "tranport"),
+        _ns=json_field(fw["extra"], "event.duration", as_="int64"),
+    )
+    q = fw.select("@timestamp", "source.ip", "source.port", "destination.ip",
+                  "destination.port", "observer.name", "_sip", "_sport", "_dip", "_dport",
+                  "_ns")  # fmt: skip
+    out = NatTable()
+    found: dict[tuple[str, int | None, str, int | None], list[Translation]] = defaultdict(list)
+    for r in ctx.rows(q, limit=NAT_ROWS):
+        end = r["@timestamp"]
+        start = end - timedelta(microseconds=(r["_ns"] or 0) // 1000)
+        fwname = r["observer.name"] or "the firewall"
+        src, sport = r["source.ip"], r["source.port"]
+        dst, dport = r["destination.ip"], r["destination.port"]
+        # a sniffer-mode or unfinished session writes transip=0.0.0.0: no translation
+        if never_a_host(r["_sip"]):
+            r["_sip"] = None
+        if never_a_host(r["_dip"]):
+            r["_dip"] = None
+        if r["_sip"] and r["_sip"] != src:  # source NAT: the inside client goes out as _sip
+            tr = Translation(start, end, src, sport, r["_sip"], _port(r["_sport"]) or sport,
+                             dst, dport, fwname)  # fmt: skip
+            found[(tr.outside, tr.outside_port, dst, dport)].append(tr)
+            out.addresses.add(tr.outside)
+        if r["_dip"] and r["_dip"] != dst:  # destination NAT: a virtual IP for a server
+            tr = Translation(start, end, r["_dip"], _port(r["_dport"]) or dport, dst, dport,
+                             src, sport, fwname)  # fmt: skip
+            found[(tr.outside, tr.outside_port, src, sport)].append(tr)
+            out.addresses.add(tr.outside)
+    out.sessions = {k: sorted(v, key=lambda s: s.start) for k, v in found.items()}
+    return out
 
 
 @dataclass

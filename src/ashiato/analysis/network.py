@@ -30,6 +30,7 @@ from ashiato.findings import Evidence
 
 WEB = ("squid.access", "suricata.eve", "fortinet.fortigate", "windows.sysmon")
 SPAM_MIN_CONNECTIONS = 20
+INTERNAL_V4 = r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)"
 
 
 @dataclass
@@ -89,11 +90,13 @@ def analyse(ctx: Context) -> NetworkFindings:
         & t["rule.name"].re_search(MALICIOUS_SIGNATURE)
         & (t["observer.type"].isin(["ids", "firewall"]))
     )
-    for r in ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000):
-        client = r["source.ip"] if is_internal(r.get("source.ip")) else r.get("destination.ip")
-        if client and is_client(client):
+    alerts = ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000)
+    nat = _nat_for(ctx, alerts)
+    for r in alerts:
+        client, via = _alert_client(r, nat)
+        if client:
             out.signals.append(
-                HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]), r)
+                HostSignal(client, r["@timestamp"], "ids_alert", str(r["rule.name"]) + via, r)
             )
 
     out.signals = _through_intermediaries(ctx, out.signals)
@@ -101,6 +104,38 @@ def analyse(ctx: Context) -> NetworkFindings:
     out.spam = _spam(ctx, out)
     out.evidence = evidence([s.row for s in out.signals], limit=12)
     return out
+
+
+def _nat_for(ctx: Context, alerts: list[dict[str, Any]]) -> intermediary.NatTable:
+    """The NAT sessions that may have carried these alerts (none looked up without one)."""
+    if not alerts:
+        return intermediary.NatTable()
+    addresses = intermediary.nat_addresses(ctx)
+    peers = set()
+    for r in alerts:
+        src, dst = r.get("source.ip"), r.get("destination.ip")
+        if src in addresses and dst:
+            peers.add(dst)
+        if dst in addresses and src:
+            peers.add(src)
+    nat = intermediary.nat_table(ctx, peers) if peers else intermediary.NatTable()
+    nat.addresses = addresses  # an alert on any of them goes through the table or nowhere
+    return nat
+
+
+def _alert_client(r: dict[str, Any], nat: intermediary.NatTable) -> tuple[str | None, str]:
+    """The machine an alert is about, and how it was found: through a NAT address to the
+    inside address of the session (never the NAT address itself), else the internal end."""
+    src, dst = r.get("source.ip"), r.get("destination.ip")
+    sport, dport = r.get("source.port"), r.get("destination.port")
+    for ip, port, peer, peer_port in ((src, sport, dst, dport), (dst, dport, src, sport)):
+        if ip and ip in nat.addresses:
+            tr = nat.inside(r["@timestamp"], ip, port, peer, peer_port)
+            if tr is None or not is_client(tr.inside):
+                return None, ""
+            return tr.inside, f" (via NAT {ip} on {tr.firewall})"
+    client = src if is_internal(src) else dst
+    return (client, "") if client and is_client(client) else (None, "")
 
 
 def _c2(ctx: Context, web: Any, cols: list[str], out: NetworkFindings) -> list[str]:
@@ -172,9 +207,7 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
         (t["destination.port"] == 25) & t["source.ip"].notnull() & t["destination.ip"].notnull()
     )
     # mail servers are the internal addresses that receive SMTP themselves
-    servers = smtp.filter(
-        smtp["destination.ip"].re_search(r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)")
-    )
+    servers = smtp.filter(smtp["destination.ip"].re_search(INTERNAL_V4))
     server_ips = {
         r["destination.ip"] for r in ctx.rows(servers.select("destination.ip").distinct())
     }
@@ -184,6 +217,8 @@ def _spam(ctx: Context, out: NetworkFindings) -> dict[str, Any] | None:
         t["destination.port"].isin(sorted(MAIL_FILTER_PORTS)) & t["destination.ip"].notnull()
     )
     server_ips |= {r["destination.ip"] for r in ctx.rows(t2.select("destination.ip").distinct())}
+    # mail handed to the firm's own servers is ordinary mail; a bot talks to the Internet's
+    smtp = smtp.filter(~smtp["destination.ip"].re_search(INTERNAL_V4))
     per = smtp.group_by("source.ip").aggregate(
         n=smtp.count(),
         dests=smtp["destination.ip"].nunique(),

@@ -24,6 +24,7 @@ _ROTATION = re.compile(
     r"(?<!\d)(19[89]\d|20[0-4]\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)"
 )
 SEARCH = 30  # years either side of the guess
+YEAR = timedelta(days=365)
 SLACK = timedelta(days=2)  # a rotation date or mtime may trail the last line a little
 
 
@@ -71,13 +72,23 @@ def choose(
     """How many years to move a year-less file parsed with a first guess."""
     if others:
 
-        def cost(k: int) -> tuple[float, int]:
+        def gaps(k: int) -> list[float]:
             a, b = shifted(first, k), shifted(last, k)
-            return min(_distance(a, b, lo, hi) for lo, hi in others), abs(k)
+            return [_distance(a, b, lo, hi) for lo, hi in others]
+
+        def cost(k: int) -> tuple[float, int, int]:
+            # nearest first; then the year most sources agree on: a file listing or an
+            # MFT spans years of old files and fits any of them, the logs fit one
+            g = gaps(k)
+            return min(g), -sum(1 for x in g if x == 0), abs(k)
 
         k = min(range(-SEARCH, SEARCH + 1), key=cost)
-        lo = min(x for x, _ in others)
-        hi = max(y for _, y in others)
+        g = gaps(k)
+        near = [o for o, x in zip(others, g, strict=True) if x == min(g)]
+        # name the sources that pin a year, not those spanning several
+        near = [o for o in near if o[1] - o[0] < YEAR] or near
+        lo = min(x for x, _ in near)
+        hi = max(y for _, y in near)
         return YearChoice(k, f"from the case's other sources ({lo:%Y-%m-%d} to {hi:%Y-%m-%d})")
     if rotated is not None:
         end = datetime(rotated.year, rotated.month, rotated.day, tzinfo=UTC) + timedelta(days=1)

@@ -59,7 +59,8 @@ MAPPED = (
 )  # fmt: skip
 EXTRA = (
     "devid", "vd", "eventtype", "severity", "policyid", "sessionid", "srcintf", "dstintf",
-    "srccountry", "dstcountry", "trandisp", "transip", "transport", "app", "appcat",
+    "srccountry", "dstcountry", "trandisp", "transip", "transport", "tranip", "tranport",
+    "app", "appcat",
     "utmaction", "direction", "profile", "ref", "reason", "logdesc", "dstuser", "filename",
     "quarskip", "craction", "crscore", "crlevel", "group", "tunneltype", "tunnelid",
     "vpntunnel", "xauthgroup", "dst_host", "nextstat",

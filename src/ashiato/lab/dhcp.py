@@ -16,10 +16,11 @@ from ashiato.lab.clock import HOUR, MINUTE, SECOND, at, is_workday
 from ashiato.lab.ids import rng_for
 from ashiato.lab.sink import Sink
 from ashiato.lab.story import HostDay
-from ashiato.lab.world import Host, World
+from ashiato.lab.world import SERVERS, Host, World
 
 LEASE_MS = 8 * HOUR
 RENEW_MS = LEASE_MS // 2
+UDP_IDLE_S = 180  # FortiOS closes (and logs) an idle UDP session after this
 
 
 @dataclass(slots=True)
@@ -140,6 +141,15 @@ def emit_day(sink: Sink, plan: DayPlan, rng: random.Random) -> None:
         while t < lease.end:
             # every assign and renew is followed by the DNS registration of the name
             sink.emit("dhcp", t, {"id": code, "xid": rng.randint(10**9, 4 * 10**9), **base})
+            if code == 11 and not h.site.hq:
+                # a renewal goes unicast from the PC to the server at head office, so
+                # the branch firewall logs the UDP session when it times out
+                sink.emit(f"fw:{h.site.firewall}", t + UDP_IDLE_S * SECOND, {
+                    "kind": "traffic", "srcip": lease.ip, "srcport": 68,
+                    "srcintf": "internal", "dstip": SERVERS["DC01"].ip, "dstport": 67,
+                    "dstintf": "to-HQ", "policyid": 2, "service": "DHCP", "proto": 17,
+                    "duration": UDP_IDLE_S, "sentbyte": 328, "rcvdbyte": 342,
+                    "action": "accept", "dstcountry": "Reserved"})  # fmt: skip
             sink.emit("dhcp", t + 40, {"id": 30, **base})
             sink.emit("dhcp", t + 180, {"id": 32, **base})
             last, t, code = t, t + RENEW_MS, 11
