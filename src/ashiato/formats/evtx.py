@@ -15,9 +15,11 @@ takes the time of its record header, noted in ``extra`` as ``winlog.time_source`
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,22 @@ import evtx
 import orjson
 import pyarrow as pa
 
+from ashiato.formats import evtx_parallel
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, integer
 from ashiato.formats.winevent_rows import WinRows, json_row
 
 MAGIC = b"ElfFile\x00"
 _RECORD_NO = re.compile(r"record number (\d+)")
+_CHUNK_NO = re.compile(r"chunk number (\d+)")
 # the parser moves forward on every error; this only guards against a library bug
 _MAX_ERRORS_IN_A_ROW = 1_000_000
 _FILE_HEADER = 4096
 _CHUNK = 65536
 _CHUNK_MAGIC = b"ElfChnk\x00"
+# from this many whole 64 KiB chunks (16 MB) a worker process reads the second part of
+# the file: below it, starting one costs more than it saves
+PARALLEL_MIN_CHUNKS = 256
 _HEADER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z?(?: UTC)?$")
 
 
@@ -46,10 +53,27 @@ def sniff(sample: Sample) -> bool:
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
     seen: set[int] = set()
-    for rec in _records(source, str(source.path), seen, tail=False):
-        batch = _add(source, rows, rec)
-        if batch is not None:
-            yield batch
+    # a large file: the second part of its whole chunks is read by a worker process
+    # meanwhile (evtx_parallel); its rows follow ours, so the order is the same as one pass
+    worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
+    try:
+        main: str | io.RawIOBase = str(source.path)
+        if worker is not None:
+            main = evtx_parallel.ChunkRange(source.path, 0, worker.first)
+        last = 0
+        for rec in _records(source, main, seen, tail=False):
+            last = rec["event_record_id"]
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
+        if worker is not None:
+            batch = rows.flush()
+            if batch is not None:
+                yield batch
+            yield from worker.results(source, seen, last, _fallback(source, rows, seen))
+    finally:
+        if worker is not None:
+            worker.stop()
     # a file cut short (copied while written, carved, truncated in transit) ends inside
     # a chunk; the package skips a chunk it can't read whole, so that tail is read on
     # its own, padded to a full chunk: every record before the cut is kept, and the one
@@ -72,17 +96,57 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
-def _records(source: Source, path: str, seen: set[int], *, tail: bool) -> Iterator[dict[str, Any]]:
+def _worth_a_worker(path: Path) -> bool:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return (size - _FILE_HEADER) // _CHUNK >= PARALLEL_MIN_CHUNKS and (os.cpu_count() or 1) > 1
+
+
+def _fallback(
+    source: Source, rows: WinRows, seen: set[int]
+) -> Callable[[int, int, int], Iterator[pa.RecordBatch]]:
+    """Read a chunk range here after all (the worker failed): the one-pass result."""
+
+    def read(first: int, end: int, last: int) -> Iterator[pa.RecordBatch]:
+        part = evtx_parallel.ChunkRange(source.path, first, end)
+        for rec in _records(source, part, seen, tail=False, last=last, first_chunk=first):
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
+        batch = rows.flush()
+        if batch is not None:
+            yield batch
+
+    return read
+
+
+def _records(
+    source: Source,
+    path: str | io.RawIOBase,
+    seen: set[int],
+    *,
+    tail: bool,
+    last: int | None = None,
+    first_chunk: int = 0,
+) -> Iterator[dict[str, Any]]:
     """The records the ``evtx`` package yields, damage turned into rejects. ``seen`` holds
     the header record numbers read so far: the tail pass skips those (a recovered file may
-    repeat a number, and the main pass keeps every record it is given)."""
+    repeat a number, and the main pass keeps every record it is given). ``last`` is the
+    record read before these (default: the highest in ``seen``); a worker that cannot
+    know it passes a placeholder the parent fills in. ``first_chunk``: where ``path`` (a
+    chunk range) starts in the file, so that messages name the file's chunk numbers."""
     try:
-        records = evtx.PyEvtxParser(path).records_json()
+        # one thread: the package's pool gains nothing here (records are handed out one
+        # at a time) and its idle threads would spin against the worker process
+        records = evtx.PyEvtxParser(path, number_of_threads=1).records_json()
     except Exception as exc:  # the library raises plain RuntimeError/OSError subclasses
         if not tail:
             source.reject(0, f"not a readable EVTX file: {exc}", b"")
         return
-    last = max(seen, default=0)
+    if last is None:
+        last = max(seen, default=0)
     errors_in_a_row = 0
     while True:
         try:
@@ -94,10 +158,13 @@ def _records(source: Source, path: str, seen: set[int], *, tail: bool) -> Iterat
             if errors_in_a_row > _MAX_ERRORS_IN_A_ROW:
                 source.reject(last, "EVTX parser kept failing; rest of file skipped", b"")
                 break
-            m = _RECORD_NO.search(str(exc))
+            text = str(exc)
+            if first_chunk:
+                text = _CHUNK_NO.sub(lambda m: f"chunk number {int(m[1]) + first_chunk}", text, 1)
+            m = _RECORD_NO.search(text)
             number = int(m.group(1)) if m else 0
             if not (tail and number in seen):
-                source.reject(number, f"damaged EVTX data after record {last}: {exc}", b"")
+                source.reject(number, f"damaged EVTX data after record {last}: {text}", b"")
             continue
         errors_in_a_row = 0
         if not isinstance(rec, dict):
