@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
     # meanwhile (evtx_parallel); its rows follow ours, so the order is the same as one pass
     worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
     try:
-        main: str | io.RawIOBase = str(source.path)
+        main: str | io.RawIOBase | io.BytesIO = str(source.path)
         if worker is not None:
             main = evtx_parallel.ChunkRange(source.path, 0, worker.first)
         last = 0
@@ -78,19 +77,18 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
     # a chunk; the package skips a chunk it can't read whole, so that tail is read on
     # its own, padded to a full chunk: every record before the cut is kept, and the one
     # the cut went through becomes a reject
-    with tempfile.TemporaryDirectory(prefix="ashiato-evtx-") as tmp:
-        tail = _padded_tail(source.path, Path(tmp))
-        if tail is not None:
-            whole = _whole_records(tail.read_bytes()[_FILE_HEADER:])
-            for rec in _records(source, str(tail), seen, tail=True):
-                if rec["event_record_id"] not in whole:
-                    # the zeros after the cut decode as an end of data: not the record
-                    source.reject(rec["event_record_id"], "EVTX record cut off where the "
-                                  "file ends (a truncated copy)", b"")  # fmt: skip
-                    continue
-                batch = _add(source, rows, rec)
-                if batch is not None:
-                    yield batch
+    tail = _padded_tail(source.path)
+    if tail is not None:
+        whole = _whole_records(tail[_FILE_HEADER:])
+        for rec in _records(source, io.BytesIO(tail), seen, tail=True):
+            if rec["event_record_id"] not in whole:
+                # the zeros after the cut decode as an end of data: not the record
+                source.reject(rec["event_record_id"], "EVTX record cut off where the "
+                              "file ends (a truncated copy)", b"")  # fmt: skip
+                continue
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
     batch = rows.flush()
     if batch is not None:
         yield batch
@@ -124,7 +122,7 @@ def _fallback(
 
 def _records(
     source: Source,
-    path: str | io.RawIOBase,
+    path: str | io.RawIOBase | io.BytesIO,
     seen: set[int],
     *,
     tail: bool,
@@ -237,9 +235,9 @@ def _whole_records(chunk: bytes) -> set[int]:
     return out
 
 
-def _padded_tail(path: Path, tmp: Path) -> Path | None:
-    """The file's last, incomplete chunk as a file of its own (file header + the chunk
-    padded with zeros), or None when the file ends on a chunk boundary."""
+def _padded_tail(path: Path) -> bytes | None:
+    """The file's last, incomplete chunk as an EVTX file of its own (file header + the
+    chunk padded with zeros), or None when the file ends on a chunk boundary."""
     try:
         size = path.stat().st_size
         cut = (size - _FILE_HEADER) % _CHUNK
@@ -253,9 +251,7 @@ def _padded_tail(path: Path, tmp: Path) -> Path | None:
         return None
     if not chunk.startswith(_CHUNK_MAGIC):
         return None
-    target = tmp / "tail.evtx"
-    target.write_bytes(header + chunk + b"\0" * (_CHUNK - cut))
-    return target
+    return header + chunk + b"\0" * (_CHUNK - cut)
 
 
 FORMAT = Format(
