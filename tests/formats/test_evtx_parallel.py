@@ -10,7 +10,7 @@ import pytest
 
 from ashiato.formats import evtx as evtx_format
 from ashiato.formats import evtx_parallel
-from ashiato.formats.base import Reject
+from ashiato.formats.base import Reject, Source
 from ashiato.formats.testing import parse_file
 
 _ONE_PASS = 10**9
@@ -22,7 +22,17 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", _ONE_PASS)
     one = parse_file(evtx_format.FORMAT, path)
     monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)  # a worker for any file
+    monkeypatch.setattr(evtx_format, "_free_core", lambda: True)  # however loaded the machine
+    started: list[evtx_parallel.Worker | None] = []
+    start = evtx_parallel.start
+
+    def counted(source: Source) -> evtx_parallel.Worker | None:
+        started.append(start(source))
+        return started[-1]
+
+    monkeypatch.setattr(evtx_parallel, "start", counted)
     two = parse_file(evtx_format.FORMAT, path)
+    assert len(started) == 1 and started[0] is not None  # the worker path was taken
     return one, two
 
 
