@@ -134,8 +134,9 @@ class Worker:
 def start(source: Source) -> Worker | None:
     """Start a worker on the second part of the file's whole chunks (None if it can't)."""
     whole = (source.path.stat().st_size - _FILE_HEADER) // _CHUNK
-    # the parent also finalises and stores every row: the worker takes a bit more
-    first = whole * 9 // 20
+    # half each: the parent also finalises and stores every row, the worker first starts
+    # an interpreter and writes its rows out (~0.3 s of CPU each side on 128 MB)
+    first = whole // 2
     tmp = tempfile.TemporaryDirectory(prefix="ashiato-evtx-worker-")
     cmd = [sys.executable, "-m", "ashiato.formats.evtx_parallel", str(source.path),
            str(first), str(whole), tmp.name, source.tz.key]  # fmt: skip
