@@ -15,9 +15,10 @@ takes the time of its record header, noted in ``extra`` as ``winlog.time_source`
 
 from __future__ import annotations
 
+import io
+import os
 import re
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,22 @@ import evtx
 import orjson
 import pyarrow as pa
 
+from ashiato.formats import evtx_parallel
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, integer
 from ashiato.formats.winevent_rows import WinRows, json_row
 
 MAGIC = b"ElfFile\x00"
 _RECORD_NO = re.compile(r"record number (\d+)")
+_CHUNK_NO = re.compile(r"chunk number (\d+)")
 # the parser moves forward on every error; this only guards against a library bug
 _MAX_ERRORS_IN_A_ROW = 1_000_000
 _FILE_HEADER = 4096
 _CHUNK = 65536
 _CHUNK_MAGIC = b"ElfChnk\x00"
+# from this many whole 64 KiB chunks (16 MB) a worker process reads the second part of
+# the file: below it, starting one costs more than it saves
+PARALLEL_MIN_CHUNKS = 256
 _HEADER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z?(?: UTC)?$")
 
 
@@ -46,43 +52,116 @@ def sniff(sample: Sample) -> bool:
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
     seen: set[int] = set()
-    for rec in _records(source, str(source.path), seen, tail=False):
-        batch = _add(source, rows, rec)
-        if batch is not None:
-            yield batch
+    # a large file: the second part of its whole chunks is read by a worker process
+    # meanwhile (evtx_parallel); its rows follow ours, so the order is the same as one pass
+    worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
+    try:
+        main: str | io.RawIOBase | io.BytesIO = str(source.path)
+        if worker is not None:
+            main = evtx_parallel.ChunkRange(source.path, 0, worker.first)
+        last = 0
+        for rec in _records(source, main, seen, tail=False):
+            last = rec["event_record_id"]
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
+        if worker is not None:
+            batch = rows.flush()
+            if batch is not None:
+                yield batch
+            yield from worker.results(source, seen, last, _fallback(source, rows, seen))
+    finally:
+        if worker is not None:
+            worker.stop()
     # a file cut short (copied while written, carved, truncated in transit) ends inside
     # a chunk; the package skips a chunk it can't read whole, so that tail is read on
     # its own, padded to a full chunk: every record before the cut is kept, and the one
     # the cut went through becomes a reject
-    with tempfile.TemporaryDirectory(prefix="ashiato-evtx-") as tmp:
-        tail = _padded_tail(source.path, Path(tmp))
-        if tail is not None:
-            whole = _whole_records(tail.read_bytes()[_FILE_HEADER:])
-            for rec in _records(source, str(tail), seen, tail=True):
-                if rec["event_record_id"] not in whole:
-                    # the zeros after the cut decode as an end of data: not the record
-                    source.reject(rec["event_record_id"], "EVTX record cut off where the "
-                                  "file ends (a truncated copy)", b"")  # fmt: skip
-                    continue
-                batch = _add(source, rows, rec)
-                if batch is not None:
-                    yield batch
+    tail = _padded_tail(source.path)
+    if tail is not None:
+        whole = _whole_records(tail[_FILE_HEADER:])
+        for rec in _records(source, io.BytesIO(tail), seen, tail=True):
+            if rec["event_record_id"] not in whole:
+                # the zeros after the cut decode as an end of data: not the record
+                source.reject(rec["event_record_id"], "EVTX record cut off where the "
+                              "file ends (a truncated copy)", b"")  # fmt: skip
+                continue
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
     batch = rows.flush()
     if batch is not None:
         yield batch
 
 
-def _records(source: Source, path: str, seen: set[int], *, tail: bool) -> Iterator[dict[str, Any]]:
+def _worth_a_worker(path: Path) -> bool:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return (size - _FILE_HEADER) // _CHUNK >= PARALLEL_MIN_CHUNKS and _free_core()
+
+
+def _free_core() -> bool:
+    """Whether a second process would get a core of its own. Measured on the shared 2-core
+    machine: with other work keeping the cores busy (load 3-4), two processes took 1.2-1.8x
+    the time of one (more CPU in all: the worker's start-up and contention), so the worker
+    is only started while the 1-minute load leaves a core idle (``ASHIATO_EVTX_WORKER=always``
+    or ``never`` decides instead, for benchmarks)."""
+    forced = os.environ.get("ASHIATO_EVTX_WORKER", "auto")  # always | never (benchmarks)
+    if forced in ("always", "never"):
+        return forced == "always"
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        load = 0.0
+    return cores > 1 and load < cores - 0.5
+
+
+def _fallback(
+    source: Source, rows: WinRows, seen: set[int]
+) -> Callable[[int, int, int], Iterator[pa.RecordBatch]]:
+    """Read a chunk range here after all (the worker failed): the one-pass result."""
+
+    def read(first: int, end: int, last: int) -> Iterator[pa.RecordBatch]:
+        part = evtx_parallel.ChunkRange(source.path, first, end)
+        for rec in _records(source, part, seen, tail=False, last=last, first_chunk=first):
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                yield batch
+        batch = rows.flush()
+        if batch is not None:
+            yield batch
+
+    return read
+
+
+def _records(
+    source: Source,
+    path: str | io.RawIOBase | io.BytesIO,
+    seen: set[int],
+    *,
+    tail: bool,
+    last: int | None = None,
+    first_chunk: int = 0,
+) -> Iterator[dict[str, Any]]:
     """The records the ``evtx`` package yields, damage turned into rejects. ``seen`` holds
     the header record numbers read so far: the tail pass skips those (a recovered file may
-    repeat a number, and the main pass keeps every record it is given)."""
+    repeat a number, and the main pass keeps every record it is given). ``last`` is the
+    record read before these (default: the highest in ``seen``); a worker that cannot
+    know it passes a placeholder the parent fills in. ``first_chunk``: where ``path`` (a
+    chunk range) starts in the file, so that messages name the file's chunk numbers."""
     try:
-        records = evtx.PyEvtxParser(path).records_json()
+        # one thread: the package's pool gains nothing here (records are handed out one
+        # at a time) and its idle threads would spin against the worker process
+        records = evtx.PyEvtxParser(path, number_of_threads=1).records_json()
     except Exception as exc:  # the library raises plain RuntimeError/OSError subclasses
         if not tail:
             source.reject(0, f"not a readable EVTX file: {exc}", b"")
         return
-    last = max(seen, default=0)
+    if last is None:
+        last = max(seen, default=0)
     errors_in_a_row = 0
     while True:
         try:
@@ -94,10 +173,13 @@ def _records(source: Source, path: str, seen: set[int], *, tail: bool) -> Iterat
             if errors_in_a_row > _MAX_ERRORS_IN_A_ROW:
                 source.reject(last, "EVTX parser kept failing; rest of file skipped", b"")
                 break
-            m = _RECORD_NO.search(str(exc))
+            text = str(exc)
+            if first_chunk:
+                text = _CHUNK_NO.sub(lambda m: f"chunk number {int(m[1]) + first_chunk}", text, 1)
+            m = _RECORD_NO.search(text)
             number = int(m.group(1)) if m else 0
             if not (tail and number in seen):
-                source.reject(number, f"damaged EVTX data after record {last}: {exc}", b"")
+                source.reject(number, f"damaged EVTX data after record {last}: {text}", b"")
             continue
         errors_in_a_row = 0
         if not isinstance(rec, dict):
@@ -170,9 +252,9 @@ def _whole_records(chunk: bytes) -> set[int]:
     return out
 
 
-def _padded_tail(path: Path, tmp: Path) -> Path | None:
-    """The file's last, incomplete chunk as a file of its own (file header + the chunk
-    padded with zeros), or None when the file ends on a chunk boundary."""
+def _padded_tail(path: Path) -> bytes | None:
+    """The file's last, incomplete chunk as an EVTX file of its own (file header + the
+    chunk padded with zeros), or None when the file ends on a chunk boundary."""
     try:
         size = path.stat().st_size
         cut = (size - _FILE_HEADER) % _CHUNK
@@ -186,9 +268,7 @@ def _padded_tail(path: Path, tmp: Path) -> Path | None:
         return None
     if not chunk.startswith(_CHUNK_MAGIC):
         return None
-    target = tmp / "tail.evtx"
-    target.write_bytes(header + chunk + b"\0" * (_CHUNK - cut))
-    return target
+    return header + chunk + b"\0" * (_CHUNK - cut)
 
 
 FORMAT = Format(

@@ -1,0 +1,105 @@
+"""A large EVTX read by two processes gives exactly what one pass gives."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ashiato.formats import evtx as evtx_format
+from ashiato.formats import evtx_parallel
+from ashiato.formats.base import Reject, Source
+from ashiato.formats.testing import parse_file
+
+_ONE_PASS = 10**9
+
+
+def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
+    tuple[pa.Table, list[Reject]], tuple[pa.Table, list[Reject]]
+]:  # fmt: skip
+    monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", _ONE_PASS)
+    one = parse_file(evtx_format.FORMAT, path)
+    monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)  # a worker for any file
+    monkeypatch.setattr(evtx_format, "_free_core", lambda: True)  # however loaded the machine
+    started: list[evtx_parallel.Worker | None] = []
+    start = evtx_parallel.start
+
+    def counted(source: Source) -> evtx_parallel.Worker | None:
+        started.append(start(source))
+        return started[-1]
+
+    monkeypatch.setattr(evtx_parallel, "start", counted)
+    two = parse_file(evtx_format.FORMAT, path)
+    assert len(started) == 1 and started[0] is not None  # the worker path was taken
+    return one, two
+
+
+def _multi_chunk(folder: Path, least: int) -> list[Path]:
+    return [
+        p for p in sorted(folder.rglob("*.evtx")) if (p.stat().st_size - 4096) // 65536 >= least
+    ]
+
+
+@pytest.mark.corpus
+def test_two_processes_give_the_rows_rejects_and_refs_of_one_pass(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the parser test files include damaged chunks and records: their rejects name the
+    # record before the damage and the chunk number, which must not change with the split
+    files = _multi_chunk(shared / "evtx-parser-testfiles", 2)
+    files += _multi_chunk(shared / "evtx-attack-samples", 3)
+    if not files:
+        pytest.skip("no multi-chunk EVTX samples present")
+    damaged = 0
+    for path in files:
+        (rows1, rej1), (rows2, rej2) = _both(path, monkeypatch)
+        assert rows2.num_rows == rows1.num_rows, path.name
+        assert rows2.equals(rows1), path.name  # same rows, same order, same record refs
+        assert rej2 == rej1, path.name
+        damaged += bool(rej1)
+    assert damaged >= 2  # the damaged samples were among them
+
+
+@pytest.mark.corpus
+def test_a_cut_large_file_keeps_its_tail_with_a_worker(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = shared / "deepbluecli" / "evtx" / "smb-password-guessing-security.evtx"
+    if not sample.exists():
+        pytest.skip("deepbluecli samples not present")
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes(sample.read_bytes()[: (1 << 20) + 30_000])  # inside chunk 16
+    (rows1, rej1), (rows2, rej2) = _both(cut, monkeypatch)
+    assert rows1.num_rows > 1000
+    assert rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+@pytest.mark.corpus
+def test_a_failed_worker_leaves_the_range_to_the_parent(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
+    if not sample.exists():
+        pytest.skip("evtx-parser-testfiles not present")
+    (rows1, rej1), _ = _both(sample, monkeypatch)
+    monkeypatch.setattr(evtx_parallel.sys, "executable", "/bin/false")  # the worker dies
+    rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+def test_a_chunk_range_reads_as_a_file_of_its_own(tmp_path: Path) -> None:
+    header = b"H" * 4096
+    chunks = [bytes([65 + i]) * 65536 for i in range(4)]
+    path = tmp_path / "f.evtx"
+    path.write_bytes(header + b"".join(chunks) + b"tail")
+    part = evtx_parallel.ChunkRange(path, 1, 3)
+    assert part.read() == header + chunks[1] + chunks[2]
+    part.seek(4090)
+    assert part.read(10) == b"H" * 6 + b"B" * 4
+    part.seek(-1, io.SEEK_END)
+    assert part.read(5) == b"C"
+    part.close()
