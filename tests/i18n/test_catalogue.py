@@ -55,3 +55,37 @@ def test_responders_terms_are_used() -> None:
     assert ja["ransom_notes"] == "脅迫文"
     assert ja["tampering_kind.log_cleared"] == "ログの消去"
     assert ja["skew"] == "時刻のずれ"
+
+
+def test_findings_sentences_named_by_id_are_translated_or_stay_english() -> None:
+    msg = {"msg": "chart_chain", "args": {"host": "{0.__class__}<pc>"}}
+    # a log value is inserted as it is, never read as a format string
+    assert i18n.say("ja", "How it got in: x", msg) == "侵入経路の時系列: {0.__class__}<pc>"
+    assert i18n.say("ja", "English as written", None) == "English as written"
+    assert i18n.say("ja", "English as written", {"msg": "no.such.id"}) == "English as written"
+    assert i18n.say("ja", "English as written", {"msg": "chart_chain", "args": {}}) == (
+        "English as written"  # a placeholder without its value
+    )
+    said = i18n.say_all("ja", ["a", "b"], [None, msg])
+    assert said == ["a", "侵入経路の時系列: {0.__class__}<pc>"]
+    assert i18n.say_all("ja", ["a", "b"], [msg]) == ["a", "b"]  # misaligned ids are ignored
+
+
+def test_report_uses_the_ids_beside_the_english_sentences() -> None:
+    from ashiato.report.html import render
+
+    f = {
+        "schema": "ashiato.findings/1",
+        "incident": {"detected": True, "summary": "1 infected host(s)",
+                     "summary_msg": {"msg": "mgmt.what_infected",
+                                     "args": {"n": 1, "hosts": "pc-07"}}},
+        "hosts": [{"host": "pc-07", "verdict": "infected", "ips": [], "users": [],
+                   "reasons": ["ransom note on the host itself"],
+                   "reason_msgs": [{"msg": "tampering_kind.log_cleared", "args": {}}]}],
+        "next_steps": ["Isolate now"], "next_step_msgs": [{"msg": "mgmt.today_preserve"}],
+        "impact": {}, "coverage": {}, "tampering": [], "vectors": [],
+    }
+    html = render(f, "ja")
+    assert "感染端末は 1 台です（pc-07）。" in html and "ログの消去" in html
+    assert "ransom note on the host itself" not in html and "Isolate now" not in html
+    assert "1 computer(s) are infected: pc-07." in render(f, "en")  # English from the catalogue

@@ -57,3 +57,32 @@ def section(lang: str, prefix: str) -> dict[str, str]:
     """The messages whose id starts with ``prefix.``, keyed by the rest of the id."""
     cut = len(prefix) + 1
     return {k[cut:]: v for k, v in messages(lang).items() if k.startswith(prefix + ".")}
+
+
+def say(lang: str, text: Any, msg: Any = None) -> str:
+    """A sentence from findings.json in ``lang``.
+
+    Analyses write the English ``text`` and, beside it, ``msg`` = ``{"msg": ID, "args":
+    {...}}`` (docs/i18n.md). The catalogue's wording of ``ID`` filled with ``args`` is
+    used when it exists and its placeholders are all given; otherwise the English text,
+    so a findings.json from an older analysis still reads. Only our own catalogue text
+    is a format string: log values arrive as ``args`` and are inserted, never parsed.
+    """
+    english = "" if text is None else str(text)
+    if not isinstance(msg, dict) or not isinstance(msg.get("msg"), str):
+        return english
+    template = messages(lang).get(msg["msg"])
+    args = msg.get("args") or {}
+    if template is None or not isinstance(args, dict):
+        return english
+    try:
+        return template.format(**{str(k): v for k, v in args.items()})
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return english
+
+
+def say_all(lang: str, texts: Any, msgs: Any = None) -> list[str]:
+    """:func:`say` over a list of sentences and the list of their ids (same order)."""
+    items = [t for t in texts or []]
+    ids = msgs if isinstance(msgs, list) and len(msgs) == len(items) else [None] * len(items)
+    return [say(lang, t, m) for t, m in zip(items, ids, strict=True)]

@@ -162,6 +162,8 @@ def render(
         zone_name=zone_label(tz),
         mgmt=management.build(findings, lang, tz),
         tr=lambda msgid, **args: i18n.gettext(lang, msgid, **args),
+        say=lambda text, msg=None: i18n.say(lang, text, msg),
+        say_all=lambda texts, msgs=None: i18n.say_all(lang, texts, msgs),
         verdict=lambda v: verdict(lang, v),
         vtype=lambda v: vector_type(lang, v),
         tkind=lambda v: tampering_kind(lang, v),

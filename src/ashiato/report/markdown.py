@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from ashiato import i18n
 from ashiato.report import intrusion, management
 from ashiato.report.charts import human_bytes, human_gap
 from ashiato.report.html import when_text, zone_label
@@ -100,8 +101,9 @@ def render_markdown(
         )
         out.append("")
     incident = f.get("incident") or {}
+    headline = i18n.say(lang, incident.get("summary"), incident.get("summary_msg"))
     out += [
-        f"**{md(incident.get('summary') or t['nothing_detected'])}**",
+        f"**{md(headline or t['nothing_detected'])}**",
         "",
         f"_{md(t['utc_note'].format(zone=zone_label(tz)))}_",
         "",
@@ -128,7 +130,7 @@ def render_markdown(
                 ", ".join(h.get("users") or [])[:200],
                 when_text(h.get("first_malicious"), tz),
                 when_text(h.get("first_encryption"), tz),
-                "; ".join((h.get("reasons") or [])[:6]),
+                "; ".join(i18n.say_all(lang, h.get("reasons"), h.get("reason_msgs"))[:6]),
             )
 
     out += [f"## 1. {t['infected']}", ""]
@@ -243,7 +245,10 @@ def render_markdown(
         )
 
     out += [f"## 7. {t['next']}", ""]
-    out += [f"{i}. {md(s)}" for i, s in enumerate(f.get("next_steps") or [], 1)] or [t["none"]]
+    out += [
+        f"{i}. {md(s)}"
+        for i, s in enumerate(i18n.say_all(lang, f.get("next_steps"), f.get("next_step_msgs")), 1)
+    ] or [t["none"]]
     out += [""]
 
     out += [f"## 8. {t['charts']}", ""]
