@@ -602,11 +602,15 @@ def report(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
     output: Annotated[Path | None, typer.Option(help="Where to write it ('-' for stdout).")] = None,
+    display_tz: Annotated[
+        str | None,
+        typer.Option(help="Show times in this zone (default: the case's zone), UTC beside."),
+    ] = None,
 ) -> None:
     """Write the report for the case: self-contained HTML, Markdown or JSON."""
     from ashiato.analysis.pipeline import FINDINGS
     from ashiato.analysis.pipeline import investigate as run
-    from ashiato.report.html import FORMATS, build, write_report
+    from ashiato.report.html import FORMATS, build, check_zone, write_report
     from ashiato.report.text import LANGS, default_lang
 
     language = lang or default_lang()
@@ -614,13 +618,15 @@ def report(
         raise QueryError(f"--lang must be ja or en, not {language!r}")
     if fmt not in FORMATS:
         raise QueryError(f"--format must be html, md or json, not {fmt!r}")
+    if display_tz:
+        check_zone(display_tz)
     c = Case.open(case)
     if not (c.root / FINDINGS).exists():
         run(c)
     if output is not None and str(output) == "-":
-        sys.stdout.write(visible(build(c, language, fmt)))  # a terminal may be reading
+        sys.stdout.write(visible(build(c, language, fmt, display_tz)))  # a terminal may read
         return
-    path = write_report(c, language, output, fmt)
+    path = write_report(c, language, output, fmt, display_tz)
     out.print(text(f"report: {path}"))
 
 

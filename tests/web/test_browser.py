@@ -223,7 +223,7 @@ def test_report_opens_offline_with_charts(page: Any, lab_case: Case, tmp_path: P
     for name in ("chart-encrypted", "chart-smb", "chart-chain-0", "chart-coverage",
                  "chart-leases"):
         assert drawn[name]["shapes"] > 5 and drawn[name]["width"] > 300, drawn.get(name)
-    assert "感染経路" in page.inner_text("body")
+    assert "侵入経路" in page.inner_text("body")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
     page.locator("#chart-smb").screenshot(path=str(ARTIFACTS / "report-chart-smb.png"))

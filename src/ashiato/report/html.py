@@ -21,6 +21,7 @@ import orjson
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from ashiato import i18n
 from ashiato.case import Case
 from ashiato.errors import QueryError
 from ashiato.findings import load
@@ -43,12 +44,70 @@ def environment() -> Environment:
     )
     env.filters["utc"] = utc_text
     env.filters["local"] = _local_filter
+    env.filters["when"] = _when_filter
     return env
 
 
 @pass_context
 def _local_filter(ctx: Context, value: Any) -> str:
     return local_text(value, str(ctx.get("tz") or "UTC"))
+
+
+@pass_context
+def _when_filter(ctx: Context, value: Any) -> str:
+    return when_text(value, str(ctx.get("tz") or "UTC"))
+
+
+def zone(tz: str) -> ZoneInfo | None:
+    """The zone named ``tz``, or None for UTC and for a name tzdata doesn't know."""
+    if not tz or tz.upper() in ("UTC", "Z", "ETC/UTC"):
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def check_zone(tz: str) -> str:
+    """``tz`` when it is a zone name tzdata knows (``--display-tz``), else a QueryError."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(
+            f"--display-tz: unknown time zone {tz!r}; use a name such as Asia/Tokyo or UTC"
+        ) from None
+    return tz
+
+
+def zone_label(tz: str) -> str:
+    """What the report calls the display zone: ``Asia/Tokyo (JST)`` or ``UTC``."""
+    z = zone(tz)
+    if z is None:
+        return "UTC"
+    abbr = datetime(2000, 1, 1, tzinfo=z).strftime("%Z")
+    return f"{tz} ({abbr})" if abbr and abbr[0] not in "+-" else tz
+
+
+def when_text(value: Any, tz: str) -> str:
+    """A moment as a person reads it: in the case's zone with UTC beside it.
+
+    ``2015-09-10 14:27:09 JST (05:27:09 UTC)``; the UTC date is repeated where it differs
+    (``2015-09-10 08:10:00 JST (2015-09-09 23:10:00 UTC)``); ``… UTC`` alone where the
+    display zone is UTC. Milliseconds stay on the local side, where the eye lands first.
+    """
+    ts = series_mod.parse_iso(value)
+    if ts is None:
+        return "" if value is None else str(value)
+    z = zone(tz)
+    if z is None:
+        return f"{utc_text(ts)} UTC"
+    local = ts.astimezone(z)
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    if local.microsecond:
+        text += f".{local.microsecond // 1000:03d}"
+    abbr = local.strftime("%Z")
+    utc = ts.strftime("%H:%M:%S") if local.date() == ts.date() else ts.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text} {abbr} ({utc} UTC)"
 
 
 def utc_text(value: Any) -> str:
@@ -87,6 +146,8 @@ def render(
 ) -> str:
     """The report as one HTML page. ``standalone`` inlines the CSS (the file report);
     the web UI links its stylesheet instead and turns refs into links."""
+    from ashiato.report import management  # it formats times with this module
+
     data = series if series is not None else series_mod.build(None, findings)
     template = environment().get_template("report.html.j2")
     return template.render(
@@ -100,6 +161,11 @@ def render(
         ref_url=ref_url,
         static_url=static_url,
         tz=tz,
+        zone_name=zone_label(tz),
+        mgmt=management.build(findings, lang, tz),
+        tr=lambda msgid, **args: i18n.gettext(lang, msgid, **args),
+        say=lambda text, msg=None: i18n.say(lang, text, msg),
+        say_all=lambda texts, msgs=None: i18n.say_all(lang, texts, msgs),
         verdict=lambda v: verdict(lang, v),
         vtype=lambda v: vector_type(lang, v),
         tkind=lambda v: tampering_kind(lang, v),
@@ -127,24 +193,32 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def build(case: Case, lang: str, fmt: str = "html") -> str:
-    """The report of an investigated case in ``html``, ``md`` or ``json``."""
+def build(case: Case, lang: str, fmt: str = "html", display_tz: str | None = None) -> str:
+    """The report of an investigated case in ``html``, ``md`` or ``json``; times in the
+    case's zone (``display_tz`` overrides it) with UTC beside them."""
     if fmt not in FORMATS:
         raise QueryError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     findings = load(case.root)
     data = series_mod.build(case, findings)
     name = case.root.resolve().name
+    tz = check_zone(display_tz) if display_tz else case.tz
     if fmt == "json":
         return render_json(findings, data, lang, name)
     if fmt == "md":
         from ashiato.report.markdown import render_markdown
 
-        return render_markdown(findings, data, lang, case_name=name, tz=case.tz)
-    return render(findings, lang, series=data, case_name=name, tz=case.tz)
+        return render_markdown(findings, data, lang, case_name=name, tz=tz)
+    return render(findings, lang, series=data, case_name=name, tz=tz)
 
 
-def write_report(case: Case, lang: str = "en", out: Path | None = None, fmt: str = "html") -> Path:
-    text = build(case, lang, fmt)
+def write_report(
+    case: Case,
+    lang: str = "en",
+    out: Path | None = None,
+    fmt: str = "html",
+    display_tz: str | None = None,
+) -> Path:
+    text = build(case, lang, fmt, display_tz)
     path = out or case.root / FORMATS[fmt]
     path.write_text(text, "utf-8")
     return path

@@ -10,88 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "entry": "The way in (remote access)",
-        "entry_line": "{via} sign-in of {user} from {ip} ({cc}) at {time}",
-        "signals": "Signs",
-        "sessions": "VPN sessions",
-        "user": "User",
-        "public_ip": "From",
-        "country": "Country",
-        "tunnel_ip": "Tunnel address",
-        "start": "Start (UTC)",
-        "end": "End (UTC)",
-        "rdp_to": "Remote desktop to",
-        "accounts": "Accounts used by the intruder",
-        "account": "Account",
-        "roles": "What",
-        "hosts": "Hosts",
-        "intruder": "Intruder",
-        "review": "to review",
-        "domain": "The domain is compromised",
-        "krbtgt": "reset krbtgt twice",
-        "disable": "Disable",
-        "reset": "Reset",
-        "exfil": "Data theft",
-        "verdict": "Verdict",
-        "v_likely": "likely",
-        "v_possible": "possible",
-        "v_cannot_be_ruled_out": "cannot be ruled out",
-        "v_no_data": "no data",
-        "reasons": "Why",
-        "settle": "What would settle it",
-        "destination": "Destination",
-        "bytes": "Sent",
-        "tools": "Tools and staging",
-        "servers": "Hypervisors, NAS and backups",
-        "backups": "Backups destroyed",
-        "nas": "NAS mass changes",
-        "none": "none",
-    },
-    "ja": {
-        "entry": "侵入経路（リモートアクセス）",
-        "entry_line": "{time} に {ip}（{cc}）から {user} が {via} でサインイン",
-        "signals": "兆候",
-        "sessions": "VPNセッション",
-        "user": "ユーザー",
-        "public_ip": "接続元",
-        "country": "国",
-        "tunnel_ip": "トンネルアドレス",
-        "start": "開始 (UTC)",
-        "end": "終了 (UTC)",
-        "rdp_to": "リモートデスクトップ接続先",
-        "accounts": "攻撃者が使用したアカウント",
-        "account": "アカウント",
-        "roles": "内容",
-        "hosts": "ホスト",
-        "intruder": "攻撃者",
-        "review": "要確認",
-        "domain": "ドメインが侵害されています",
-        "krbtgt": "krbtgt のパスワードを2回リセット",
-        "disable": "無効化",
-        "reset": "パスワードリセット",
-        "exfil": "情報窃取",
-        "verdict": "判定",
-        "v_likely": "可能性が高い",
-        "v_possible": "可能性あり",
-        "v_cannot_be_ruled_out": "否定できない",
-        "v_no_data": "判断材料なし",
-        "reasons": "根拠",
-        "settle": "確定に必要なもの",
-        "destination": "送信先",
-        "bytes": "送信量",
-        "tools": "ツールと圧縮（ステージング）",
-        "servers": "仮想化基盤・NAS・バックアップ",
-        "backups": "削除されたバックアップ",
-        "nas": "NAS の大量変更",
-        "none": "なし",
-    },
-}
+from ashiato import i18n
 
 
 def labels(lang: str) -> dict[str, str]:
-    return TEXT.get(lang, TEXT["en"])
+    """The ``intrusion.*`` messages of the catalogue, keyed without the prefix."""
+    return i18n.section(lang, "intrusion")
 
 
 def human(n: Any) -> str:
@@ -105,8 +29,9 @@ def human(n: Any) -> str:
     return str(n)
 
 
-def markdown(f: dict[str, Any], lang: str) -> list[str]:
+def markdown(f: dict[str, Any], lang: str, tz: str = "UTC") -> list[str]:
     """The four sections as Markdown lines (log text through ``md``)."""
+    from ashiato.report.html import when_text
     from ashiato.report.markdown import _evidence, _table, md
     from ashiato.report.text import labels as base_labels
 
@@ -122,12 +47,12 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
                 user=e.get("user"),
                 ip=e.get("source_ip"),
                 cc=e.get("country") or "?",
-                time=e.get("time"),
+                time=when_text(e.get("time"), tz),
             )
             out += [f"**{md(line)}**", ""]
             if e.get("rdp_to"):
                 out += [f"{md(t['rdp_to'])}: {md(', '.join(e['rdp_to']))}", ""]
-            out += _evidence(e.get("evidence"), bt)
+            out += _evidence(e.get("evidence"), bt, tz)
         sig = ent.get("signals") or []
         if sig:
             out += [f"### {md(t['signals'])}", ""]
@@ -135,7 +60,7 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
                 (bt["time_utc"], t["roles"], t["user"], t["public_ip"], ""),
                 (
                     (
-                        s.get("time"),
+                        when_text(s.get("time"), tz),
                         s.get("kind"),
                         s.get("user"),
                         s.get("source_ip"),
@@ -158,7 +83,7 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
                     t["intruder"] if a.get("by_intruder") else t["review"],
                     ", ".join(a.get("roles") or []),
                     ", ".join(a.get("hosts") or []),
-                    a.get("first_seen"),
+                    when_text(a.get("first_seen"), tz),
                 )
                 for a in acc["accounts"][:50]
             ),
@@ -181,7 +106,7 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
                         x.get("host") or x.get("source_ip"),
                         x.get("destination"),
                         human(x.get("bytes")),
-                        x.get("first"),
+                        when_text(x.get("first"), tz),
                     )
                     for x in ex["egress"][:10]
                 ),
@@ -191,13 +116,13 @@ def markdown(f: dict[str, Any], lang: str) -> list[str]:
         out += [f"## {md(t['servers'])}", ""]
         out += [f"- {md(n)}" for n in srv.get("notes") or []] + [""]
         for h in srv.get("hypervisors") or []:
-            out += _evidence(h.get("evidence"), bt)
+            out += _evidence(h.get("evidence"), bt, tz)
         if srv.get("backups_destroyed"):
             out += [f"### {md(t['backups'])}", ""]
             out += _table(
                 (bt["time_utc"], t["hosts"], t["roles"], t["user"]),
                 (
-                    (b.get("time"), b.get("host"), b.get("action"), b.get("user"))
+                    (when_text(b.get("time"), tz), b.get("host"), b.get("action"), b.get("user"))
                     for b in srv["backups_destroyed"][:30]
                 ),
             )

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from ashiato.report import intrusion
+from ashiato import i18n
+from ashiato.report import intrusion, management
 from ashiato.report.charts import human_bytes, human_gap
-from ashiato.report.html import local_text, utc_text
+from ashiato.report.html import when_text, zone_label
 from ashiato.report.series import parse_iso
 from ashiato.report.text import labels, tampering_kind, vector_type, verdict
 from ashiato.terminal import visible
@@ -69,13 +70,15 @@ def count_basis(basis: dict[str, Any], t: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def _evidence(items: Sequence[dict[str, Any]] | None, t: dict[str, str]) -> list[str]:
+def _evidence(
+    items: Sequence[dict[str, Any]] | None, t: dict[str, str], tz: str = "UTC"
+) -> list[str]:
     if not items:
         return []
     return _table(
         (t["time_utc"], t["source"], t["evidence"], t["ref"]),
         (
-            (utc_text(e.get("time")), e.get("dataset"), e.get("summary"), e.get("ref"))
+            (when_text(e.get("time"), tz), e.get("dataset"), e.get("summary"), e.get("ref"))
             for e in items[:50]
         ),
     )
@@ -94,16 +97,18 @@ def render_markdown(
     if case_name:
         out.append(
             f"{md(t['case'])}: **{md(case_name)}** · {t['generated']} "
-            f"{md(utc_text(f.get('generated')))} UTC"
+            f"{md(when_text(f.get('generated'), tz))}"
         )
         out.append("")
     incident = f.get("incident") or {}
+    headline = i18n.say(lang, incident.get("summary"), incident.get("summary_msg"))
     out += [
-        f"**{md(incident.get('summary') or t['nothing_detected'])}**",
+        f"**{md(headline or t['nothing_detected'])}**",
         "",
-        f"_{t['utc_note']}_",
+        f"_{md(t['utc_note'].format(zone=zone_label(tz)))}_",
         "",
     ]
+    out += management.markdown(f, lang, tz)  # the first page: for management
     hosts = f.get("hosts") or []
     flagged = [h for h in hosts if h.get("verdict") in ("infected", "suspicious")]
     head = (
@@ -123,9 +128,9 @@ def render_markdown(
                 verdict(lang, h.get("verdict")),
                 ", ".join(h.get("ips") or [])[:200],
                 ", ".join(h.get("users") or [])[:200],
-                utc_text(h.get("first_malicious")),
-                utc_text(h.get("first_encryption")),
-                "; ".join((h.get("reasons") or [])[:6]),
+                when_text(h.get("first_malicious"), tz),
+                when_text(h.get("first_encryption"), tz),
+                "; ".join(i18n.say_all(lang, h.get("reasons"), h.get("reason_msgs"))[:6]),
             )
 
     out += [f"## 1. {t['infected']}", ""]
@@ -134,7 +139,7 @@ def render_markdown(
         for h in flagged:
             if h.get("evidence"):
                 out += [f"### {t['evidence']}: {md(h['host'])}", ""]
-                out += _evidence(h["evidence"], t)
+                out += _evidence(h["evidence"], t, tz)
     else:
         out += [t["none"], ""]
 
@@ -151,7 +156,7 @@ def render_markdown(
             f"{t['signals']}: {md(', '.join(pz.get('signals') or []))}",
             "",
         ]
-        out += _evidence(pz.get("evidence"), t)
+        out += _evidence(pz.get("evidence"), t, tz)
     else:
         out += [t["none"], ""]
 
@@ -163,18 +168,14 @@ def render_markdown(
             "",
         ]
         if v.get("first_event_time"):
-            out += [
-                f"{md(utc_text(v['first_event_time']))} UTC "
-                f"({md(local_text(v['first_event_time'], tz))})",
-                "",
-            ]
+            out += [md(when_text(v["first_event_time"], tz)), ""]
         if v.get("artifacts"):
             out += [f"{t['artifacts']}: " + ", ".join(md(a) for a in v["artifacts"]), ""]
         if v.get("late_av_detection"):
             out += [f"{t['late_av']}: {md(v['late_av_detection'])}", ""]
         if v.get("missing"):
             out += [f"{t['not_seen']}: {md('; '.join(v['missing']))}", ""]
-        out += _evidence(v.get("chain"), t)
+        out += _evidence(v.get("chain"), t, tz)
     if not f.get("vectors"):
         out += [t["none"], ""]
 
@@ -196,7 +197,9 @@ def render_markdown(
             ),
             (
                 t["window"],
-                f"{utc_text(win.get('start'))} — {utc_text(win.get('end'))}" if win else "",
+                f"{when_text(win.get('start'), tz)} — {when_text(win.get('end'), tz)}"
+                if win
+                else "",
             ),
             (t["shares"], ", ".join(f"{k}: {n:,}" for k, n in (imp.get("shares") or {}).items())),
             (t["count_basis"], count_basis(imp.get("count_basis") or {}, t)),
@@ -214,17 +217,17 @@ def render_markdown(
             (t["other_infected"], ", ".join(imp.get("other_infected_hosts") or [])),
         ],
     )
-    out += _evidence(imp.get("evidence"), t)
-    out += intrusion.markdown(f, lang)  # issue 16: way in, accounts, data theft, servers
+    out += _evidence(imp.get("evidence"), t, tz)
+    out += intrusion.markdown(f, lang, tz)  # issue 16: way in, accounts, data theft, servers
 
     out += [f"## 5. {t['tampering']}", ""]
     for x in f.get("tampering") or []:
         out += [
             f"### {md(tampering_kind(lang, x.get('kind')))} — {md(x.get('host') or '?')} "
-            f"{md(utc_text(x.get('time')))}",
+            f"{md(when_text(x.get('time'), tz))}",
             "",
         ]
-        out += _evidence(x.get("evidence"), t)
+        out += _evidence(x.get("evidence"), t, tz)
     if not f.get("tampering"):
         out += [t["none"], ""]
 
@@ -245,11 +248,14 @@ def render_markdown(
         )
 
     out += [f"## 7. {t['next']}", ""]
-    out += [f"{i}. {md(s)}" for i, s in enumerate(f.get("next_steps") or [], 1)] or [t["none"]]
+    out += [
+        f"{i}. {md(s)}"
+        for i, s in enumerate(i18n.say_all(lang, f.get("next_steps"), f.get("next_step_msgs")), 1)
+    ] or [t["none"]]
     out += [""]
 
     out += [f"## 8. {t['charts']}", ""]
-    out += _charts(data, t, lang)
+    out += _charts(data, t, lang, tz)
 
     out += [f"## 9. {t['appendix']}", "", f"### {t['hosts']} ({len(hosts)})", ""]
     out += _table(head, host_rows(hosts[:2000]))
@@ -261,8 +267,8 @@ def render_markdown(
                 (
                     s.get("dataset"),
                     f"{s.get('events') or 0:,}",
-                    utc_text(s.get("first")),
-                    utc_text(s.get("last")),
+                    when_text(s.get("first"), tz),
+                    when_text(s.get("last"), tz),
                 )
                 for s in cov["sources"]
             ),
@@ -279,13 +285,13 @@ def render_markdown(
     else:
         out += [t["none"], ""]
     out += [f"### {t['notes']}", ""]
-    out += _evidence(f.get("notes"), t) or [t["none"], ""]
+    out += _evidence(f.get("notes"), t, tz) or [t["none"], ""]
     # labels and numbers are ours; anything else went through md(), but a stray
     # control character must not reach a terminal that cats the report
     return visible("\n".join(out) + "\n")
 
 
-def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
+def _charts(data: dict[str, Any], t: dict[str, str], lang: str, tz: str) -> list[str]:
     out: list[str] = []
     enc = data.get("encrypted") or {}
     start = parse_iso(enc.get("start"))
@@ -298,7 +304,7 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
         for i in range(int(enc.get("bins") or 0)):
             counts = [series[n][i] for n in names]
             if any(counts):
-                rows.append([utc_text(start + timedelta(minutes=step * i)), *counts])
+                rows.append([when_text(start + timedelta(minutes=step * i), tz), *counts])
         out += _table([t["time_utc"], *names], rows)
     else:
         out += [t["no_encrypted"], ""]
@@ -322,11 +328,13 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
                     label,
                     c.get("host") or "",
                     fmt(c.get("total") or 0),
-                    utc_text(when),
+                    when_text(when, tz),
                     fmt(values[peak]),
                 )
             )
-        out += _table((t["ip"], t["host"], t.get(measure, measure), "peak (UTC)", "peak"), rows)
+        out += _table(
+            (t["ip"], t["host"], t.get(measure, measure), t["peak_time"], t["peak"]), rows
+        )
     else:
         out += [t["no_smb"], ""]
 
@@ -340,7 +348,7 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
             (t["time_utc"], t["gap"], t["source"], t["evidence"], t["ref"]),
             (
                 (
-                    utc_text(s.get("time")),
+                    when_text(s.get("time"), tz),
                     human_gap(s.get("gap_seconds")),
                     s.get("dataset"),
                     f"{s.get('stage')}: {s.get('summary')}" if s.get("stage") else s.get("summary"),
@@ -367,7 +375,9 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
                     f"{longest} h",
                 )
             )
-        out += _table((t["source"], t["events"], "hours with events", "longest silence"), rows)
+        out += _table(
+            (t["source"], t["events"], t["hours_with_events"], t["longest_silence"]), rows
+        )
     else:
         out += [t["no_coverage"], ""]
 
@@ -380,8 +390,8 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str) -> list[str]:
                 (
                     r.get("host"),
                     r.get("ip"),
-                    utc_text(r.get("start")),
-                    utc_text(r.get("end")),
+                    when_text(r.get("start"), tz),
+                    when_text(r.get("end"), tz),
                     r.get("ref"),
                 )
                 for r in leases

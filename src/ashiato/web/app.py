@@ -33,7 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, pass_context, select_autoescape
 from starlette.exceptions import HTTPException
 
 from ashiato.case import Case
@@ -41,7 +41,7 @@ from ashiato.errors import AshiatoError, CaseError, QueryError
 from ashiato.exports import iso
 from ashiato.report import export as export_mod
 from ashiato.report.charts import all_charts
-from ashiato.report.html import utc_text
+from ashiato.report.html import utc_text, when_text
 from ashiato.report.series import parse_iso as series_parse
 from ashiato.report.text import LANGS, labels, tampering_kind, vector_type, verdict
 from ashiato.timeline import Filters, parse_time
@@ -89,6 +89,10 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["utc"] = utc_text
+    # times as a person reads them: the case's zone with UTC beside (report/html.py)
+    env.filters["when"] = pass_context(
+        lambda ctx, v: when_text(v, str(ctx.get("case_tz") or "UTC"))
+    )
     env.filters["q"] = lambda v: quote(str(v), safe="")
     return env
 
