@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from case_rows import make_ctx
+
 from ashiato.analysis import clock_skew, tampering
-from ashiato.analysis.context import Context
 from ashiato.analysis.coverage import coverage, next_steps
 from ashiato.analysis.identity import Identity, Lease, Sighting
-from ashiato.case import Case, EventWriter
-from ashiato.normalize import finalize_batch
-from ashiato.schema import NAMES, batch_from_columns
 
 T0 = datetime(2015, 9, 10, 0, 0, tzinfo=UTC)
 HOST, IP, USER = "pc-osk-0112", "10.31.3.25", "tanaka"
@@ -25,24 +22,6 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def make_ctx(tmp: Path, rows: list[dict[str, Any]],
-             formats: dict[str, str] | None = None) -> Context:  # fmt: skip
-    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["evidence_id"]].append(r)
-    for ev, rs in groups.items():
-        for i, r in enumerate(rs, 1):
-            r.setdefault("record", i)
-        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-        w = EventWriter(case, ev, rs[0]["event.dataset"])
-        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
-        w.close()
-    with case.writer() as con:
-        for ev, fmt in (formats or {}).items():
-            con.execute("INSERT INTO evidence (evidence_id, path, format) VALUES (?, ?, ?)",
-                        [ev, f"{ev}.log", fmt])  # fmt: skip
-    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
 
 
 def ident() -> Identity:

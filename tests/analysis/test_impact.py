@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from case_rows import make_ctx
+
 from ashiato.analysis import impact
-from ashiato.analysis.context import Context
-from ashiato.case import Case, EventWriter
-from ashiato.normalize import finalize_batch
-from ashiato.schema import NAMES, batch_from_columns
 
 T0 = datetime(2015, 9, 10, 4, 0, tzinfo=UTC)  # 13:00 JST, the encryption starts
 ROOT = "D:\\share\\営業\\見積"
 ENCRYPTOR = "CORP\\tanaka"
 
 
-def make_ctx(tmp: Path, rows: list[dict[str, Any]]) -> Context:
-    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["evidence_id"]].append(r)
-    for ev, rs in groups.items():
-        for i, r in enumerate(rs, 1):
-            r.setdefault("record", i)
-        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-        w = EventWriter(case, ev, rs[0]["event.dataset"])
-        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
-        w.close()
-    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
 
 
 def listed(name: str, minutes: float, owner: str, folder: str = ROOT) -> dict[str, Any]:

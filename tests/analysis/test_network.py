@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from case_rows import make_ctx
 
 from ashiato.analysis import identity, network
 from ashiato.analysis.context import Context
 from ashiato.analysis.indicators import is_client, never_a_host
-from ashiato.case import Case, EventWriter
+from ashiato.case import Case
 from ashiato.ingest import Options, ingest
-from ashiato.normalize import finalize_batch
-from ashiato.schema import NAMES, batch_from_columns
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -66,19 +64,6 @@ def test_c2_belongs_to_infected_hosts() -> None:
     assert c2 == ["shop.tatami-ya.example"]
 
 
-def make_ctx(tmp: Path, rows: list[dict[str, Any]]) -> Context:
-    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["evidence_id"]].append(r)
-    for ev, rs in groups.items():
-        for i, r in enumerate(rs, 1):
-            r.setdefault("record", i)
-        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-        w = EventWriter(case, ev, rs[0]["event.dataset"])
-        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
-        w.close()
-    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
 
 
 def test_alert_on_the_proxy_goes_to_the_client_that_asked(tmp_path: Path) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ashiato.analysis.context import Context
+from case_rows import make_ctx
+
 from ashiato.analysis.identity import Identity, Lease
 from ashiato.analysis.watched import watched
-from ashiato.case import Case, EventWriter
-from ashiato.normalize import finalize_batch
-from ashiato.schema import NAMES, batch_from_columns
 
 T0 = datetime(2015, 9, 10, 0, 0, tzinfo=UTC)
 WINDOW = (T0 + timedelta(hours=4), T0 + timedelta(hours=5))
@@ -22,19 +19,6 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def make_ctx(tmp: Path, rows: list[dict[str, Any]]) -> Context:
-    case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r["evidence_id"]].append(r)
-    for ev, rs in groups.items():
-        for i, r in enumerate(rs, 1):
-            r.setdefault("record", i)
-        cols = {n: [r.get(n) for r in rs] for n in NAMES if n != "evidence_id"}
-        w = EventWriter(case, ev, rs[0]["event.dataset"])
-        w.add(finalize_batch(batch_from_columns(cols, len(rs)), ev, rs[0]["event.dataset"]))
-        w.close()
-    return Context(events=case.ibis().table("events"), tz="Asia/Tokyo")
 
 
 def own(host: str, hours: float) -> dict[str, Any]:

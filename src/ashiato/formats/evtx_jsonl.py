@@ -15,28 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, Row, integer
-from ashiato.formats.winevent_rows import json_line_events, json_row, scalar
+from ashiato.formats.winevent_rows import json_line_events, json_row, scalar, sniff_json_line
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(1)
-    if not lines:
-        return False
-    line = lines[0].lstrip("\ufeff").strip()
-    if not line.startswith("{"):
-        return False
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        # a first line longer than the sample: judge by its start
-        compact = line.replace(" ", "")
-        return compact.startswith('{"Event":{') and '"System":{' in compact
-    return _is_event(obj)
+    return sniff_json_line(
+        sample, _is_event, lambda head: head.startswith('{"Event":{') and '"System":{' in head
+    )
 
 
 def _is_event(obj: Any) -> bool:

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, Row, WinEvent, integer, to_row, utc_text
-from ashiato.formats.winevent_rows import json_line_events
+from ashiato.formats.winevent_rows import json_line_events, sniff_json_line
 
 # NXLog's and Logstash's own keys; everything else is EventData
 _META = frozenset(
@@ -58,15 +58,10 @@ ZONE_SLACK = 300  # seconds a shipper may take to stamp an event it just read
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(1)
-    if not lines or not lines[0].lstrip("\ufeff").startswith("{"):
-        return False
-    try:
-        obj = orjson.loads(lines[0].lstrip("\ufeff"))
-    except orjson.JSONDecodeError:
-        head = lines[0]
+    def cut(head: str) -> bool:
         return '"EventID":' in head and any(f'"{k}":' in head for k in _HOST)
-    return _is_event(obj)
+
+    return sniff_json_line(sample, _is_event, cut)
 
 
 def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:

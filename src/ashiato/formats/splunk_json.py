@@ -23,31 +23,22 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from ashiato.formats import wevtutil_xml
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, Row, WinEvent, integer, to_row, utc_text
-from ashiato.formats.winevent_rows import json_line_events
+from ashiato.formats.winevent_rows import json_line_events, sniff_json_line
 
 _WHAT = "a Splunk Windows event (needs _time and EventCode, or _raw as <Event> XML)"
 _UNSAFE = ("<!DOCTYPE", "<!ENTITY")
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(1)
-    if not lines:
-        return False
-    line = lines[0].lstrip("\ufeff").strip()
-    if not line.startswith("{"):
-        return False
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        compact = line.replace(" ", "")
-        return '"result":{' in compact and '"_time":' in compact and "EventCode" in compact
-    return _is_event(obj)
+    def cut(head: str) -> bool:
+        return '"result":{' in head and '"_time":' in head and "EventCode" in head
+
+    return sniff_json_line(sample, _is_event, cut)
 
 
 def _result(obj: Any) -> Mapping[str, Any] | None:

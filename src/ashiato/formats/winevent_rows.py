@@ -16,11 +16,30 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from ashiato.formats.base import BATCH_ROWS, Source
+from ashiato.formats.base import BATCH_ROWS, Sample, Source
 from ashiato.formats.winevent import Row, WinEvent, event_row, integer, utc_text
 from ashiato.schema import NAMES, TS, batch_from_columns
 
 # -- evtx JSON (records_json / evtx_dump -o jsonl / xmltodict-style) ---------------------
+
+
+def sniff_json_line(
+    sample: Sample, is_event: Callable[[Any], bool], cut: Callable[[str], bool]
+) -> bool:
+    """The JSON-lines Windows formats' sniff: the first line parsed and judged by
+    ``is_event``; a first line longer than the sample (it doesn't parse) is judged by
+    ``cut`` on its text without spaces."""
+    lines = sample.first_lines(1)
+    if not lines:
+        return False
+    line = lines[0].lstrip("\ufeff").strip()
+    if not line.startswith("{"):
+        return False
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return cut(line.replace(" ", ""))
+    return is_event(obj)
 
 
 def _attr(node: Any, name: str) -> Any:

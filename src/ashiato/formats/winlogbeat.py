@@ -19,30 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.winevent import FIELDS, Row, WinEvent, integer, to_row, utc_text
-from ashiato.formats.winevent_rows import json_line_events
+from ashiato.formats.winevent_rows import json_line_events, sniff_json_line
 
 _WHAT = "a Winlogbeat document (needs winlog.event_id and winlog.channel or provider_name)"
 _OUTCOMES = ("success", "failure")
 
 
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(1)
-    if not lines:
-        return False
-    line = lines[0].lstrip("\ufeff").strip()
-    if not line.startswith("{"):
-        return False
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        compact = line.replace(" ", "")
-        return '"winlog":{' in compact and '"event_id":' in compact
-    return _is_event(obj)
+    return sniff_json_line(
+        sample, _is_event, lambda head: '"winlog":{' in head and '"event_id":' in head
+    )
 
 
 def _doc(obj: Any) -> Mapping[str, Any] | None:
