@@ -41,6 +41,18 @@ def test_no_markup_from_logs_survives() -> None:
         assert "onerror=alert(2)&gt;" in html
 
 
+def test_evidence_not_read_is_listed() -> None:
+    """What the walker refused or could not open is evidence the case lacks (issue 13)."""
+    f = _findings()
+    f["coverage"]["not_read"] = [{"path": "c.zip!inner/" + XSS, "container": "c.zip",
+                                  "status": "not read", "reason": "not read: encrypted",
+                                  "size": 10}]  # fmt: skip
+    for lang in ("en", "ja"):
+        html = render(f, lang)
+        assert 'id="not-read"' in html and "not read: encrypted" in html
+        assert "c.zip!inner/&lt;script&gt;" in html and "<script>" not in html
+
+
 def test_japanese_labels() -> None:
     html = render(_findings(), "ja")
     assert "初期感染端末" in html and 'lang="ja"' in html
