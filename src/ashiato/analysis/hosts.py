@@ -197,7 +197,10 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     )
     mask = audit["file.access_mask"].fill_null(0)
     writes = audit.filter((mask & 0x10006) != 0)
-    notes = writes.filter(writes["file.name"].re_search(RANSOM_NOTE))
+    is_note = writes["file.name"].re_search(RANSOM_NOTE)
+    if imp.note_names:  # names learned from a listing (impact._learned_notes) count too
+        is_note = is_note | writes["file.name"].upper().isin(imp.note_names)
+    notes = writes.filter(is_note)
     rows = ctx.rows(ctx.select(notes).order_by(EVENT_ORDER), limit=200000)
     # the encryptor creates each note; users who open one later (even read-write, as an
     # image viewer or editor does) are not its author: credit only the first writer
@@ -208,9 +211,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     kind_rows = [("share_note_writes", r) for r in first_write.values()]
     if imp.window is not None:
         lo, hi = imp.window[0] - timedelta(minutes=10), imp.window[1] + timedelta(minutes=10)
-        inwin = writes.filter(
-            writes["@timestamp"].between(lo, hi) & ~writes["file.name"].re_search(RANSOM_NOTE)
-        )
+        inwin = writes.filter(writes["@timestamp"].between(lo, hi) & ~is_note)
         agg = inwin.group_by(["source.ip", "winlog.logon.id", "host.name"]).aggregate(
             n=inwin.count(),
             first=inwin["@timestamp"].min(),

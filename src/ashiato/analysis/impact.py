@@ -1,7 +1,8 @@
 """Impact: ransom notes, encrypted files, the encryption window, shares and owners.
 
 Notes are recognised by name (indicators.RANSOM_NOTE) wherever a file name is logged:
-file listings, $MFT, 5145/4663 on the file server, Sysmon 11, AV rows. The folders that
+file listings, $MFT, 5145/4663 on the file server, Sysmon 11, AV rows; when no name is
+known, a listing's burst names them (_learned_notes). The folders that
 hold notes and the times the notes were written give the encryption window; within
 those folders, files last written inside the window are the encrypted ones (this holds
 for CryptoWall 3, which keeps names, as well as for renaming families). Anywhere, a known
