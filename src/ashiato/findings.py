@@ -119,7 +119,8 @@ class Incident:
     key_values: list[str]
     rules: list[str]
     evidence: list[Evidence] = field(default_factory=list)
-    weighed: bool = True  # False: says where files were hit, not who acted (notes, extensions)
+    # False: says where files were hit or sign-ins failed, not who acted or fell
+    weighed: bool = True
 
 
 @dataclass

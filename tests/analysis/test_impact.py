@@ -80,3 +80,28 @@ def test_unknown_writers_give_a_range(tmp_path: Path) -> None:
     b = imp.basis["share"]
     assert len(imp.encrypted) == 6
     assert (b["low"], b["high"], b["basis"]) == (0, 6, "written inside the window in note folders")
+
+
+def test_unknown_note_name_learned_from_the_burst(tmp_path: Path) -> None:
+    # a family no list knows: one odd extension appended in several folders, and the same
+    # text file dropped into each of them in the same minutes
+    folders = [f"{ROOT}\\{x}" for x in ("A", "B", "C", "D")]
+    rows: list[dict[str, Any]] = []
+    for n, folder in enumerate(folders):
+        rows += [listed(f"見積書_{i}.xlsx.x7kq2p", n * 3 + i * 0.1, ENCRYPTOR, folder)
+                 for i in range(5)]  # fmt: skip
+        rows.append(listed("#RESTORE-NOW#.txt", n * 3 + 1, ENCRYPTOR, folder))
+        rows.append(old("readme.txt", "CORP\\suzuki") | {"file.path": f"{folder}\\readme.txt"})
+    rows.append(listed("メモ.txt", 5, "CORP\\sato", folders[0]))  # a colleague's save
+    imp = impact.analyse(make_ctx(tmp_path, rows))
+    assert imp.note_names == ["#RESTORE-NOW#.TXT"] and len(imp.notes) == 4
+    assert len(imp.encrypted) == 20
+    assert imp.basis["share"]["basis"] == "renamed to .x7kq2p"
+
+
+def test_one_folder_of_renamed_files_is_no_encryption(tmp_path: Path) -> None:
+    # someone keeps copies as .xlsx.orig next to a text file in one folder: not a burst
+    rows = [listed(f"見積書_{i}.xlsx.orig", i, "CORP\\suzuki") for i in range(30)]
+    rows.append(listed("変更点.txt", 5, "CORP\\suzuki"))
+    imp = impact.analyse(make_ctx(tmp_path, rows))
+    assert (imp.notes, imp.encrypted) == ([], [])

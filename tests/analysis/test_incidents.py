@@ -104,3 +104,26 @@ def test_other_techniques_and_hosts_stay_apart() -> None:
         ("T1059.001", ("dc01",)), ("T1059.001", ("pc02",)), ("T1070.001", ("dc01",)),
     ]  # fmt: skip
     assert [i.id for i in found] == ["I1", "I2", "I3"]
+
+
+SPRAY = _rule(5, "Password Spraying (Many Accounts From One Source)", "high",
+              ["attack.credential-access", "attack.t1110.003"])  # fmt: skip
+
+
+def _spray(host: str, code: str, outcome: str) -> sigma.Detection:
+    tried = [
+        _event(i, T0 + timedelta(seconds=10 * i), host, **{
+            "event.code": code, "event.outcome": outcome, "user.name": f"user{i}",
+            "source.ip": "203.0.113.57"})
+        for i in range(1, 8)
+    ]  # fmt: skip
+    return sigma.Detection(SPRAY, tried[-1], related=tried)
+
+
+def test_failed_sign_ins_say_where_guesses_landed_not_who_fell() -> None:
+    # the DC checked the passwords (4776 failures): listed, but no verdict on the DC
+    (checked,) = _build([_spray("dc01", "4776", "failure")])
+    assert checked.technique == "T1110.003" and checked.weighed is False
+    # 4648 explicit credentials for many accounts: this host is the one spraying
+    (spraying,) = _build([_spray("pc-tky-0101", "4648", "success")])
+    assert spraying.weighed is True

@@ -34,6 +34,7 @@ from ashiato.analysis.indicators import (
     RANSOM_DETECTION,
     RANSOM_NOTE,
     is_client,
+    is_internal,
     never_a_host,
     py,
 )
@@ -196,7 +197,10 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     )
     mask = audit["file.access_mask"].fill_null(0)
     writes = audit.filter((mask & 0x10006) != 0)
-    notes = writes.filter(writes["file.name"].re_search(RANSOM_NOTE))
+    is_note = writes["file.name"].re_search(RANSOM_NOTE)
+    if imp.note_names:  # names learned from a listing (impact._learned_notes) count too
+        is_note = is_note | writes["file.name"].upper().isin(imp.note_names)
+    notes = writes.filter(is_note)
     rows = ctx.rows(ctx.select(notes).order_by(EVENT_ORDER), limit=200000)
     # the encryptor creates each note; users who open one later (even read-write, as an
     # image viewer or editor does) are not its author: credit only the first writer
@@ -207,9 +211,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     kind_rows = [("share_note_writes", r) for r in first_write.values()]
     if imp.window is not None:
         lo, hi = imp.window[0] - timedelta(minutes=10), imp.window[1] + timedelta(minutes=10)
-        inwin = writes.filter(
-            writes["@timestamp"].between(lo, hi) & ~writes["file.name"].re_search(RANSOM_NOTE)
-        )
+        inwin = writes.filter(writes["@timestamp"].between(lo, hi) & ~is_note)
         agg = inwin.group_by(["source.ip", "winlog.logon.id", "host.name"]).aggregate(
             n=inwin.count(),
             first=inwin["@timestamp"].min(),
@@ -452,9 +454,15 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
 def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
     """Remote execution compromises the target, and its source (the operator sits there);
     an RDP session or an unusual pair is a medium or weak signal on the target."""
+    terminal_servers = _session_hosts(edges)
     for e in edges:
         if known.covers_edge(e):
             e.why += "; declared known administration"
+            continue
+        if e.technique == "rdp" and e.target in terminal_servers and _inside(e):
+            # its users' sessions are its job; one from an infected host still counts
+            # (propagate), and one from outside is never ordinary
+            e.why += "; an ordinary session on a server many users work on (not weighed)"
             continue
         row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
         when = _time(e.first)
@@ -513,6 +521,29 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
 
 def _ref(row: dict[str, Any]) -> str:
     return f"{row.get('evidence_id')}:{row.get('record')}"
+
+
+SESSION_HOST_USERS = 3  # distinct machines and accounts: people work there, not one admin
+
+
+def _inside(e: Any) -> bool:
+    return bool(e.source_ip) and is_internal(e.source_ip) and e.source != "unknown source"
+
+
+def _session_hosts(edges: list[Any]) -> set[str]:
+    """Hosts that several internal machines open RDP sessions on, as several accounts: a
+    terminal server (RDS), where a session is ordinary use, not a move."""
+    sources: dict[str, set[str]] = defaultdict(set)
+    accounts: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        if e.technique == "rdp" and e.execution and _inside(e):
+            sources[e.target].add(e.source)
+            accounts[e.target].add(str(e.account or "").lower())
+    return {
+        t
+        for t, srcs in sources.items()
+        if len(srcs) >= SESSION_HOST_USERS and len(accounts[t]) >= SESSION_HOST_USERS
+    }
 
 
 def _is_ip(s: str) -> bool:

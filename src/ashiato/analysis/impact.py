@@ -1,7 +1,8 @@
 """Impact: ransom notes, encrypted files, the encryption window, shares and owners.
 
 Notes are recognised by name (indicators.RANSOM_NOTE) wherever a file name is logged:
-file listings, $MFT, 5145/4663 on the file server, Sysmon 11, AV rows. The folders that
+file listings, $MFT, 5145/4663 on the file server, Sysmon 11, AV rows; when no name is
+known, a listing's burst names them (_learned_notes). The folders that
 hold notes and the times the notes were written give the encryption window; within
 those folders, files last written inside the window are the encrypted ones (this holds
 for CryptoWall 3, which keeps names, as well as for renaming families). Anywhere, a known
@@ -81,6 +82,9 @@ def analyse(ctx: Context) -> Impact:
     notes = ctx.rows(ctx.select(note_q).order_by(EVENT_ORDER))
     imp = Impact()
     listed = [n for n in notes if n["event.dataset"] in LISTINGS]
+    if not notes:
+        # a family whose note name no list knows: the burst it leaves in a listing says it
+        listed = notes = _learned_notes(ctx)
     # a listing is the inventory; audit events repeat the same note many times
     chosen = listed or notes
     imp.source = "file listing" if listed else ("audit events" if notes else "none")
@@ -115,6 +119,52 @@ def analyse(ctx: Context) -> Impact:
     return imp
 
 
+# A note is a message: the same small text/page/picture dropped in every folder it hit
+NOTE_EXTENSIONS = frozenset("txt html htm hta rtf url bmp png jpg".split())
+MIN_BURST_FOLDERS = 3  # one person renaming files to an odd extension does it in one folder
+_APPENDED = (
+    r"(?i)\.(" + "|".join(sorted(COMMON_EXTENSIONS)) + r")\.[a-z0-9]{2,16}$"
+)  # built from our own list, never from log values
+
+
+def _learned_notes(ctx: Context) -> list[dict[str, Any]]:
+    """Notes by shape when no name matched: in a file listing, one uncommon extension
+    appended over ordinary ones (``report.pdf.qhxnlihrg``) across several folders, and a
+    file of the same note-like name written into most of those folders in the same span.
+    """
+    t = ctx.events
+    listed = t.filter(t["event.dataset"].isin(list(LISTINGS)) & t["file.name"].notnull())
+    appended = ctx.rows(ctx.select(listed.filter(listed["file.name"].re_search(_APPENDED))))
+    by_ext: dict[str, list[dict[str, Any]]] = {}
+    for r in appended:
+        ext = _ext(str(r["file.name"]))
+        if ext not in COMMON_EXTENSIONS:
+            by_ext.setdefault(ext, []).append(r)
+    best: list[dict[str, Any]] = []
+    for rows in by_ext.values():
+        if len({r.get("file.directory") for r in rows}) > len(
+            {r.get("file.directory") for r in best}
+        ):
+            best = rows
+    dirs = {str(r["file.directory"]) for r in best if r.get("file.directory")}
+    times = [x for x in map(_time, best) if x is not None]
+    if len(dirs) < MIN_BURST_FOLDERS or not times:
+        return []
+    lo, hi = min(times) - MARGIN, max(times) + MARGIN
+    when = listed["file.mtime"].fill_null(listed["file.created"])
+    q = listed.filter(listed["file.directory"].isin(sorted(dirs)) & when.between(lo, hi))
+    rows = [
+        r
+        for r in ctx.rows(ctx.select(q).order_by(EVENT_ORDER))
+        if _ext(str(r["file.name"])) in NOTE_EXTENSIONS
+    ]
+    spread: dict[str, set[str]] = {}
+    for r in rows:
+        spread.setdefault(str(r["file.name"]).lower(), set()).add(str(r["file.directory"]))
+    names = {n for n, d in spread.items() if len(d) >= max(MIN_BURST_FOLDERS, len(dirs) / 2)}
+    return [r for r in rows if str(r["file.name"]).lower() in names]
+
+
 def _key(r: dict[str, Any]) -> str:
     path = str(r.get("file.path") or r.get("file.name") or "").lower().replace("/", "\\")
     host = r.get("host.name") or ""
@@ -126,6 +176,9 @@ def _encrypted(ctx: Context, imp: Impact, have_listing: bool) -> list[dict[str, 
     datasets = list(LISTINGS) if have_listing else ["windows.security", "windows.sysmon"]
     files = t.filter(t["event.dataset"].isin(datasets) & t["file.name"].notnull())
     files = files.filter(~files["file.name"].re_search(RANSOM_NOTE))
+    learned = sorted({str(n["file.name"]).upper() for n in imp.notes})
+    if learned:
+        files = files.filter(~files["file.name"].upper().isin(learned))
     conds = [files["file.name"].re_search(RANSOM_EXTENSION)]
     note_dirs = sorted({str(n["file.directory"]) for n in imp.notes if n.get("file.directory")})
     if imp.window is not None and note_dirs:

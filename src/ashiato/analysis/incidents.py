@@ -342,8 +342,14 @@ def _incident(g: _Group) -> Incident:
         key_values=_values(items),
         rules=titles[:10],
         evidence=evidence(refs, limit=5),
-        weighed=not all(_file_mark(i.event) for i in items),
+        weighed=not (all(_file_mark(i.event) for i in items) or all(map(_attempt, rows))),
     )
+
+
+def _attempt(e: dict[str, Any]) -> bool:
+    """A failed sign-in logged here: the host was tried (or, a DC, checked the password),
+    which says nothing of whether it fell; the entry analysis weighs the logon after."""
+    return e.get("event.outcome") == "failure"
 
 
 def _file_mark(e: dict[str, Any]) -> bool:

@@ -25,6 +25,8 @@ RANSOM_NOTE = (
     r"|your_files_are_encrypted\.html?|@please_read_me@\.txt|!please read me!\.txt"
     r"|restore-my-files\.txt|conti_readme\.txt|r3adm3\.txt|decrypt-files\.txt"
     r"|akira_readme\.txt|!!!read_me_medusa!!!\.txt|[a-z0-9]{9}\.readme\.txt"
+    r"|!_karakurt_read_me_!\.txt|!_\^_readme_notes_ragnar_\^_!\.txt"
+    r"|(diablo6|ykcol|asasin)-[^\\/]+\.htm|desktoposiris\.htm|readme\.hta"
     r")$"
 )
 

@@ -33,7 +33,7 @@ TEXT = {
         "no": "no",
         "none": "None.",
         "low_hidden": "low/informational incidents not shown",
-        "not_weighed": "marks where files were hit; not weighed in the verdicts",
+        "not_weighed": "marks where files were hit or sign-ins failed; not weighed in the verdicts",
         "why_not_others": "Why not the others",
         "cannot_exclude": "Cannot be excluded (their logs begin after the first malicious time)",
         "encrypting_hosts": "Clients that wrote the encrypted files",
@@ -60,7 +60,8 @@ TEXT = {
         "no": "なし",
         "none": "なし。",
         "low_hidden": "件の低/情報レベルのインシデントは非表示",
-        "not_weighed": "ファイルの被害箇所を示すもので、判定には使っていません",
+        "not_weighed": "ファイルの被害箇所やサインイン失敗の場所を示すもので、"
+        "判定には使っていません",
         "why_not_others": "他のホストが最初ではない理由",
         "cannot_exclude": "除外できないホスト（ログの開始が最初の不審な活動より後）",
         "encrypting_hosts": "暗号化されたファイルを書き込んだクライアント",

@@ -32,6 +32,7 @@ KEEP = (
     "@timestamp",
     "event.dataset",
     "event.code",
+    "event.outcome",  # failed sign-ins are attempts, not acts (incidents)
     "host.name",
     "host.hostname",
     "host.ip",
