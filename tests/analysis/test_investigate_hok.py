@@ -133,7 +133,7 @@ def test_techniques_in_incidents(result) -> None:  # type: ignore[no-untyped-def
 def test_lateral_edge_from_the_entry_host(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     _needs_hosts(truth)
-    edges = found.get("lateral") or []
+    edges = found.get("lateral_movement") or []  # docs/findings.md
     for edge in truth["intrusion"]["lateral"]:
         assert any(edge["source"] in _strings(e).lower() and edge["target"]
                    in _strings(e).lower() for e in edges), (edge, edges)

@@ -456,6 +456,11 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
         if known.covers_edge(e):
             e.why += "; declared known administration"
             continue
+        if _routine_rdp(e):
+            # a terminal server's users: listed, but no sign (propagate still follows it
+            # when the source is itself infected)
+            e.why += "; the same account from the same machine on several days: everyday use"
+            continue
         row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
         when = _time(e.first)
         tgt = views.setdefault(e.target, HostView(e.target))
@@ -476,6 +481,17 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
             )
         else:
             tgt.signals.append(Signal("lateral_unusual", when, f"{src_label}{who}: {e.why}", row))
+
+
+def _routine_rdp(e: Any) -> bool:
+    """Remote desktop from an inside machine by one account on more than one day, with no
+    code run in the sessions beyond the desktop itself: someone working on a terminal
+    server. An intruder's session is the odd one out (one evening, a new machine name)."""
+    if e.technique != "rdp" or not e.first or not e.last or e.source == "unknown source":
+        return False
+    if _is_ip(e.source) and not is_client(e.source):
+        return False  # from outside, or from an address no inside machine is known by
+    return bool(e.account) and str(e.first)[:10] != str(e.last)[:10]
 
 
 def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:

@@ -494,7 +494,9 @@ def _mark_hosts(findings: Findings) -> None:
     srv = findings.servers
     for h in srv.get("hypervisors", []):
         if h["encrypted"]:
-            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", None))
+            # the first step of its chain (SSH enabled, a VM powered off) is when it fell
+            first = min((e["time"] for e in h.get("evidence", []) if e.get("time")), default=None)
+            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", first))
     for n in srv.get("nas", []):
         if n["ransom_files"]:
             what = f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware names"
