@@ -16,7 +16,9 @@ of these inside the window, whatever its volume.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -428,6 +430,8 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
         strength = _SEVERITY_STRENGTH.get(inc.severity)
         if strength is None or not inc.weighed or known.covers_incident(inc):
             continue
+        if _guessed_at(inc):
+            continue  # the host was attacked, not taken: the entry analysis weighs it
         what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
         key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
         times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
@@ -449,17 +453,35 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
             )  # fmt: skip
 
 
-def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
+_FAILED_SIGN_IN = re.compile(r"\| (4625|4771|4776)\b")
+
+
+def _guessed_at(inc: Any) -> bool:
+    """Password guessing seen where the guesses landed (4625/4771/4776 failures logged by
+    the server or DC that refused them): it says the host was attacked, not that it fell.
+    Spraying *from* a host (4648 there) is another matter and stays a sign."""
+    tech = str(inc.technique or "")
+    rows = [str(e.summary) for e in inc.evidence]
+    return tech.startswith("T1110") and bool(rows) and all(_FAILED_SIGN_IN.search(r) for r in rows)
+
+
+def add_lateral(
+    views: dict[str, HostView], edges: list[Any], known: Any, tunnels: Collection[str] = ()
+) -> None:
     """Remote execution compromises the target, and its source (the operator sits there);
-    an RDP session or an unusual pair is a medium or weak signal on the target."""
+    an RDP session or an unusual pair is a medium or weak signal on the target. ``tunnels``:
+    VPN tunnel addresses, whose sessions come from outside and are never routine."""
+    desk: dict[str, set[str]] = defaultdict(set)  # target -> accounts on its desktop
+    for e in edges:
+        if e.technique == "rdp" and e.account and e.source_ip not in tunnels:
+            desk[e.target].add(e.account)
     for e in edges:
         if known.covers_edge(e):
             e.why += "; declared known administration"
             continue
-        if _routine_rdp(e):
-            # a terminal server's users: listed, but no sign (propagate still follows it
-            # when the source is itself infected)
-            e.why += "; the same account from the same machine on several days: everyday use"
+        if e.source_ip not in tunnels and (why := _routine_rdp(e, len(desk[e.target]))):
+            # listed, but no sign (propagate still follows it when the source is infected)
+            e.why += f"; {why}"
             continue
         row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
         when = _time(e.first)
@@ -483,15 +505,24 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
             tgt.signals.append(Signal("lateral_unusual", when, f"{src_label}{who}: {e.why}", row))
 
 
-def _routine_rdp(e: Any) -> bool:
-    """Remote desktop from an inside machine by one account on more than one day, with no
-    code run in the sessions beyond the desktop itself: someone working on a terminal
-    server. An intruder's session is the odd one out (one evening, a new machine name)."""
-    if e.technique != "rdp" or not e.first or not e.last or e.source == "unknown source":
-        return False
-    if _is_ip(e.source) and not is_client(e.source):
-        return False  # from outside, or from an address no inside machine is known by
-    return bool(e.account) and str(e.first)[:10] != str(e.last)[:10]
+TERMINAL_SERVER_USERS = 5  # accounts on one host's desktop: a terminal server
+
+
+def _routine_rdp(e: Any, users: int) -> str | None:
+    """Remote desktop from an inside machine, with no code run in the sessions beyond the
+    desktop itself, by one account on several days or onto a terminal server many accounts
+    use: everyday work. An intruder's session is the odd one out (from the VPN, a new
+    machine name, code run from it); None when the edge is not routine."""
+    if e.technique != "rdp" or not e.account or not e.first or e.source == "unknown source":
+        return None
+    ip = e.source_ip or (e.source if _is_ip(e.source) else None)
+    if ip and not is_client(ip):
+        return None  # from outside, or from an address no inside machine is known by
+    if users >= TERMINAL_SERVER_USERS:
+        return f"a terminal server ({users} accounts use its desktop): everyday use"
+    if e.last and str(e.first)[:10] != str(e.last)[:10]:
+        return "the same account from the same machine on several days: everyday use"
+    return None
 
 
 def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:

@@ -313,14 +313,15 @@ def vpn_flows(
         t["source.ip"].isin(sorted(pool.by_ip))
         & t["destination.ip"].isin(sorted(ips))
         & t["destination.port"].isin(list(REMOTE_PORTS))
-        & t["@timestamp"].between(lo, hi)
+        # a firewall logs a session when it closes, hours after the desktop opened
+        & (t["@timestamp"] >= lo)
         & ibis.coalesce(t["observer.type"] != "vpn", True)
     )
     out: list[tuple[str, dict[str, Any]]] = []
     signed: set[int] = set()
-    for r in select_rows(ctx, q, limit=50):
+    for r in select_rows(ctx, q, limit=200):
         s = pool.at(r.get("source.ip"), r["@timestamp"])
-        if s is None:
+        if s is None or s.start > hi:
             continue
         if id(s) not in signed:
             signed.add(id(s))
