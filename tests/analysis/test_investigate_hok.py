@@ -1,7 +1,7 @@
 """`ashiato investigate` on the operator-driven lab scenarios, checked against their truth.
 
-Parts that need issue 11's incidents/lateral/verdict work (and issue 16's remote-access and
-accounts work) are marked xfail(strict=False) until it is merged; they say which.
+Parts still waiting for other work (issue 11's impact without host signals; issue 16's
+address of a server no log names) are marked xfail(strict=False); they say which.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from ashiato.analysis.pipeline import investigate
 from ashiato.case import Case
 from ashiato.ingest import Options, ingest
 
-NEEDS_11 = pytest.mark.xfail(strict=False, reason="needs issue 11 incidents (merging)")
-NEEDS_16 = pytest.mark.xfail(strict=False, reason="needs issue 16 remote access (merging)")
+# the default-logging variant names no log that ties the file server to its address
+NEEDS_16 = pytest.mark.xfail(strict=False, reason="needs issue 16 server addresses (merging)")
 # Impact read from the share listing alone (a new extension on hundreds of files, an unknown
 # note name, one owner): "incident.detected whenever impact is plain", issue 11 item 4.
 NEEDS_11_IMPACT = pytest.mark.xfail(
@@ -108,7 +108,6 @@ def test_patient_zero_is_the_first_compromised_host(result) -> None:  # type: ig
     assert found["patient_zero"]["host"] == truth["patient_zero"]["host"]
 
 
-@NEEDS_11
 def test_compromised_hosts_are_infected(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     _needs_hosts(truth)
@@ -116,7 +115,6 @@ def test_compromised_hosts_are_infected(result) -> None:  # type: ignore[no-unty
     assert _names(found, "infected") == expected
 
 
-@NEEDS_11
 def test_techniques_in_incidents(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     _needs_hosts(truth)
@@ -128,17 +126,15 @@ def test_techniques_in_incidents(result) -> None:  # type: ignore[no-untyped-def
         assert tid in got or tid.split(".")[0] in got, (tid, sorted(got))
 
 
-@NEEDS_11
 def test_lateral_edge_from_the_entry_host(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     _needs_hosts(truth)
-    edges = found.get("lateral_movement") or []
+    edges = found.get("lateral_movement") or []  # docs/findings.md
     for edge in truth["intrusion"]["lateral"]:
         assert any(edge["source"] in _strings(e).lower() and edge["target"]
                    in _strings(e).lower() for e in edges), (edge, edges)
 
 
-@NEEDS_16
 def test_entry_account_and_source(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     entry = truth["intrusion"]["entry"]
@@ -157,7 +153,6 @@ def test_without_host_logs_says_what_to_collect(result) -> None:  # type: ignore
     assert truth["patient_zero"]["host"] in _strings(found["next_steps"]).lower()
 
 
-@NEEDS_16
 def test_every_account_the_intruder_used(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     text = _strings(found.get("accounts"))
@@ -177,7 +172,6 @@ def test_exfiltration_destination_and_bytes(result) -> None:  # type: ignore[no-
     assert got and max(int(b) for b in got) >= ex["bytes"] * 0.99
 
 
-@NEEDS_16
 def test_encrypted_datastores_and_new_domain_admin(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     if truth["scenario"] != "vpn-intrusion":

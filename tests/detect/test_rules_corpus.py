@@ -82,6 +82,9 @@ POSITIVE = [
      "Credential Dumping in a PowerShell Script Block"),
     (f"{DBC}/wmi-event-filter-persistance.evtx",
      "WMI Permanent Subscription Runs a Command or Script"),
+    (f"{EAS}/Defense Evasion/DE_Fake_ComputerAccount_4720.evtx", "User Account Created"),
+    (f"{EAS}/Persistence/Network_Service_Guest_added_to_admins_4732.evtx",
+     "Account Added to a Privileged Group"),
 ]  # fmt: skip
 
 # ordinary machines: developer PCs, a domain controller being promoted, Office crashes

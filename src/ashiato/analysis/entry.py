@@ -46,6 +46,7 @@ BRUTE_FAILURES = 5  # failures for one account before its success
 SPRAY_ACCOUNTS = 5  # distinct accounts failed from one source
 ATTEMPT_WINDOW = timedelta(hours=24)
 OFFICE_HOURS = (7, 20)  # local hours [start, end) on weekdays
+LOGIN_TO_TUNNEL = timedelta(minutes=5)  # a success line and its tunnel: the same sign-in
 MIN_ENTRY_SCORE = 2  # a night-time sign-in alone is someone working late, not the way in
 
 
@@ -98,7 +99,7 @@ def analyse(ctx: Context) -> Entry:
     vrows = vpn_rows(ctx)
     sess = sessions(ctx, vrows)
     pool = Pool(sess)
-    logins = [r for r in vrows if r.get("event.action") == "vpn-login"]
+    logins = vpn_logins(vrows)
     home = home_country(ctx.tz, sess)
     sig: list[Signal] = []
     sig += attempts(logins + windows_logins(ctx))
@@ -124,6 +125,26 @@ def analyse(ctx: Context) -> Entry:
     sig.sort(key=lambda s: s.time)
     out_rdp = [{k: v for k, v in r.items() if k != "_row"} for r in rdp]
     return Entry(sess, sig, out_rdp, _entry(sess, sig, rdp))
+
+
+def vpn_logins(vrows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The VPN sign-ins, a tunnel coming up counted as the success where the gateway writes
+    no success line of its own (FortiGate SSL-VPN logs only failures and ``tunnel-up``)."""
+    logins = [r for r in vrows if r.get("event.action") == "vpn-login"]
+    wins = [r for r in logins if r.get("event.outcome") == "success"]
+    for r in vrows:
+        if r.get("event.action") != "vpn-session-start" or not user_of(r):
+            continue
+        t = r["@timestamp"]
+        if any(
+            user_of(w) == user_of(r)
+            and w.get("source.ip") == r.get("source.ip")
+            and abs(w["@timestamp"] - t) <= LOGIN_TO_TUNNEL
+            for w in wins
+        ):
+            continue  # the gateway's own success line says it already
+        logins.append({**r, "event.outcome": "success"})
+    return logins
 
 
 def home_country(tz: str, sess: list[VpnSession]) -> str | None:
@@ -175,8 +196,9 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
         after = [
             w
             for w in wins
+            # the account that let the spray in has no failure of its own: any success from
+            # the spraying address counts
             if w.get("source.ip") == src
-            and user_of(w) in accounts
             and rs[0]["@timestamp"] <= w["@timestamp"] <= last + ATTEMPT_WINDOW
         ]
         hit = after[0] if after else None

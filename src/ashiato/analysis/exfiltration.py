@@ -132,6 +132,66 @@ def egress(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     return out
 
 
+def site_of(dest: str) -> str:
+    """The service a destination belongs to (``gfs270n121.userstorage.mega.co.nz`` ->
+    ``mega.co.nz``): one upload spreads over many of a service's hosts."""
+    m = _SERVICE.search(dest)
+    return m.group(2).lower() if m else dest.lower()
+
+
+def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
+    """Bytes sent per internal source and outside service over the case (largest first).
+
+    Summed over every session and host name of the service, but not across log sources: a
+    firewall and a proxy that both saw the upload count it once (the larger of the two)."""
+    t = ctx.events
+    q = t.filter(
+        t["source.bytes"].notnull()
+        & (t["source.bytes"] > 0)
+        & t["source.ip"].notnull()
+        & _dest(t).notnull()
+        & ibis.coalesce(t["observer.type"] != "vpn", True)
+    ).mutate(_dest=_dest(t))
+    agg = q.group_by(["source.ip", "_dest", "event.dataset"]).aggregate(
+        bytes=q["source.bytes"].sum(),
+        n=q.count(),
+        first=q["@timestamp"].min(),
+        last=q["@timestamp"].max(),
+    )
+    per: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in ctx.rows(agg, limit=20000):
+        src, dest = r["source.ip"], str(r["_dest"])
+        if not is_internal(src) or is_internal(dest):
+            continue
+        key = (src, site_of(dest), r["event.dataset"] or "")
+        cur = per.setdefault(key, {"bytes": 0, "n": 0, "first": r["first"], "last": r["last"]})
+        cur["bytes"] += int(r["bytes"])
+        cur["n"] += int(r["n"])
+        cur["first"], cur["last"] = min(cur["first"], r["first"]), max(cur["last"], r["last"])
+    best: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for (src, site, ds), v in per.items():
+        if (src, site) not in best or v["bytes"] > best[(src, site)][1]["bytes"]:
+            best[(src, site)] = (ds, v)
+    out: list[dict[str, Any]] = []
+    for (src, site), (ds, v) in best.items():
+        res = ident.at(src, v["first"])
+        out.append(
+            {
+                "host": res.host,
+                "source_ip": src,
+                "destination": site,
+                "bytes": v["bytes"],
+                "connections": v["n"],
+                "first": iso(v["first"]),
+                "last": iso(v["last"]),
+                "dataset": ds,
+                "service": bool(_SERVICE.search(site)),
+            }
+        )
+    out.sort(key=lambda e: (-e["bytes"], e["source_ip"], e["destination"]))
+    return out
+
+
 def services(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     """Traffic to cloud storage and transfer services, per source and service."""
     t = ctx.events
@@ -225,11 +285,17 @@ def _big_archives(ctx: Context) -> list[dict[str, Any]]:
 def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     src = byte_sources(ctx)
     eg = egress(ctx, ident)
+    tot = totals(ctx, ident)
     svc = services(ctx, ident)
     found, staged, procs = tools(ctx)
     large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
     reasons: list[str] = []
+    for e in [e for e in tot if e["service"] and e["bytes"] >= LARGE_UPLOAD][:3]:
+        reasons.append(
+            f"{e['host'] or e['source_ip']} sent {_size(e['bytes'])} in all to "
+            f"{e['destination']} over {e['connections']} session(s) ({e['first']} – {e['last']})"
+        )
     for e in large[:5]:
         reasons.append(
             f"{e['host'] or e['source_ip']} sent {_size(e['bytes'])} to "
@@ -264,6 +330,7 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
         "reasons": reasons,
         "settle": _settle(verdict, src, procs, found, large, svc),
         "egress": eg[:30],
+        "totals": tot[:30],
         "services": svc[:50],
         "tools": [{k: v for k, v in f.items() if k != "row"} for f in found[:30]],
         "staging": [{k: v for k, v in f.items() if k != "row"} for f in staged[:30]],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,6 @@ from ashiato.analysis.indicators import (
     RANSOM_DETECTION,
     RANSOM_NOTE,
     is_client,
-    is_internal,
     never_a_host,
     py,
 )
@@ -451,18 +451,23 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
             )  # fmt: skip
 
 
-def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
+def add_lateral(
+    views: dict[str, HostView], edges: list[Any], known: Any, tunnels: Collection[str] = ()
+) -> None:
     """Remote execution compromises the target, and its source (the operator sits there);
-    an RDP session or an unusual pair is a medium or weak signal on the target."""
-    terminal_servers = _session_hosts(edges)
+    an RDP session or an unusual pair is a medium or weak signal on the target. ``tunnels``:
+    VPN tunnel addresses, whose sessions come from outside and are never routine."""
+    desk: dict[str, set[str]] = defaultdict(set)  # target -> accounts on its desktop
+    for e in edges:
+        if e.technique == "rdp" and e.account and e.source_ip not in tunnels:
+            desk[e.target].add(e.account)
     for e in edges:
         if known.covers_edge(e):
             e.why += "; declared known administration"
             continue
-        if e.technique == "rdp" and e.target in terminal_servers and _inside(e):
-            # its users' sessions are its job; one from an infected host still counts
-            # (propagate), and one from outside is never ordinary
-            e.why += "; an ordinary session on a server many users work on (not weighed)"
+        if e.source_ip not in tunnels and (why := _routine_rdp(e, len(desk[e.target]))):
+            # listed, but no sign (propagate still follows it when the source is infected)
+            e.why += f"; {why}"
             continue
         row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
         when = _time(e.first)
@@ -484,6 +489,26 @@ def add_lateral(views: dict[str, HostView], edges: list[Any], known: Any) -> Non
             )
         else:
             tgt.signals.append(Signal("lateral_unusual", when, f"{src_label}{who}: {e.why}", row))
+
+
+TERMINAL_SERVER_USERS = 5  # accounts on one host's desktop: a terminal server
+
+
+def _routine_rdp(e: Any, users: int) -> str | None:
+    """Remote desktop from an inside machine, with no code run in the sessions beyond the
+    desktop itself, by one account on several days or onto a terminal server many accounts
+    use: everyday work. An intruder's session is the odd one out (from the VPN, a new
+    machine name, code run from it); None when the edge is not routine."""
+    if e.technique != "rdp" or not e.account or not e.first or e.source == "unknown source":
+        return None
+    ip = e.source_ip or (e.source if _is_ip(e.source) else None)
+    if ip and not is_client(ip):
+        return None  # from outside, or from an address no inside machine is known by
+    if users >= TERMINAL_SERVER_USERS:
+        return f"a terminal server ({users} accounts use its desktop): everyday use"
+    if e.last and str(e.first)[:10] != str(e.last)[:10]:
+        return "the same account from the same machine on several days: everyday use"
+    return None
 
 
 def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
@@ -521,29 +546,6 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
 
 def _ref(row: dict[str, Any]) -> str:
     return f"{row.get('evidence_id')}:{row.get('record')}"
-
-
-SESSION_HOST_USERS = 3  # distinct machines and accounts: people work there, not one admin
-
-
-def _inside(e: Any) -> bool:
-    return bool(e.source_ip) and is_internal(e.source_ip) and e.source != "unknown source"
-
-
-def _session_hosts(edges: list[Any]) -> set[str]:
-    """Hosts that several internal machines open RDP sessions on, as several accounts: a
-    terminal server (RDS), where a session is ordinary use, not a move."""
-    sources: dict[str, set[str]] = defaultdict(set)
-    accounts: dict[str, set[str]] = defaultdict(set)
-    for e in edges:
-        if e.technique == "rdp" and e.execution and _inside(e):
-            sources[e.target].add(e.source)
-            accounts[e.target].add(str(e.account or "").lower())
-    return {
-        t
-        for t, srcs in sources.items()
-        if len(srcs) >= SESSION_HOST_USERS and len(accounts[t]) >= SESSION_HOST_USERS
-    }
 
 
 def _is_ip(s: str) -> bool:

@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import ibis
 import orjson
 
 from ashiato.analysis.context import EVENT_COLUMNS, Context, evidence
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
+from ashiato.analysis.servers import evidence_names
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import LateralEdge
@@ -51,6 +53,7 @@ ATTACK = {
     "logon": "T1078",
     "smb": "T1021.002",
     "rpc": "T1021",
+    "ssh": "T1021.004",
 }
 EXECUTING = {"psexec", "service", "task", "wmi", "dcom", "winrm"}
 TIE = timedelta(seconds=10)  # a process event without a session ties to a logon this close
@@ -114,6 +117,7 @@ def analyse(ctx: Context, ident: Identity) -> list[LateralEdge]:
     moves = _moves(rows)
     moves += _network_moves(ctx)
     moves += _rpc_moves(ctx)
+    moves += _server_moves(ctx)
     return _edges(moves, ident, _domain_controllers(ctx))
 
 
@@ -465,6 +469,34 @@ def _rpc_moves(ctx: Context) -> list[Move]:
     return out
 
 
+def _server_moves(ctx: Context) -> list[Move]:
+    """Sign-ins to a hypervisor or NAS from an inside address (ESXi sshd/hostd, NAS
+    connection logs): the way to the datastores, which no Windows log shows."""
+    t = ctx.events
+    q = t.filter(
+        t["observer.type"].isin(["hypervisor", "nas"])
+        & (t["event.action"] == "login")
+        & ibis.coalesce(t["event.outcome"] != "failure", True)
+        & t["source.ip"].notnull()
+    )
+    cols = [c for c in EVENT_COLUMNS if c in t.columns]
+    rows = ctx.rows(q.select(*cols).order_by(EVENT_ORDER), limit=LIMIT)
+    names = evidence_names(ctx, {r["evidence_id"] for r in rows if not r.get("host.name")})
+    out = []
+    for r in rows:
+        host = r.get("host.name") or r.get("observer.name") or names.get(r["evidence_id"])
+        ip = _ip(r.get("source.ip"))
+        if not host or not ip or not is_internal(ip):
+            continue
+        text = f"{r.get('event.provider') or ''} {r.get('message') or ''}"
+        tech = "ssh" if re.search(r"(?i)\bssh", text) else "logon"
+        note = f"{r.get('event.dataset')} sign-in"
+        target = host_key(str(host)) or str(host)
+        user = _user(r.get("user.name"))
+        out.append(Move(target, tech, r["@timestamp"], r, ip, account=user, note=note))
+    return out
+
+
 def _network_moves(ctx: Context) -> list[Move]:
     """Flows between internal hosts on remote-administration ports (firewall, Zeek)."""
     t = ctx.events
@@ -569,6 +601,7 @@ _LABEL = {
     "dcom": "DCOM remote execution", "winrm": "PowerShell remoting (WinRM)",
     "rdp": "an RDP session", "admin_share": "writes to an administrative share",
     "logon": "a network logon", "smb": "SMB traffic", "rpc": "RPC traffic",
+    "ssh": "an SSH session",
 }  # fmt: skip
 _PAIR_ONLY = ("logon", "wmi", "winrm", "smb", "rpc")
 
@@ -588,6 +621,8 @@ def _why(tech: str, execution: bool, ms: list[Move], inbound: set[str], src: str
         return f"an RDP connection reached the target{where}{tail}"
     if execution:
         return f"{label} was followed by execution in the same session{where}{tail}"
+    if tech == "ssh":  # a shell on a server: rare enough to show every time
+        return f"{label} was opened on the target{where}{tail}"
     if tech == "admin_share":
         return f"{label}: a file was placed on the target's system share{where}{tail}"
     if tech in ("wmi", "winrm") and any(m.row.get("event.code") == "4648" for m in ms):

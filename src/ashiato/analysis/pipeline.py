@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ashiato import engines
-from ashiato.analysis import clock_skew, identity, impact, iocs, known_admin, lateral, network
+from ashiato.analysis import (
+    clock_skew,
+    identity,
+    impact,
+    iocs,
+    known_admin,
+    lateral,
+    network,
+    remote_access,
+)
 from ashiato.analysis import coverage as coverage_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import incidents as incidents_mod
@@ -66,7 +75,8 @@ def investigate(
     rules, incidents, edges, known = _detections(ctx, ident, case, sigma)
     views = hosts_mod.collect(ctx, ident, imp, net, by_evidence)
     hosts_mod.add_incidents(views, incidents, known)
-    hosts_mod.add_lateral(views, edges, known)
+    tunnels = {v.tunnel_ip for v in remote_access.sessions(ctx) if v.tunnel_ip}
+    hosts_mod.add_lateral(views, edges, known, tunnels)
     hosts_mod.propagate(views, edges, known)
     cands = hosts_mod.rank(views)
     hosts_mod.first_writer_bonus(cands)
@@ -494,7 +504,9 @@ def _mark_hosts(findings: Findings) -> None:
     srv = findings.servers
     for h in srv.get("hypervisors", []):
         if h["encrypted"]:
-            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", None))
+            # the first step of its chain (SSH enabled, a VM powered off) is when it fell
+            first = min((e["time"] for e in h.get("evidence", []) if e.get("time")), default=None)
+            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", first))
     for n in srv.get("nas", []):
         if n["ransom_files"]:
             what = f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware names"

@@ -297,6 +297,41 @@ def vpn_logons(
     return out
 
 
+REMOTE_PORTS = (3389, 22, 5985, 5986)  # a desktop or a shell on the host
+
+
+def vpn_flows(
+    ctx: Context, ips: list[str], lo: datetime, hi: datetime, sess: list[VpnSession]
+) -> list[tuple[str, dict[str, Any]]]:
+    """For the vector when the host's own logs are missing: firewall or Zeek flows from a
+    VPN tunnel address to the host's address on a remote-desktop or shell port."""
+    pool = Pool(sess)
+    t = ctx.events
+    if not pool.by_ip or not ips or "destination.port" not in t.columns:
+        return []
+    q = t.filter(
+        t["source.ip"].isin(sorted(pool.by_ip))
+        & t["destination.ip"].isin(sorted(ips))
+        & t["destination.port"].isin(list(REMOTE_PORTS))
+        # a firewall logs a session when it closes, hours after the desktop opened
+        & (t["@timestamp"] >= lo)
+        & ibis.coalesce(t["observer.type"] != "vpn", True)
+    )
+    out: list[tuple[str, dict[str, Any]]] = []
+    signed: set[int] = set()
+    for r in select_rows(ctx, q, limit=200):
+        s = pool.at(r.get("source.ip"), r["@timestamp"])
+        if s is None or s.start > hi:
+            continue
+        if id(s) not in signed:
+            signed.add(id(s))
+            where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
+            out.append((f"VPN sign-in of {s.user} from {where}", s.rows[0]))
+        port = r.get("destination.port")
+        out.append((f"connection from the VPN address {s.tunnel_ip} ({s.user}) to port {port}", r))
+    return out
+
+
 def reached(ctx: Context, sess: list[VpnSession], limit: int = 20) -> list[str]:
     """Inside addresses the VPN sessions' tunnel addresses talked to (firewall, Zeek)."""
     tunnels = sorted({s.tunnel_ip for s in sess if s.tunnel_ip})

@@ -43,7 +43,8 @@ POWER_OFF_CMD = (
 )
 # a program from a scratch folder (or named for it) run against the datastores
 ENCRYPT_CMD = (
-    r"(?i)^(\S*/(tmp|scratch|var/tmp|vmfs/volumes/[^/\s]+)/|\./)\S+\s.*(/vmfs/volumes|\.vmdk)"
+    r"(?i)^((nohup|setsid|exec|nice|sh|/bin/sh)\s+)*"  # detached from the SSH session
+    r"(\S*/(tmp|scratch|var/tmp|vmfs/volumes/[^/\s]+)/|\./)\S+\s.*(/vmfs/volumes|\.vmdk)"
     r"|\bencrypt\S*\s.*/vmfs/volumes"
 )
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
@@ -87,7 +88,7 @@ def _named(r: dict[str, Any]) -> bool:
 _GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", ""}
 
 
-def _evidence_names(ctx: Context, ids: set[str]) -> dict[str, str]:
+def evidence_names(ctx: Context, ids: set[str]) -> dict[str, str]:
     """A server's own log copied off it (ESXi /var/log) names no host: use the folder it
     was collected in (``esx01/var/log/hostd.log`` → esx01)."""
     if not ids:
@@ -129,7 +130,7 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     backups: list[dict[str, Any]] = []
     rows = _rows(ctx)
-    names = _evidence_names(ctx, {r["evidence_id"] for r in rows if not _named(r)})
+    names = evidence_names(ctx, {r["evidence_id"] for r in rows if not _named(r)})
     for r in rows:
         if not _named(r):
             r["host.name"] = names.get(r["evidence_id"]) or f"unnamed {_kind(r)}"
@@ -202,7 +203,7 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
     encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off))
     texts = [r["file.path"] for r in vm_hit + notes]
     texts += [str(r.get("process.command_line") or "") for r in runs]
-    datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s]+)/", x)})
+    datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)})
     vms = sorted({name for r in off if (name := _vm_name(r))})
     vpn = _via_vpn(ssh + cmds + logins, pool)
     note = None

@@ -124,7 +124,7 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
             f.downloads.append(r)
     f.web = vector_web.web_chain(ctx, ips, lo, hi, t0)
     f.remote, f.lateral = vector_host.remote(ctx, host, lo, hi)
-    _from_vpn(ctx, host, lo, hi, vpn or [], f)
+    _from_vpn(ctx, host, lo, hi, vpn or [], f, ips)
     f.av = _av(ctx, host, ips, lo)
     kind, confidence = decide(f)
     chain, artifacts = _chain(kind, f)
@@ -140,10 +140,15 @@ def _one(ctx: Context, ident: Identity, host: str, t0: datetime, have: dict[str,
 
 
 def _from_vpn(ctx: Context, host: str, lo: datetime, hi: datetime,
-              vpn: list[remote_access.VpnSession], f: Found) -> None:  # fmt: skip
+              vpn: list[remote_access.VpnSession], f: Found,
+              ips: list[str] | None = None) -> None:  # fmt: skip
     """Issue 16: an RDP/SMB logon from a VPN tunnel address is remote access by the VPN user,
-    not lateral movement from an internal host."""
+    not lateral movement from an internal host; without the host's logs, the firewall's
+    flows from the tunnel address to its remote-desktop port say the same."""
     f.vpn = remote_access.vpn_logons(ctx, host, lo, hi, vpn)
+    if not f.vpn and ips:
+        f.vpn = remote_access.vpn_flows(ctx, ips, lo, hi, vpn)
+        f.remote += [r for role, r in f.vpn if not role.startswith("VPN sign-in")]
     refs = {(r.get("evidence_id"), r.get("record")) for _, r in f.vpn}
     moved = [r for r in f.lateral if (r.get("evidence_id"), r.get("record")) in refs]
     f.lateral = [r for r in f.lateral if r not in moved]
@@ -153,12 +158,17 @@ def _from_vpn(ctx: Context, host: str, lo: datetime, hi: datetime,
 def _older(ctx: Context, host: str, t0: datetime) -> str:
     """Nothing found: say how far back the host's own logs reach."""
     t = ctx.events
-    q = t.filter((t["host.name"] == host) & t["event.dataset"].startswith("windows.")
-                 & ~t["event.dataset"].isin(list(NOT_EVENT_LOGS)))  # its event logs
+    q = t.filter(
+        (t["host.name"] == host)
+        & t["event.dataset"].startswith("windows.")
+        & ~t["event.dataset"].isin(list(NOT_EVENT_LOGS))
+    )  # its event logs
     first = ctx.rows(q.aggregate(first=q["@timestamp"].min()))[0]["first"]
     since = f"{host}'s own logs begin {iso(first)}" if first else f"no logs of {host} itself"
-    return (f"nothing in the 24 h before {iso(t0)} points to a vector ({since}): the "
-            "infection may be older than that, or than the collected logs")
+    return (
+        f"nothing in the 24 h before {iso(t0)} points to a vector ({since}): the "
+        "infection may be older than that, or than the collected logs"
+    )
 
 
 def _mail(ctx: Context, users: list[str], lo: datetime, hi: datetime) -> list[dict[str, Any]]:
