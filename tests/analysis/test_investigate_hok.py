@@ -18,11 +18,13 @@ from ashiato.case import Case
 from ashiato.ingest import Options, ingest
 
 # the default-logging variant names no log that ties the file server to its address
-NEEDS_16 = pytest.mark.xfail(strict=False, reason="needs issue 16 server addresses (merging)")
+NEEDS_16 = pytest.mark.xfail(
+    strict=False, reason="issue 16: the default-logging case ties no log to the file server's IP")
 # Impact read from the share listing alone (a new extension on hundreds of files, an unknown
 # note name, one owner): "incident.detected whenever impact is plain", issue 11 item 4.
 NEEDS_11_IMPACT = pytest.mark.xfail(
-    strict=False, reason="needs issue 11 impact without host signals (merging)")
+    strict=False, reason="issue 11/16: files encrypted on the ESXi datastore are not counted "
+    "(the datastore listing has no parser)")
 
 CASES = [
     ("hands-on-keyboard", "full", 1, ()),
