@@ -45,7 +45,9 @@ def test_hands_on_intrusion_reads_as_compromised_hosts_in_japanese() -> None:
     assert [w for w, _ in s.timeline] == sorted(w for w, _ in s.timeline)
     assert any("ログの消去" in what for _, what in s.timeline)
     assert any("侵入経路" in x for x in s.unknown)  # no vector was found
-    assert any("dc01" in x and "切り離して" in x for x in s.today)
+    isolate = [x for x in s.today if "切り離して" in x]
+    # fs01 is both suspicious and reached by the intruder's account: named once
+    assert len(isolate) == 1 and "dc01" in isolate[0] and isolate[0].count("fs01") == 1
     decisions = dict(s.decisions)
     personal = decisions["個人データ"]
     assert "個人情報保護委員会" in personal and "速報" in personal and "確報は30日以内" in personal

@@ -33,7 +33,7 @@ class Summary:
 
 
 def _names(items: list[Any], sep: str) -> str:
-    names = [str(x) for x in items if x]
+    names = list(dict.fromkeys(str(x) for x in items if x))  # a host named twice is one host
     return sep.join(names[:_LIST]) + (" …" if len(names) > _LIST else "")
 
 
