@@ -55,6 +55,14 @@ def test_hands_on_intrusion_reads_as_compromised_hosts_in_japanese() -> None:
     assert "警察への相談" in decisions and "初期化しない" in decisions["証拠の保全"]
 
 
+def test_a_host_infected_and_reached_is_isolated_once() -> None:
+    f = _intrusion()
+    f["hosts"][0]["verdict"] = "infected"  # fs01, also reached by the intruder's account
+    for lang in ("ja", "en"):
+        isolate = management.build(f, lang, "Asia/Tokyo").today[0]
+        assert isolate.count("fs01") == 1 and "dc01" in isolate
+
+
 def test_nothing_detected_says_so_and_asks_no_decisions() -> None:
     f = {"schema": "ashiato.findings/1", "incident": {"detected": False}, "hosts": [],
          "impact": {}, "coverage": {}, "tampering": []}
