@@ -127,3 +127,13 @@ def test_failed_sign_ins_say_where_guesses_landed_not_who_fell() -> None:
     # 4648 explicit credentials for many accounts: this host is the one spraying
     (spraying,) = _build([_spray("pc-tky-0101", "4648", "success")])
     assert spraying.weighed is True
+
+
+def test_lsass_access_names_the_program_that_opened_it() -> None:
+    """Sysmon 10 has no command line: the key value is the program that read LSASS memory."""
+    dump = _rule(9, "LSASS Access", "high", ["attack.credential-access", "attack.t1003.001"])
+    tool = "C:\\Users\\Public\\procdump64.exe"
+    event = _event(1, T0, "pc01", extra="{}", **{"event.dataset": "windows.sysmon",
+                                                 "event.code": "10", "process.executable": tool})
+    [inc] = _build([sigma.Detection(dump, event)])
+    assert inc.technique == "T1003.001" and inc.key_values[0] == tool

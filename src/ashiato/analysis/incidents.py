@@ -256,6 +256,8 @@ def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
         out += [("service binary", image), ("service name", name)]
     elif e.get("process.command_line"):
         out.append(("command", str(e["process.command_line"])))
+    elif e.get("process.executable"):  # e.g. Sysmon 10: the program that opened LSASS
+        out.append(("process", str(e["process.executable"])))
     if e.get("file.share"):
         out.append(("share", f"{e['file.share']}\\{e.get('file.name') or ''}".rstrip("\\")))
     if e.get("url.original"):
