@@ -73,6 +73,8 @@ class Context:
     events: Any  # ibis Table
     tz: str
     notes: list[str] = field(default_factory=list)  # analysts' remarks for the report
+    # results several analyses read over the same events (e.g. the VPN rows): fetched once
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def rows(self, expr: Any, limit: int | None = None) -> list[dict[str, Any]]:
         """Run an Ibis expression and return plain dicts (column names as in the schema)."""

@@ -127,9 +127,16 @@ def select_rows(ctx: Context, expr: Any, limit: int | None = None) -> list[dict[
 
 
 def vpn_rows(ctx: Context) -> list[dict[str, Any]]:
-    t = ctx.events
-    vpn = ibis.coalesce(t["observer.type"] == "vpn", False) | t["event.action"].isin(VPN_ACTIONS)
-    return select_rows(ctx, t.filter(vpn))
+    """The remote-access rows; identity, vectors, entry and the pipeline each read them, so
+    the query runs once per context (callers don't modify the rows)."""
+    if "vpn_rows" not in ctx.memo:
+        t = ctx.events
+        vpn = ibis.coalesce(t["observer.type"] == "vpn", False) | t["event.action"].isin(
+            VPN_ACTIONS
+        )
+        ctx.memo["vpn_rows"] = select_rows(ctx, t.filter(vpn))
+    rows: list[dict[str, Any]] = ctx.memo["vpn_rows"]
+    return rows
 
 
 def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[VpnSession]:
