@@ -197,3 +197,6 @@ def test_esxi_files_are_recognised(vpn, tmp_path: Path) -> None:
     logs = [f for f in report.files if f.display.endswith(".log")]
     assert len(logs) == 4 and all(f.status == "done" for f in logs), [
         (f.display, f.status) for f in report.files]
+    # the responders' listing of the datastores is read too (formats/ls_listing)
+    listing = [f for f in report.files if f.display.endswith("datastores_ls-lR.txt")]
+    assert [(f.format, f.status) for f in listing] == [("ls_listing", "done")]

@@ -20,6 +20,7 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import datastores
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
 from ashiato.analysis.remote_access import Pool
@@ -85,7 +86,8 @@ def _named(r: dict[str, Any]) -> bool:
     return bool(r.get("host.name") or r.get("observer.name"))
 
 
-_GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", ""}
+_GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", "",
+            "hypervisor", "hypervisors", "datastores", "commands"}  # fmt: skip
 
 
 def evidence_names(ctx: Context, ids: set[str]) -> dict[str, str]:
@@ -130,7 +132,10 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     backups: list[dict[str, Any]] = []
     rows = _rows(ctx)
-    names = evidence_names(ctx, {r["evidence_id"] for r in rows if not _named(r)})
+    listed = datastores.encrypted(ctx)
+    names = evidence_names(
+        ctx, {r["evidence_id"] for r in rows if not _named(r)} | {d.evidence_id for d in listed}
+    )
     for r in rows:
         if not _named(r):
             r["host.name"] = names.get(r["evidence_id"]) or f"unnamed {_kind(r)}"
@@ -141,8 +146,11 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
             backups.append(r)
             continue
         by[(_kind(r), str(r.get("host.name") or r.get("observer.name") or "?"))].append(r)
+    on_listing = _listing_hosts(listed, names, sorted(h for k, h in by if k == "hypervisor"))
+    for host in on_listing:
+        by.setdefault(("hypervisor", host), [])
     hyper = [
-        _hypervisor(h, rs, pool or Pool([]))
+        _hypervisor(h, rs, pool or Pool([]), on_listing.get(h, []))
         for (k, h), rs in sorted(by.items())
         if k == "hypervisor"
     ]
@@ -178,7 +186,28 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     }
 
 
-def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, Any]:
+def _listing_hosts(
+    listed: list[datastores.Datastore], names: dict[str, str], hypervisors: list[str]
+) -> dict[str, list[datastores.Datastore]]:
+    """The hypervisor each datastore listing is of: the folder it was collected in, else
+    the one hypervisor whose logs the case holds."""
+    out: dict[str, list[datastores.Datastore]] = defaultdict(list)
+    for d in listed:
+        host = names.get(d.evidence_id)
+        if host is None:
+            host = hypervisors[0] if len(hypervisors) == 1 else "unnamed hypervisor"
+        out[host].append(d)
+    return out
+
+
+def _hypervisor(
+    host: str,
+    rows: list[dict[str, Any]],
+    pool: Pool,
+    listed: list[datastores.Datastore] | None = None,
+) -> dict[str, Any]:
+    """``listed``: the datastores a listing of this host shows encrypted."""
+    listed = listed or []
     ssh = [r for r in rows if r.get("event.action") in ("ssh-enabled", "shell-enabled")]
     cmds = [r for r in rows if r.get("event.action") == "shell-command"]
     off = [
@@ -200,10 +229,13 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
     logins = [r for r in rows if r.get("event.action") == "login"]
     runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
-    encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off))
+    encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off)) or bool(listed)
     texts = [r["file.path"] for r in vm_hit + notes]
     texts += [str(r.get("process.command_line") or "") for r in runs]
-    datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)})
+    stores = {m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)}
+    stores |= {d.datastore for d in listed}
+    on_disk = [r for d in listed for r in d.files]
+    notes_on_disk = [r for d in listed for r in d.notes]
     vms = sorted({name for r in off if (name := _vm_name(r))})
     vpn = _via_vpn(ssh + cmds + logins, pool)
     note = None
@@ -230,16 +262,29 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
                 f"{len(vm_hit)} VM file(s) renamed or rewritten from {iso(first['@timestamp'])}"
                 + (f", ransom note(s) {len(notes)}" if notes else "")
             )
+        for d in listed:
+            steps.append(
+                f"the listing of {d.datastore} shows {len(d.files)} VM file(s) renamed to "
+                f"{d.extension}"
+                + (f" ({len(d.vms)} VM(s))" if d.vms else "")
+                + (f" from {iso(d.first)}" if d.first else "")
+                + (
+                    f", note(s) {', '.join(sorted({str(n['file.name']) for n in d.notes}))}"
+                    if d.notes
+                    else ""
+                )
+            )
         note = (
             f"The encryption happened on the hypervisor {host}"
-            + (f" (datastores {', '.join(datastores)})" if datastores else "")
+            + (f" (datastores {', '.join(sorted(stores))})" if stores else "")
             + ": "
             + " → ".join(steps)
             + ". The guests' own logs would not show it; "
             "every VM on it is affected, whatever its own logs say."
         )
     chain = sorted(
-        ssh[:3] + off[:5] + runs[:3] + (vm_hit or notes)[:5], key=lambda r: r["@timestamp"]
+        ssh[:3] + off[:5] + runs[:3] + (vm_hit or notes)[:5] + on_disk[:3] + notes_on_disk[:2],
+        key=lambda r: (r["@timestamp"] is None, r["@timestamp"] or 0),
     )
     return {
         "host": host,
@@ -247,12 +292,13 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
         "ssh_enabled": [iso(r["@timestamp"]) for r in ssh[:10]],
         "shell_commands": len(cmds),
         "vms_powered_off": len(off),
-        "vms": vms[:50],
-        "vm_files_encrypted": len(vm_hit),
-        "ransom_notes": len(notes),
+        "vms": sorted(set(vms) | {v for d in listed for v in d.vms})[:50],
+        "vm_files_encrypted": max(len(vm_hit), len(on_disk)),
+        "ransom_notes": max(len(notes), len(notes_on_disk)),
+        "extensions": sorted({d.extension for d in listed}),
         "encryptor_commands": [str(r.get("process.command_line"))[:300] for r in runs[:5]],
-        "datastores": datastores,
-        "examples": [r["file.path"] for r in vm_hit[:10]],
+        "datastores": sorted(stores),
+        "examples": [r["file.path"] for r in (vm_hit or on_disk)[:10]],
         "users": sorted({str(r["user.name"]) for r in ssh + cmds + logins if r.get("user.name")}),
         "source_ips": sorted(
             {str(r["source.ip"]) for r in ssh + cmds + logins if r.get("source.ip")}
