@@ -1,8 +1,4 @@
-"""`ashiato investigate` on the operator-driven lab scenarios, checked against their truth.
-
-Parts still waiting for other work (issue 16's address of a server no log names) are
-marked xfail(strict=False); they say which.
-"""
+"""`ashiato investigate` on the operator-driven lab scenarios, checked against their truth."""
 
 from __future__ import annotations
 
@@ -17,9 +13,6 @@ from ashiato.analysis.pipeline import investigate
 from ashiato.case import Case
 from ashiato.ingest import Options, ingest
 
-# the default-logging variant names no log that ties the file server to its address
-NEEDS_16 = pytest.mark.xfail(
-    strict=False, reason="issue 16: the default-logging case ties no log to the file server's IP")
 
 CASES = [
     ("hands-on-keyboard", "full", 1, ()),
@@ -154,7 +147,6 @@ def test_every_account_the_intruder_used(result) -> None:  # type: ignore[no-unt
         assert a["sam"] in text, a
 
 
-@NEEDS_16
 def test_exfiltration_destination_and_bytes(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     ex = truth["intrusion"].get("exfiltration")

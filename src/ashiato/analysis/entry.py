@@ -32,6 +32,7 @@ from ashiato.analysis.remote_access import (
     rdp_logons,
     reached,
     ref_of,
+    row_country,
     select_rows,
     sessions,
     user_of,
@@ -207,7 +208,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 "password_spray",
                 user_of(hit) if hit else None,
                 src,
-                country(src),
+                row_country(hit) if hit else country(src),
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
                 f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
                 + (f", then {user_of(hit)} signed in" if hit else ", none succeeded from there"),
@@ -234,7 +235,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 "brute_force",
                 user,
                 hit.get("source.ip") if hit else (srcs[0] if srcs else None),
-                country(hit.get("source.ip")) if hit else None,
+                row_country(hit) if hit else None,
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
                 f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
                 + (f", then a success from {hit.get('source.ip')}" if hit else ""),
@@ -312,7 +313,7 @@ def foreign(logins: list[dict[str, Any]], home: str | None) -> list[Signal]:
     seen: set[tuple[str | None, str]] = set()
     out: list[Signal] = []
     for r in logins:
-        cc = country(r.get("source.ip"))
+        cc = row_country(r)
         if r.get("event.outcome") != "success" or not cc or cc == home:
             continue
         key = (user_of(r), cc)
@@ -342,7 +343,7 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
         user, ip = user_of(r), r.get("source.ip")
         if r.get("event.outcome") != "success" or not user or not ip:
             continue
-        where = country(ip) or "?"
+        where = row_country(r) or "?"
         net = ".".join(ip.split(".")[:2]) if "." in ip else ip.rsplit(":", 4)[0]
         key = f"{where}/{net}"
         if known[user] and key not in known[user]:
@@ -351,7 +352,7 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
                     "new_source",
                     user,
                     ip,
-                    country(ip),
+                    row_country(r),
                     r["@timestamp"],
                     f"{user} signed in from {ip} ({where}), a source not seen for "
                     f"this account before in the logs",
@@ -428,7 +429,7 @@ def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
                 "off_hours",
                 user_of(r),
                 r.get("source.ip"),
-                country(r.get("source.ip")),
+                row_country(r),
                 r["@timestamp"],
                 f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
                 [r],

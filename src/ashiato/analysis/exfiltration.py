@@ -14,6 +14,7 @@ staging (7-Zip/WinRAR archives made before the transfer). One verdict per case:
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import ibis
@@ -246,7 +247,29 @@ def tools(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int
             continue
         found.append(_item(r, what, line))
     staged += _big_archives(ctx)
-    return found, staged, int(total)
+    return _once(found), _once(staged), int(total)
+
+
+SAME_PROCESS = timedelta(seconds=5)
+
+
+def _close(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and bool(abs(a - b) <= SAME_PROCESS)
+
+
+def _once(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item per process: Sysmon 1 and 4688 both log the same start."""
+    out: list[dict[str, Any]] = []
+    last: dict[tuple[Any, str], dict[str, Any]] = {}
+    for it in items:
+        key = (it["host"], it["command_line"])
+        kept = last.get(key)
+        if kept is not None and _close(it["row"].get("@timestamp"), kept["row"].get("@timestamp")):
+            kept["executable"] = kept.get("executable") or it.get("executable")
+            continue
+        last[key] = it
+        out.append(it)
+    return out
 
 
 def _tool_name(line: str) -> str:
@@ -263,6 +286,7 @@ def _item(r: dict[str, Any], what: str, line: str) -> dict[str, Any]:
         "time": iso(r["@timestamp"]),
         "what": what,
         "command_line": line[:500],
+        "executable": r.get("process.executable"),
         "row": r,
     }
 

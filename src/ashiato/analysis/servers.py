@@ -236,7 +236,10 @@ def _hypervisor(
     stores |= {d.datastore for d in listed}
     on_disk = [r for d in listed for r in d.files]
     notes_on_disk = [r for d in listed for r in d.notes]
-    vms = sorted({name for r in off if (name := _vm_name(r))})
+    refs = {name for r in off if (name := _vm_name(r))}
+    # esxcli names a VM by its world id and vim-cmd by its vmid: numbers, not names
+    vms = sorted({x for x in refs if not x.isdigit()} | {v for d in listed for v in d.vms})
+    vm_ids = sorted((x for x in refs if x.isdigit()), key=int)
     vpn = _via_vpn(ssh + cmds + logins, pool)
     note = None
     if encrypted:
@@ -289,10 +292,11 @@ def _hypervisor(
     return {
         "host": host,
         "encrypted": encrypted,
-        "ssh_enabled": [iso(r["@timestamp"]) for r in ssh[:10]],
+        "ssh_enabled": sorted({iso(r["@timestamp"]) for r in ssh})[:10],
         "shell_commands": len(cmds),
         "vms_powered_off": len(off),
-        "vms": sorted(set(vms) | {v for d in listed for v in d.vms})[:50],
+        "vms": vms[:50],
+        "vm_ids": vm_ids[:50],
         "vm_files_encrypted": max(len(vm_hit), len(on_disk)),
         "ransom_notes": max(len(notes), len(notes_on_disk)),
         "extensions": sorted({d.extension for d in listed}),
@@ -352,7 +356,10 @@ def _old_path(r: dict[str, Any]) -> str | None:
 def _vm_name(r: dict[str, Any]) -> str | None:
     cmd = r.get("process.command_line") or r.get("message") or ""
     m = re.search(r"(?i)(?:--world-id[= ]|power\.\w+\s+)(\S+)", cmd)
-    return m.group(1) if m else (r.get("file.name") or None)
+    if m:
+        return m.group(1)
+    name = str(r.get("file.name") or "")
+    return re.sub(r"(?i)\.vmx$", "", name) or None
 
 
 def _nas(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -362,7 +362,7 @@ def _new_domain_admin(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost, s: Any,
 def _destroy_backups(intr: Intrusion, p: Plan, bk: WinHost, ts: int, s: Any,
                      shell: Proc) -> None:
     rng = intr.rng
-    vbr = f"VBR01.{DOMAIN}"
+    vbr = f"{bk.name}.{DOMAIN}"  # the Veeam server logs its own events
     jobs = [f"Backup Job {name}" for name in ("FS01", "DC01", "VMs daily", "SQL01")]
     t = ts
     points = 0
