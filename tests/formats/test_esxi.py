@@ -233,3 +233,33 @@ def test_hostd_downloads_and_accounts() -> None:
     assert (changed["event.action"], changed["extra"]["target_user"]) == (
         "password-changed", "root",
     )  # fmt: skip
+
+
+def test_esxi8_markers_kills_and_relayed_copies() -> None:
+    """ESXi 8's documented header (``In(166)``, the ``+`` marker on the later lines of one
+    message), a VM killed (ON -> OFF at once), ESXShell switches, and copies a collector
+    received (RFC 3164 with an RFC 3339 time, RFC 5424, a collector's own header)."""
+    rows, rejects = parsed("esxi8_and_relayed.log")
+    assert rejects == []
+    assert (rows[2]["event.action"], rows[2]["extra"]["vm_id"]) == ("vm-power-off", "12")
+    more = rows[3]
+    assert (more["event.dataset"], more["message"], more["extra"]["continuation"]) == (
+        "esxi.hostd", "--> Args:", True,
+    )  # fmt: skip
+    assert "event.action" not in more
+    killed = rows[4]
+    assert killed["event.action"] == "vm-power-off"
+    assert killed["file.path"].endswith("/APP01/APP01.vmx")
+    assert (rows[5]["process.name"], rows[5]["event.dataset"]) == ("esxcli", "esxi.shell")
+    assert rows[9]["event.action"] == "shell-enabled"
+    assert (rows[9]["event.dataset"], rows[9]["event.severity"]) == ("esxi.shell", 5)
+    assert rows[10]["event.dataset"] == "esxi.vmkernel"
+    relayed = rows[11]
+    assert (relayed["event.action"], relayed["host.name"], relayed["event.severity"]) == (
+        "ssh-enabled", "esx01", 6,
+    )  # fmt: skip
+    assert (rows[12]["process.command_line"], rows[12]["host.name"]) == (
+        "rm -f /var/log/*.log", "esx01",
+    )  # fmt: skip
+    assert rows[13]["event.action"] == "ssh-enabled"  # behind a collector's RFC 3164 header
+    assert rows[14]["event.severity"] == 3  # Er(163)

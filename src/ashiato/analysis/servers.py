@@ -48,6 +48,24 @@ ENCRYPT_CMD = (
     r"(\S*/(tmp|scratch|var/tmp|vmfs/volumes/[^/\s]+)/|\./)\S+\s.*(/vmfs/volumes|\.vmdk)"
     r"|\bencrypt\S*\s.*/vmfs/volumes"
 )
+# the hypervisor's own logs switched off, redirected or deleted from its shell
+LOG_TAMPER_CMD = (
+    r"(?i)(esxcli\s+system\s+syslog\s+config\s+set"
+    r"|esxcli\s+system\s+auditrecords\s+(local|remote)\s+disable"
+    r"|/etc/init\.d/vmsyslogd\s+stop"
+    r"|\brm\b[^;|&]*(/var/log|/var/run/log|/scratch/log|\.ash_history)"
+    r"|(^|[;&|]\s*)(:|echo\s*(\"\"|'')?|cat\s+/dev/null)?\s*>\s*/var/(run/)?log/"
+    r"|history\s+-c|unset\s+HISTFILE)"
+)
+# SSH or the shell switched on from a command line rather than the host client
+SSH_ON_CMD = (
+    r"(?i)(vim-cmd\s+hostsvc/(enable|start)_(ssh|esx_shell)"
+    r"|/etc/init\.d/SSH\s+start"
+    r"|esxcli\s+network\s+firewall\s+ruleset\s+set\b.*sshServer"
+    r"|esxcli\s+system\s+ssh\s+set\b)"
+)
+# mv disk.vmdk disk.vmdk.xyz typed (or scripted) in the shell
+_MV = re.compile(r"^(?:\S*/)?mv\s+(?:-\w+\s+)*(?P<old>\S+)\s+(?P<new>\S+)\s*$")
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
 HOUR = timedelta(hours=1)
 _VM = re.compile(VM_FILE)
@@ -57,6 +75,8 @@ _NOTE = re.compile(RANSOM_NOTE)
 _EXT = re.compile(RANSOM_EXTENSION)
 _OFF = re.compile(POWER_OFF_CMD)
 _ENCRYPT = re.compile(ENCRYPT_CMD)
+_TAMPER = re.compile(LOG_TAMPER_CMD)
+_SSH_ON = re.compile(SSH_ON_CMD)
 SERVER_ACTIONS = (
     "ssh-enabled",
     "shell-enabled",
@@ -208,8 +228,17 @@ def _hypervisor(
 ) -> dict[str, Any]:
     """``listed``: the datastores a listing of this host shows encrypted."""
     listed = listed or []
-    ssh = [r for r in rows if r.get("event.action") in ("ssh-enabled", "shell-enabled")]
     cmds = [r for r in rows if r.get("event.action") == "shell-command"]
+    ssh = [
+        r
+        for r in rows
+        if r.get("event.action") in ("ssh-enabled", "shell-enabled")
+        or (
+            r.get("event.action") == "shell-command"
+            and _SSH_ON.search(r.get("process.command_line") or "")
+        )
+    ]
+    tamper = [r for r in cmds if _TAMPER.search(r.get("process.command_line") or "")]
     off = [
         r
         for r in rows
@@ -225,12 +254,12 @@ def _hypervisor(
         if r.get("event.action") in ("file-rename", "file-write", "file-delete")
         and r.get("file.path")
     ]
-    vm_hit = [r for r in files if _vm_encrypted(r)]
+    vm_hit = [r for r in files if _vm_encrypted(r)] + [r for r in cmds if _mv_encrypted(r)]
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
     logins = [r for r in rows if r.get("event.action") == "login"]
     runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
     encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off)) or bool(listed)
-    texts = [r["file.path"] for r in vm_hit + notes]
+    texts = [r.get("file.path") or r.get("process.command_line") or "" for r in vm_hit + notes]
     texts += [str(r.get("process.command_line") or "") for r in runs]
     stores = {m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)}
     stores |= {d.datastore for d in listed}
@@ -259,6 +288,12 @@ def _hypervisor(
                 f"encryptor run {iso(runs[0]['@timestamp'])}: "
                 f"{str(runs[0].get('process.command_line'))[:120]}"
             )
+        if tamper:
+            steps.append(
+                f"{len(tamper)} command(s) against its own logs from "
+                f"{iso(tamper[0]['@timestamp'])}: "
+                f"{str(tamper[0].get('process.command_line'))[:120]}"
+            )
         if vm_hit or notes:
             first = (vm_hit or notes)[0]
             steps.append(
@@ -286,7 +321,13 @@ def _hypervisor(
             "every VM on it is affected, whatever its own logs say."
         )
     chain = sorted(
-        ssh[:3] + off[:5] + runs[:3] + (vm_hit or notes)[:5] + on_disk[:3] + notes_on_disk[:2],
+        ssh[:3]
+        + tamper[:3]
+        + off[:5]
+        + runs[:3]
+        + (vm_hit or notes)[:5]
+        + on_disk[:3]
+        + notes_on_disk[:2],
         key=lambda r: (r["@timestamp"] is None, r["@timestamp"] or 0),
     )
     return {
@@ -301,8 +342,12 @@ def _hypervisor(
         "ransom_notes": max(len(notes), len(notes_on_disk)),
         "extensions": sorted({d.extension for d in listed}),
         "encryptor_commands": [str(r.get("process.command_line"))[:300] for r in runs[:5]],
+        "log_tampering": [
+            {"time": iso(r["@timestamp"]), "command": str(r.get("process.command_line"))[:300]}
+            for r in tamper[:20]
+        ],
         "datastores": sorted(stores),
-        "examples": [r["file.path"] for r in (vm_hit or on_disk)[:10]],
+        "examples": [_target(r) for r in (vm_hit or on_disk)[:10]],
         "users": sorted({str(r["user.name"]) for r in ssh + cmds + logins if r.get("user.name")}),
         "source_ips": sorted(
             {str(r["source.ip"]) for r in ssh + cmds + logins if r.get("source.ip")}
@@ -329,6 +374,31 @@ def _via_vpn(rows: list[dict[str, Any]], pool: Pool) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def _mv_encrypted(r: dict[str, Any]) -> bool:
+    """``mv APP01-flat.vmdk APP01-flat.vmdk.locked`` typed in the shell."""
+    m = _MV.match(str(r.get("process.command_line") or ""))
+    if m is None:
+        return False
+    old, new = m["old"].strip("'\""), m["new"].strip("'\"")
+    return bool(_VM.search(old)) and new.startswith(old) and _appended(new)
+
+
+def _appended(path: str) -> bool:
+    """A VM file's name with a suffix ESXi, backups or an administrator would not add."""
+    if not _VM_PLUS.search(path):
+        return False
+    suffix = path.rsplit(".", 1)[-1].lower()
+    return suffix not in datastores.BENIGN_SUFFIXES and not suffix.isdigit()
+
+
+def _target(r: dict[str, Any]) -> str:
+    """The encrypted file a row names (a rename's new name, or the mv's target)."""
+    if r.get("file.path"):
+        return str(r["file.path"])
+    m = _MV.match(str(r.get("process.command_line") or ""))
+    return m["new"].strip("'\"") if m else str(r.get("process.command_line") or "")
+
+
 def _vm_encrypted(r: dict[str, Any]) -> bool:
     """A VM file renamed to another extension (disk.vmdk → disk.vmdk.akira) or rewritten
     under a ransomware extension."""
@@ -336,8 +406,8 @@ def _vm_encrypted(r: dict[str, Any]) -> bool:
     if r.get("event.action") == "file-rename":
         old = _old_path(r)
         if old and _VM.search(old) and not _VM.search(path):
-            return True
-    return bool(_VM_PLUS.search(path))
+            return _appended(path) or not path.startswith(old)
+    return _appended(path)
 
 
 def _old_path(r: dict[str, Any]) -> str | None:
@@ -415,6 +485,14 @@ def next_steps(srv: dict[str, Any]) -> list[str]:
                 "root password and lockdown mode, collect /var/log (hostd, shell, auth, "
                 "vmkernel) and /var/run/log before a reboot; treat every VM on "
                 f"{', '.join(h['datastores']) or 'its datastores'} as encrypted."
+            )
+    for h in srv.get("hypervisors", []):
+        if h.get("log_tampering"):
+            steps.append(
+                f"Hypervisor {h['host']}: its own logs were deleted or redirected "
+                f"({h['log_tampering'][0]['command'][:80]}): take the copies from the "
+                "syslog collector or vCenter (events, tasks) and the vm-support bundle's "
+                "var/run/log before anything else is lost."
             )
     if srv.get("backups_destroyed"):
         steps.append(
