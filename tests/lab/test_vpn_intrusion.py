@@ -160,13 +160,23 @@ def test_esxi_vms_powered_off_and_datastores_encrypted(vpn) -> None:
     assert "SSH access has been enabled." in (base / "hostd.log").read_text("utf-8")
     assert "[esx.audit.ssh.enabled]" in (base / "vobd.log").read_text("utf-8")
     listing = (base / "datastores_ls-lR.txt").read_text("utf-8")
+    # ls -lR /vmfs/volumes/: UUID folders, each datastore's name a link to its UUID
+    blocks = dict(b.split(":\n", 1) for b in listing.strip().split("\n\n"))
+    links = dict(re.findall(r"^l\S+ +1 root +root +\d+ .{12} (\S+) -> (\S+)$",
+                            blocks["/vmfs/volumes"], re.M))
+    assert sorted(links) == sorted(d["datastore"] for d in enc)
     for d in enc:
-        block = listing.split(f"/vmfs/volumes/{d['datastore']}:")[1].split(
-            "/vmfs/volumes/datastore", 1)[0]
-        assert d["note"].rsplit("/", 1)[-1] in block
-        names = {f.rsplit("/", 1)[-1] for f in d["files"]}
-        listed = set(re.findall(r" (\S+" + re.escape(d["extension"]) + r")$", listing, re.M))
-        assert names <= listed and len(names) == d["files_renamed"]
+        root = f"/vmfs/volumes/{links[d['datastore']]}"
+        assert re.search(r"^-\S+ .* " + re.escape(d["note"].rsplit("/", 1)[-1]) + "$",
+                         blocks[root], re.M)
+        for vm in d["vms"]:
+            assert re.search(rf"^d\S+ .* {vm}$", blocks[root], re.M)  # its folder
+        names = {f.removeprefix(f"/vmfs/volumes/{d['datastore']}/") for f in d["files"]}
+        listed = {f"{folder.removeprefix(root + '/')}/{name}"
+                  for folder, text in blocks.items() if folder.startswith(root + "/")
+                  for name in re.findall(r" (\S+" + re.escape(d["extension"]) + r")$", text,
+                                         re.M)}
+        assert names == listed and len(names) == d["files_renamed"]
     assert truth["impact"]["encrypted_files"] == sum(d["files_renamed"] for d in enc)
 
 

@@ -18,6 +18,7 @@ endpoint`` leaves a case with the VPN, firewall, DC and ESXi logs only.
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -133,19 +134,19 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
 
 
 def _write_listing(out: Path, collected_at: int, p: Plan) -> str:
-    """What ``ls -lR /vmfs/volumes/<ds>`` printed over SSH after the incident."""
+    """What ``ls -lR /vmfs/volumes/`` printed over SSH after the incident."""
     rel = f"evidence/hypervisor/{ESXI[0]}/datastores_ls-lR.txt"
-    parts = []
-    for ds, files in sorted(p.listing.items()):
-        folders: dict[str, list[tuple[str, int, int]]] = {}
-        for path, size, mtime in sorted(files):
-            folder, _, name = path.rpartition("/")
-            folders.setdefault(f"/vmfs/volumes/{ds}" + (f"/{folder}" if folder else ""),
-                               []).append((name, size, mtime))
-        parts.append(esxi_writer.ls_lr(sorted(folders.items()), year_of(collected_at)))
+    stores = [(ds, _vmfs_uuid(ds, p), files) for ds, files in sorted(p.listing.items())]
+    text = esxi_writer.ls_lr(stores, year_of(collected_at), collected_at)
     (out / rel).parent.mkdir(parents=True, exist_ok=True)
-    (out / rel).write_text("".join(parts), encoding="utf-8", newline="\n")
+    (out / rel).write_text(text, encoding="utf-8", newline="\n")
     return rel
+
+
+def _vmfs_uuid(ds: str, p: Plan) -> str:
+    """A VMFS volume UUID (8-8-4-12 hex), fixed per datastore and run."""
+    h = hashlib.sha256(f"{ds}|{p.vm_ext}|{p.tunnel_ip}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def year_of(ms: int) -> int:
