@@ -13,7 +13,6 @@ from ashiato.analysis.pipeline import investigate
 from ashiato.case import Case
 from ashiato.ingest import Options, ingest
 
-
 CASES = [
     ("hands-on-keyboard", "full", 1, ()),
     ("hands-on-keyboard", "full", 2, ()),

@@ -52,6 +52,12 @@ def test_the_devices_country_names_the_session_and_the_foreign_login(tmp_path: P
     assert [(s.user, s.source_ip, s.country) for s in foreign] == [
         ("tanaka", "198.51.100.78", "US")
     ]
+    assert found.entry is not None
+    assert (found.entry["user"], found.entry["country"], found.entry["country_name"]) == (
+        "tanaka", "US", "United States",
+    )  # fmt: skip
+    steps = entry.next_steps(ctx, found)
+    assert "from 198.51.100.78 (United States)" in steps[0]
 
 
 def test_country_names_and_codes() -> None:
@@ -59,5 +65,6 @@ def test_country_names_and_codes() -> None:
     assert remote_access.country_code("Russian Federation") == "RU"
     assert remote_access.country_code("jp") == "JP"
     assert remote_access.country_code("Atlantis") == "Atlantis"  # kept as written
+    assert remote_access.country_name("SG") == "Singapore"
     row = {"source.ip": "10.0.0.5", "extra": '{"srcloc": "10.0.0.0-10.255.255.255"}'}
     assert remote_access.row_country(row) is None  # PAN-OS names a private range

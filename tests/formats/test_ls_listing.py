@@ -97,6 +97,13 @@ def test_iso_styles_human_sizes_and_a_japanese_locale(tmp_path: Path) -> None:
     assert rows[6]["@timestamp"] == utc_of("2023-02-03T19:43:00+09:00")  #  2月  3 19:43
 
 
+def test_busybox_full_times() -> None:
+    rows, rejects = parsed(FOLDER / "busybox_le.txt")  # ls -le on the ESXi shell
+    assert rejects == []
+    assert rows[2]["@timestamp"] == utc_of("2023-02-03T10:14:07+00:00")
+    assert rows[3]["file.share"] == "datastore1"
+
+
 def test_find_ls_and_plain_find() -> None:
     rows, rejects = parsed(FOLDER / "find_ls.txt")
     assert rejects == []

@@ -29,6 +29,7 @@ from ashiato.analysis.context import Context, summary
 from ashiato.analysis.remote_access import (
     Pool,
     VpnSession,
+    country_name,
     rdp_logons,
     reached,
     ref_of,
@@ -523,6 +524,7 @@ def _entry(
         "user": user,
         "source_ip": ip,
         "country": s0.country or country(ip),
+        "country_name": country_name(s0.country or country(ip)),
         "time": iso(min(s.time for s in sig if (s.user, s.source_ip) == best)),
         "via": via,
         "observer": sess_hit.observer if sess_hit else None,
@@ -549,7 +551,8 @@ def next_steps(ctx: Context, ent: Entry) -> list[str]:
     steps: list[str] = []
     e = ent.entry
     if e:
-        where = f"{e['source_ip']} ({e['country'] or 'country unknown'})"
+        place = e.get("country_name") or e["country"] or "country unknown"
+        where = f"{e['source_ip']} ({place})"
         what = {"vpn": "VPN", "rdp": "remote desktop"}.get(e["via"], "Windows")
         steps.append(
             f"The way in: {what} sign-in of {e['user']} from {where} at {e['time']} "

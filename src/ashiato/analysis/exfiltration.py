@@ -14,7 +14,7 @@ staging (7-Zip/WinRAR archives made before the transfer). One verdict per case:
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -312,6 +312,7 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     tot = totals(ctx, ident)
     svc = services(ctx, ident)
     found, staged, procs = tools(ctx)
+    _by_tool(eg + tot + svc, found)
     large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
     reasons: list[str] = []
@@ -361,6 +362,60 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
         "byte_sources": src,
         "evidence": [vars(e) for e in _evidence(found + staged)],
     }
+
+
+TOOL_LEAD = timedelta(minutes=10)  # a transfer tool's first connection follows its start
+TOOL_RUN = timedelta(hours=12)
+SLACK = timedelta(minutes=1)  # clocks of the host and the firewall differ a little
+
+
+def _by_tool(items: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
+    """Traffic from an address no log ties to a host, starting within minutes after a
+    transfer tool started on exactly one host, came from that host (a server's static
+    address with only its process log collected). ``host_basis`` says so."""
+    runs = [
+        (f["row"]["@timestamp"], f) for f in found if f.get("host") and f["row"].get("@timestamp")
+    ]
+    if not runs:
+        return
+    times: dict[str, list[datetime]] = {}
+    for it in items:
+        ip, first = it.get("source_ip"), _when(it.get("first"))
+        if it.get("host") is None and ip and is_internal(ip) and first is not None:
+            times.setdefault(ip, []).append(first)
+    named: dict[str, set[tuple[str, datetime, str]]] = {}
+    for ip, firsts in times.items():
+        for t, f in runs:
+            after = [x for x in firsts if x >= t - SLACK]
+            if after and min(after) - t <= TOOL_LEAD:
+                named.setdefault(ip, set()).add((str(f["host"]), t, str(f["what"])))
+    for it in items:
+        got = named.get(it.get("source_ip") or "")
+        first = _when(it.get("first"))
+        if it.get("host") is not None or not got or first is None:
+            continue
+        if len({h for h, _, _ in got}) != 1:
+            continue  # tools on two hosts at once: the address names neither
+        for host, t, what in sorted(got, key=lambda x: x[1], reverse=True):
+            if t - SLACK <= first <= t + TOOL_RUN:
+                it["host"] = host
+                it["host_basis"] = (
+                    f"{what} started on {host} at {iso(t)}, "
+                    f"{max(0, int((first - t).total_seconds()))} s before; "
+                    f"no log ties {it['source_ip']} to a host"
+                )
+                break
+
+
+def _when(text: Any) -> datetime | None:
+    if isinstance(text, datetime):
+        return text
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _evidence(items: list[dict[str, Any]]) -> list[Evidence]:

@@ -267,14 +267,35 @@ def country_code(name: str) -> str:
     return _iso_names().get(name.lower(), name)
 
 
+def country_name(code: str | None) -> str | None:
+    """``US`` → ``United States`` (tzdata's iso3166.tab), for the sentences people read."""
+    if not code:
+        return None
+    return _titles().get(code.upper(), code)
+
+
 @cache
-def _iso_names() -> dict[str, str]:
-    text = ""
+def _titles() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _iso_text().splitlines():
+        code, _, name = line.partition("\t")
+        if name and not line.startswith("#"):
+            out[code.strip()] = name.strip()
+    return out
+
+
+@cache
+def _iso_text() -> str:
     try:
-        text = (resources.files("tzdata") / "zoneinfo" / "iso3166.tab").read_text("utf-8")
+        return (resources.files("tzdata") / "zoneinfo" / "iso3166.tab").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError, OSError):
         sys_tab = Path("/usr/share/zoneinfo/iso3166.tab")
-        text = sys_tab.read_text("utf-8") if sys_tab.is_file() else ""
+        return sys_tab.read_text("utf-8") if sys_tab.is_file() else ""
+
+
+@cache
+def _iso_names() -> dict[str, str]:
+    text = _iso_text()
     out: dict[str, str] = {}
     for line in text.splitlines():
         code, _, name = line.partition("\t")

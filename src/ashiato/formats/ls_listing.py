@@ -7,7 +7,8 @@ a NAS volume over SSH when the guests saw nothing of the encryption. Shapes read
   after them), links, owner, group, size (``8, 0`` for a device; ``1.2G`` from ``-h``,
   kept approximate), time, name. Time as ``Feb  3 10:11`` (the last six months),
   ``Feb  3  2022`` (older), ``2023-02-03 10:11`` (``--time-style=long-iso``),
-  ``2023-02-03 10:11:12.123456789 +0900`` (``--full-time``), or a Japanese locale's
+  ``2023-02-03 10:11:12.123456789 +0900`` (``--full-time``), ``Sat Feb  3 10:11:12 2023``
+  (BusyBox ``ls -le``, the seconds ESXi's shell can show), or a Japanese locale's
   `` 2月  3 10:11``. Optional inode and block counts before it (``ls -lis``,
   ``find -ls``, whose name is the whole path). A name GNU quoted (``'a b.txt'``) is
   unquoted; a symbolic link's ``name -> target`` keeps the target in extra ``target``.
@@ -45,7 +46,10 @@ _MONTHS = {m: i for i, m in enumerate(
 _MODE = r"(?P<mode>[-dlcbpsD][-rwxsStTlL]{9})[.+@]?"
 _SIZE = r"(?P<size>\d+(?:\.\d+)?[KMGTPE]?|\d+,\s*\d+)"
 _DATE = (
-    r"(?:(?P<mon>[A-Za-z]{3})\s+(?P<day>\d{1,2})"
+    # BusyBox ls -e / GNU --full-time's older style: Sat Feb  3 10:11:12 2023
+    r"[A-Z][a-z]{2}\s+(?P<fmon>[A-Z][a-z]{2})\s+(?P<fday>\d{1,2})\s+"
+    r"(?P<fhh>\d\d):(?P<fmm>\d\d):(?P<fss>\d\d)\s+(?P<fyear>\d{4})"
+    r"|(?:(?P<mon>[A-Za-z]{3})\s+(?P<day>\d{1,2})"
     r"|(?P<jmon>\d{1,2})月\s+(?P<jday>\d{1,2})日?)"
     r"\s+(?:(?P<hh>\d{1,2}):(?P<mm>\d\d)|(?P<year>\d{4}))"
     r"|(?P<iso>\d{4}-\d\d-\d\d)\s+(?P<ihh>\d\d):(?P<imm>\d\d)(?::(?P<iss>\d\d)(?:\.(?P<frac>\d+))?)?"
@@ -198,7 +202,11 @@ def _size(text: str) -> int | None:
 def _time(m: re.Match[str], path: str, ref: datetime, source: Source) -> datetime | None:
     utc = path.startswith("/vmfs/")
     try:
-        if m["iso"]:
+        if m["fyear"]:
+            month = _MONTHS.get(m["fmon"].lower(), 0)
+            ts = datetime(int(m["fyear"]), month, int(m["fday"]), int(m["fhh"]), int(m["fmm"]),
+                          int(m["fss"]))  # fmt: skip
+        elif m["iso"]:
             y, mo, d = (int(x) for x in m["iso"].split("-"))
             micro = int((m["frac"] or "0")[:6].ljust(6, "0"))
             ts = datetime(y, mo, d, int(m["ihh"]), int(m["imm"]), int(m["iss"] or 0), micro)
