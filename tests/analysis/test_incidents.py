@@ -191,3 +191,19 @@ def test_a_burst_without_a_success_from_its_source_stays_an_attempt(tmp_path: An
     (inc,) = incidents.build(make_ctx(tmp_path, rows), sigma.Result([], [det], [], Stats()))
     assert inc.severity == "medium" and inc.weighed is False
     assert not inc.key_values or "guessed" not in inc.key_values[0]
+
+
+def test_a_script_block_naming_its_script_file_is_an_act_not_a_file_mark() -> None:
+    """4104 carries the .ps1 path in file.path: someone ran it, unlike a ransom note seen
+    on a disk (which only says where files were hit)."""
+    dump = _rule(10, "Credential Dumping in a Script Block", "critical",
+                 ["attack.credential-access", "attack.t1003.001"])  # fmt: skip
+    script = _event(1, T0, "pc01", extra="{}", **{
+        "event.dataset": "windows.powershell", "event.code": "4104",
+        "file.path": "C:\\Users\\Public\\dump.ps1"})  # fmt: skip
+    note = _event(2, T0, "fs01", extra="{}", **{
+        "event.dataset": "windows.sysmon", "event.code": "11",
+        "file.path": "C:\\Share\\README_RESTORE.txt"})  # fmt: skip
+    by_host = {i.hosts[0]: i for i in _build([sigma.Detection(dump, script),
+                                               sigma.Detection(dump, note)])}  # fmt: skip
+    assert by_host["pc01"].weighed is True and by_host["fs01"].weighed is False

@@ -443,4 +443,7 @@ def _attempt(e: dict[str, Any]) -> bool:
 def _file_mark(e: dict[str, Any]) -> bool:
     """A ransom note or encrypted file seen on a disk or share: where files were hit. Who
     wrote them is decided by the first-writer analysis in hosts.py, not by every reader."""
-    return bool(e.get("file.path") or e.get("file.name")) and not e.get("process.command_line")
+    script = str(e.get("event.dataset")).startswith("windows.powershell")
+    if e.get("process.command_line") or script:
+        return False  # a command or a script block (4104 names its .ps1): someone acted
+    return bool(e.get("file.path") or e.get("file.name"))
