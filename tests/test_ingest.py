@@ -163,7 +163,7 @@ def parse(source):
 registry.formats = lambda: (Format("hang", "test.hang", "t", lambda s: True, parse),)
 if sys.argv[4] == "batched":  # a.log's rows fill a batch, written before b.log is read
     import ashiato.ingest
-    ashiato.ingest.PartBatch = lambda case: PartBatch(case, group_rows=10)
+    ashiato.ingest.PartBatch = lambda case, **kw: PartBatch(case, group_rows=10, **kw)
 ingest(Case.create_or_open(Path(sys.argv[1])), [Path(sys.argv[3])],
        Options(batch_parts=sys.argv[4] == "batched"))
 """

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -278,6 +278,7 @@ def _write_part(path: Path, table: pa.Table, evidence_ids: set[str]) -> None:
     tmp.replace(path)
 
 
+Finish = Callable[[pa.Table], pa.Table]  # last touches to rows before they are stored
 SMALL_PART_ROWS = 16_384  # fewer rows than this in a file: snappy (EventWriter.flush)
 GROUP_ROWS = 131_072  # rows per Parquet row group
 
@@ -291,9 +292,12 @@ class PartBatch:
     is written early once it holds ``group_rows`` rows (memory stays bounded).
     """
 
-    def __init__(self, case: Case, group_rows: int = GROUP_ROWS) -> None:
+    def __init__(
+        self, case: Case, group_rows: int = GROUP_ROWS, finish: Finish | None = None
+    ) -> None:
         self.case = case
         self.group_rows = group_rows
+        self.finish = finish  # applied to each part's rows together before writing
         self._tables: dict[str, list[tuple[str, pa.Table]]] = {}
         self._rows: dict[str, int] = {}
 
@@ -323,6 +327,8 @@ class PartBatch:
         folder = self.case.events_dir / _safe(dataset)
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.concat_tables([t for _, t in tables])
+        if self.finish is not None:
+            table = self.finish(table)
         _write_part(folder / f"{BATCH_PREFIX}{tables[0][0]}.parquet", table,
                     {e for e, _ in tables})  # fmt: skip
 
@@ -336,13 +342,14 @@ class EventWriter:
 
     def __init__(
         self, case: Case, evidence_id: str, dataset: str, group_rows: int = GROUP_ROWS,
-        batch: PartBatch | None = None,
+        batch: PartBatch | None = None, finish: Finish | None = None,
     ) -> None:  # fmt: skip
         folder = case.events_dir / _safe(dataset)
         folder.mkdir(parents=True, exist_ok=True)
         self.evidence_id = evidence_id
         self.dataset = dataset
         self.batch = batch  # where a small file's events go (None: a part of its own)
+        self.finish = finish  # applied to the rows before they are written (not batched)
         self.path = folder / f"{evidence_id}.parquet"
         self._tmp = self.path.with_suffix(".parquet.tmp")
         self.group_rows = group_rows
@@ -363,6 +370,8 @@ class EventWriter:
             return
         table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
         self._pending, self._rows = [], 0
+        if self.finish is not None:
+            table = self.finish(table)
         if self._writer is None:
             # zstd sets up a compressor per column (~70): ~3 ms a file, most of the cost of
             # storing a log of a few hundred events; a small file whole is stored snappy

@@ -32,7 +32,7 @@ from ashiato.evidence.encoding import LineCounts, decode_lines, detect, mixed_ma
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
-from ashiato.normalize import finalize_batch
+from ashiato.normalize import derive, stamp
 
 COMMIT_SECONDS = 2.0
 _GUESS = "year guessed"  # a year-less file before _settle_years dates it
@@ -187,7 +187,7 @@ def _walk_and_ingest(
     committed = time.monotonic()
     catalogue = Catalogue.of(con)
     # small files' events share Parquet parts, written before their rows are committed
-    shared = PartBatch(case) if options.batch_parts else None
+    shared = PartBatch(case, finish=derive) if options.batch_parts else None
     try:
         for ev in files:
             tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
@@ -389,12 +389,14 @@ def _ingest_one(
         year_hint=year or options.year or _year_hint(ev),
         options=options.format_options,
     )
-    writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared)
+    writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
     try:
         for batch in fmt.parse(source):
             if host is not None:
                 batch = _with_host(batch, host)
-            batch = finalize_batch(batch, evidence_id, fmt.dataset)
+            # the rest of normalize.finalize_batch is applied by the writer, together
+            # with other small files' rows
+            batch = stamp(batch, evidence_id, fmt.dataset)
             result.rows += batch.num_rows
             _widen(result, batch)
             writer.add(batch)
