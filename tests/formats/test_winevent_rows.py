@@ -64,7 +64,8 @@ def _parse(path: Path, rows: type[WinRows], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_hand_made_rows_convert_the_same() -> None:
-    """Keys missing, None, several extra keys in different orders, datetimes."""
+    """Keys missing, None, several extra keys in different orders, datetimes; a value
+    of another type than its column's (cast, or null where it doesn't cast)."""
     from datetime import datetime
 
     made: list[dict[str, Any]] = [
@@ -74,12 +75,19 @@ def test_hand_made_rows_convert_the_same() -> None:
         {"event.code": "2", "file.local_path": "C:\\x", "winlog": {"c": [1, 2]}, "z": 2**70},
         {},
     ]
+    mistyped = [{"destination.port": "445"}, {"destination.port": "3389"}, {"destination.port": "x"}]
     src = _source(Path("x.evtx"))
     new, old = WinRows(src), RowByRow(src)
     for i, row in enumerate(made):
         new.add(i, dict(row))
         old.add(i, dict(row))
     assert new.flush() == old.flush()
+    for i, row in enumerate(mistyped):
+        new.add(i, dict(row))
+        old.add(i, dict(row))
+    got = new.flush()
+    assert got == old.flush()
+    assert got is not None and got.column("destination.port").to_pylist() == [445, 3389, None]
 
 
 @pytest.mark.corpus

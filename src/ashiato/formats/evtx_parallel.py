@@ -150,10 +150,14 @@ def start(source: Source) -> Worker | None:
 
 
 def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
+    import gc
     from zoneinfo import ZoneInfo
 
     from ashiato.formats import evtx as evtx_format
     from ashiato.formats.winevent_rows import WinRows
+
+    pa.array([None], pa.string())  # loads pyarrow's pandas shim, as ingest does
+    gc.freeze()  # as ingest does: the collector's full passes skip the modules loaded
 
     source = Source(path=path, display=str(path), evidence_id="", encoding=None, tz=ZoneInfo(tz))
     rows = WinRows(source)
