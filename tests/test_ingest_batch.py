@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from ashiato import case as case_module
 from ashiato.case import Case, batch_evidence
+from ashiato.errors import CaseError
 from ashiato.ingest import Options, ingest
 
 
@@ -106,6 +108,30 @@ def test_a_batch_whose_rows_are_not_committed_is_hidden_then_cleared(tmp_path: P
     assert len(_parts(case)) == 1  # the leftover was removed
     with case.reader() as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (2,)
+
+
+def test_a_batch_that_cannot_be_written_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for i in range(3):
+        _squid(ev / f"access{i}.log", 2, f"u{i}")
+    case = Case.create_or_open(tmp_path / "case")
+
+    def full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(case_module, "_write_part", full)
+    with pytest.raises(CaseError, match="No space left on device"):
+        ingest(case, [ev], Options())
+    with case.reader() as con:  # nothing claims to be read
+        assert con.execute("SELECT count(*) FROM evidence").fetchone() == (0,)
+    monkeypatch.undo()
+    report = ingest(case, [ev], Options())
+    assert [r.status for r in report.files] == ["done"] * 3
+    with case.reader() as con:
+        assert con.execute("SELECT count(*) FROM events").fetchone() == (6,)
 
 
 @pytest.mark.corpus

@@ -274,6 +274,7 @@ def _write_part(path: Path, table: pa.Table, evidence_ids: set[str]) -> None:
     table = table.replace_schema_metadata(meta)
     codec = "snappy" if table.num_rows < SMALL_PART_ROWS else "zstd"
     tmp = path.with_suffix(".parquet.tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, tmp, compression=codec, row_group_size=GROUP_ROWS)
     tmp.replace(path)
 
@@ -325,12 +326,17 @@ class PartBatch:
         if not tables:
             return
         folder = self.case.events_dir / _safe(dataset)
-        folder.mkdir(parents=True, exist_ok=True)
-        table = pa.concat_tables([t for _, t in tables])
-        if self.finish is not None:
-            table = self.finish(table)
-        _write_part(folder / f"{BATCH_PREFIX}{tables[0][0]}.parquet", table,
-                    {e for e, _ in tables})  # fmt: skip
+        path = folder / f"{BATCH_PREFIX}{tables[0][0]}.parquet"
+        try:
+            table = pa.concat_tables([t for _, t in tables])
+            if self.finish is not None:
+                table = self.finish(table)
+            _write_part(path, table, {e for e, _ in tables})
+        except (OSError, pa.ArrowException) as exc:
+            raise CaseError(
+                f"{path}: can't store the events of {len(tables)} small evidence files "
+                f"({exc}); the next ingest reads them again"
+            ) from exc
 
 
 class EventWriter:
@@ -344,8 +350,7 @@ class EventWriter:
         self, case: Case, evidence_id: str, dataset: str, group_rows: int = GROUP_ROWS,
         batch: PartBatch | None = None, finish: Finish | None = None,
     ) -> None:  # fmt: skip
-        folder = case.events_dir / _safe(dataset)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = case.events_dir / _safe(dataset)  # made when a part of its own is written
         self.evidence_id = evidence_id
         self.dataset = dataset
         self.batch = batch  # where a small file's events go (None: a part of its own)
@@ -377,6 +382,7 @@ class EventWriter:
             # storing a log of a few hundred events; a small file whole is stored snappy
             small = last and table.num_rows < SMALL_PART_ROWS
             codec = "snappy" if small else "zstd"
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression=codec)
         self._writer.write_table(table)
 

@@ -256,7 +256,14 @@ class Catalogue:
     def flush(self, con: duckdb.DuckDBPyConnection, batch: PartBatch | None = None) -> None:
         """Insert the rows gathered, after writing the batch part that holds their events."""
         if batch is not None:
-            batch.close()
+            try:
+                batch.close()
+            except BaseException:
+                # those files' events are not stored: without their rows they are read
+                # again by the next run (parts of their own, already in place, are then
+                # removed as leftovers)
+                self.rows, self.aliases, self.rejects = [], [], []
+                raise
         rows, self.rows = self.rows, []
         if rows:
             insert_rows(con, "evidence", EVIDENCE_COLUMNS, _EVIDENCE_TYPES, rows)
