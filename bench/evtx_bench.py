@@ -98,8 +98,10 @@ def main() -> None:
         rate = records / t_ing
         verdict = "met" if rate >= 100_000 else "NOT met"
         print(f"ingest = {t_ing / t_base:.2f}x the baseline; goal 100,000 records/s: {verdict}")
-        print(f"{len(files) * args.copies} files in {t_ing:.2f} s ({cpu_ing:.2f} s CPU); "
-              f"goal for the 299-file corpus <= 1 s: {'met' if t_ing <= 1 else 'NOT met'}")
+        print(
+            f"{len(files) * args.copies} files in {t_ing:.2f} s ({cpu_ing:.2f} s CPU); "
+            f"goal for the 299-file corpus <= 1 s: {'met' if t_ing <= 1 else 'NOT met'}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

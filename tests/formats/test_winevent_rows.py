@@ -75,7 +75,7 @@ def test_hand_made_rows_convert_the_same() -> None:
         {"event.code": "2", "file.local_path": "C:\\x", "winlog": {"c": [1, 2]}, "z": 2**70},
         {},
     ]
-    mistyped = [{"destination.port": "445"}, {"destination.port": "3389"}, {"destination.port": "x"}]
+    mistyped = [{"destination.port": p} for p in ("445", "3389", "x")]
     src = _source(Path("x.evtx"))
     new, old = WinRows(src), RowByRow(src)
     for i, row in enumerate(made):
