@@ -103,9 +103,13 @@ def test_a_batch_whose_rows_are_not_committed_is_hidden_then_cleared(tmp_path: P
     with case.reader() as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (0,)
         assert case.hidden_parts(con) == _parts(case)
+    stray = _parts(case)[0].with_name("batch-" + "f" * 16 + ".parquet")
+    stray.write_bytes(b"PAR1 not a part")  # no evidence ids to read: hidden too
+    with case.reader() as con:
+        assert stray in case.hidden_parts(con)
     report = ingest(case, [ev], Options())
     assert [r.status for r in report.files] == ["done", "done"]
-    assert len(_parts(case)) == 1  # the leftover was removed
+    assert len(_parts(case)) == 1  # the leftovers were removed
     with case.reader() as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (2,)
 

@@ -26,6 +26,7 @@ catalogue for the process that opens it read-write); readers open it read-only.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -56,6 +57,7 @@ BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatc
 _BATCH = re.compile(r"batch-[0-9a-f]{16}")
 # a batch part's metadata: its evidence ids, comma-separated
 PART_EVIDENCE = b"ashiato.evidence_ids"
+UNREADABLE = "unreadable"  # the evidence "held" by a batch part without that metadata
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS evidence (
@@ -226,7 +228,8 @@ class Case:
             if _EVIDENCE_ID.fullmatch(p.stem):
                 yield p, {p.stem}
             elif _BATCH.fullmatch(p.stem):
-                yield p, batch_evidence(p)
+                # unreadable (not written by an ingest): hidden, and removed by the next
+                yield p, batch_evidence(p) or {UNREADABLE}
 
     @property
     def tmp_dir(self) -> Path:
@@ -249,12 +252,22 @@ class Case:
 
 
 def batch_evidence(part: Path) -> set[str]:
-    """The evidence ids a batch part holds (from its metadata; none if unreadable)."""
+    """The evidence ids a batch part holds (from its metadata; none if unreadable).
+    Remembered per file version: every connection lists them (hidden_parts)."""
     try:
-        meta = pq.read_schema(part).metadata or {}
-    except (OSError, pa.ArrowException):
+        st = part.stat()
+    except OSError:
         return set()
-    return {i for i in meta.get(PART_EVIDENCE, b"").decode().split(",") if i}
+    return set(_batch_ids(str(part), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _batch_ids(path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return frozenset()
+    return frozenset(i for i in meta.get(PART_EVIDENCE, b"").decode().split(",") if i)
 
 
 def drop_from_batch(part: Path, evidence_ids: set[str]) -> None:
