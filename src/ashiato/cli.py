@@ -22,7 +22,6 @@ from rich.table import Table
 from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
-from ashiato.report import intrusion
 from ashiato.terminal import line, text, visible
 
 app = typer.Typer(
@@ -534,6 +533,8 @@ def _print_findings(f: dict[str, Any], c: Case) -> None:
             f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
         )
     )
+    from ashiato.report import intrusion  # not at start-up: babel (~40 ms)
+
     for ln in intrusion.terminal_lines(f):  # issue 16: way in, accounts, theft, servers
         out.print(text(ln))
     for t in f["tampering"]:
