@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ashiato import i18n
 from ashiato.exports import iso
 
 SCHEMA = "ashiato.findings/2"
@@ -168,7 +169,9 @@ class Findings:
     def to_dict(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}
         data.update(asdict(self))
-        return data
+        # sentences named by id get their *_msg / *_msgs companions (docs/i18n.md)
+        out: dict[str, Any] = i18n.companions(data)
+        return out
 
 
 def load(case_root: Path) -> dict[str, Any]:

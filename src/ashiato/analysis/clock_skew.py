@@ -40,6 +40,7 @@ line events up on one clock (the stored events are never changed).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import median, quantiles
@@ -50,6 +51,7 @@ import ibis
 from ashiato.analysis.context import Context
 from ashiato.engines import epoch_seconds, json_field
 from ashiato.findings import ClockSkew
+from ashiato.i18n import msg, said_all
 
 # seconds either side: a connection's 4-tuple is near-unique, so it may look far enough to
 # catch a whole time-zone misread; the same URL recurs, so requests must be close
@@ -83,6 +85,11 @@ class Edge:
     delta: float  # median of time(a) - time(b), seconds
     kind: str
     spread: float = 0.0  # interquartile range of the differences, seconds
+
+
+def _slug(prefix: str, words: str) -> dict[str, Any]:
+    """Our own wording (an edge kind, the reference clocks) by id: ``prefix.words_joined``."""
+    return msg(f"{prefix}.{re.sub(r'[^a-z0-9]+', '_', words.lower()).strip('_')}")
 
 
 def split(offset: float) -> tuple[int, float]:
@@ -269,13 +276,19 @@ def solve(found: list[Edge]) -> list[ClockSkew]:
                      f"(median difference {diff:+.0f} s relative to {parent}, middle half "
                      f"within {edge.spread:.0f} s); "
                      f"reference: {what} ({len(refs)} source(s))")  # fmt: skip
+            ids = [msg("skew.basis", n=edge.n, kind=_slug("skew.kind", edge.kind), source=s,
+                       parent=parent, diff=f"{diff:+.0f}", spread=f"{edge.spread:.0f}",
+                       reference=_slug("skew.reference", what), refs=len(refs))]  # fmt: skip
             zone, skew = split(rel)
             if zone:
                 basis += (f"; {zone / 3600:+g} h of it is a time-zone misread, not drift: "
                           "re-ingest this source with its zone (--tz-for); it is not "
                           "corrected")  # fmt: skip
+                ids.append(msg("skew.zone", hours=f"{zone / 3600:+g}", option="--tz-for"))
                 if abs(skew) > REPORT_MIN:
                     basis += f"; beyond the zone its clock is {skew:+.0f} s off"
+                    ids.append(msg("skew.beyond_zone", seconds=f"{skew:+.0f}"))
+            basis = said_all(basis, *ids, join="clauses")
             out.append(ClockSkew(source=s, offset_seconds=round(rel, 1), basis=basis,
                                  pairs=edge.n, spread_seconds=edge.spread,
                                  zone_error_hours=zone / 3600 if zone else None,

@@ -23,6 +23,7 @@ from ashiato.analysis.missing import Profile, missing
 from ashiato.engines import epoch_seconds
 from ashiato.exports import iso
 from ashiato.findings import ClockSkew, Missing, Tampering
+from ashiato.i18n import msg_of, said
 
 HOUR = timedelta(hours=1)
 MAX_HOURS = 24 * 14  # the chart is for the incident, not the whole retention
@@ -63,11 +64,17 @@ def _filtered_exports(ctx: Context, filtered: list[tampering.FilteredExport]) ->
         except Exception:  # a bare events table has no evidence table
             paths = {}
     return [
-        Missing(what=f"The full log behind {paths.get(f.evidence_id, f.evidence_id)}",
-                why_it_matters=(f"{f.note()}. Deleted records can't be told from filtered "
-                                "ones, and events the filter dropped are not in the case."),
-                advice="Export the whole channel from the host (wevtutil epl Security "
-                       "Security.evtx) or from the SIEM without a filter.")
+        Missing(what=said(f"The full log behind {paths.get(f.evidence_id, f.evidence_id)}",
+                          "missing.filtered.what",
+                          path=paths.get(f.evidence_id, f.evidence_id)),
+                why_it_matters=said(f"{f.note()}. Deleted records can't be told from filtered "
+                                    "ones, and events the filter dropped are not in the case.",
+                                    "missing.filtered.why", channels=f.channels, host=f.host or "?",
+                                    records=f.records, id_range=f.id_range),
+                advice=said("Export the whole channel from the host (wevtutil epl Security "
+                            "Security.evtx) or from the SIEM without a filter.",
+                            "missing.filtered.advice", command="wevtutil epl Security "
+                            "Security.evtx"))
         for f in filtered
     ]  # fmt: skip
 
@@ -126,50 +133,58 @@ def next_steps(ctx: Context, ident: Identity, infected: list[str], gaps: list[Mi
                tamper: list[Tampering], skews: list[ClockSkew]) -> list[str]:  # fmt: skip
     steps: list[str] = []
     if infected:
-        steps.append(
+        steps.append(said(
             f"Isolate the infected hosts from the network now ({', '.join(infected)}): unplug "
-            "or shut the switch port, keep them powered on so memory survives.")
-        steps.append(
+            "or shut the switch port, keep them powered on so memory survives.",
+            "steps.isolate", hosts=infected))
+        steps.append(said(
             "Preserve evidence before it is overwritten: memory and disk images of the infected "
             "hosts; export the Security, System and Sysmon logs of those hosts and of the file "
             "server (wevtutil epl Security Security.evtx); keep proxy, firewall, mail and DHCP "
-            "logs beyond their normal retention.")  # fmt: skip
+            "logs beyond their normal retention.",
+            "steps.preserve", command="wevtutil epl Security Security.evtx"))  # fmt: skip
     clears = [t for t in tamper if t.kind in ("log_cleared", "log_clear_command")]
     if clears:
         who = sorted({e.summary.rsplit(" by ", 1)[-1] for t in clears for e in t.evidence
                       if " by " in e.summary})  # fmt: skip
         hosts = sorted({t.host for t in clears if t.host})
-        steps.append(f"Logs were cleared on {', '.join(hosts) or 'some hosts'}"
+        steps.append(said(f"Logs were cleared on {', '.join(hosts) or 'some hosts'}"
                      + (f" by {', '.join(who)}" if who else "")
                      + ": treat those accounts as compromised, look for the attacker's logons "
                      "around the clear and recover older events from SIEM/forwarded copies or "
-                     "Volume Shadow Copies.")  # fmt: skip
+                     "Volume Shadow Copies.",
+                     "steps.cleared" + (".hosts" if hosts else "") + (".by" if who else ""),
+                     hosts=hosts, who=who))  # fmt: skip
     for g in gaps[:6]:
-        steps.append(f"Collect: {g.what}. {g.advice}")
+        steps.append(said(f"Collect: {g.what}. {g.advice}", "steps.collect",
+                          what=msg_of(g.what) or g.what, advice=msg_of(g.advice) or g.advice))
     iocs = _iocs(ctx, ident, infected)
     if iocs:
-        steps.append(f"Block at the proxy and firewall, and search every other client's logs "
-                     f"for: {', '.join(iocs)}.")  # fmt: skip
+        steps.append(said(f"Block at the proxy and firewall, and search every other client's "
+                          f"logs for: {', '.join(iocs)}.", "steps.block", names=iocs))
     users = sorted({u for h in infected for u in ident.users_of(h)})
     if users:
-        steps.append(f"Reset the passwords of the accounts used on the infected hosts "
+        steps.append(said(f"Reset the passwords of the accounts used on the infected hosts "
                      f"({', '.join(users)}) and end their sessions; check where else they "
-                     "logged on.")  # fmt: skip
+                     "logged on.", "steps.reset", users=users))  # fmt: skip
     for s in skews[:5]:
         if s.zone_error_hours:  # a misread zone: fixed by reading the file right, not NTP
-            steps.append(f"{s.source} reads {s.zone_error_hours:+g} h off: it was ingested in "
-                         "the wrong time zone. Ingest it again with --tz-for 'FILE=ZONE' "
-                         "(ashiato did not shift it).")  # fmt: skip
+            steps.append(said(f"{s.source} reads {s.zone_error_hours:+g} h off: it was "
+                         "ingested in the wrong time zone. Ingest it again with --tz-for "
+                         "'FILE=ZONE' (ashiato did not shift it).", "steps.zone_error",
+                         source=s.source, hours=f"{s.zone_error_hours:+g}",
+                         option="--tz-for 'FILE=ZONE'"))  # fmt: skip
             if abs(s.skew_seconds) <= clock_skew.REPORT_MIN:
                 continue
         done = "ashiato corrected for it in this analysis; " if s.applied else ""
-        steps.append(f"The clock of {s.source} is {s.skew_seconds:+.0f} s off: {done}"
+        steps.append(said(f"The clock of {s.source} is {s.skew_seconds:+.0f} s off: {done}"
                      "set it right (NTP), and allow for it when reading that log by "
-                     "hand.")  # fmt: skip
+                     "hand.", "steps.skew.corrected" if done else "steps.skew",
+                     source=s.source, seconds=f"{s.skew_seconds:+.0f}"))  # fmt: skip
     if infected:
-        steps.append("Before restoring files, make sure no infected host can reach the file "
-                     "shares; restore from backups or shadow copies taken before the first "
-                     "malicious activity.")  # fmt: skip
+        steps.append(said("Before restoring files, make sure no infected host can reach the "
+                     "file shares; restore from backups or shadow copies taken before the first "
+                     "malicious activity.", "steps.restore"))  # fmt: skip
     return steps
 
 

@@ -43,6 +43,7 @@ from ashiato.analysis.vector_web import country
 from ashiato.engines import json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Missing
+from ashiato.i18n import msg, said
 
 BRUTE_FAILURES = 5  # failures for one account before its success
 SPRAY_ACCOUNTS = 5  # distinct accounts failed from one source
@@ -554,12 +555,16 @@ def next_steps(ctx: Context, ent: Entry) -> list[str]:
         place = e.get("country_name") or e["country"] or "country unknown"
         where = f"{e['source_ip']} ({place})"
         what = {"vpn": "VPN", "rdp": "remote desktop"}.get(e["via"], "Windows")
-        steps.append(
+        steps.append(said(
             f"The way in: {what} sign-in of {e['user']} from {where} at {e['time']} "
             f"({', '.join(e['signals'])}). Disable {e['user']} and end its sessions now, block "
             f"{e['source_ip']} at the perimeter, require MFA for remote access and check the "
-            f"{e['observer'] or 'VPN device'} for the vendor's current vulnerability advisories."
-        )
+            f"{e['observer'] or 'VPN device'} for the vendor's current vulnerability advisories.",
+            "steps.entry" + (".observer" if e["observer"] else ""),
+            via=msg(f"via.{e['via']}"), user=e["user"], ip=e["source_ip"],
+            country=e["country"] or msg("country_unknown"), time=e["time"],
+            signals=e["signals"], observer=e["observer"] or "",
+        ))  # fmt: skip
     for_sess = [s for s in ent.sessions if e and s.user == e["user"]] or ent.sessions
     hosts = sorted({r["host"] for r in ent.rdp if r["vpn"] and r["host"]})
     if ent.sessions:
@@ -568,20 +573,26 @@ def next_steps(ctx: Context, ent: Entry) -> list[str]:
         if not have_endpoint or not hosts:
             tunnels = sorted({s.tunnel_ip for s in for_sess if s.tunnel_ip})[:10]
             targets = ", ".join(hosts + ips) or "the servers the VPN address pool can reach"
-            steps.append(
+            steps.append(said(
                 "Collect endpoint evidence for what the remote session reached "
                 f"(from tunnel address(es) {', '.join(tunnels) or 'unknown'}): {targets}. "
                 "From each: Security.evtx (4624/4625 logons, 4688, 4720/4728/4732), "
                 "Microsoft-Windows-TerminalServices-*.evtx (21, 1149), System.evtx (7045), "
-                "Sysmon if installed, and the domain controllers' Security logs."
-            )
+                "Sysmon if installed, and the domain controllers' Security logs.",
+                "steps.entry_collect",
+                tunnels=tunnels or msg("unknown"),
+                targets=(hosts + ips) or msg("steps.entry_collect.pool"),
+            ))  # fmt: skip
     exposed = sorted({f"{r['host']} from {r['source_ip']}" for r in ent.rdp if r["exposed"]})
     if exposed:
-        steps.append(
+        pairs = sorted({(r["host"], r["source_ip"]) for r in ent.rdp if r["exposed"]})
+        steps.append(said(
             "Remote desktop is reachable from the internet ("
             + ", ".join(exposed[:5])
-            + "): close TCP 3389 at the perimeter or put it behind the VPN with MFA."
-        )
+            + "): close TCP 3389 at the perimeter or put it behind the VPN with MFA.",
+            "steps.exposed_rdp",
+            places=[msg("steps.exposed_rdp.place", host=h, ip=ip) for h, ip in pairs[:5]],
+        ))  # fmt: skip
     return steps
 
 
@@ -601,16 +612,21 @@ VPN_ADVICE = (
 )
 
 
+# where each product keeps that log: product and menu names, quoted as they are
+VPN_WHERE = VPN_ADVICE.split(": ", 1)[1].rstrip(".")
+
+
 def missing_vpn(ent: Entry) -> Missing | None:
     """No remote-access sign-ins in an incident case: the commonest way in can't be seen."""
     if ent.sessions or any(s.kind != "exposed_rdp" for s in ent.signals):
         return None
     return Missing(
-        what="VPN / remote-access logs",
-        why_it_matters=(
+        what=said("VPN / remote-access logs", "missing.vpn.what"),
+        why_it_matters=said(
             "most ransomware intrusions today come in through VPN equipment or remote "
             "desktop; without the VPN log the entry account, its source address and country, "
-            "and who held a VPN pool address can't be named"
+            "and who held a VPN pool address can't be named",
+            "missing.vpn.why",
         ),
-        advice=VPN_ADVICE,
+        advice=said(VPN_ADVICE, "missing.vpn.advice", where=VPN_WHERE),
     )

@@ -25,6 +25,7 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
+from ashiato.i18n import said
 
 # where stolen data goes: cloud storage, file-transfer/sharing sites, rclone back-ends
 TRANSFER_SERVICE = (
@@ -317,27 +318,36 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
     reasons: list[str] = []
     for e in [e for e in tot if e["service"] and e["bytes"] >= LARGE_UPLOAD][:3]:
-        reasons.append(
+        reasons.append(said(
             f"{e['host'] or e['source_ip']} sent {_size(e['bytes'])} in all to "
-            f"{e['destination']} over {e['connections']} session(s) ({e['first']} – {e['last']})"
-        )
+            f"{e['destination']} over {e['connections']} session(s) ({e['first']} – {e['last']})",
+            "exfil.reason.total", host=e["host"] or e["source_ip"], size=_size(e["bytes"]),
+            destination=e["destination"], n=e["connections"], first=e["first"],
+            last=e["last"]))  # fmt: skip
     for e in large[:5]:
-        reasons.append(
+        reasons.append(said(
             f"{e['host'] or e['source_ip']} sent {_size(e['bytes'])} to "
-            f"{e['destination']} ({e['first']} – {e['last']})"
-        )
+            f"{e['destination']} ({e['first']} – {e['last']})",
+            "exfil.reason.large", host=e["host"] or e["source_ip"], size=_size(e["bytes"]),
+            destination=e["destination"], first=e["first"], last=e["last"]))  # fmt: skip
     for s in svc[:5]:
-        reasons.append(
+        reasons.append(said(
             f"{s['host'] or s['source_ip']} used {s['service']}: {s['requests']} "
             f"request(s), {s['uploads']} upload(s)"
-            + (f", {_size(s['bytes'])} sent" if s["bytes"] else "")
-        )
+            + (f", {_size(s['bytes'])} sent" if s["bytes"] else ""),
+            "exfil.reason.service" + (".sent" if s["bytes"] else ""),
+            host=s["host"] or s["source_ip"], service=s["service"], requests=s["requests"],
+            uploads=s["uploads"], size=_size(s["bytes"])))  # fmt: skip
     for f in found[:5]:
-        reasons.append(
-            f"{f['what']} on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}"
-        )
+        reasons.append(said(
+            f"{f['what']} on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}",
+            "exfil.reason.tool", what=f["what"], host=f["host"] or "?", time=f["time"],
+            command=f["command_line"][:160]))  # fmt: skip
     for f in staged[:3]:
-        reasons.append(f"staging on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}")
+        reasons.append(said(
+            f"staging on {f['host'] or '?'} at {f['time']}: {f['command_line'][:160]}",
+            "exfil.reason.staging", host=f["host"] or "?", time=f["time"],
+            command=f["command_line"][:160]))  # fmt: skip
     net_any = bool(src["with_upload_size"] or src["without_upload_size"])
     big_svc = any(e["service"] for e in large) or any(
         (s["bytes"] or 0) >= LARGE_UPLOAD for s in svc_up
@@ -442,31 +452,29 @@ def _settle(
 ) -> list[str]:
     out: list[str] = []
     if not src["with_upload_size"]:
-        out.append(
+        out.append(said(
             "firewall or proxy logs with bytes sent per connection (FortiGate sentbyte, "
             "Palo Alto bytes_sent, Zeek conn orig_bytes) for the incident window: "
-            "none of the network logs in the case has an upload size"
-        )
+            "none of the network logs in the case has an upload size",
+            "exfil.settle.bytes"))  # fmt: skip
     if src["without_upload_size"]:
-        out.append(
+        out.append(said(
             f"{', '.join(src['without_upload_size'])}: no upload size in these logs "
             "(Squid's native format logs only the reply size); enable a log format "
-            "with request bytes (Squid %>st) or use the firewall's session log"
-        )
+            "with request bytes (Squid %>st) or use the firewall's session log",
+            "exfil.settle.no_upload_size", sources=src["without_upload_size"]))  # fmt: skip
     if not procs:
-        out.append(
+        out.append(said(
             "process creation logs (4688 with command line, Sysmon 1) of the "
-            "compromised hosts: rclone/WinSCP/archivers show there"
-        )
+            "compromised hosts: rclone/WinSCP/archivers show there", "exfil.settle.process"))
     if found or large or svc:
-        out.append(
+        out.append(said(
             "the destination account's audit (cloud-storage or transfer-service "
             "account and the rclone.conf / WinSCP.ini left on the host) and the "
-            "staged archives' contents: they say what was taken"
-        )
+            "staged archives' contents: they say what was taken", "exfil.settle.destination"))
     if verdict in ("likely", "possible"):
-        out.append(
+        out.append(said(
             "check the file lists of the staged or uploaded folders for personal "
-            "data: it decides the notification duty (個人情報保護委員会への報告)"
-        )
+            "data: it decides the notification duty (個人情報保護委員会への報告)",
+            "exfil.settle.personal", duty="個人情報保護委員会への報告"))  # fmt: skip
     return out

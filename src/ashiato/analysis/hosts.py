@@ -40,6 +40,7 @@ from ashiato.analysis.indicators import (
 )
 from ashiato.analysis.network import NetworkFindings
 from ashiato.engines import EVENT_ORDER
+from ashiato.i18n import msg, msg_of, said
 
 STRONG = {
     "client_notes",
@@ -165,8 +166,10 @@ def collect(
                     Signal(
                         "smb_burst",
                         imp.window[0],
-                        f"{int(st['in']):,} SMB bytes in the window, "
-                        f"{st['ratio']:.1f}x its busiest normal hour",
+                        said(f"{int(st['in']):,} SMB bytes in the window, "
+                             f"{st['ratio']:.1f}x its busiest normal hour",
+                             "hosts.detail.smb_burst", bytes=f"{int(st['in']):,}",
+                             ratio=f"{st['ratio']:.1f}"),
                         row,
                     )
                 )
@@ -227,6 +230,8 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
                     "evidence_id": r["ev"],
                     "record": r["rec"],
                     "message": f"{r['n']} writes/deletes on the share inside the window",
+                    "message_said": said(f"{r['n']} writes/deletes on the share inside the "
+                                         "window", "hosts.detail.share_writes", n=r["n"]),
                 }
                 kind_rows.append(("share_writes", row))
     logon_ip = _logon_ips(ctx)
@@ -241,10 +246,11 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
             ks = [r for k, r in items if k == kind]
             if ks:
                 detail = (
-                    f"{len(ks)} ransom-note writes on the file server"
+                    said(f"{len(ks)} ransom-note writes on the file server",
+                         "hosts.detail.share_note_writes", n=len(ks))
                     if kind == "share_note_writes"
-                    else str(ks[0].get("message"))
-                )
+                    else ks[0].get("message_said") or str(ks[0].get("message"))
+                )  # fmt: skip
                 view(host).signals.append(
                     Signal(kind, ks[0]["@timestamp"], detail, ks[0], weight=float(len(ks)))
                 )
@@ -283,7 +289,8 @@ def _owners(ident: Identity, imp: Impact, view: Any) -> None:
                 Signal(
                     "owner",
                     row.get("file.mtime") or row.get("@timestamp"),
-                    f"{owner} owns {n} ransom notes / encrypted files; {user} used {host}",
+                    said(f"{owner} owns {n} ransom notes / encrypted files; {user} used {host}",
+                         "hosts.detail.owner", owner=owner, n=n, user=user, host=host),
                     row,
                 )
             )
@@ -301,7 +308,8 @@ def _client_notes(imp: Impact, hosts_by_evidence: dict[str, str], view: Any) -> 
             Signal(
                 "client_notes",
                 r.get("file.created") or r["@timestamp"],
-                f"ransom note on the host itself: {path}",
+                said(f"ransom note on the host itself: {path}", "hosts.detail.client_notes",
+                     path=path),
                 r,
             )
         )
@@ -433,9 +441,14 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
         what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
         key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
         times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
+        said_id = "hosts.detail.incident" + ("" if inc.count > 1 else ".one") + (
+            ".key" if inc.key_values else "")
         refs = {e.ref for e in inc.evidence}
         for host in inc.hosts:
-            detail = f"a {inc.severity}-severity detection ({inc.id}): {what}, {times}{key}"
+            detail = said(f"a {inc.severity}-severity detection ({inc.id}): {what}, {times}{key}",
+                          said_id, severity=msg(f"severity.{inc.severity}"), id=inc.id,
+                          what=what, n=inc.count,
+                          key=inc.key_values[0][:160] if inc.key_values else "")  # fmt: skip
             row = _evidence_row(inc.evidence[0] if inc.evidence else None, detail)
             view = views.setdefault(host, HostView(host))
             same = [s for s in view.signals if _ref(s.row) in refs]
@@ -463,32 +476,46 @@ def add_lateral(
             desk[e.target].add(e.account)
     for e in edges:
         if known.covers_edge(e):
-            e.why += "; declared known administration"
+            e.why = said(e.why + "; declared known administration", "lateral.why.known",
+                         why=msg_of(e.why) or e.why)
             continue
         if e.source_ip not in tunnels and (why := _routine_rdp(e, len(desk[e.target]))):
             # listed, but no sign (propagate still follows it when the source is infected)
-            e.why += f"; {why}"
+            e.why = said(e.why + f"; {why}", "lateral.why.routine",
+                         why=msg_of(e.why) or e.why, routine=msg_of(why) or why)
             continue
         row = _evidence_row(e.evidence[0] if e.evidence else None, e.why)
         when = _time(e.first)
         tgt = views.setdefault(e.target, HostView(e.target))
         src_label = e.source if e.source != "unknown source" else "an unknown machine"
         who = f" as {e.account}" if e.account else ""
+        src_arg = e.source if e.source != "unknown source" else msg("hosts.unknown_machine")
+        why_arg = msg_of(e.why) or e.why
+        said_as = ".as" if e.account else ""
+        fid, fargs = "hosts.detail.from" + said_as, {"source": src_arg, "why": why_arg,
+                                                     "account": e.account or ""}  # fmt: skip
+        line = said(f"{src_label}{who}: {e.why}", fid, **fargs)
+
         if e.execution and e.technique in ("psexec", "service", "task", "wmi", "dcom", "winrm"):
-            tgt.signals.append(Signal("remote_execution", when, f"{src_label}{who}: {e.why}", row))
+            tgt.signals.append(
+                Signal("remote_execution", when, line, row))
             # an address outside is the attacker's own machine: the account is the entry
             outside = _is_ip(e.source) and not is_client(e.source) and not never_a_host(e.source)
             if e.source != "unknown source" and not outside:
                 src = views.setdefault(e.source, HostView(e.source))
                 src.signals.append(
-                    Signal("operator_source", when, f"ran code on {e.target}{who}: {e.why}", row)
+                    Signal("operator_source", when, said(
+                        f"ran code on {e.target}{who}: {e.why}", "hosts.detail.ran_on" + said_as,
+                        target=e.target, account=e.account or "", why=why_arg), row)
                 )
         elif e.execution:  # an RDP session, or execution in a network logon's session
             tgt.signals.append(
-                Signal("lateral_in", when, f"{src_label}{who}: {e.why}", row, strength="medium")
+                Signal("lateral_in", when, line, row,
+                       strength="medium")
             )
         else:
-            tgt.signals.append(Signal("lateral_unusual", when, f"{src_label}{who}: {e.why}", row))
+            tgt.signals.append(
+                Signal("lateral_unusual", when, line, row))
 
 
 TERMINAL_SERVER_USERS = 5  # accounts on one host's desktop: a terminal server
@@ -505,9 +532,11 @@ def _routine_rdp(e: Any, users: int) -> str | None:
     if ip and not is_client(ip):
         return None  # from outside, or from an address no inside machine is known by
     if users >= TERMINAL_SERVER_USERS:
-        return f"a terminal server ({users} accounts use its desktop): everyday use"
+        return said(f"a terminal server ({users} accounts use its desktop): everyday use",
+                    "lateral.routine.terminal_server", n=users)
     if e.last and str(e.first)[:10] != str(e.last)[:10]:
-        return "the same account from the same machine on several days: everyday use"
+        return said("the same account from the same machine on several days: everyday use",
+                    "lateral.routine.several_days")
     return None
 
 
@@ -536,8 +565,10 @@ def propagate(views: dict[str, HostView], edges: list[Any], known: Any) -> None:
                 Signal(
                     "lateral_from_infected",
                     _time(e.first),
-                    f"reached from infected {e.source} by {e.technique}"
-                    + (f" as {e.account}" if e.account else ""),
+                    said(f"reached from infected {e.source} by {e.technique}"
+                         + (f" as {e.account}" if e.account else ""),
+                         "hosts.detail.reached" + (".as" if e.account else ""),
+                         source=e.source, technique=e.technique, account=e.account or ""),
                     row,
                 )
             )
@@ -605,8 +636,14 @@ _SENTENCES = {
 def reason(kind: str, detail: str, count: int) -> str:
     """A responder's sentence for one kind of signal."""
     more = f" (seen {count} times)" if count > 1 else ""
+    d = msg_of(detail) or detail.rstrip(".")  # a value from a log, or a sentence by id
     if kind.startswith("incident:"):
         text = f"{detail[0].upper()}{detail[1:]}"
+        inner = msg("hosts.reason.incident", d=d)
     else:
         text = _SENTENCES.get(kind, kind.replace("_", " ") + ": {d}").format(d=detail)
-    return text.rstrip(".") + more + "."
+        known = kind if kind in _SENTENCES else "other"
+        inner = msg(f"hosts.reason.{known}", d=d, kind=kind)
+    if count > 1:
+        return said(text.rstrip(".") + more + ".", "hosts.reason.times", reason=inner, n=count)
+    return said(text.rstrip(".") + more + ".", "hosts.reason.once", reason=inner)

@@ -38,6 +38,7 @@ from ashiato.analysis.indicators import (
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso, write_csv
 from ashiato.findings import Evidence
+from ashiato.i18n import msg, said
 
 LISTINGS = ("file.listing", "windows.mft")
 MARGIN = timedelta(minutes=10)
@@ -282,14 +283,14 @@ def _classify(
         mine = _writer_test(encryptor, sessions)
 
         if n_ext >= PATTERN_SHARE * len(cands) and n_ext >= n_random:
-            how = f"renamed to .{ext}"
+            how = said(f"renamed to .{ext}", "impact.basis.renamed_ext", ext=f".{ext}")
             take = [
                 r
                 for r, x in zip(cands, names, strict=True)
                 if _ext(x) == ext or known_ext.search(x) or mine(r)
             ]
         elif n_random >= PATTERN_SHARE * len(cands):
-            how = "renamed to random names"
+            how = said("renamed to random names", "impact.basis.renamed_random")
             take = [
                 r
                 for r, x in zip(cands, names, strict=True)
@@ -308,10 +309,12 @@ def _classify(
                     unsure.append(r)  # nothing says who wrote it
             who = encryptor or ("the note-writing session" if sessions else None)
             how = (
-                f"written inside the window by {who}"
+                said(f"written inside the window by {who}", "impact.basis.written_by",
+                     who=encryptor or msg("impact.basis.note_session"))
                 if who
-                else "written inside the window in note folders"
-            )
+                else said("written inside the window in note folders",
+                          "impact.basis.written_in_note_folders")
+            )  # fmt: skip
         take += unsure
         excluded = len(cands) - len(take)
         basis[share] = {

@@ -43,6 +43,7 @@ from ashiato.analysis.servers import evidence_names
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import LateralEdge
+from ashiato.i18n import msg, said
 from ashiato.normalize import host_key
 
 ATTACK = {
@@ -662,20 +663,32 @@ def _why(tech: str, execution: bool, ms: list[Move], inbound: set[str], src: str
     tail = f" ({notes})" if notes else ""
     outside = any(m.source_ip and not is_internal(m.source_ip) for m in ms)
     where = " from outside the network: the account is the entry point" if outside else ""
+    args = {
+        "label": msg(f"lateral.label.{tech}") if tech in _LABEL else tech,
+        "where": msg("lateral.outside") if outside else "",
+        "notes": msg("lateral.notes", notes=notes) if notes else "",
+    }
     if execution and tech in EXECUTING:
-        return f"{label} ran code on the target{where}{tail}"
+        return said(f"{label} ran code on the target{where}{tail}", "lateral.why.ran", **args)
     if tech == "rdp":
         if execution:
-            return f"{label} was opened on the target{where}{tail}"
-        return f"an RDP connection reached the target{where}{tail}"
+            return said(f"{label} was opened on the target{where}{tail}", "lateral.why.opened",
+                        **args)  # fmt: skip
+        return said(f"an RDP connection reached the target{where}{tail}",
+                    "lateral.why.rdp_reached", **args)  # fmt: skip
     if execution:
-        return f"{label} was followed by execution in the same session{where}{tail}"
+        return said(f"{label} was followed by execution in the same session{where}{tail}",
+                    "lateral.why.followed", **args)  # fmt: skip
     if tech == "ssh":  # a shell on a server: rare enough to show every time
-        return f"{label} was opened on the target{where}{tail}"
+        return said(f"{label} was opened on the target{where}{tail}", "lateral.why.opened",
+                    **args)  # fmt: skip
     if tech == "admin_share":
-        return f"{label}: a file was placed on the target's system share{where}{tail}"
+        return said(f"{label}: a file was placed on the target's system share{where}{tail}",
+                    "lateral.why.admin_share", **args)  # fmt: skip
     if tech in ("wmi", "winrm") and any(m.row.get("event.code") == "4648" for m in ms):
-        return f"{label} was requested with explicit credentials from the source{tail}"
+        return said(f"{label} was requested with explicit credentials from the source{tail}",
+                    "lateral.why.explicit", **args)  # fmt: skip
     if len(inbound) <= 2 and src != "unknown source" and tech in _PAIR_ONLY:
-        return f"{label} between machines that rarely talk (first-seen pair){where}{tail}"
+        return said(f"{label} between machines that rarely talk (first-seen pair){where}{tail}",
+                    "lateral.why.rare", **args)  # fmt: skip
     return None

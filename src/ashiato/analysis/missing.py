@@ -17,6 +17,7 @@ from ashiato.analysis.context import Context
 from ashiato.analysis.identity import DHCP_DATASETS
 from ashiato.exports import iso
 from ashiato.findings import Missing
+from ashiato.i18n import said
 
 AUDIT_SHARE = (
     'auditpol /set /subcategory:"File Share" /success:enable /failure:enable and '
@@ -92,105 +93,116 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
     where = f" ({', '.join(servers)})" if servers else ""
     if not prof.hosts_with("f5145"):
         if prof.hosts_with("f5140"):
-            what = f"Detailed file-share auditing (Security 5145) from the file server{where}"
+            what = said(f"Detailed file-share auditing (Security 5145) from the file server"
+                        f"{where}", "missing.audit5145.what" + (".servers" if servers else ""),
+                        servers=servers)
         else:
-            what = f"File-share auditing (Security 5140/5145) from the file server{where}"
+            what = said(f"File-share auditing (Security 5140/5145) from the file server{where}",
+                        "missing.audit.what" + (".servers" if servers else ""), servers=servers)
         out.append(
             Missing(
                 what,
-                "5145 names the client address and account behind every file written, renamed or "
-                "deleted on a share: without it patient zero rests on weaker evidence (file "
-                "owners, "
-                "timing, AV and network logs).",
-                "File-share auditing was off or the file server's Security log wasn't collected: "
-                "collect the file server's Security.evtx (C:\\Windows\\System32\\winevt\\Logs) "
-                "now, "
+                said("5145 names the client address and account behind every file written, "
+                "renamed or deleted on a share: without it patient zero rests on weaker evidence "
+                "(file owners, timing, AV and network logs).", "missing.audit.why"),
+                said("File-share auditing was off or the file server's Security log wasn't "
+                "collected: collect the file server's Security.evtx "
+                "(C:\\Windows\\System32\\winevt\\Logs) now, "
                 f"before it rolls over; for the future enable {AUDIT_SHARE}, and {BIGGER_LOG}.",
+                "missing.audit.advice", folder="C:\\Windows\\System32\\winevt\\Logs",
+                audit=AUDIT_SHARE, command="wevtutil sl Security /ms:1073741824"),
             )
         )
     if not c.get("dhcp"):
         out.append(
             Missing(
-                "DHCP server logs",
-                "IP→host mapping rests on weaker sources (logons, AV console, proxy user names); "
-                "addresses are reused from day to day, so a proxy or firewall line can be pinned "
-                "on the wrong PC.",
-                "Collect C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log from every DHCP server (it "
-                "keeps only a week: copy now), covering the incident and the lease time before.",
+                said("DHCP server logs", "missing.dhcp.what"),
+                said("IP→host mapping rests on weaker sources (logons, AV console, proxy user "
+                "names); addresses are reused from day to day, so a proxy or firewall line can be "
+                "pinned on the wrong PC.", "missing.dhcp.why"),
+                said("Collect C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log from every DHCP "
+                "server (it keeps only a week: copy now), covering the incident and the lease "
+                "time before.", "missing.dhcp.advice",
+                path="C:\\Windows\\System32\\dhcp\\DhcpSrvLog-*.log"),
             )
         )
     out += _process_logs(prof, infected)
     if not c.get("proxy"):
         out.append(
             Missing(
-                "Proxy / web-filter access logs",
+                said("Proxy / web-filter access logs", "missing.proxy.what"),
                 (
-                    "Web requests are seen only by the IDS, which watches one network segment and "
-                    "logs no user names."
+                    said("Web requests are seen only by the IDS, which watches one network "
+                    "segment and logs no user names.", "missing.proxy.why.ids")
                     if c.get("web")
-                    else "Drive-by chains (redirects, exploit and payload downloads) and C2 "
+                    else said("Drive-by chains (redirects, exploit and payload downloads) and C2 "
                     "requests are seen there with the client address; without them a web "
-                    "infection can't be "
-                    "shown."
+                    "infection can't be shown.", "missing.proxy.why")
                 ),
-                "Collect the proxy's access logs (Squid access.log*, ProxySG or i-FILTER exports) "
-                "for the incident and at least 24 h before it; without a proxy, the firewall's "
-                "web-filter/UTM logs.",
+                said("Collect the proxy's access logs (Squid access.log*, ProxySG or i-FILTER "
+                "exports) for the incident and at least 24 h before it; without a proxy, the "
+                "firewall's web-filter/UTM logs.", "missing.proxy.advice"),
             )
         )
     if not c.get("mail"):
         out.append(
             Missing(
-                "Mail gateway / mail server logs",
-                "A mail-borne infection is proved by the delivery of the attachment to the user "
-                "shortly before the first execution"
+                said("Mail gateway / mail server logs", "missing.mail.what"),
+                said("A mail-borne infection is proved by the delivery of the attachment to the "
+                "user shortly before the first execution"
                 + (
                     " (the IDS saw some SMTP, but not mail it can't decode or that never crossed "
                     "its segment)."
                     if c.get("ids_mail")
                     else "."
-                ),
-                "Collect the mail gateway's message log with attachment names and the mail "
-                "server's logs (Postfix maillog, Exchange MSGTRK*.LOG) for at least 7 days before.",
+                ), "missing.mail.why" + (".ids" if c.get("ids_mail") else "")),
+                said("Collect the mail gateway's message log with attachment names and the mail "
+                "server's logs (Postfix maillog, Exchange MSGTRK*.LOG) for at least 7 days "
+                "before.", "missing.mail.advice"),
             )
         )
     if not c.get("owners"):
         out.append(
             Missing(
-                "A file listing of the encrypted shares with owners",
-                "The owner of the ransom notes and encrypted files is the account that wrote them "
-                "(a direct pointer to patient zero), and the listing is the exact list of damage.",
-                f"Run on the file server, per share: {OWNER_LISTING}",
+                said("A file listing of the encrypted shares with owners", "missing.owners.what"),
+                said("The owner of the ransom notes and encrypted files is the account that wrote "
+                "them (a direct pointer to patient zero), and the listing is the exact list of "
+                "damage.", "missing.owners.why"),
+                said(f"Run on the file server, per share: {OWNER_LISTING}",
+                     "missing.owners.advice", command=OWNER_LISTING),
             )
         )
     if not c.get("av"):
         out.append(
             Missing(
-                "AV console export",
-                "Detection names and times per endpoint show which PCs ran the malware and whether "
-                "the payload was known at the time.",
-                "Export the virus/malware detection log of all endpoints from the AV management "
-                "console (Trend Micro Apex One/OfficeScan: ウイルス/不正プログラムログ as CSV).",
+                said("AV console export", "missing.av.what"),
+                said("Detection names and times per endpoint show which PCs ran the malware and "
+                "whether the payload was known at the time.", "missing.av.why"),
+                said("Export the virus/malware detection log of all endpoints from the AV "
+                "management console (Trend Micro Apex One/OfficeScan: ウイルス/不正プログラムログ "
+                "as CSV).", "missing.av.advice", menu="ウイルス/不正プログラムログ"),
             )
         )
     if not c.get("ids"):
         out.append(
             Missing(
-                "IDS / UTM alerts",
-                "Exploit-kit, payload-download and C2 check-in signatures tie a client to the "
-                "attack with a time stamp.",
-                "Export the IPS/UTM alert logs of every firewall (FortiGate UTM IPS) and any IDS "
-                "(Suricata eve.json) for the incident window.",
+                said("IDS / UTM alerts", "missing.ids.what"),
+                said("Exploit-kit, payload-download and C2 check-in signatures tie a client to "
+                "the attack with a time stamp.", "missing.ids.why"),
+                said("Export the IPS/UTM alert logs of every firewall (FortiGate UTM IPS) and any "
+                "IDS (Suricata eve.json) for the incident window.", "missing.ids.advice"),
             )
         )
     if not c.get("firewall"):
         out.append(
             Missing(
-                "Firewall traffic logs",
-                "They show C2 connections, data volumes to the Internet and which internal host "
-                "talked to which, independent of the hosts' own (possibly cleared) logs.",
-                "Export the traffic logs of the head-office and branch firewalls (FortiGate log "
-                "memory or FortiAnalyzer) for the incident window.",
+                said("Firewall traffic logs", "missing.firewall.what"),
+                said("They show C2 connections, data volumes to the Internet and which internal "
+                "host talked to which, independent of the hosts' own (possibly cleared) logs.",
+                "missing.firewall.why"),
+                said("Export the traffic logs of the head-office and branch firewalls (FortiGate "
+                "log memory or FortiAnalyzer) for the incident window.",
+                "missing.firewall.advice"),
             )
         )
     out += _rolled_over(prof, window, sorted(set(infected) | set(servers)))
@@ -206,24 +218,28 @@ def _process_logs(prof: Profile, infected: list[str]) -> list[Missing]:
     if none:
         out.append(
             Missing(
-                f"Process-creation logs for {', '.join(none)} (4688 with command line, Sysmon)",
-                "Without them what started the malware (mail client, script host, browser) can't "
-                "be "
-                "seen, and the infection vector stays a guess.",
-                "Collect Prefetch (C:\\Windows\\Prefetch), Amcache.hve, the $MFT and the users' "
-                "NTUSER.DAT/UsrClass.dat from those hosts; for the future enable auditpol /set "
-                '/subcategory:"Process Creation" /success:enable with the GPO "Include command '
-                'line in process creation events", or deploy Sysmon.',
+                said(f"Process-creation logs for {', '.join(none)} (4688 with command line, "
+                "Sysmon)", "missing.process.what", hosts=none),
+                said("Without them what started the malware (mail client, script host, browser) "
+                "can't be seen, and the infection vector stays a guess.", "missing.process.why"),
+                said("Collect Prefetch (C:\\Windows\\Prefetch), Amcache.hve, the $MFT and the "
+                "users' NTUSER.DAT/UsrClass.dat from those hosts; for the future enable "
+                'auditpol /set /subcategory:"Process Creation" /success:enable with the GPO '
+                '"Include command line in process creation events", or deploy Sysmon.',
+                "missing.process.advice",
+                command='auditpol /set /subcategory:"Process Creation" /success:enable'),
             )
         )
     if no_cmd:
         out.append(
             Missing(
-                f"Command lines in 4688 on {', '.join(no_cmd)}",
-                "The command line shows which script or document was opened (Temp1_*.zip, "
-                "Content.Outlook) and the vssadmin/wevtutil arguments.",
-                'Enable the GPO "Include command line in process creation events" (Administrative '
-                "Templates > System > Audit Process Creation).",
+                said(f"Command lines in 4688 on {', '.join(no_cmd)}", "missing.cmdline.what",
+                     hosts=no_cmd),
+                said("The command line shows which script or document was opened (Temp1_*.zip, "
+                "Content.Outlook) and the vssadmin/wevtutil arguments.", "missing.cmdline.why"),
+                said('Enable the GPO "Include command line in process creation events" '
+                "(Administrative Templates > System > Audit Process Creation).",
+                "missing.cmdline.advice"),
             )
         )
     return out
@@ -241,11 +257,14 @@ def _rolled_over(prof: Profile, window: tuple[datetime, datetime] | None,
         if first is not None and first > window[0]:
             out.append(
                 Missing(
-                    f"{ds} of {host} before {iso(first)}",
-                    "The log begins after the incident started: older records were overwritten "
-                    "(defaults: 20 MB Security/System, 1 MB Sysmon) or cleared.",
-                    "Look for older copies (SIEM/forwarded events, backups, Volume Shadow Copies: "
-                    f"vssadmin list shadows) and enlarge the log ({BIGGER_LOG}).",
+                    said(f"{ds} of {host} before {iso(first)}", "missing.rolled.what",
+                         dataset=ds, host=host, time=iso(first)),
+                    said("The log begins after the incident started: older records were "
+                    "overwritten (defaults: 20 MB Security/System, 1 MB Sysmon) or cleared.",
+                    "missing.rolled.why"),
+                    said("Look for older copies (SIEM/forwarded events, backups, Volume Shadow "
+                    f"Copies: vssadmin list shadows) and enlarge the log ({BIGGER_LOG}).",
+                    "missing.rolled.advice", command="wevtutil sl Security /ms:1073741824"),
                 )
             )
     return out

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ashiato import engines
+from ashiato import engines, i18n
 from ashiato.analysis import (
     clock_skew,
     identity,
@@ -254,18 +254,19 @@ def _why_first(
             t = v.first_malicious()
             if inbound:
                 e = inbound[0]
-                pz.why_not_others.append(
-                    f"{v.host} was reached from {e.source} by {e.technique} at {e.first}"
-                )
+                pz.why_not_others.append(i18n.said(
+                    f"{v.host} was reached from {e.source} by {e.technique} at {e.first}",
+                    "pz.reached", host=v.host, source=e.source, technique=e.technique,
+                    time=e.first))  # fmt: skip
             elif t and first and t > first:
-                pz.why_not_others.append(
+                pz.why_not_others.append(i18n.said(
                     f"{v.host} shows malicious activity only from {iso(t)}, after {pz.host} "
-                    f"({iso(first)})"
-                )
+                    f"({iso(first)})", "pz.later", host=v.host, time=iso(t), pz=pz.host,
+                    pz_time=iso(first)))  # fmt: skip
             else:
-                pz.why_not_others.append(
-                    f"{v.host} has less evidence tying it to the start of the incident"
-                )
+                pz.why_not_others.append(i18n.said(
+                    f"{v.host} has less evidence tying it to the start of the incident",
+                    "pz.weaker", host=v.host))  # fmt: skip
         start = starts.get(v.host)
         if first and start and start > first:
             pz.cannot_be_excluded.append(v.host)
@@ -362,10 +363,12 @@ def _reasons(v: hosts_mod.HostView) -> list[str]:
     if not out and v.sources and v.watched is not None:
         # why a quiet host is clean, or only unknown
         out.append(
-            f"Watched through the incident by {v.watched}; nothing found."
+            i18n.said(f"Watched through the incident by {v.watched}; nothing found.",
+                      "hosts.reason.watched", sources=v.watched)
             if v.watched
-            else "No log of it, nor any source that sees it, covers the incident window."
-        )
+            else i18n.said("No log of it, nor any source that sees it, covers the incident "
+                           "window.", "hosts.reason.unwatched")
+        )  # fmt: skip
     return out
 
 
@@ -410,23 +413,32 @@ def _headline(
     if not infected:
         if imp.encrypted or imp.notes:
             return _unattributed(imp, ident)
-        return "No host shows signs of infection in the evidence provided."
+        return i18n.said("No host shows signs of infection in the evidence provided.",
+                         "incident.nothing")
     parts = [f"{len(infected)} infected host(s)"]
+    ids = [i18n.msg("incident.infected", n=len(infected))]
     if pz:
         parts.append(
             f"patient zero {pz.host} ({pz.ip or 'IP unknown'}, {pz.user or 'user unknown'})"
         )
+        ids.append(i18n.msg("incident.pz", host=pz.host,
+                            ip=pz.ip or i18n.msg("incident.ip_unknown"),
+                            user=pz.user or i18n.msg("incident.user_unknown")))  # fmt: skip
     if imp.encrypted or imp.notes:
         parts.append(f"{len(imp.encrypted)} encrypted files, {len(imp.notes)} ransom notes")
+        ids.append(i18n.msg("incident.impact", files=len(imp.encrypted), notes=len(imp.notes)))
     if net.spam:
         parts.append(f"spam from {net.spam['ip']}")
+        ids.append(i18n.msg("incident.spam", ip=net.spam["ip"]))
     serious = [i for i in incidents if i.severity in ("high", "critical")]
     if serious:
         parts.append(f"{len(serious)} high-severity incident(s)")
+        ids.append(i18n.msg("incident.serious", n=len(serious)))
     moves = [e for e in edges if e.execution]
     if moves:
         parts.append(f"{len(moves)} lateral move(s) with remote execution")
-    return "; ".join(parts) + "."
+        ids.append(i18n.msg("incident.moves", n=len(moves)))
+    return i18n.said_all("; ".join(parts) + ".", *ids, join="clauses")
 
 
 # -- issue 16: remote access, accounts, data theft, the servers behind the files ---------
@@ -455,18 +467,23 @@ def _entry_accounts_theft_servers(
         + servers.next_steps(findings.servers)
     )
     if findings.exfiltration["verdict"] in ("likely", "possible"):
-        steps.append(
+        steps.append(i18n.said(
             f"Data theft is {findings.exfiltration['verdict']}: "
             + "; ".join(findings.exfiltration["reasons"][:3])
             + ". Settle it with: "
             + "; ".join(findings.exfiltration["settle"][:3])
-            + "."
-        )
+            + ".",
+            f"steps.exfil.{findings.exfiltration['verdict']}",
+            reasons=[i18n.msg_of(r) or r for r in findings.exfiltration["reasons"][:3]],
+            settle=[i18n.msg_of(r) or r for r in findings.exfiltration["settle"][:3]],
+        ))  # fmt: skip
     had_infected = any(h.verdict == "infected" for h in findings.hosts)
     gap = entry.missing_vpn(ent)
     if gap is not None and (had_infected or findings.accounts.get("domain_compromised")):
         findings.coverage.setdefault("missing", []).append(vars(gap))
-        steps.append(f"Collect: {gap.what}. {gap.advice}")
+        steps.append(i18n.said(f"Collect: {gap.what}. {gap.advice}", "steps.collect",
+                               what=i18n.msg_of(gap.what) or gap.what,
+                               advice=i18n.msg_of(gap.advice) or gap.advice))  # fmt: skip
     _mark_hosts(findings)
     findings.vectors += _hands_on_vectors(findings, ctx, ident)
     at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
@@ -478,13 +495,18 @@ def _entry_accounts_theft_servers(
         findings.incident["detected"] = True
         more = f"files encrypted on {', '.join(hit)} (hypervisor/NAS)"
         base = (findings.incident.get("summary") or "") if had_infected else ""
-        findings.incident["summary"] = (base.rstrip(".") + "; " if base else "") + more + "."
+        parts = (i18n.msg_of(base) or {}).get("msgs") or []
+        findings.incident["summary"] = i18n.said_all(
+            (base.rstrip(".") + "; " if base else "") + more + ".",
+            *parts, i18n.msg("incident.hypervisor", hosts=hit), join="clauses")
     if ent.entry:
         e = ent.entry
-        findings.incident["entry"] = (
+        findings.incident["entry"] = i18n.said(
             f"{e['via']} sign-in of {e['user']} from {e['source_ip']} "
-            f"({e['country'] or 'country unknown'}) at {e['time']}"
-        )
+            f"({e['country'] or 'country unknown'}) at {e['time']}",
+            "incident.entry", via=i18n.msg(f"via.{e['via']}"), user=e["user"],
+            ip=e["source_ip"], country=e["country"] or i18n.msg("country_unknown"),
+            time=e["time"])  # fmt: skip
 
 
 _RANK = {"infected": 0, "suspicious": 1, "clean": 2, "unknown": 3}
@@ -496,24 +518,33 @@ def _mark_hosts(findings: Findings) -> None:
     hypervisor or NAS, is infected (compromised)."""
     marks: list[tuple[str, str, str, str | None]] = []  # host, verdict, reason, time
     for r in findings.accounts.get("hosts_reached", []):
-        marks.append((r["host"], "suspicious", f"intruder_account: {r['detail']}", r["time"]))
+        marks.append((r["host"], "suspicious", i18n.said(
+            f"intruder_account: {r['detail']}", "hosts.reason.intruder_account",
+            d=i18n.msg_of(r["detail"]) or r["detail"]), r["time"]))  # fmt: skip
     for x in findings.exfiltration.get("tools", []):
         if x.get("host"):
-            line = f"exfiltration_tool: {x['what']}: {x['command_line'][:160]}"
+            line = i18n.said(f"exfiltration_tool: {x['what']}: {x['command_line'][:160]}",
+                             "hosts.reason.exfiltration_tool", what=x["what"],
+                             command=x["command_line"][:160])  # fmt: skip
             marks.append((x["host"], "infected", line, x["time"]))
     srv = findings.servers
     for h in srv.get("hypervisors", []):
         if h["encrypted"]:
             # the first step of its chain (SSH enabled, a VM powered off) is when it fell
             first = min((e["time"] for e in h.get("evidence", []) if e.get("time")), default=None)
-            marks.append((h["host"], "infected", f"encrypted_on_hypervisor: {h['note']}", first))
+            marks.append((h["host"], "infected", i18n.said(
+                f"encrypted_on_hypervisor: {h['note']}", "hosts.reason.encrypted_on_hypervisor",
+                d=i18n.msg_of(h["note"]) or h["note"]), first))  # fmt: skip
     for n in srv.get("nas", []):
         if n["ransom_files"]:
-            what = f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware names"
+            what = i18n.said(f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware "
+                             "names", "hosts.reason.encrypted_on_nas", n=n["ransom_files"])
             marks.append((n["host"], "infected", what, None))
     for b in srv.get("backups_destroyed", []):
         if b.get("host"):
-            marks.append((b["host"], "suspicious", f"backups_destroyed: {b['action']}", b["time"]))
+            marks.append((b["host"], "suspicious", i18n.said(
+                f"backups_destroyed: {b['action']}", "hosts.reason.backups_destroyed",
+                action=b["action"]), b["time"]))  # fmt: skip
     by = {h.host: h for h in findings.hosts}
     for host, verdict, reason, when in marks:
         h = by.get(host)
@@ -547,6 +578,7 @@ def _unattributed(imp: impact.Impact, ident: identity.Identity) -> str:
         f"Ransomware impact is plain ({len(imp.encrypted)} encrypted files, "
         f"{len(imp.notes)} ransom notes) but no host could be attributed from the evidence."
     )
+    ids = [i18n.msg("incident.unattributed", files=len(imp.encrypted), notes=len(imp.notes))]
     when = imp.window[0] if imp.window else None
     leads = []
     for owner, n in sorted(imp.owners.items(), key=lambda kv: -kv[1])[:3]:
@@ -556,9 +588,12 @@ def _unattributed(imp: impact.Impact, ident: identity.Identity) -> str:
         hosts = ident.hosts_of_user(user, when)
         used = f", who used {', '.join(hosts[:5])} at the time" if hosts else ""
         leads.append(f"{owner} owns {n} of the files{used}")
+        ids.append(i18n.msg("incident.lead.used" if hosts else "incident.lead",
+                            owner=owner, n=n, hosts=hosts[:5]))  # fmt: skip
     if leads:
         text += " Leads: " + "; ".join(leads) + "."
-    return text + (
+    ids.append(i18n.msg("incident.unattributed.settle"))
+    return i18n.said_all(text + (
         " To settle it: the file server's Security log with share auditing (5140/5145, client"
         " addresses), DHCP leases for the window, and the suspected clients' own logs."
-    )
+    ), *ids)

@@ -28,6 +28,7 @@ from ashiato.analysis.missing import NOT_EVENT_LOGS
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Vector
+from ashiato.i18n import msg, said
 
 BEFORE = timedelta(hours=24)
 AFTER = timedelta(minutes=10)
@@ -165,9 +166,11 @@ def _older(ctx: Context, host: str, t0: datetime) -> str:
     )  # its event logs
     first = ctx.rows(q.aggregate(first=q["@timestamp"].min()))[0]["first"]
     since = f"{host}'s own logs begin {iso(first)}" if first else f"no logs of {host} itself"
-    return (
+    return said(
         f"nothing in the 24 h before {iso(t0)} points to a vector ({since}): the "
-        "infection may be older than that, or than the collected logs"
+        "infection may be older than that, or than the collected logs",
+        "vector.older" if first else "vector.older.none", time=iso(t0), host=host,
+        first=iso(first) if first else "",
     )
 
 
@@ -289,7 +292,7 @@ def _chain(kind: str, f: Found) -> tuple[list[Evidence], list[str]]:
     for role, r in steps:
         unique.setdefault(id(r), (role, r))  # a row once, with its first role
     steps = sorted(unique.values(), key=lambda s: s[1]["@timestamp"])  # stable on ties
-    chain = [Evidence.of(r, _line(role, r)) for role, r in steps]
+    chain = [Evidence.of(r, _said_line(role, _line(role, r))) for role, r in steps]
     return chain, list(dict.fromkeys(a for a in arts if a))
 
 
@@ -299,6 +302,21 @@ def _line(role: str, r: dict[str, Any]) -> str:
     if role.startswith("mail delivered"):
         return role
     return f"{role}: {summary(r)}"
+
+
+def _said_line(role: str, line: str) -> str:
+    """A chain step named by id: its role in the reader's language, the rest as logged."""
+    base, _, label = role.partition(" [")
+    name = base.split(":")[0]
+    role_msg: Any = msg(f"vector.role.{name.replace(' ', '_').replace('/', '_')}")
+    if label:  # a country code and/or "first seen in the case"
+        role_msg = msg("vector.role_label", role=role_msg, label=[
+            msg("vector.first_seen") if x == "first seen in the case" else x
+            for x in label.rstrip("]").split(", ")])  # fmt: skip
+    rest = line[len(role) + 2:] if line.startswith(role + ": ") else None
+    if name == "mail delivered" or rest is None:
+        return line  # the mail line is all evidence; a role we don't know stays English
+    return said(line, "vector.step", role=role_msg, what=rest)
 
 
 def _mail_line(r: dict[str, Any]) -> str:
@@ -327,31 +345,39 @@ def _late_av(av: list[dict[str, Any]], t0: datetime) -> str | None:
     hours = (when - t0).total_seconds() / 3600
     what = first.get("rule.name") or "a detection"
     on = f" on {first['file.path']}" if first.get("file.path") else ""
-    return (f"{iso(when)}: {what}{on}, {hours:.1f} h after the first malicious activity; "
-            "the payload was probably not detected at infection time")  # fmt: skip
+    return said(f"{iso(when)}: {what}{on}, {hours:.1f} h after the first malicious activity; "
+                "the payload was probably not detected at infection time",
+                "vector.late_av" + (".on" if on else ""), time=iso(when), what=what,
+                path=first.get("file.path") or "", hours=f"{hours:.1f}")  # fmt: skip
 
 
 def _missing(host: str, ips: list[str], users: list[str], have: dict[str, int],
              proc_total: int, f: Found) -> list[str]:  # fmt: skip
     out: list[str] = []
     if proc_total == 0:
-        out.append(f"no process creation logs for {host} (4688 with command line or Sysmon 1): "
-                   "what started the payload can't be seen")  # fmt: skip
+        out.append(said(f"no process creation logs for {host} (4688 with command line or "
+                        "Sysmon 1): what started the payload can't be seen",
+                        "vector.missing.process", host=host))  # fmt: skip
     if not f.web_file and not f.mail_file and proc_total == 0:
-        out.append(f"no file-creation timeline for {host} ($MFT or Sysmon 11)")
+        out.append(said(f"no file-creation timeline for {host} ($MFT or Sysmon 11)",
+                        "vector.missing.files", host=host))
     if not have.get("mail"):
-        out.append("no mail logs (mail gateway / mail server) in the case")
+        out.append(said("no mail logs (mail gateway / mail server) in the case",
+                        "vector.missing.mail"))
     elif not users:
-        out.append(f"no user known for {host}: mail recipients can't be matched")
+        out.append(said(f"no user known for {host}: mail recipients can't be matched",
+                        "vector.missing.user", host=host))
     if not ips:
-        out.append(f"no address known for {host} at the time (no DHCP lease, logon or AV "
-                   "row): proxy and IDS logs can't be tied to it")  # fmt: skip
+        out.append(said(f"no address known for {host} at the time (no DHCP lease, logon or "
+                        "AV row): proxy and IDS logs can't be tied to it",
+                        "vector.missing.address", host=host))  # fmt: skip
     elif not have.get("web"):
-        out.append("no proxy / web logs in the case")
+        out.append(said("no proxy / web logs in the case", "vector.missing.web"))
     elif f.web.requests == 0:
-        out.append(f"no proxy / web logs for {', '.join(ips)} in the 24 h before infection")
+        out.append(said(f"no proxy / web logs for {', '.join(ips)} in the 24 h before "
+                        "infection", "vector.missing.web_for", ips=ips))
     if not have.get("ids"):
-        out.append("no IDS/UTM alerts in the case")
+        out.append(said("no IDS/UTM alerts in the case", "vector.missing.ids"))
     if not have.get("av"):
-        out.append("no AV logs in the case")
+        out.append(said("no AV logs in the case", "vector.missing.av"))
     return out

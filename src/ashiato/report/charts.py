@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ashiato import i18n
 from ashiato.report.series import parse_iso, window_of
 from ashiato.report.text import labels, vector_type
 
@@ -401,14 +402,15 @@ def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
         y = top + row * i
         chart.shapes.append(line(strip_x + 3, y_prop, leader_x, y, "#b5bcc6"))
         chart.shapes.append(circle(strip_x, y_prop, 3, colour))
-        tip = f"{s['time']} · {ds} · {s.get('stage') or ''} {s.get('summary') or ''} · {s['ref']}"
+        said = i18n.say(lang, s.get("stage") or "", s.get("stage_msg"))
+        tip = f"{s['time']} · {ds} · {said} {s.get('summary') or ''} · {s['ref']}"
         chart.shapes.append(circle(dot_x, y, 5, colour, tip))
         chart.shapes.append(text(dot_x + 12, y + 4, f"{ts:%H:%M:%S}", 11, fill="#222"))
         chart.shapes.append(
             text(dot_x + 72, y + 4, human_gap(s.get("gap_seconds")), 10, fill="#777")
         )
         chart.shapes.append(text(dot_x + 128, y + 4, clip(ds, 108, 10), 10, fill=colour))
-        stage = str(s.get("stage") or "")
+        stage = i18n.say(lang, s.get("stage") or "", s.get("stage_msg"))
         x: float = dot_x + 244
         if stage:
             stage = clip(stage, 200)

@@ -149,6 +149,8 @@ def render(
     from ashiato.report import management  # it formats times with this module
 
     data = series if series is not None else series_mod.build(None, findings)
+    # every sentence with an id in the reader's language, times in the display zone
+    findings = i18n.localise(findings, lang, lambda v: when_text(v, tz))
     template = environment().get_template("report.html.j2")
     return template.render(
         f=findings,
@@ -164,8 +166,10 @@ def render(
         zone_name=zone_label(tz),
         mgmt=management.build(findings, lang, tz),
         tr=lambda msgid, **args: i18n.gettext(lang, msgid, **args),
-        say=lambda text, msg=None: i18n.say(lang, text, msg),
-        say_all=lambda texts, msgs=None: i18n.say_all(lang, texts, msgs),
+        say=lambda text, msg=None: i18n.say(lang, text, msg, lambda v: when_text(v, tz)),
+        say_all=lambda texts, msgs=None: i18n.say_all(
+            lang, texts, msgs, lambda v: when_text(v, tz)
+        ),
         verdict=lambda v: verdict(lang, v),
         vtype=lambda v: vector_type(lang, v),
         tkind=lambda v: tampering_kind(lang, v),

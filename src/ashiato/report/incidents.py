@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ashiato import i18n
 from ashiato.report.lateral_graph import lateral_chart
 
 TEXT = {
@@ -80,4 +81,15 @@ def view(findings: dict[str, Any], lang: str) -> dict[str, Any]:
         "hidden": len(incidents) - len(shown),
         "edges": list(findings.get("lateral_movement") or []),
         "graph": lateral_chart(findings, lang),
+        # severity and ATT&CK tactic words in the reader's language (the id as it is else)
+        "sev": {s: i18n.gettext(lang, f"severity.{s}") for s in _SEVERITIES},
+        "tactic": {
+            str(i.get("tactic")): i18n.section(lang, "tactic").get(str(i.get("tactic")))
+            or str(i.get("tactic"))
+            for i in incidents
+            if i.get("tactic")
+        },
     }
+
+
+_SEVERITIES = ("critical", "high", "medium", "low", "informational")

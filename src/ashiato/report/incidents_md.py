@@ -14,7 +14,8 @@ def section(findings: dict[str, Any], lang: str, ev_table: Any, table: Any, md: 
     out = [f"## 1a. {md(t['incidents'])}", "", f"### {md(t['incident_list'])}", ""]
     for i in x["incidents"]:
         name = " ".join(p for p in (i.get("technique"), i.get("technique_name")) if p)
-        out += [f"#### {md(i['id'])} · {md(i['severity'])} · {md(name)}", ""]
+        sev = x["sev"].get(i.get("severity"), i.get("severity"))
+        out += [f"#### {md(i['id'])} · {md(sev)} · {md(name)}", ""]
         out += table(
             ("", ""),
             [

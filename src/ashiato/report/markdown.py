@@ -93,6 +93,8 @@ def render_markdown(
     tz: str = "UTC",
 ) -> str:
     t = labels(lang)
+    # every sentence with an id in the reader's language, times in the display zone
+    f = i18n.localise(f, lang, lambda v: when_text(v, tz))
     out: list[str] = [f"# ashiato — {md(t['title'])}", ""]
     if case_name:
         out.append(
@@ -351,7 +353,9 @@ def _charts(data: dict[str, Any], t: dict[str, str], lang: str, tz: str) -> list
                     when_text(s.get("time"), tz),
                     human_gap(s.get("gap_seconds")),
                     s.get("dataset"),
-                    f"{s.get('stage')}: {s.get('summary')}" if s.get("stage") else s.get("summary"),
+                    f"{i18n.say(lang, s.get('stage'), s.get('stage_msg'))}: {s.get('summary')}"
+                    if s.get("stage")
+                    else s.get("summary"),
                     s.get("ref"),
                 )
                 for s in chain.get("steps") or []

@@ -240,6 +240,10 @@ def chains(findings: dict[str, Any]) -> list[dict[str, Any]]:
             stage, _, rest = summary.partition(": ")
             if not rest or len(stage) > 60:
                 stage, rest = "", summary
+            said = e.get("summary_msg") if isinstance(e.get("summary_msg"), dict) else {}
+            # the step's role by id (docs/i18n.md): the report says it in the reader's language
+            step = said.get("msg") == "vector.step"
+            stage_msg = (said.get("args") or {}).get("role") if step else None
             gap = (ts - prev).total_seconds() if ts is not None and prev is not None else None
             steps.append(
                 {
@@ -247,6 +251,7 @@ def chains(findings: dict[str, Any]) -> list[dict[str, Any]]:
                     "gap_seconds": gap,
                     "dataset": e.get("dataset"),
                     "stage": stage,
+                    "stage_msg": stage_msg,
                     "summary": rest,
                     "ref": e.get("ref"),
                 }
