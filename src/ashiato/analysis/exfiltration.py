@@ -263,6 +263,7 @@ def _item(r: dict[str, Any], what: str, line: str) -> dict[str, Any]:
         "time": iso(r["@timestamp"]),
         "what": what,
         "command_line": line[:500],
+        "ref": f"{r.get('evidence_id')}:{r.get('record')}",
         "row": r,
     }
 
