@@ -71,7 +71,7 @@ def investigate(
     events = eng.events.filter(eng.events["event.dataset"] != "ashiato.detection")
     # line every source up on one clock before anything compares times across sources
     skews = clock_skew.estimate(Context(events=events, tz=case.tz))
-    ctx = Context(events=clock_skew.apply(events, skews), tz=case.tz)
+    ctx = Context(events=eng.pin("investigated_events", clock_skew.apply(events, skews)), tz=case.tz)
     ident = identity.build(ctx)
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
