@@ -182,6 +182,8 @@ class Case:
         con.raw_sql(self._view_sql(con.con))
         # DuckDB draws a progress bar on long queries; ashiato prints its own output
         con.raw_sql("SET enable_progress_bar = false")
+        # analyses run ~100 queries over the same parts: read their footers once
+        con.raw_sql("SET enable_object_cache = true")
         return con
 
     def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:

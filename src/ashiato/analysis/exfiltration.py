@@ -288,6 +288,7 @@ def _item(r: dict[str, Any], what: str, line: str) -> dict[str, Any]:
         "what": what,
         "command_line": line[:500],
         "executable": r.get("process.executable"),
+        "ref": f"{r.get('evidence_id')}:{r.get('record')}",
         "row": r,
     }
 

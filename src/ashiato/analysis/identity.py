@@ -75,6 +75,9 @@ class Identity:
     _index: tuple[dict[str, set[str]], dict[str, Counter[str]]] | None = field(
         default=None, repr=False
     )
+    _spans: dict[tuple[str, str], tuple[int, list[tuple[float, float, Sighting]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def at(self, ip: str | None, when: datetime | None) -> Resolution:
         if not ip:
@@ -100,23 +103,30 @@ class Identity:
         return Resolution(host, user, basis)
 
     def _nearest(self, ip: str, when: datetime | None, want: str) -> Sighting | None:
-        best: tuple[float, Sighting] | None = None
-        for s in self.sightings.get(ip, []):
-            if getattr(s, want) is None:
-                continue
-            if when is None:
-                gap = 0.0
-            elif s.first <= when <= s.last:
-                gap = 0.0
-            else:
-                gap = min(
-                    abs((s.first - when).total_seconds()), abs((s.last - when).total_seconds())
-                )
-                if gap > SIGHTING_WINDOW.total_seconds():
-                    continue
-            if best is None or gap < best[0]:
-                best = (gap, s)
-        return best[1] if best else None
+        """The sighting of ``ip`` naming a ``want`` (host or user) closest to ``when``:
+        0 inside its span, else the distance to it, within SIGHTING_WINDOW; the first
+        of equals. Analyses ask this for every logon and flow, so the spans are kept as
+        epoch seconds per address (rebuilt when sightings were added since)."""
+        seen = self.sightings.get(ip, [])
+        spans = self._spans.get((ip, want))
+        if spans is None or spans[0] != len(seen):
+            spans = self._spans[(ip, want)] = (len(seen), [
+                (s.first.timestamp(), s.last.timestamp(), s)
+                for s in seen if getattr(s, want) is not None
+            ])  # fmt: skip
+        if not spans[1]:
+            return None
+        if when is None:
+            return spans[1][0][2]
+        at, window = when.timestamp(), SIGHTING_WINDOW.total_seconds()
+        best, best_gap = None, float("inf")
+        for first, last, s in spans[1]:
+            gap = 0.0 if first <= at <= last else min(abs(first - at), abs(last - at))
+            if gap <= window and gap < best_gap:
+                best, best_gap = s, gap
+                if gap == 0.0:
+                    break
+        return best
 
     def ips_of(self, host: str) -> list[str]:
         return sorted(self._by_host()[0].get(host, ()))
