@@ -432,6 +432,10 @@ def _epoch(t: datetime | None) -> float:
 # --- detections and lateral movement as signals --------------------------------------
 
 _SEVERITY_STRENGTH = {"critical": "strong", "high": "strong", "medium": "medium"}
+# techniques a domain controller logs while it serves someone else's request (replication
+# for DCSync, service or logon tickets for roasting): the account and the asking machine
+# are the intruder's, the controller only answered; a sign on it, not a verdict
+SERVED_FOR_OTHERS = {"T1003.006", "T1558.003", "T1558.004"}
 
 
 def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) -> None:
@@ -441,6 +445,8 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
         strength = _SEVERITY_STRENGTH.get(inc.severity)
         if strength is None or not inc.weighed or known.covers_incident(inc):
             continue
+        if inc.technique in SERVED_FOR_OTHERS:
+            strength = "weak"
         what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
         key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
         times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
