@@ -26,10 +26,13 @@ catalogue for the process that opens it read-write); readers open it read-only.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
+import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +53,8 @@ MANIFEST = "manifest.json"
 DB = "case.duckdb"
 EVENTS = "events"
 TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
+ENV_MEMORY = "ASHIATO_MEMORY_LIMIT"  # DuckDB's budget for analyses, e.g. "2GB"
+DEFAULT_MEMORY = "1GB"
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 _EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
@@ -184,6 +189,11 @@ class Case:
         con.raw_sql("SET enable_progress_bar = false")
         # analyses run ~100 queries over the same parts: read their footers once
         con.raw_sql("SET enable_object_cache = true")
+        # memory by a budget, not by the case's size: DuckDB's own default is 80 % of the
+        # machine, which it fills on a big case; past the budget it spills to disk
+        limit = os.environ.get(ENV_MEMORY, DEFAULT_MEMORY)
+        con.con.execute("SET memory_limit = ?", [limit])
+        con.con.execute("SET temp_directory = ?", [_spill_dir()])
         return con
 
     def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:
@@ -428,3 +438,12 @@ class EventWriter:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "unknown"
+
+
+@functools.cache
+def _spill_dir() -> str:
+    """One folder per process for what DuckDB spills past its budget (two processes
+    sharing one would collide), removed at exit."""
+    path = tempfile.mkdtemp(prefix="ashiato-spill-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
