@@ -163,7 +163,7 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
                 "before.", "missing.mail.advice"),
             )
         )
-    if not c.get("owners"):
+    if not c.get("owners") and (servers or window is not None):
         out.append(
             Missing(
                 said("A file listing of the encrypted shares with owners", "missing.owners.what"),
