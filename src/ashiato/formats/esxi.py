@@ -100,6 +100,7 @@ _INNER = re.compile(
 )
 _VMKERNEL = re.compile(r"^cpu\d+:\d+\)")
 _META = re.compile(r"^\[(?P<meta>(?:Originator@\d+|[0-9A-Fa-f]{8} \w+ '[^']*')[^\]]*)\] ?")
+_SD = re.compile(r"\[Originator@\d+(?: [^\]]*)?\]")
 _META_KV = re.compile(r"(?P<k>sub|opID|user)=(?P<v>\S+)")
 
 # programs only ESXi has (a syslog server's copy is recognised by them), and the
@@ -272,6 +273,11 @@ def _relayed(
     ):  # fmt: skip
         if ts is None or app is None:
             continue
+        # RFC 5424 carries hostd's [Originator@6876 sub=... user=...] as structured data,
+        # which the envelope reader takes off the message: put it back in front
+        sd = _SD.search(lines[k])
+        if sd and sd.group(0) not in (msg or ""):
+            msg = f"{sd.group(0)} {msg or ''}"
         g = BODY.match(msg or "")
         groups: dict[str, str | None] = g.groupdict() if g else {"msg": msg}
         if not groups.get("prog"):
