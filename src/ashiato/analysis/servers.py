@@ -248,6 +248,7 @@ def _hypervisor(
             and _OFF.search(r.get("process.command_line") or "")
         )
     ]
+    stopped = _stopped(off)
     files = [
         r
         for r in rows
@@ -282,7 +283,7 @@ def _hypervisor(
         if ssh:
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
         if off:
-            steps.append(f"{len(off)} VM power-off(s) from {iso(off[0]['@timestamp'])}")
+            steps.append(f"{stopped} VM power-off(s) from {iso(off[0]['@timestamp'])}")
         if runs:
             steps.append(
                 f"encryptor run {iso(runs[0]['@timestamp'])}: "
@@ -335,7 +336,7 @@ def _hypervisor(
         "encrypted": encrypted,
         "ssh_enabled": sorted({iso(r["@timestamp"]) for r in ssh})[:10],
         "shell_commands": len(cmds),
-        "vms_powered_off": len(off),
+        "vms_powered_off": stopped,
         "vms": vms[:50],
         "vm_ids": vm_ids[:50],
         "vm_files_encrypted": max(len(vm_hit), len(on_disk)),
@@ -372,6 +373,28 @@ def _via_vpn(rows: list[dict[str, Any]], pool: Pool) -> list[dict[str, Any]]:
                 "country": s.country,
             }
     return list(out.values())
+
+
+SAME_STOP = timedelta(seconds=10)
+
+
+def _stopped(off: list[dict[str, Any]]) -> int:
+    """How many VMs were stopped. One stop is logged several ways within seconds (the
+    command in shell.log, hostd's task, its state transition): a row joins the stop just
+    before it unless that stop already has a row of its way."""
+    stops: list[tuple[Any, set[str]]] = []
+    for r in sorted(off, key=lambda x: x["@timestamp"]):
+        way = (
+            "command"
+            if r.get("event.action") == "shell-command"
+            else ("state" if r.get("file.path") else "task")
+        )
+        last = stops[-1] if stops else None
+        if last and r["@timestamp"] - last[0] <= SAME_STOP and way not in last[1]:
+            last[1].add(way)
+        else:
+            stops.append((r["@timestamp"], {way}))
+    return len(stops)
 
 
 def _mv_encrypted(r: dict[str, Any]) -> bool:
