@@ -32,6 +32,8 @@ def test_renamed_disks_and_log_tampering_from_the_shell(tmp_path: Path) -> None:
         "/vmfs/volumes/datastore1/SQL01/SQL01-flat.vmdk.crypt0r",
     ]
     assert [t["command"].split()[0] for t in h["log_tampering"]] == ["esxcli", "rm", ">"]
+    # the note echoed into the datastore and the web client's start page replaced; not a read
+    assert h["ransom_notes"] == 2
     assert "3 command(s) against its own logs" in h["note"]
     steps = servers.next_steps(srv)
     assert any("esx07" in s and "syslog collector" in s for s in steps)

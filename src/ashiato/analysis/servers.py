@@ -64,6 +64,14 @@ SSH_ON_CMD = (
     r"|esxcli\s+network\s+firewall\s+ruleset\s+set\b.*sshServer"
     r"|esxcli\s+system\s+ssh\s+set\b)"
 )
+# a note written from the shell into a datastore, or over the host's login banner and
+# its web client's start page (ESXiArgs replaced /etc/motd and hostd's index.html)
+NOTE_CMD = (
+    r"(?i)((>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+|-O)\s*['\"]?/vmfs/volumes/[^'\";|&>]*"
+    r"\.(txt|html?|hta)\b"
+    r"|(>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+)\s*['\"]?"
+    r"(/etc/motd|/usr/lib/vmware/hostd/docroot/(ui/)?index\.html)\b)"
+)
 # mv disk.vmdk disk.vmdk.xyz typed (or scripted) in the shell
 _MV = re.compile(r"^(?:\S*/)?mv\s+(?:-\w+\s+)*(?P<old>\S+)\s+(?P<new>\S+)\s*$")
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
@@ -76,6 +84,7 @@ _EXT = re.compile(RANSOM_EXTENSION)
 _OFF = re.compile(POWER_OFF_CMD)
 _ENCRYPT = re.compile(ENCRYPT_CMD)
 _TAMPER = re.compile(LOG_TAMPER_CMD)
+_NOTE_CMD = re.compile(NOTE_CMD)
 _SSH_ON = re.compile(SSH_ON_CMD)
 SERVER_ACTIONS = (
     "ssh-enabled",
@@ -257,6 +266,7 @@ def _hypervisor(
     ]
     vm_hit = [r for r in files if _vm_encrypted(r)] + [r for r in cmds if _mv_encrypted(r)]
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
+    notes += [r for r in cmds if _NOTE_CMD.search(r.get("process.command_line") or "")]
     logins = [r for r in rows if r.get("event.action") == "login"]
     runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
     encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off)) or bool(listed)
