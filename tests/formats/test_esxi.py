@@ -282,3 +282,14 @@ def test_rfc5424_copies_keep_hostd_structured_data() -> None:
     # a year-less collector header is read in the source's zone (JST here)
     assert rows[6]["@timestamp"] == utc_of("2023-02-03T19:11:18+09:00")
     assert rows[6]["process.command_line"].startswith("esxcli vm process kill")
+
+
+def test_a_hostd_log_that_starts_inside_an_object_dump() -> None:
+    """hostd writes objects over many ``-->`` lines; a rotated file can begin with more of
+    them than of timed lines and is still hostd's."""
+    assert FORMAT.sniff(text_sample(FOLDER / "hostd_dump_first.log"))
+    rows, rejects = parsed("hostd_dump_first.log")
+    assert sorted(rows) == [1, 33]
+    assert len(rejects) == 31 and {r for _, r in rejects} == {
+        "continuation of the previous record (no time of its own)"
+    }

@@ -205,9 +205,20 @@ def _esxi_marker(line: str) -> bool:
     return prog in (_ESXI_ONLY if m["host"] else _LOCAL_PROGS)
 
 
+def _sniff_or_more(line: str) -> bool:
+    # hostd dumps objects over many "-->" lines (a start-up or a task's arguments): a file
+    # may begin with more of them than of timed lines
+    return _sniff_line(line) or line.lstrip().startswith("-->")
+
+
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(20)
-    return any(_esxi_marker(ln) for ln in lines) and sample.mostly(_sniff_line, 20)
+    lines = sample.first_lines(60)
+    timed = [ln for ln in lines if not ln.lstrip().startswith("-->")]
+    return (
+        any(_esxi_marker(ln) for ln in timed[:20])
+        and sum(1 for ln in timed[:20] if _sniff_line(ln)) >= max(1, (len(timed[:20]) + 1) // 2)
+        and sample.mostly(_sniff_or_more, 60)
+    )
 
 
 # a vm-support bundle is unpacked as esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/...
