@@ -152,13 +152,17 @@ def test_esxi_vms_powered_off_and_datastores_encrypted(vpn) -> None:
     root, truth = vpn["full"]
     base = root / "evidence/hypervisor/esxi01"
     shell = (base / "shell.log").read_text("utf-8").splitlines()
-    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z shell\[\d+\]: \[root\]: ", ln)
-               for ln in shell)
+    # ESXi 7.0 (no header) or 8.0 (In(14), the documented severity and PRI)
+    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (In\(14\) )?shell\[\d+\]: "
+                        r"\[root\]: ", ln) for ln in shell)
     stops = [ln for ln in shell if "vmsvc/power.off" in ln or "vm process kill" in ln]
     enc = truth["intrusion"]["encrypted_datastores"]
     assert len(stops) == sum(len(d["vms"]) for d in enc)
     assert "SSH access has been enabled." in (base / "hostd.log").read_text("utf-8")
     assert "[esx.audit.ssh.enabled]" in (base / "vobd.log").read_text("utf-8")
+    hostd = (base / "hostd.log").read_text("utf-8")
+    v8 = " In(14) shell[" in shell[0]
+    assert (" In(166) Hostd[" in hostd) == v8 and (" info hostd[" in hostd) != v8
     listing = (base / "datastores_ls-lR.txt").read_text("utf-8")
     # ls -lR /vmfs/volumes/: UUID folders, each datastore's name a link to its UUID
     blocks = dict(b.split(":\n", 1) for b in listing.strip().split("\n\n"))

@@ -64,6 +64,14 @@ SSH_ON_CMD = (
     r"|esxcli\s+network\s+firewall\s+ruleset\s+set\b.*sshServer"
     r"|esxcli\s+system\s+ssh\s+set\b)"
 )
+# a note written from the shell into a datastore, or over the host's login banner and
+# its web client's start page (ESXiArgs replaced /etc/motd and hostd's index.html)
+NOTE_CMD = (
+    r"(?i)((>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+|-O)\s*['\"]?/vmfs/volumes/[^'\";|&>]*"
+    r"\.(txt|html?|hta)\b"
+    r"|(>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+)\s*['\"]?"
+    r"(/etc/motd|/usr/lib/vmware/hostd/docroot/(ui/)?index\.html)\b)"
+)
 # mv disk.vmdk disk.vmdk.xyz typed (or scripted) in the shell
 _MV = re.compile(r"^(?:\S*/)?mv\s+(?:-\w+\s+)*(?P<old>\S+)\s+(?P<new>\S+)\s*$")
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
@@ -76,6 +84,7 @@ _EXT = re.compile(RANSOM_EXTENSION)
 _OFF = re.compile(POWER_OFF_CMD)
 _ENCRYPT = re.compile(ENCRYPT_CMD)
 _TAMPER = re.compile(LOG_TAMPER_CMD)
+_NOTE_CMD = re.compile(NOTE_CMD)
 _SSH_ON = re.compile(SSH_ON_CMD)
 SERVER_ACTIONS = (
     "ssh-enabled",
@@ -248,6 +257,7 @@ def _hypervisor(
             and _OFF.search(r.get("process.command_line") or "")
         )
     ]
+    stopped = _stopped(off)
     files = [
         r
         for r in rows
@@ -256,6 +266,7 @@ def _hypervisor(
     ]
     vm_hit = [r for r in files if _vm_encrypted(r)] + [r for r in cmds if _mv_encrypted(r)]
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
+    notes += [r for r in cmds if _NOTE_CMD.search(r.get("process.command_line") or "")]
     logins = [r for r in rows if r.get("event.action") == "login"]
     runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
     encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off)) or bool(listed)
@@ -282,7 +293,7 @@ def _hypervisor(
         if ssh:
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
         if off:
-            steps.append(f"{len(off)} VM power-off(s) from {iso(off[0]['@timestamp'])}")
+            steps.append(f"{stopped} VM power-off(s) from {iso(off[0]['@timestamp'])}")
         if runs:
             steps.append(
                 f"encryptor run {iso(runs[0]['@timestamp'])}: "
@@ -335,7 +346,7 @@ def _hypervisor(
         "encrypted": encrypted,
         "ssh_enabled": sorted({iso(r["@timestamp"]) for r in ssh})[:10],
         "shell_commands": len(cmds),
-        "vms_powered_off": len(off),
+        "vms_powered_off": stopped,
         "vms": vms[:50],
         "vm_ids": vm_ids[:50],
         "vm_files_encrypted": max(len(vm_hit), len(on_disk)),
@@ -372,6 +383,28 @@ def _via_vpn(rows: list[dict[str, Any]], pool: Pool) -> list[dict[str, Any]]:
                 "country": s.country,
             }
     return list(out.values())
+
+
+SAME_STOP = timedelta(seconds=10)
+
+
+def _stopped(off: list[dict[str, Any]]) -> int:
+    """How many VMs were stopped. One stop is logged several ways within seconds (the
+    command in shell.log, hostd's task, its state transition): a row joins the stop just
+    before it unless that stop already has a row of its way."""
+    stops: list[tuple[Any, set[str]]] = []
+    for r in sorted(off, key=lambda x: x["@timestamp"]):
+        way = (
+            "command"
+            if r.get("event.action") == "shell-command"
+            else ("state" if r.get("file.path") else "task")
+        )
+        last = stops[-1] if stops else None
+        if last and r["@timestamp"] - last[0] <= SAME_STOP and way not in last[1]:
+            last[1].add(way)
+        else:
+            stops.append((r["@timestamp"], {way}))
+    return len(stops)
 
 
 def _mv_encrypted(r: dict[str, Any]) -> bool:

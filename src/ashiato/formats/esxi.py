@@ -100,6 +100,7 @@ _INNER = re.compile(
 )
 _VMKERNEL = re.compile(r"^cpu\d+:\d+\)")
 _META = re.compile(r"^\[(?P<meta>(?:Originator@\d+|[0-9A-Fa-f]{8} \w+ '[^']*')[^\]]*)\] ?")
+_SD = re.compile(r"\[Originator@\d+(?: [^\]]*)?\]")
 _META_KV = re.compile(r"(?P<k>sub|opID|user)=(?P<v>\S+)")
 
 # programs only ESXi has (a syslog server's copy is recognised by them), and the
@@ -204,9 +205,20 @@ def _esxi_marker(line: str) -> bool:
     return prog in (_ESXI_ONLY if m["host"] else _LOCAL_PROGS)
 
 
+def _sniff_or_more(line: str) -> bool:
+    # hostd dumps objects over many "-->" lines (a start-up or a task's arguments): a file
+    # may begin with more of them than of timed lines
+    return _sniff_line(line) or line.lstrip().startswith("-->")
+
+
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(20)
-    return any(_esxi_marker(ln) for ln in lines) and sample.mostly(_sniff_line, 20)
+    lines = sample.first_lines(60)
+    timed = [ln for ln in lines if not ln.lstrip().startswith("-->")]
+    return (
+        any(_esxi_marker(ln) for ln in timed[:20])
+        and sum(1 for ln in timed[:20] if _sniff_line(ln)) >= max(1, (len(timed[:20]) + 1) // 2)
+        and sample.mostly(_sniff_or_more, 60)
+    )
 
 
 # a vm-support bundle is unpacked as esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/...
@@ -272,6 +284,11 @@ def _relayed(
     ):  # fmt: skip
         if ts is None or app is None:
             continue
+        # RFC 5424 carries hostd's [Originator@6876 sub=... user=...] as structured data,
+        # which the envelope reader takes off the message: put it back in front
+        sd = _SD.search(lines[k])
+        if sd and sd.group(0) not in (msg or ""):
+            msg = f"{sd.group(0)} {msg or ''}"
         g = BODY.match(msg or "")
         groups: dict[str, str | None] = g.groupdict() if g else {"msg": msg}
         if not groups.get("prog"):

@@ -122,8 +122,12 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
                               existing={"security": "fs01"} if name == "FS01" else None)
         specs += s
     base = f"evidence/hypervisor/{ESXI[0]}"
-    for log, render in (("hostd", esxi_writer.hostd), ("shell", esxi_writer.shell),
+    # ESXi 7.0 or 8.0 (their log headers differ), fixed per run without drawing from rng
+    v8 = random.Random(f"{p.tunnel_ip}|{p.vm_ext}|esxi-version").random() < 0.5
+    story.details["esxi_version"] = "8.0" if v8 else "7.0"
+    for log, writer in (("hostd", esxi_writer.hostd), ("shell", esxi_writer.shell),
                         ("auth", esxi_writer.auth), ("vobd", esxi_writer.vobd)):
+        render = functools.partial(writer, v8=v8)
         specs.append(StreamSpec(f"esxi:{log}", "hypervisor", f"{base}/{log}.log", render,
                                 f"esxi-{log}", ESXI[0], "UTC", True))
     story.extra_streams += specs

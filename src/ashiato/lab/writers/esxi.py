@@ -1,4 +1,5 @@
-"""VMware ESXi 7.0 logs as they sit in /var/log (hostd.log, shell.log, auth.log, vobd.log).
+"""VMware ESXi 7.0 or 8.0 logs as they sit in /var/log (hostd.log, shell.log, auth.log,
+vobd.log): the version is the run's (8.0 adds the severity header, see :func:`_v8`).
 
 Each line starts with the UTC time in ISO 8601 with milliseconds and ``Z``. hostd writes
 ``<time> <level> hostd[<pid>] [Originator@6876 sub=<module> opID=<op> user=<user>] <text>``;
@@ -20,27 +21,45 @@ def _ts(ms: int) -> str:
     return iso_utc(ms)  # 2015-09-10T12:03:08.629Z
 
 
-def hostd(st: StreamState, ts: int, e: Data) -> str:
+# ESXi 8.0 writes the documented header: severity and PRI, then the thread name with a
+# colon (In(166) Hostd[pid]: ...); 7.0 the level word after the time (info hostd[pid] ...)
+_SEV8 = {"info": "In", "verbose": "Db", "warning": "Wa", "error": "Er"}
+_PRI8 = {"In": 6, "Db": 7, "Wa": 4, "Er": 3}
+
+
+def _v8(level: str, facility: int) -> str:
+    sev = _SEV8.get(level, "In")
+    return f"{sev}({facility * 8 + _PRI8[sev]})"
+
+
+def hostd(st: StreamState, ts: int, e: Data, v8: bool = False) -> str:
     ctx = f"Originator@6876 sub={e['sub']}"
     if e.get("op"):
         ctx += f" opID={e['op']}"
     if e.get("user"):
         ctx += f" user={e['user']}"
-    return f"{_ts(ts)} {e.get('level', 'info')} hostd[{e.get('pid', 2099385)}] [{ctx}] {e['text']}"
+    level, pid = e.get("level", "info"), e.get("pid", 2099385)
+    if v8:
+        return f"{_ts(ts)} {_v8(level, 20)} Hostd[{pid}]: [{ctx}] {e['text']}"
+    return f"{_ts(ts)} {level} hostd[{pid}] [{ctx}] {e['text']}"
 
 
-def shell(st: StreamState, ts: int, e: Data) -> str:
-    return f"{_ts(ts)} shell[{e['pid']}]: [{e['user']}]: {e['command']}"
+def shell(st: StreamState, ts: int, e: Data, v8: bool = False) -> str:
+    head = f"{_v8('info', 1)} " if v8 else ""
+    return f"{_ts(ts)} {head}shell[{e['pid']}]: [{e['user']}]: {e['command']}"
 
 
-def auth(st: StreamState, ts: int, e: Data) -> str:
-    return f"{_ts(ts)} {e['proc']}[{e['pid']}]: {e['text']}"
+def auth(st: StreamState, ts: int, e: Data, v8: bool = False) -> str:
+    head = f"{_v8('info', 4)} " if v8 else ""
+    return f"{_ts(ts)} {head}{e['proc']}[{e['pid']}]: {e['text']}"
 
 
-def vobd(st: StreamState, ts: int, e: Data) -> str:
+def vobd(st: StreamState, ts: int, e: Data, v8: bool = False) -> str:
     uptime = (ts // MS) % 10_000_000 * 1_000_000 + ts % MS * 1_000
-    return f"{_ts(ts)} vobd[{e.get('pid', 2097632)}]: [{e['group']}] {uptime}us: [{e['id']}] " \
-           f"{e['text']}"
+    body = f"[{e['group']}] {uptime}us: [{e['id']}] {e['text']}"
+    if v8:
+        return f"{_ts(ts)} {_v8('info', 1)} vobd[{e.get('pid', 2097632)}]:  {body}"
+    return f"{_ts(ts)} vobd[{e.get('pid', 2097632)}]: {body}"
 
 
 def _when(mtime: int, year: int) -> str:
