@@ -467,8 +467,9 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
                 if any(s.kind in STRONG for s in same) or strength != "strong":
                     continue
                 view.signals = [s for s in view.signals if s not in same]
+            when = _time(inc.host_first.get(host) or inc.first)
             view.signals.append(
-                Signal(f"incident:{inc.technique or inc.technique_name}", _time(inc.first),
+                Signal(f"incident:{inc.technique or inc.technique_name}", when,
                        detail, row, strength=strength)
             )  # fmt: skip
 

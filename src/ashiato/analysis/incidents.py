@@ -431,7 +431,18 @@ def _incident(g: _Group) -> Incident:
         rules=titles[:10],
         evidence=evidence(refs, limit=5),
         weighed=not (all(_file_mark(i.event) for i in items) or all(map(_attempt, rows))),
+        host_first=_host_first(items, g.hosts),
     )
+
+
+def _host_first(items: list[_Item], hosts: set[str]) -> dict[str, str]:
+    """Each host's first event in the incident (items are in time order)."""
+    out: dict[str, str] = {}
+    for i in items:
+        host = i.host or i.event.get("host.name")
+        if host in hosts and host not in out and i.time is not None:
+            out[str(host)] = str(iso(i.time))
+    return out
 
 
 def _attempt(e: dict[str, Any]) -> bool:
