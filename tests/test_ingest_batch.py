@@ -90,6 +90,25 @@ def test_dropping_one_file_of_a_batch_keeps_the_others(tmp_path: Path) -> None:
     assert len(_parts(case)) == 2
 
 
+def test_a_file_read_again_does_not_replace_the_batch_it_left(tmp_path: Path) -> None:
+    """The first file of a batch fails and is read again, alone: the part its batch
+    left (holding the others) stays."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for i in range(3):
+        _squid(ev / f"access{i}.log", 1, f"u{i}")
+    case = Case.create_or_open(tmp_path / "case")
+    ingest(case, [ev], Options())
+    with case.writer() as con:  # as if the first file's ingest had failed
+        con.execute("UPDATE evidence SET status = 'failed' WHERE path LIKE '%access0.log'")
+    report = ingest(case, [ev], Options())
+    assert [r.status for r in report.files] == ["done", "duplicate", "duplicate"]
+    with case.reader() as con:
+        users = con.execute('SELECT "user.name" FROM events ORDER BY 1').fetchall()
+    assert [u[0] for u in users] == ["u0", "u1", "u2"]
+    assert len(_parts(case)) == 2
+
+
 def test_a_batch_whose_rows_are_not_committed_is_hidden_then_cleared(tmp_path: Path) -> None:
     ev = tmp_path / "ev"
     ev.mkdir()
