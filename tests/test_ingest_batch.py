@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ashiato import case as case_module
+from ashiato import ingest as ingest_module
 from ashiato.case import Case, batch_evidence
 from ashiato.errors import CaseError
 from ashiato.ingest import Options, ingest
@@ -18,12 +19,16 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def _squid(path: Path, n: int, user: str, junk: bool = False) -> Path:
-    """A small Squid native access.log (time, elapsed, client, code/status, bytes, method,
+def _squid_lines(n: int, user: str) -> list[str]:
+    """Squid native access.log lines (time, elapsed, client, code/status, bytes, method,
     URL, user, hierarchy/peer, type)."""
-    lines = [f"{1441799534 + i}.{i:03d}    {100 + i} 10.0.0.{i + 1} TCP_MISS/200 {1000 + i} GET "
-             f"http://example.com/{user}/{i} {user} DIRECT/93.184.216.34 text/html"
-             for i in range(n)]  # fmt: skip
+    return [f"{1441799534 + i}.{i:03d}    {100 + i} 10.0.0.{i + 1} TCP_MISS/200 {1000 + i} GET "
+            f"http://example.com/{user}/{i} {user} DIRECT/93.184.216.34 text/html"
+            for i in range(n)]  # fmt: skip
+
+
+def _squid(path: Path, n: int, user: str, junk: bool = False) -> Path:
+    lines = _squid_lines(n, user)
     return _write(path, [*lines, "junk"] if junk else lines)
 
 
@@ -65,6 +70,22 @@ def test_small_files_share_a_part_and_read_the_same(tmp_path: Path) -> None:
     assert batch_evidence(parts[0]) == {row[0] for row in one["catalogue"]}
 
 
+def test_many_rejects_are_stored_before_the_commit_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for i in range(4):
+        _write(ev / f"access{i}.log", [*_squid_lines(2, f"u{i}"), "junk", "more junk"])
+    held = Case.create_or_open(tmp_path / "held")
+    ingest(held, [ev], Options())
+    monkeypatch.setattr(ingest_module, "REJECTS_HELD", 3)
+    early = Case.create_or_open(tmp_path / "early")
+    ingest(early, [ev], Options())
+    assert _snapshot(early)["rejects"] == _snapshot(held)["rejects"]
+    assert len(_snapshot(held)["rejects"]) == 8
+
+
 def test_dropping_one_file_of_a_batch_keeps_the_others(tmp_path: Path) -> None:
     ev = tmp_path / "ev"
     ev.mkdir()
@@ -87,6 +108,25 @@ def test_dropping_one_file_of_a_batch_keeps_the_others(tmp_path: Path) -> None:
     ingest(case, [ev], Options())
     with case.reader() as con:
         assert con.execute("SELECT count(*) FROM events").fetchone() == (3,)
+    assert len(_parts(case)) == 2
+
+
+def test_a_file_read_again_does_not_replace_the_batch_it_left(tmp_path: Path) -> None:
+    """The first file of a batch fails and is read again, alone: the part its batch
+    left (holding the others) stays."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for i in range(3):
+        _squid(ev / f"access{i}.log", 1, f"u{i}")
+    case = Case.create_or_open(tmp_path / "case")
+    ingest(case, [ev], Options())
+    with case.writer() as con:  # as if the first file's ingest had failed
+        con.execute("UPDATE evidence SET status = 'failed' WHERE path LIKE '%access0.log'")
+    report = ingest(case, [ev], Options())
+    assert [r.status for r in report.files] == ["done", "duplicate", "duplicate"]
+    with case.reader() as con:
+        users = con.execute('SELECT "user.name" FROM events ORDER BY 1').fetchall()
+    assert [u[0] for u in users] == ["u0", "u1", "u2"]
     assert len(_parts(case)) == 2
 
 

@@ -3,7 +3,7 @@
     CASE/manifest.json
     CASE/case.duckdb                      evidence, aliases, rejects tables
     CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
-    CASE/events/<dataset>/batch-<evidence>.parquet  the events of several small files
+    CASE/events/<dataset>/batch-<hash>.parquet  the events of several small files
     CASE/events/dataset=<d>/day=<day>/<evidence>.parquet   the same, from a Spark ingest
     CASE/tmp/                             archives unpacked while an ingest runs
 
@@ -12,8 +12,8 @@ when the file is complete, so a killed ingest never leaves half a file behind). 
 is several times cheaper to write than inserting into DuckDB's own storage, streams with
 flat memory, and is what other engines (Spark) read. Small files (a few hundred events:
 most of a triage collection) share a part (:class:`PartBatch`): a Parquet file costs
-~2-3 ms to create whatever it holds. Such a part is named ``batch-<first evidence>`` and
-lists its evidence ids in its Parquet metadata (``ashiato.evidence_ids``), so that hiding
+~2-3 ms to create whatever it holds. Such a part is named ``batch-<hash of its evidence
+ids>`` and lists them in its Parquet metadata (``ashiato.evidence_ids``), so that hiding
 uncommitted parts and removing one file's events work from the part alone. Every
 connection sees them as the view ``events``. One writer per case (DuckDB locks the
 catalogue for the process that opens it read-write); readers open it read-only.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import json
 import os
 import re
@@ -350,13 +351,16 @@ class PartBatch:
         self._rows.pop(dataset, None)
         if not tables:
             return
-        folder = self.case.events_dir / _safe(dataset)
-        path = folder / f"{BATCH_PREFIX}{tables[0][0]}.parquet"
+        ids = {e for e, _ in tables}
+        # named by its evidence ids: a later batch may hold one of these files again
+        # (read again after its rows were dropped) while this part keeps the others
+        name = hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
+        path = self.case.events_dir / _safe(dataset) / f"{BATCH_PREFIX}{name}.parquet"
         try:
             table = pa.concat_tables([t for _, t in tables])
             if self.finish is not None:
                 table = self.finish(table)
-            _write_part(path, table, {e for e, _ in tables})
+            _write_part(path, table, ids)
         except (OSError, pa.ArrowException) as exc:
             raise CaseError(
                 f"{path}: can't store the events of {len(tables)} small evidence files "

@@ -36,6 +36,7 @@ from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
 from ashiato.normalize import derive, stamp
 
 COMMIT_SECONDS = 2.0
+REJECTS_HELD = 10_000  # rejects kept for the next commit at most; more are inserted at once
 _GUESS = "year guessed"  # a year-less file before _settle_years dates it
 MIN_YEAR = 1990  # earlier first/last times are unset clocks, not a case's dates
 _EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
@@ -270,6 +271,11 @@ class Catalogue:
         aliases, self.aliases = self.aliases, []
         if aliases:
             insert_rows(con, "aliases", ("evidence_id", "path"), (_S, _S), aliases)
+        self.flush_rejects(con)
+
+    def flush_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Insert the rejects gathered (before their file's row: a run killed before the
+        commit leaves rejects without a row, which the next run removes)."""
         rejects, self.rejects = self.rejects, []
         if rejects:
             insert_rows(con, "rejects", ("evidence_id", "record", "reason", "raw"),
@@ -494,6 +500,8 @@ def _store_rejects(
     rejects = source.take_rejects()
     if rejects and catalogue is not None:  # inserted with the file's catalogue row
         catalogue.rejects.extend((source.evidence_id, r.record, r.reason, r.raw) for r in rejects)
+        if len(catalogue.rejects) >= REJECTS_HELD:  # a badly damaged large file: not all in memory
+            catalogue.flush_rejects(con)
     elif rejects:
         con.executemany(
             "INSERT INTO rejects VALUES (?, ?, ?, ?)",

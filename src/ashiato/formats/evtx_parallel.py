@@ -33,6 +33,7 @@ import orjson
 import pyarrow as pa
 
 from ashiato.formats.base import Source
+from ashiato.formats.evtx_ids import RecordIds
 
 _FILE_HEADER = 4096
 _CHUNK = 65536
@@ -105,7 +106,7 @@ class Worker:
         return Path(self.tmp.name)
 
     def results(
-        self, source: Source, seen: set[int], last: int,
+        self, source: Source, seen: RecordIds, last: int,
         fallback: Callable[[int, int, int], Iterator[pa.RecordBatch]],
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
         """The worker's rejects (added to ``source``) and batches, after it ends; the
@@ -120,7 +121,7 @@ class Worker:
                 number = last
             source.reject(number, reason.replace(_AFTER_UNKNOWN, f"after record {last}", 1),
                           base64.b64decode(raw))  # fmt: skip
-        seen.update(done["seen"])
+        seen.update(done["seen"])  # runs of record numbers (RecordIds)
         if done["rows"]:
             with pa.OSFile(str(self.out / "batches.arrow")) as fh:
                 yield from pa.ipc.open_stream(fh)
@@ -164,7 +165,7 @@ def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
 
     source = Source(path=path, display=str(path), evidence_id="", encoding=None, tz=ZoneInfo(tz))
     rows = WinRows(source)
-    seen: set[int] = set()
+    seen = RecordIds()
     count = 0
     writer: pa.ipc.RecordBatchStreamWriter | None = None
     options = pa.ipc.IpcWriteOptions(compression="lz4")
@@ -189,7 +190,7 @@ def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
             writer.close()
     rejects = [(r.record, r.reason, base64.b64encode(r.raw).decode()) for r in source.rejects]
     tmp = out / "result.json.tmp"
-    tmp.write_bytes(orjson.dumps({"rows": count, "rejects": rejects, "seen": sorted(seen)}))
+    tmp.write_bytes(orjson.dumps({"rows": count, "rejects": rejects, "seen": seen.runs()}))
     tmp.replace(out / "result.json")  # written whole or not at all
 
 
