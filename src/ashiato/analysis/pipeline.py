@@ -91,7 +91,8 @@ def investigate(
     hosts_mod.first_writer_bonus(cands)
 
     infected = [v for v in views.values() if v.verdict() == "infected"]
-    pz = _patient_zero(cands, views, ident, imp, _reached(views, edges, known))
+    intruder_at = {r["host"]: r["account"] for r in theft.accounts.get("hosts_reached", [])}
+    pz = _patient_zero(cands, views, ident, imp, _reached(views, edges, known), intruder_at)
     if pz is not None:
         _why_first(pz, views, edges, _log_starts(ctx))
     host_findings = [_host_finding(v, ident) for v in sorted(views.values(), key=_order)]
@@ -292,7 +293,10 @@ def _patient_zero(
     ident: identity.Identity,
     imp: impact.Impact,
     reached: set[str],
+    intruder_at: dict[str, str] | None = None,
 ) -> PatientZero | None:
+    """``intruder_at``: host → the intruder's account first seen acting there (the user
+    of a hands-on intrusion's first host is that account, not the host's usual user)."""
     infected = [c for c in cands if views[c["host"]].verdict() == "infected"]
     if not infected:
         return None
@@ -325,7 +329,8 @@ def _patient_zero(
     return PatientZero(
         host=v.host,
         ip=ip,
-        user=user or ident.at(ip, when).user or ident.main_user(v.host),
+        user=user or (intruder_at or {}).get(v.host) or ident.at(ip, when).user
+        or ident.main_user(v.host),
         confidence=round(conf, 2),
         signals=agreeing,
         evidence=hosts_mod.host_evidence(v),
