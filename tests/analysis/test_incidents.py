@@ -176,8 +176,9 @@ def test_a_burst_then_a_success_from_that_source_is_one_guessed_password(tmp_pat
     assert len(found) == 1, [i.technique for i in found]
     (inc,) = found
     assert inc.technique == "T1110.001" and inc.severity == "high" and inc.weighed
-    assert inc.key_values[0].startswith("16 failed logons, then administrator logged on")
-    assert "from 10.1.2.3" in inc.key_values[0]
+    assert inc.key_values[0].startswith(f"16 failed logons from {T0.isoformat()[:19]}")
+    assert "then administrator logged on (type 3) from 10.1.2.3" in inc.key_values[0]
+    assert inc.first and inc.first.startswith(later.isoformat()[:19])  # when the host fell
     assert inc.evidence[-1].ref == "ev1:50"
 
 
@@ -207,3 +208,25 @@ def test_a_script_block_naming_its_script_file_is_an_act_not_a_file_mark() -> No
     by_host = {i.hosts[0]: i for i in _build([sigma.Detection(dump, script),
                                                sigma.Detection(dump, note)])}  # fmt: skip
     assert by_host["pc01"].weighed is True and by_host["fs01"].weighed is False
+
+
+def test_local_failures_faster_than_anyone_types_are_a_program_here() -> None:
+    """16 failed logons in 15 ms with no remote address: something on this host loops over
+    LogonUser, so the host is where the operator is (unlike a remote guesser's target)."""
+    failed = [
+        _event(i, T0 + timedelta(milliseconds=i), "pc07", **{
+            "event.code": "4625", "event.outcome": "failure", "user.name": "administrator",
+            "source.ip": "-", "extra": orjson.dumps({"winlog": {"event_data": {
+                "LogonType": 2, "IpAddress": "-"}}}).decode()})
+        for i in range(16)
+    ]  # fmt: skip
+    (inc,) = _build([sigma.Detection(BRUTE, failed[-1], related=failed)])
+    assert inc.weighed is True
+    # RDP with NLA logs its failures without an address too, as network logons
+    nla = [dict(e, extra=e["extra"].replace('"LogonType":2', '"LogonType":3')) for e in failed]
+    (rdp,) = _build([sigma.Detection(BRUTE, nla[-1], related=nla)])
+    assert rdp.weighed is False
+    assert inc.key_values[0].startswith("16 failed logons in 15 ms with no remote address")
+    slow = [dict(e, **{"@timestamp": T0 + timedelta(seconds=30 * n)}) for n, e in enumerate(failed)]
+    (typed,) = _build([sigma.Detection(BRUTE, slow[-1], related=slow)])
+    assert typed.weighed is False  # a person mistyping at the console

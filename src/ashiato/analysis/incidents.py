@@ -35,10 +35,14 @@ _NOT_ACCOUNTS = {"", "-", "system", "local service", "network service", "anonymo
 _MANY = 8  # distinct values of one kind beyond which the varying parts are joined
 _SERIES_ONLY = ("service binary", "service name")
 _LOOKUP_LIMIT = 5000
-_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145"}
+_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145", "4625"}
+_AT_THE_CONSOLE = {"2", "7"}  # interactive and unlock: typed here, not sent from elsewhere
 _LOCAL = {"-", "::1", "127.0.0.1"}
 # a success this long after the last failure from the same source still ends the guessing
 GUESS_AFTER = timedelta(minutes=30)
+# ten local failures within two seconds: no person types that fast
+LOCAL_BURST = 10
+LOCAL_BURST_SPAN = timedelta(seconds=2)
 _GUESSING = "T1110"
 
 
@@ -401,6 +405,9 @@ def _incident(g: _Group) -> Incident:
         rows.extend(i.related or [i.event])
     refs = rows[:4] + rows[-1:] if len(rows) > 5 else rows
     guess = next((i for i in items if i.guessed), None)
+    start = g.first
+    tried = all(map(_attempt, rows))
+    local = tried and _local_machine_speed(rows) and all(map(_at_console, items))
     keys = _values([i for i in items if not i.guessed])
     names = [a for a, _n in accounts.most_common(10)]
     if guess is not None:
@@ -410,12 +417,20 @@ def _incident(g: _Group) -> Incident:
         who = str(w.get("user.name") or "?")
         fails = sum(i.count for i in items if not i.guessed)
         said = (
-            f"{fails} failed logons, then {who} logged on (type {w.get('winlog.logon.type')}) "
-            f"from {w.get('source.ip')} at {iso(guess.time)}: a password guessed"
+            f"{fails} failed logons from {iso(g.first)}, then {who} logged on (type "
+            f"{w.get('winlog.logon.type')}) from {w.get('source.ip')}: a password guessed"
         )
         keys = [said, *keys]
+        # the act is the logon that got in: the host fell then, not at the first failure
+        start = guess.time
         names = list(dict.fromkeys([who.lower(), *names]))
         refs = [*[r for r in refs if _ref(r) != _ref(w)][:4], w]
+    if local:
+        ts = [t for r in rows if isinstance(t := r.get("@timestamp"), datetime)]
+        ms = int((max(ts) - min(ts)).total_seconds() * 1000)
+        n = sum(i.count for i in items)
+        said = f"{n} failed logons in {ms} ms with no remote address: a program here"
+        keys = [said, *keys]
     return Incident(
         id="",
         technique=tech,
@@ -423,15 +438,16 @@ def _incident(g: _Group) -> Incident:
         tactic=attack.tactic(tags),
         severity=level,
         count=sum(i.count for i in items),
-        first=iso(g.first),
+        first=iso(start),
         last=iso(g.last),
         hosts=sorted(g.hosts),
         accounts=names,
         key_values=keys[:8],
         rules=titles[:10],
         evidence=evidence(refs, limit=5),
-        weighed=not (all(_file_mark(i.event) for i in items) or all(map(_attempt, rows))),
-        host_first=_host_first(items, g.hosts),
+        weighed=not (all(_file_mark(i.event) for i in items) or (tried and not local)),
+        # a guessed password: the host fell at the logon that got in
+        host_first=_host_first(items if guess is None else [guess], g.hosts),
     )
 
 
@@ -449,6 +465,22 @@ def _attempt(e: dict[str, Any]) -> bool:
     """A failed sign-in logged here: the host was tried (or, a DC, checked the password),
     which says nothing of whether it fell; the entry analysis weighs the logon after."""
     return e.get("event.outcome") == "failure"
+
+
+def _at_console(i: _Item) -> bool:
+    """A 4625 of an interactive logon: RDP with NLA also logs failures without an address,
+    but as network logons (type 3) naming the remote workstation."""
+    return str(_event_data(i.event).get("LogonType")) in _AT_THE_CONSOLE
+
+
+def _local_machine_speed(rows: list[dict[str, Any]]) -> bool:
+    """Failed sign-ins with no remote address, faster than anyone types: a program on this
+    very host is guessing passwords (LogonUser in a loop), so the operator is here."""
+    if len(rows) < LOCAL_BURST or any(str(r.get("source.ip") or "-") not in _LOCAL for r in rows):
+        return False
+    ts = sorted(t for r in rows if isinstance(t := r.get("@timestamp"), datetime))
+    n = LOCAL_BURST - 1
+    return any(ts[i + n] - ts[i] <= LOCAL_BURST_SPAN for i in range(len(ts) - n))
 
 
 def _file_mark(e: dict[str, Any]) -> bool:

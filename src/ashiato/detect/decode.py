@@ -13,6 +13,8 @@ portably in SQL for DuckDB and Spark alike:
   %{[char][convert]::toint16($_,16)})``, ``[char]73+[char]69`` - the "encoding" of
   obfuscators such as Invoke-Obfuscation, in base 10, 16, 8 or 2 (the base whose reading
   is printable text wins; a list with hex digits is base 16);
+- strings cut into pieces and glued back (``('ne'+'w-'+'item')``) and PowerShell's
+  escape backticks (``Net.Web`Cl`ient``), when a text has many of them: the glued text;
 - the decoded text is decoded again (loaders nest) up to :data:`DEPTH` levels.
 
 Only text that decodes cleanly (mostly printable) is kept: a random base64 payload
@@ -43,6 +45,12 @@ _B64_CALL = re.compile(
 _CODE_LIST = re.compile(r"(?:['\"]?[0-9a-fA-F]{1,8}['\"]?\s*,\s*){11,}['\"]?[0-9a-fA-F]{1,8}['\"]?")
 _CHAR_CASTS = re.compile(r"(?i)(?:\[char\]\s*\(?\s*(\d{1,3})\s*\)?\s*[+,]?\s*){8,}")
 _CAST_ONE = re.compile(r"(?i)\[char\]\s*\(?\s*(\d{1,3})")
+# 'ab'+'cd', "ab" + ("cd"): a join between two quoted pieces (quotes, brackets, plus)
+_GLUE = re.compile(r"""['"]\)*\s*\+\s*\(*['"]""")
+# a backtick before a letter that is no escape (`n, `t... are lower case): pure noise
+_TICK = re.compile(r"`(?=[A-Zcdghijklmopqswxyz])")
+GLUED = 8  # joins (or backticks) before a text counts as cut up on purpose...
+GLUED_PER_KB = 2  # ...and this dense: a long ordinary script has a few joins here and there
 _PRINTABLE = re.compile(r"[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]")
 
 
@@ -126,6 +134,14 @@ def _char_codes(text: str) -> list[str]:
     return out
 
 
+def _glued(text: str) -> str | None:
+    """The text with its cut-up strings joined and its backticks dropped."""
+    cuts = len(_GLUE.findall(text)) + len(_TICK.findall(text))
+    if cuts < GLUED or cuts * 1000 < GLUED_PER_KB * len(text):
+        return None
+    return _TICK.sub("", _GLUE.sub("", text))
+
+
 def _once(text: str) -> list[str]:
     out: list[str] = _char_codes(text) if _chars_hidden(text) else []
     for m in _ENC_ARG.finditer(text):
@@ -157,6 +173,8 @@ def might_hide(text: str | None) -> bool:
     low = text.lower()
     if ("[char" in low or "join" in low) and _chars_hidden(text):
         return True
+    if ("'+'" in text or '"+"' in text or "`" in text) and _glued(text) is not None:
+        return True
     return "frombase64string" in low or (
         ("powershell" in low or "pwsh" in low or "%comspec%" in low or " -e" in low)
         and _ENC_ARG.search(text) is not None
@@ -169,6 +187,10 @@ def decode(text: str | None) -> str | None:
         return None
     layers: list[str] = []
     todo = [text[:MAX_INPUT]]
+    glued = _glued(todo[0])
+    if glued is not None:
+        layers.append(glued)
+        todo.append(glued)
     for _ in range(DEPTH):
         nxt: list[str] = []
         for t in todo:
