@@ -23,7 +23,6 @@ through ``sql_literal``; nothing from the logs is pasted.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from ashiato.detect.sigma.pipeline import TIME_COLUMNS, Field, Scope, Target
-from ashiato.detect.sigma.plan import KEYWORD, Plan, fields_of
+from ashiato.detect.sigma.plan import KEYWORD, fields_of
 from ashiato.detect.sigma.runner import KEEP, KEYWORD_COLUMNS, Hit, Job, Stats, split
 from ashiato.detect.sigma.sqlpath import q, sql_literal, to_sql
 
@@ -78,13 +77,14 @@ def run(rel: DuckRelation, jobs: Sequence[Job], stats: Stats) -> list[Hit]:
 
 
 def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats) -> list[Hit]:
+    reads = _reads([j for _, group in groups for j in group])
     columns = _columns(rel)
     base, drop = rel.sql, None
     t0 = time.perf_counter()
     if len(groups) >= 4:
         base = drop = q(f"_ashiato_scan_{id(stats):x}")
         wanted = " OR ".join(_scope_sql(s, columns) for s, _ in groups)
-        needed = _needed(groups)
+        needed = _needed(groups, reads)
         columns = [c for c in columns if c in needed]
         cols = ", ".join(q(c) for c in columns)
         with _settings(rel.con, _LEAN):
@@ -97,7 +97,7 @@ def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats)
         for scope, group in groups:
             stats.scopes += 1
             t1 = time.perf_counter()
-            hits.extend(_scope(rel.con, base, columns, scope, group, stats))
+            hits.extend(_scope(rel.con, base, columns, scope, group, reads, stats))
             stats.seconds_match += time.perf_counter() - t1
     finally:
         if drop:
@@ -138,12 +138,12 @@ def _columns(rel: DuckRelation) -> list[str]:
     return [d[0] for d in cur.description]
 
 
-def _needed(groups: list[tuple[Scope, list[Job]]]) -> set[str]:
+def _needed(groups: list[tuple[Scope, list[Job]]], reads: Reads) -> set[str]:
     needed = {*KEEP, "extra", "event.dataset", "event.code", "observer.type"}
     for scope, jobs in groups:
         needed |= {t.needs for t in scope if t.needs}
         for job in jobs:
-            for f, _v in _reads(job):
+            for f, _v in reads[id(job)]:
                 if f == KEYWORD:
                     needed |= set(KEYWORD_COLUMNS)
                 elif f.column:
@@ -151,8 +151,12 @@ def _needed(groups: list[tuple[Scope, list[Job]]]) -> set[str]:
     return needed
 
 
-def _reads(job: Job) -> Any:
-    return itertools.chain(fields_of(job.plan), ((o, "s") for o in job.outputs))
+Reads = dict[int, list[tuple[Field, str]]]  # id(job) -> (field, view) pairs it reads
+
+
+def _reads(jobs: Sequence[Job]) -> Reads:
+    """What each job reads, walked once (a plan is walked again at every use otherwise)."""
+    return {id(j): [*fields_of(j.plan), *((o, "s") for o in j.outputs)] for j in jobs}
 
 
 def _scope_sql(scope: Scope, columns: Sequence[str]) -> str:
@@ -176,11 +180,12 @@ def _target_sql(t: Target, columns: Sequence[str]) -> str | None:
 
 
 def _scope(
-    con: Any, base: str, columns: list[str], scope: Scope, jobs: list[Job], stats: Stats
-) -> list[Hit]:
+    con: Any, base: str, columns: list[str], scope: Scope, jobs: list[Job], reads: Reads,
+    stats: Stats,
+) -> list[Hit]:  # fmt: skip
     wanted: dict[tuple[Field, str], str] = {}
     for job in jobs:
-        for f, view in _reads(job):
+        for f, view in reads[id(job)]:
             if f == KEYWORD:
                 for v in (view, view + "j"):
                     wanted.setdefault((f, v), f"_k{len(wanted)}")
@@ -225,7 +230,7 @@ def _query(
     outs = sorted({wanted[(o, "s")] for _, j in jobs for o in j.outputs})
     picked = ", ".join(["m._k", *(f"g.{q(c)}" for c in [*keep, *outs])])
     order = ", ".join(["m._k", *(f"g.{q(c)}" for c in ("evidence_id", "record") if c in keep)])
-    memo: dict[Plan, str] = {}
+    memo: dict[int, str] = {}
 
     def col(f: Field, view: str) -> str:
         return q(wanted[(f, view)])
