@@ -62,7 +62,12 @@ def relation_of(events: Any) -> DuckRelation | None:
         return None
     import ibis
 
-    return DuckRelation(backend.con, f"({ibis.to_sql(events, dialect='duckdb')})")
+    rel = DuckRelation(backend.con, f"({ibis.to_sql(events, dialect='duckdb')})")
+    try:  # an expression over tables Ibis registers only when it runs (memtables...)
+        _columns(rel)
+    except Exception:
+        return None  # the Ibis path runs it
+    return rel
 
 
 def run(rel: DuckRelation, jobs: Sequence[Job], stats: Stats) -> list[Hit]:
@@ -118,14 +123,17 @@ _FLUSH = {"allocator_flush_threshold": "1MB", "allocator_bulk_deallocation_flush
 @contextmanager
 def _settings(con: Any, values: dict[str, str]) -> Iterator[None]:
     """DuckDB settings changed for a while, then put back (the connection is the case's)."""
+    import duckdb
+
     old = {}
     for name, value in values.items():
-        # (no bound parameter: binding one made DuckDB import pandas, +45 MB)
-        row = con.execute(f"SELECT current_setting({sql_literal(name)})").fetchone()
-        if row is None:
+        try:  # (no bound parameter: binding one made DuckDB import pandas, +45 MB)
+            row = con.execute(f"SELECT current_setting({sql_literal(name)})").fetchone()
+            con.execute(f"SET {name} = {sql_literal(value)}")
+        except duckdb.Error:  # an older DuckDB, a locked configuration: only slower
             continue
-        old[name] = str(row[0])
-        con.execute(f"SET {name} = {sql_literal(value)}")
+        if row is not None:
+            old[name] = str(row[0])
     try:
         yield
     finally:
