@@ -35,7 +35,8 @@ ROWS = [
 def _rules() -> list[Any]:
     from sigma.collection import SigmaCollection
 
-    return list(SigmaCollection.from_dicts(RULES).rules)
+    docs: Any = RULES
+    return list(SigmaCollection.from_dicts(docs).rules)
 
 
 def test_four_scopes_copy_once_and_leave_nothing(events_of: Any) -> None:
