@@ -45,6 +45,7 @@ def test_four_scopes_copy_once_and_leave_nothing(events_of: Any) -> None:
     res = sigma.hunt(events, _rules(), "low")
     assert sorted(d.event["record"] for d in res.detections) == [1, 2, 3, 4]
     assert res.stats.scopes == 4 and not res.stats.errors
+    assert res.stats.rows_prepared == 5  # copied: every row in a rule's scope (notepad too)
     # no temporary table left, the connection's settings put back
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
     assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (True,)

@@ -96,6 +96,8 @@ def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats)
             rel.con.execute(
                 f"CREATE TEMP TABLE {drop} AS SELECT {cols} FROM {rel.sql} WHERE {wanted}"  # noqa: S608
             )
+        row = rel.con.execute(f"SELECT count(*) FROM {drop}").fetchone()  # noqa: S608
+        stats.rows_prepared = int(row[0]) if row else 0  # the rows any rule can match
     stats.seconds_prepare += time.perf_counter() - t0
     hits: list[Hit] = []
     try:
