@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from ashiato.case import Case, EventWriter
 from ashiato.detect import ioc as ioc_mod
@@ -32,6 +34,8 @@ from ashiato.detect import sigma
 from ashiato.schema import batch_from_columns
 
 DATASET = "ashiato.detection"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 LEVEL_NUMBER = {name: i + 1 for i, name in enumerate(sigma.LEVELS)}
 _COPIED = (
     "host.name", "host.hostname", "host.ip", "user.name", "user.domain",
@@ -186,6 +190,11 @@ def _store(case: Case, rows: list[dict[str, Any]]) -> int:
     cols: dict[str, list[Any]] = {}
     for k in {k for r in rows for k in r}:
         cols[k] = [r.get(k) for r in rows]
+    # as microseconds: pyarrow converting zoned datetimes imports pandas (+90 MB)
+    cols["@timestamp"] = pa.array(
+        [None if t is None else (t - _EPOCH) // _US for t in cols["@timestamp"]],
+        pa.timestamp("us", tz="UTC"),
+    )
     cols["event.dataset"] = [DATASET] * len(rows)
     cols["event.provider"] = ["ashiato.hunt"] * len(rows)
     cols["event.category"] = ["intrusion_detection"] * len(rows)

@@ -1,9 +1,12 @@
 """Sigma rules over a case: load (pySigma), map (:mod:`.pipeline`), compile
-(:mod:`.compiler`), evaluate (:mod:`.runner`), correlate (:mod:`.correlation`).
+(:mod:`.compiler` into :mod:`.plan`), cache (:mod:`.cache`), evaluate (:mod:`.runner`,
+on DuckDB :mod:`.sqlscan`), correlate (:mod:`.correlation`).
 
 :func:`load` reads files and folders of rules and collects every problem instead of
-raising; :func:`hunt` runs what could be compiled and returns the hits together with
-the rules that could not run and why, so nothing is skipped silently.
+raising; :func:`compile_rules` turns them into a :class:`Program` (plain data);
+:func:`compiled` does both, or reads the program cached for the same files;
+:func:`execute` runs a program and returns the hits together with the rules that could
+not run and why, so nothing is skipped silently. :func:`hunt` is compile + execute.
 """
 
 from __future__ import annotations

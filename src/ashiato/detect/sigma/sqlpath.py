@@ -46,8 +46,10 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def to_sql(plan: Plan, col: SqlColumns, memo: dict[Plan, str]) -> str:
-    hit = memo.get(plan)
+def to_sql(plan: Plan, col: SqlColumns, memo: dict[int, str]) -> str:
+    """``memo`` is keyed by ``id(plan)``: hashing a frozen plan walks all of it, and
+    doing so at every level made hashing most of the rendering time."""
+    hit = memo.get(id(plan))
     if hit is not None:
         return hit
     if isinstance(plan, And):
@@ -58,7 +60,7 @@ def to_sql(plan: Plan, col: SqlColumns, memo: dict[Plan, str]) -> str:
         out = f"(NOT coalesce({to_sql(plan.item, col, memo)}, false))"
     else:
         out = _sql_pred(plan, col)
-    memo[plan] = out
+    memo[id(plan)] = out
     return out
 
 
@@ -132,7 +134,7 @@ def _match(
     def col(f: Field, view: str) -> str:
         return q(wanted[(f, view)])
 
-    memo: dict[Plan, str] = {}
+    memo: dict[int, str] = {}
     pairs: list[pa.Table] = []
     for start in range(0, len(jobs), BRANCHES):
         part = list(enumerate(jobs))[start : start + BRANCHES]

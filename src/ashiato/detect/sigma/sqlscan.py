@@ -23,15 +23,18 @@ through ``sql_literal``; nothing from the logs is pasted.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
 
 from ashiato.detect.sigma.pipeline import TIME_COLUMNS, Field, Scope, Target
-from ashiato.detect.sigma.plan import KEYWORD, Plan, fields_of
+from ashiato.detect.sigma.plan import KEYWORD, fields_of
 from ashiato.detect.sigma.runner import KEEP, KEYWORD_COLUMNS, Hit, Job, Stats, split
 from ashiato.detect.sigma.sqlpath import q, sql_literal, to_sql
 
@@ -59,7 +62,12 @@ def relation_of(events: Any) -> DuckRelation | None:
         return None
     import ibis
 
-    return DuckRelation(backend.con, f"({ibis.to_sql(events, dialect='duckdb')})")
+    rel = DuckRelation(backend.con, f"({ibis.to_sql(events, dialect='duckdb')})")
+    try:  # an expression over tables Ibis registers only when it runs (memtables...)
+        _columns(rel)
+    except Exception:
+        return None  # the Ibis path runs it
+    return rel
 
 
 def run(rel: DuckRelation, jobs: Sequence[Job], stats: Stats) -> list[Hit]:
@@ -74,26 +82,29 @@ def run(rel: DuckRelation, jobs: Sequence[Job], stats: Stats) -> list[Hit]:
 
 
 def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats) -> list[Hit]:
+    reads = _reads([j for _, group in groups for j in group])
     columns = _columns(rel)
     base, drop = rel.sql, None
     t0 = time.perf_counter()
     if len(groups) >= 4:
         base = drop = q(f"_ashiato_scan_{id(stats):x}")
         wanted = " OR ".join(_scope_sql(s, columns) for s, _ in groups)
-        needed = _needed(groups)
+        needed = _needed(groups, reads)
         columns = [c for c in columns if c in needed]
         cols = ", ".join(q(c) for c in columns)
         with _settings(rel.con, _LEAN):
             rel.con.execute(
                 f"CREATE TEMP TABLE {drop} AS SELECT {cols} FROM {rel.sql} WHERE {wanted}"  # noqa: S608
             )
+        row = rel.con.execute(f"SELECT count(*) FROM {drop}").fetchone()  # noqa: S608
+        stats.rows_prepared = int(row[0]) if row else 0  # the rows any rule can match
     stats.seconds_prepare += time.perf_counter() - t0
     hits: list[Hit] = []
     try:
         for scope, group in groups:
             stats.scopes += 1
             t1 = time.perf_counter()
-            hits.extend(_scope(rel.con, base, columns, scope, group, stats))
+            hits.extend(_scope(rel.con, base, columns, scope, group, reads, stats))
             stats.seconds_match += time.perf_counter() - t1
     finally:
         if drop:
@@ -114,13 +125,17 @@ _FLUSH = {"allocator_flush_threshold": "1MB", "allocator_bulk_deallocation_flush
 @contextmanager
 def _settings(con: Any, values: dict[str, str]) -> Iterator[None]:
     """DuckDB settings changed for a while, then put back (the connection is the case's)."""
+    import duckdb
+
     old = {}
     for name, value in values.items():
-        row = con.execute("SELECT current_setting(?)", [name]).fetchone()
-        if row is None:
+        try:  # (no bound parameter: binding one made DuckDB import pandas, +45 MB)
+            row = con.execute(f"SELECT current_setting({sql_literal(name)})").fetchone()
+            con.execute(f"SET {name} = {sql_literal(value)}")
+        except duckdb.Error:  # an older DuckDB, a locked configuration: only slower
             continue
-        old[name] = str(row[0])
-        con.execute(f"SET {name} = {sql_literal(value)}")
+        if row is not None:
+            old[name] = str(row[0])
     try:
         yield
     finally:
@@ -133,12 +148,12 @@ def _columns(rel: DuckRelation) -> list[str]:
     return [d[0] for d in cur.description]
 
 
-def _needed(groups: list[tuple[Scope, list[Job]]]) -> set[str]:
+def _needed(groups: list[tuple[Scope, list[Job]]], reads: Reads) -> set[str]:
     needed = {*KEEP, "extra", "event.dataset", "event.code", "observer.type"}
     for scope, jobs in groups:
         needed |= {t.needs for t in scope if t.needs}
         for job in jobs:
-            for f, _v in _reads(job):
+            for f, _v in reads[id(job)]:
                 if f == KEYWORD:
                     needed |= set(KEYWORD_COLUMNS)
                 elif f.column:
@@ -146,8 +161,12 @@ def _needed(groups: list[tuple[Scope, list[Job]]]) -> set[str]:
     return needed
 
 
-def _reads(job: Job) -> Any:
-    return itertools.chain(fields_of(job.plan), ((o, "s") for o in job.outputs))
+Reads = dict[int, list[tuple[Field, str]]]  # id(job) -> (field, view) pairs it reads
+
+
+def _reads(jobs: Sequence[Job]) -> Reads:
+    """What each job reads, walked once (a plan is walked again at every use otherwise)."""
+    return {id(j): [*fields_of(j.plan), *((o, "s") for o in j.outputs)] for j in jobs}
 
 
 def _scope_sql(scope: Scope, columns: Sequence[str]) -> str:
@@ -171,11 +190,12 @@ def _target_sql(t: Target, columns: Sequence[str]) -> str | None:
 
 
 def _scope(
-    con: Any, base: str, columns: list[str], scope: Scope, jobs: list[Job], stats: Stats
-) -> list[Hit]:
+    con: Any, base: str, columns: list[str], scope: Scope, jobs: list[Job], reads: Reads,
+    stats: Stats,
+) -> list[Hit]:  # fmt: skip
     wanted: dict[tuple[Field, str], str] = {}
     for job in jobs:
-        for f, view in _reads(job):
+        for f, view in reads[id(job)]:
             if f == KEYWORD:
                 for v in (view, view + "j"):
                     wanted.setdefault((f, v), f"_k{len(wanted)}")
@@ -220,7 +240,7 @@ def _query(
     outs = sorted({wanted[(o, "s")] for _, j in jobs for o in j.outputs})
     picked = ", ".join(["m._k", *(f"g.{q(c)}" for c in [*keep, *outs])])
     order = ", ".join(["m._k", *(f"g.{q(c)}" for c in ("evidence_id", "record") if c in keep)])
-    memo: dict[Plan, str] = {}
+    memo: dict[int, str] = {}
 
     def col(f: Field, view: str) -> str:
         return q(wanted[(f, view)])
@@ -263,13 +283,30 @@ def _query(
         if res.num_rows == 0:
             continue
         ks = res.column("_k").to_pylist()
-        events = res.select(keep).to_pylist()
+        events = pylist(res.select(keep))
         outcols = {c: res.column(c).to_pylist() for c in outs}
         for row, k in enumerate(ks):
             job = by_index[k]
             vals = {o.key: outcols[wanted[(o, "s")]][row] for o in job.outputs}
             hits.append(Hit(job.key, events[row], vals))
     return hits
+
+
+def pylist(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as dicts, zoned timestamps converted here: pyarrow imports pandas to convert
+    them (+90 MB of the hunt's peak, for nothing else)."""
+    cols: dict[str, list[Any]] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_timestamp(col.type) and col.type.tz:
+            zone = ZoneInfo(col.type.tz)
+            naive = col.cast(pa.timestamp(col.type.unit)).to_pylist()  # UTC wall time
+            cols[name] = [None if v is None else v.replace(tzinfo=UTC).astimezone(zone)
+                          for v in naive]  # fmt: skip
+        else:
+            cols[name] = col.to_pylist()
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
 def _value_sql(f: Field, view: str, paths: dict[str, int], columns: Sequence[str]) -> str:

@@ -1,0 +1,59 @@
+"""The DuckDB one-statement scan: what it leaves behind and when it steps aside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pyarrow as pa
+from detect_events import batch, sysmon
+
+from ashiato.detect import sigma
+from ashiato.detect.sigma import sqlscan
+from ashiato.normalize import finalize_batch
+
+RULES = [
+    {"title": f"Tool {i}", "id": f"1b8f2a3c-0000-4000-8000-00000000000{i}", "status": "test",
+     "level": "high", "logsource": {"product": "windows", "category": category},
+     "detection": {"s": {field: value}, "condition": "s"}}
+    for i, (category, field, value) in enumerate([
+        ("process_creation", "Image|endswith", "\\markertool.exe"),
+        ("network_connection", "DestinationPort", 4444),
+        ("dns_query", "QueryName|endswith", ".evil.example"),
+        ("file_event", "TargetFilename|contains", "\\ransom"),
+    ])
+]  # fmt: skip
+ROWS = [
+    sysmon(1, 1, Image="C:\\x\\markertool.exe", CommandLine="markertool -a"),
+    sysmon(3, 2, Image="C:\\x\\a.exe", DestinationIp="192.0.2.9", DestinationPort=4444),
+    sysmon(22, 3, QueryName="c2.evil.example"),
+    sysmon(11, 4, TargetFilename="C:\\Users\\a\\ransom_note.txt"),
+    sysmon(1, 5, Image="C:\\x\\notepad.exe", CommandLine="notepad"),
+]
+
+
+def _rules() -> list[Any]:
+    from sigma.collection import SigmaCollection
+
+    docs: Any = RULES
+    return list(SigmaCollection.from_dicts(docs).rules)
+
+
+def test_four_scopes_copy_once_and_leave_nothing(events_of: Any) -> None:
+    events = events_of(ROWS)
+    con = events.get_backend().con
+    res = sigma.hunt(events, _rules(), "low")
+    assert sorted(d.event["record"] for d in res.detections) == [1, 2, 3, 4]
+    assert res.stats.scopes == 4 and not res.stats.errors
+    assert res.stats.rows_prepared == 5  # copied: every row in a rule's scope (notepad too)
+    # no temporary table left, the connection's settings put back
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (True,)
+
+
+def test_an_expression_duckdb_cannot_see_runs_through_ibis() -> None:
+    table = pa.Table.from_batches([finalize_batch(batch(ROWS), "ev1", "test")])
+    events = ibis.memtable(table)  # registered only when Ibis runs it
+    assert sqlscan.relation_of(events) is None
+    res = sigma.hunt(events, _rules(), "low")
+    assert sorted(d.event["record"] for d in res.detections) == [1, 2, 3, 4]
