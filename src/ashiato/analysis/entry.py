@@ -118,8 +118,10 @@ def analyse(ctx: Context) -> Entry:
                     r["source_ip"],
                     r["country"],
                     r["_row"]["@timestamp"],
-                    f"remote desktop logon to {r['host']} straight from the "
-                    f"internet ({r['source_ip']}, {r['country'] or 'country unknown'})",
+                    said(f"remote desktop logon to {r['host']} straight from the "
+                         f"internet ({r['source_ip']}, {r['country'] or 'country unknown'})",
+                         "entry.detail.exposed_rdp", host=r["host"], ip=r["source_ip"],
+                         country=r["country"] or msg("country_unknown")),
                     [r["_row"]],
                 )
             )
@@ -210,8 +212,12 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 src,
                 country(src),
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
-                + (f", then {user_of(hit)} signed in" if hit else ", none succeeded from there"),
+                said(f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
+                     + (f", then {user_of(hit)} signed in" if hit
+                        else ", none succeeded from there"),
+                     "entry.detail.spray" + (".then" if hit else ".none"), n=n,
+                     accounts=len(accounts), source=src,
+                     user=user_of(hit) if hit else ""),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
@@ -237,8 +243,10 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 hit.get("source.ip") if hit else (srcs[0] if srcs else None),
                 country(hit.get("source.ip")) if hit else None,
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
-                + (f", then a success from {hit.get('source.ip')}" if hit else ""),
+                said(f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
+                     + (f", then a success from {hit.get('source.ip')}" if hit else ""),
+                     "entry.detail.brute" + (".then" if hit else ""), n=n, user=user,
+                     sources=len(srcs), ip=hit.get("source.ip") if hit else ""),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
@@ -327,8 +335,9 @@ def foreign(logins: list[dict[str, Any]], home: str | None) -> list[Signal]:
                 r.get("source.ip"),
                 cc,
                 r["@timestamp"],
-                f"{user_of(r)} signed in from {r.get('source.ip')} in {cc} "
-                f"(the case's country is {home})",
+                said(f"{user_of(r)} signed in from {r.get('source.ip')} in {cc} "
+                     f"(the case's country is {home})", "entry.detail.foreign",
+                     user=user_of(r), ip=r.get("source.ip"), country=cc, home=home),
                 [r],
             )
         )
@@ -354,8 +363,9 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
                     ip,
                     country(ip),
                     r["@timestamp"],
-                    f"{user} signed in from {ip} ({where}), a source not seen for "
-                    f"this account before in the logs",
+                    said(f"{user} signed in from {ip} ({where}), a source not seen for "
+                         f"this account before in the logs", "entry.detail.new_source",
+                         user=user, ip=ip, where=where),
                     [r],
                 )
             )
@@ -384,8 +394,9 @@ def new_devices(logins: list[dict[str, Any]]) -> list[Signal]:
                     ip,
                     country(ip),
                     r["@timestamp"],
-                    f"{user} signed in from the machine {device!r}, not seen for "
-                    "this account before in the logs",
+                    said(f"{user} signed in from the machine {device!r}, not seen for "
+                         "this account before in the logs", "entry.detail.new_device",
+                         user=user, device=repr(device)),
                     [r],
                 )
             )
@@ -431,7 +442,8 @@ def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
                 r.get("source.ip"),
                 country(r.get("source.ip")),
                 r["@timestamp"],
-                f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
+                said(f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
+                     "entry.detail.off_hours", user=user_of(r), time=iso(r["@timestamp"])),
                 [r],
             )
         )
@@ -463,8 +475,10 @@ def concurrent(sess: list[VpnSession]) -> list[Signal]:
                         b.public_ip,
                         b.country,
                         b.start,
-                        f"{user} had sessions from {a.country} ({a.public_ip}) and "
-                        f"{b.country} ({b.public_ip}) at the same time",
+                        said(f"{user} had sessions from {a.country} ({a.public_ip}) and "
+                             f"{b.country} ({b.public_ip}) at the same time",
+                             "entry.detail.concurrent", user=user, a=a.country,
+                             a_ip=a.public_ip, b=b.country, b_ip=b.public_ip),
                         a.rows[:1] + b.rows[:1],
                     )
                 )
