@@ -623,7 +623,16 @@ VPN_ADVICE = (
 
 
 # where each product keeps that log: product and menu names, quoted as they are
-VPN_WHERE = VPN_ADVICE.split(": ", 1)[1].rstrip(".")
+VPN_WHERE = [
+    "FortiGate Log & Report > Events > VPN",
+    "FortiAnalyzer",
+    "Palo Alto Monitor > Logs > GlobalProtect",
+    "Cisco ASA syslog (113039, 722022/722023, 722051, 113019)",
+    "Ivanti/Pulse System > Log/Monitoring > User Access",
+    "SonicWall Log > SSL VPN",
+    "RD Gateway Microsoft-Windows-TerminalServices-Gateway/Operational",
+    "NPS Security 6272-6278",
+]
 
 
 def missing_vpn(ent: Entry) -> Missing | None:
