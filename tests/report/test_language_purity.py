@@ -77,18 +77,22 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "scenario",
-    ["fileserver-encryption", "mail-attachment", "drive-by", "log-tampering", "spam-bot",
-     "benign", "hands-on-keyboard", "vpn-intrusion"],
+    ("scenario", "variant"),
+    [("fileserver-encryption", None), ("mail-attachment", None), ("drive-by", None),
+     ("log-tampering", None), ("spam-bot", None), ("benign", None),
+     ("hands-on-keyboard", None), ("vpn-intrusion", None),
+     ("hands-on-keyboard", "default-logging"), ("vpn-intrusion", "default-logging")],
 )  # fmt: skip
-def test_every_lab_scenario_reports_in_one_language(scenario: str, lab_root: Path) -> None:
+def test_every_lab_scenario_reports_in_one_language(
+    scenario: str, variant: str | None, lab_root: Path
+) -> None:
     from ashiato import lab
     from ashiato.analysis.pipeline import investigate
     from ashiato.ingest import Options, ingest
 
-    root = lab_root / scenario
+    root = lab_root / f"{scenario}-{variant or 'full'}"
     shutil.rmtree(root, ignore_errors=True)
-    lab.generate(scenario, root / "lab", seed=1, scale=1)
+    lab.generate(scenario, root / "lab", seed=1, scale=1, variant=variant)
     case = Case.create_or_open(root / "case", tz="Asia/Tokyo")
     ingest(case, [root / "lab" / "evidence"], Options(tz="Asia/Tokyo"))
     investigate(case)

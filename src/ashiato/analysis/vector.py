@@ -362,7 +362,7 @@ def _missing(host: str, ips: list[str], users: list[str], have: dict[str, int],
                         "vector.missing.process", host=host))  # fmt: skip
     if not f.web_file and not f.mail_file and proc_total == 0:
         out.append(said(f"no file-creation timeline for {host} ($MFT or Sysmon 11)",
-                        "vector.missing.files", host=host))
+                        "vector.missing.files", host=host, sources=["$MFT", "Sysmon 11"]))
     if not have.get("mail"):
         out.append(said("no mail logs (mail gateway / mail server) in the case",
                         "vector.missing.mail"))
