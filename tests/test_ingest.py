@@ -145,7 +145,7 @@ def test_bad_file_does_not_stop_the_run(tmp_path: Path) -> None:
 _KILLED_RUN = r"""
 import sys, time, zipfile
 from pathlib import Path
-from ashiato.case import Case
+from ashiato.case import Case, PartBatch
 from ashiato.formats import registry
 from ashiato.formats.base import Format, Rows
 from ashiato.ingest import Options, ingest
@@ -161,12 +161,17 @@ def parse(source):
         yield b
 
 registry.formats = lambda: (Format("hang", "test.hang", "t", lambda s: True, parse),)
-ingest(Case.create_or_open(Path(sys.argv[1])), [Path(sys.argv[3])], Options())
+if sys.argv[4] == "batched":  # a.log's rows fill a batch, written before b.log is read
+    import ashiato.ingest
+    ashiato.ingest.PartBatch = lambda case, **kw: PartBatch(case, group_rows=10, **kw)
+ingest(Case.create_or_open(Path(sys.argv[1])), [Path(sys.argv[3])],
+       Options(batch_parts=sys.argv[4] == "batched"))
 """
 
 
+@pytest.mark.parametrize("parts", ["batched", "one per file"])
 def test_killed_ingest_leaves_no_visible_rows_and_next_run_clears_its_temp(
-    tmp_path: Path,
+    tmp_path: Path, parts: str
 ) -> None:
     import os
     import signal
@@ -183,7 +188,7 @@ def test_killed_ingest_leaves_no_visible_rows_and_next_run_clears_its_temp(
     case_dir, flag = tmp_path / "case", tmp_path / "hanging"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     child = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(case_dir), str(flag),
-                              str(evidence)], env=env)  # fmt: skip
+                              str(evidence), parts], env=env)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not flag.exists():
@@ -194,9 +199,10 @@ def test_killed_ingest_leaves_no_visible_rows_and_next_run_clears_its_temp(
         child.wait()
     case = Case(case_dir)
     # a.log's Parquet part was renamed into place; its catalogue row never committed
-    parts = [p for p in case.events_dir.glob("*/*.parquet") if p.parent.name != "_schema"]
-    assert len(parts) == 1
-    assert _count(case, "SELECT count(*) FROM read_parquet('" + str(parts[0]) + "')") == 40
+    placed = [p for p in case.events_dir.glob("*/*.parquet") if p.parent.name != "_schema"]
+    assert len(placed) == 1
+    assert placed[0].stem.startswith("batch-") == (parts == "batched")
+    assert _count(case, "SELECT count(*) FROM read_parquet('" + str(placed[0]) + "')") == 40
     assert _count(case, "SELECT count(*) FROM events") == 0
     assert any(p.is_file() for p in case.tmp_dir.rglob("*"))  # what the killed run unpacked
 

@@ -3,15 +3,20 @@
     CASE/manifest.json
     CASE/case.duckdb                      evidence, aliases, rejects tables
     CASE/events/<dataset>/<evidence>.parquet   the normalised events (schema.FIELDS)
+    CASE/events/<dataset>/batch-<hash>.parquet  the events of several small files
     CASE/events/dataset=<d>/day=<day>/<evidence>.parquet   the same, from a Spark ingest
     CASE/tmp/                             archives unpacked while an ingest runs
 
 Events are written as one Parquet file per evidence file (written to ``.tmp`` and renamed
 when the file is complete, so a killed ingest never leaves half a file behind). Parquet
 is several times cheaper to write than inserting into DuckDB's own storage, streams with
-flat memory, and is what other engines (Spark) read. Every connection sees them as the
-view ``events``. One writer per case (DuckDB locks the catalogue for the process that
-opens it read-write); readers open it read-only.
+flat memory, and is what other engines (Spark) read. Small files (a few hundred events:
+most of a triage collection) share a part (:class:`PartBatch`): a Parquet file costs
+~2-3 ms to create whatever it holds. Such a part is named ``batch-<hash of its evidence
+ids>`` and lists them in its Parquet metadata (``ashiato.evidence_ids``), so that hiding
+uncommitted parts and removing one file's events work from the part alone. Every
+connection sees them as the view ``events``. One writer per case (DuckDB locks the
+catalogue for the process that opens it read-write); readers open it read-only.
 
 - ``evidence`` one row per evidence file: hash, format, encoding, zone, counts, status
   (``not read`` for what the walker refused or skipped, with the reason in ``error``)
@@ -21,10 +26,15 @@ opens it read-write); readers open it read-only.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import json
+import os
 import re
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +43,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ashiato import __version__
@@ -43,9 +54,16 @@ MANIFEST = "manifest.json"
 DB = "case.duckdb"
 EVENTS = "events"
 TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
+ENV_MEMORY = "ASHIATO_MEMORY_LIMIT"  # DuckDB's budget for analyses, e.g. "2GB"
+DEFAULT_MEMORY = "1GB"
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 _EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
+BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatch)
+_BATCH = re.compile(r"batch-[0-9a-f]{16}")
+# a batch part's metadata: its evidence ids, comma-separated
+PART_EVIDENCE = b"ashiato.evidence_ids"
+UNREADABLE = "unreadable"  # the evidence "held" by a batch part without that metadata
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS evidence (
@@ -112,7 +130,8 @@ class Case:
         empty = case.events_dir / _EMPTY
         if not empty.exists():
             empty.parent.mkdir(exist_ok=True)
-            pq.write_table(EVENT_SCHEMA.empty_table(), empty)
+            # not Schema.empty_table(): it imports pandas (~0.4 s)
+            pq.write_table(pa.Table.from_batches([], schema=EVENT_SCHEMA), empty)
         with case.writer():
             pass  # creates the tables
         return case
@@ -169,6 +188,13 @@ class Case:
         con.raw_sql(self._view_sql(con.con))
         # DuckDB draws a progress bar on long queries; ashiato prints its own output
         con.raw_sql("SET enable_progress_bar = false")
+        # analyses run ~100 queries over the same parts: read their footers once
+        con.raw_sql("SET enable_object_cache = true")
+        # memory by a budget, not by the case's size: DuckDB's own default is 80 % of the
+        # machine, which it fills on a big case; past the budget it spills to disk
+        limit = os.environ.get(ENV_MEMORY, DEFAULT_MEMORY)
+        con.con.execute("SET memory_limit = ?", [limit])
+        con.con.execute("SET temp_directory = ?", [_spill_dir()])
         return con
 
     def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:
@@ -189,15 +215,16 @@ class Case:
         return f"CREATE OR REPLACE TEMP VIEW events AS {view}"
 
     def hidden_parts(self, con: duckdb.DuckDBPyConnection) -> list[Path]:
-        """Parts an ingest wrote whose catalogue row is not committed as done.
+        """Parts an ingest wrote whose catalogue rows are not committed as done.
 
-        An ingest names each part after its evidence id and renames it into place just
-        before the row is committed: a run killed in between leaves a part nobody may see
-        (the next run removes it). Notes, detections and other parts are named otherwise.
+        An ingest names each part after its evidence id (or, for a batch of small files,
+        lists the ids in the part's metadata) and renames it into place just before the
+        rows are committed: a run killed in between leaves a part nobody may see (the
+        next run removes it). Notes, detections and other parts are named otherwise.
         Listed when a connection opens (readers can't open while a writer runs), so the
         view costs nothing when, as usual, there are none.
         """
-        parts = [p for p in self.events_dir.glob("**/*.parquet") if _EVIDENCE_ID.fullmatch(p.stem)]
+        parts = list(self.ingest_parts())
         if not parts:
             return []
         done = {
@@ -206,7 +233,16 @@ class Case:
                 "SELECT evidence_id FROM evidence WHERE status = 'done'"
             ).fetchall()
         }
-        return [p for p in parts if p.stem not in done]
+        return [p for p, ids in parts if not ids <= done]
+
+    def ingest_parts(self) -> Iterator[tuple[Path, set[str]]]:
+        """Every part an ingest wrote, with the evidence ids it holds."""
+        for p in self.events_dir.glob("**/*.parquet"):
+            if _EVIDENCE_ID.fullmatch(p.stem):
+                yield p, {p.stem}
+            elif _BATCH.fullmatch(p.stem):
+                # unreadable (not written by an ingest): hidden, and removed by the next
+                yield p, batch_evidence(p) or {UNREADABLE}
 
     @property
     def tmp_dir(self) -> Path:
@@ -219,12 +255,117 @@ class Case:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def drop_events(self, evidence_id: str) -> None:
-        """Remove every Parquet part (finished or not) of one evidence file."""
+        """Remove every Parquet part (finished or not) of one evidence file, and its rows
+        from the batch part it shares with other files."""
         for part in self.events_dir.glob(f"**/{evidence_id}*.parquet*"):
             part.unlink()
+        for part in self.events_dir.glob(f"**/{BATCH_PREFIX}*.parquet"):
+            if _BATCH.fullmatch(part.stem) and evidence_id in batch_evidence(part):
+                drop_from_batch(part, {evidence_id})
 
 
+def batch_evidence(part: Path) -> set[str]:
+    """The evidence ids a batch part holds (from its metadata; none if unreadable).
+    Remembered per file version: every connection lists them (hidden_parts)."""
+    try:
+        st = part.stat()
+    except OSError:
+        return set()
+    return set(_batch_ids(str(part), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _batch_ids(path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return frozenset()
+    return frozenset(i for i in meta.get(PART_EVIDENCE, b"").decode().split(",") if i)
+
+
+def drop_from_batch(part: Path, evidence_ids: set[str]) -> None:
+    """Rewrite a batch part without the rows of ``evidence_ids`` (removed when empty)."""
+    keep = batch_evidence(part) - evidence_ids
+    if not keep:
+        part.unlink()
+        return
+    table = pq.read_table(part, schema=EVENT_SCHEMA)
+    mask = pc.is_in(table.column("evidence_id"), pa.array(sorted(keep), pa.string()))
+    _write_part(part, table.filter(mask), keep)
+
+
+def _write_part(path: Path, table: pa.Table, evidence_ids: set[str]) -> None:
+    """Write a batch part whole (``.tmp``, then renamed): its rows and its evidence ids."""
+    meta = {**(EVENT_SCHEMA.metadata or {}), PART_EVIDENCE: ",".join(sorted(evidence_ids)).encode()}
+    table = table.replace_schema_metadata(meta)
+    codec = "snappy" if table.num_rows < SMALL_PART_ROWS else "zstd"
+    tmp = path.with_suffix(".parquet.tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, tmp, compression=codec, row_group_size=GROUP_ROWS)
+    tmp.replace(path)
+
+
+Finish = Callable[[pa.Table], pa.Table]  # last touches to rows before they are stored
 SMALL_PART_ROWS = 16_384  # fewer rows than this in a file: snappy (EventWriter.flush)
+GROUP_ROWS = 131_072  # rows per Parquet row group
+
+
+class PartBatch:
+    """The events of small evidence files, gathered into shared parts (one per dataset
+    folder) instead of a Parquet file each.
+
+    ``close()`` writes them; the ingest calls it before it commits the files' catalogue
+    rows, so a part is in place before its rows count, as with one part per file. A batch
+    is written early once it holds ``group_rows`` rows (memory stays bounded).
+    """
+
+    def __init__(
+        self, case: Case, group_rows: int = GROUP_ROWS, finish: Finish | None = None
+    ) -> None:
+        self.case = case
+        self.group_rows = group_rows
+        self.finish = finish  # applied to each part's rows together before writing
+        self._tables: dict[str, list[tuple[str, pa.Table]]] = {}
+        self._rows: dict[str, int] = {}
+
+    def add(self, dataset: str, evidence_id: str, table: pa.Table) -> None:
+        self._tables.setdefault(dataset, []).append((evidence_id, table))
+        self._rows[dataset] = self._rows.get(dataset, 0) + table.num_rows
+        if self._rows[dataset] >= self.group_rows:
+            self._write(dataset)
+
+    def discard(self, evidence_id: str) -> None:
+        """Forget a file added to the batch (its ingest failed after all)."""
+        for dataset, tables in self._tables.items():
+            kept = [(e, t) for e, t in tables if e != evidence_id]
+            if len(kept) != len(tables):
+                self._tables[dataset] = kept
+                self._rows[dataset] = sum(t.num_rows for _, t in kept)
+
+    def close(self) -> None:
+        for dataset in list(self._tables):
+            self._write(dataset)
+
+    def _write(self, dataset: str) -> None:
+        tables = self._tables.pop(dataset, [])
+        self._rows.pop(dataset, None)
+        if not tables:
+            return
+        ids = {e for e, _ in tables}
+        # named by its evidence ids: a later batch may hold one of these files again
+        # (read again after its rows were dropped) while this part keeps the others
+        name = hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
+        path = self.case.events_dir / _safe(dataset) / f"{BATCH_PREFIX}{name}.parquet"
+        try:
+            table = pa.concat_tables([t for _, t in tables])
+            if self.finish is not None:
+                table = self.finish(table)
+            _write_part(path, table, ids)
+        except (OSError, pa.ArrowException) as exc:
+            raise CaseError(
+                f"{path}: can't store the events of {len(tables)} small evidence files "
+                f"({exc}); the next ingest reads them again"
+            ) from exc
 
 
 class EventWriter:
@@ -234,9 +375,15 @@ class EventWriter:
     the events are invisible, so an interrupted ingest leaves nothing half-visible.
     """
 
-    def __init__(self, case: Case, evidence_id: str, dataset: str, group_rows: int = 131_072):
-        folder = case.events_dir / _safe(dataset)
-        folder.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, case: Case, evidence_id: str, dataset: str, group_rows: int = GROUP_ROWS,
+        batch: PartBatch | None = None, finish: Finish | None = None,
+    ) -> None:  # fmt: skip
+        folder = case.events_dir / _safe(dataset)  # made when a part of its own is written
+        self.evidence_id = evidence_id
+        self.dataset = dataset
+        self.batch = batch  # where a small file's events go (None: a part of its own)
+        self.finish = finish  # applied to the rows before they are written (not batched)
         self.path = folder / f"{evidence_id}.parquet"
         self._tmp = self.path.with_suffix(".parquet.tmp")
         self.group_rows = group_rows
@@ -257,16 +404,26 @@ class EventWriter:
             return
         table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
         self._pending, self._rows = [], 0
+        if self.finish is not None:
+            table = self.finish(table)
         if self._writer is None:
             # zstd sets up a compressor per column (~70): ~3 ms a file, most of the cost of
             # storing a log of a few hundred events; a small file whole is stored snappy
             small = last and table.num_rows < SMALL_PART_ROWS
             codec = "snappy" if small else "zstd"
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression=codec)
         self._writer.write_table(table)
 
     def close(self) -> None:
-        """Make the events visible (nothing is written for an evidence file without events)."""
+        """Make the events visible (nothing is written for an evidence file without events).
+        A small file's events go to the batch, if there is one, and are written with it."""
+        if (self.batch is not None and self._writer is None and self._pending
+                and self._rows < SMALL_PART_ROWS):  # fmt: skip
+            table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
+            self._pending, self._rows = [], 0
+            self.batch.add(self.dataset, self.evidence_id, table)
+            return
         self.flush(last=True)
         if self._writer is not None:
             self._writer.close()
@@ -274,6 +431,9 @@ class EventWriter:
             self._writer = None
 
     def abort(self) -> None:
+        self._pending, self._rows = [], 0
+        if self.batch is not None:
+            self.batch.discard(self.evidence_id)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -282,3 +442,12 @@ class EventWriter:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "unknown"
+
+
+@functools.cache
+def _spill_dir() -> str:
+    """One folder per process for what DuckDB spills past its budget (two processes
+    sharing one would collide), removed at exit."""
+    path = tempfile.mkdtemp(prefix="ashiato-spill-")
+    atexit.register(shutil.rmtree, path, True)
+    return path

@@ -22,7 +22,6 @@ from rich.table import Table
 from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
-from ashiato.report import intrusion
 from ashiato.terminal import line, text, visible
 
 app = typer.Typer(
@@ -559,6 +558,8 @@ def _print_findings(raw: dict[str, Any], c: Case, lang: str = "en") -> None:
                       shares=list(imp["shares"]), c2=imp["c2"], payment=imp["payment_sites"]),
         )
     )  # fmt: skip
+    from ashiato.report import intrusion  # not at start-up: babel (~40 ms)
+
     for ln in intrusion.terminal_lines(f, lang, when):  # issue 16: way in, accounts, theft
         out.print(text(ln))
     for t in f["tampering"]:

@@ -122,6 +122,8 @@ class Incident:
     evidence: list[Evidence] = field(default_factory=list)
     # False: says where files were hit or sign-ins failed, not who acted or fell
     weighed: bool = True
+    # each host's own first event: a mass deployment reaches its hosts one by one
+    host_first: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,11 +43,28 @@ def host_keys(arr: pa.Array) -> pa.Array:
 
 
 def finalize_batch(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.RecordBatch:
-    cols = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-    n = batch.num_rows
+    return derive(stamp(batch, evidence_id, dataset))
 
+
+def stamp(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.RecordBatch:
+    """The per-file part of :func:`finalize_batch`: evidence id and default dataset."""
+    n = batch.num_rows
+    names = batch.schema.names
+    cols = dict(zip(names, batch.columns, strict=True))
     cols["evidence_id"] = pa.array([evidence_id] * n, pa.string())
     cols["event.dataset"] = _fill(cols["event.dataset"], dataset)
+    return pa.RecordBatch.from_arrays([cols[f.name] for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
+
+
+_Data = TypeVar("_Data", pa.RecordBatch, pa.Table)
+
+
+def derive(data: _Data) -> _Data:
+    """The row-wise rest of :func:`finalize_batch` (host key, file name parts, URL
+    domain, DNS name), for a batch or a whole table: the ingest runs it once over the
+    events of many small files rather than once per file (~0.5 ms each)."""
+    cols = dict(zip(data.schema.names, data.columns, strict=True))
+    n = data.num_rows
 
     host = cols["host.name"]
     if host.null_count < n:
@@ -77,7 +95,10 @@ def finalize_batch(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.
     if q.null_count < n:
         cols["dns.question.name"] = pc.utf8_rtrim(pc.utf8_lower(q), characters=".")
 
-    return pa.RecordBatch.from_arrays([cols[f.name] for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
+    arrays = [cols[f.name] for f in EVENT_SCHEMA]
+    if isinstance(data, pa.Table):
+        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
 def _fill(arr: pa.Array, value: str) -> pa.Array:

@@ -304,7 +304,7 @@ def test_empty_case(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, [])
     cov, missing, tamper, skews, steps = coverage(ctx, Identity(), None, [])
     assert cov == {"sources": [], "hours": {}, "hours_start": None, "window": None}
-    assert len(missing) >= 8 and tamper == [] and skews == []
+    assert len(missing) >= 6 and tamper == [] and skews == []
     assert all(s.startswith("Collect: ") for s in steps)
 
 
@@ -387,3 +387,15 @@ def test_clock_skew_from_share_audit_alone(tmp_path: Path) -> None:
     assert steps[1].startswith("The clock of fortinet.fortigate@FG-SAPPORO is +180 s off: "
                                "ashiato corrected for it")  # fmt: skip
     assert steps[2].startswith("The clock of fortinet.fortigate@FG-OSAKA is +200 s off")
+
+
+def test_no_share_auditing_advice_without_shares_or_encryption(tmp_path: Path) -> None:
+    # one workstation's malware case: no file server, nothing encrypted, so nothing to audit
+    rows = [win(12, "4688", **{"process.executable": r"C:\Windows\System32\cmd.exe"})]
+    _, missing, _, _, _ = coverage(make_ctx(tmp_path, rows), ident(), None, [HOST])
+    assert not any("file-share auditing" in m.what.lower() for m in missing)
+    assert not any("listing of the encrypted shares" in m.what for m in missing)
+    # the same case once files were encrypted: the share log and the listing are asked for
+    _, missing, _, _, _ = coverage(make_ctx(tmp_path / "enc", rows), ident(), WINDOW, [HOST])
+    assert any("file-share auditing" in m.what.lower() for m in missing)
+    assert any("listing of the encrypted shares" in m.what for m in missing)

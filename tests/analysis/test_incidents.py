@@ -137,3 +137,73 @@ def test_lsass_access_names_the_program_that_opened_it() -> None:
                                                  "event.code": "10", "process.executable": tool})
     [inc] = _build([sigma.Detection(dump, event)])
     assert inc.technique == "T1003.001" and inc.key_values[0] == tool
+
+
+BRUTE = _rule(6, "Password Guessing Against One Account (Brute Force)", "medium",
+              ["attack.credential-access", "attack.t1110.001"])  # fmt: skip
+
+
+def _guessing(src: str, n: int = 16) -> tuple[sigma.Detection, list[dict[str, Any]]]:
+    failed = [
+        _event(i, T0 + timedelta(milliseconds=i), "fs01", **{
+            "event.code": "4625", "event.outcome": "failure", "user.name": "administrator",
+            "source.ip": src})
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+    return sigma.Detection(BRUTE, failed[-1], related=failed), failed
+
+
+def _logon(record: int, when: datetime, src: str, user: str) -> dict[str, Any]:
+    return {"@timestamp": when, "event.dataset": "windows.security", "event.code": "4624",
+            "event.outcome": "success", "host.name": "fs01", "user.name": user,
+            "source.ip": src, "winlog.logon.type": 3, "winlog.logon.id": "0x3e7a1",
+            "evidence_id": "ev1", "record": record}  # fmt: skip
+
+
+def test_a_burst_then_a_success_from_that_source_is_one_guessed_password(tmp_path: Any) -> None:
+    from case_rows import make_ctx
+
+    det, failed = _guessing("10.1.2.3")
+    later = T0 + timedelta(seconds=40)
+    rows = [dict(r, extra=None) for r in failed] + [
+        _logon(50, later, "10.1.2.3", "administrator"),
+        _logon(51, later, "10.9.9.9", "suzuki"),  # another client: not the guess
+    ]
+    other = _rule(7, "Logon Seen", "low", ["attack.initial-access", "attack.t1078"])
+    ctx = make_ctx(tmp_path, rows)
+    seen = sigma.Detection(other, rows[-2])  # the success also matched another rule
+    found = incidents.build(ctx, sigma.Result([], [det, seen], [], Stats()))
+    assert len(found) == 1, [i.technique for i in found]
+    (inc,) = found
+    assert inc.technique == "T1110.001" and inc.severity == "high" and inc.weighed
+    assert inc.key_values[0].startswith("16 failed logons, then administrator logged on")
+    assert "from 10.1.2.3" in inc.key_values[0]
+    assert inc.evidence[-1].ref == "ev1:50"
+
+
+def test_a_burst_without_a_success_from_its_source_stays_an_attempt(tmp_path: Any) -> None:
+    from case_rows import make_ctx
+
+    det, failed = _guessing("10.1.2.3")
+    rows = [dict(r, extra=None) for r in failed]
+    rows.append(_logon(50, T0 + timedelta(seconds=40), "10.9.9.9", "administrator"))
+    rows.append(_logon(51, T0 + timedelta(hours=3), "10.1.2.3", "administrator"))  # too late
+    (inc,) = incidents.build(make_ctx(tmp_path, rows), sigma.Result([], [det], [], Stats()))
+    assert inc.severity == "medium" and inc.weighed is False
+    assert not inc.key_values or "guessed" not in inc.key_values[0]
+
+
+def test_a_script_block_naming_its_script_file_is_an_act_not_a_file_mark() -> None:
+    """4104 carries the .ps1 path in file.path: someone ran it, unlike a ransom note seen
+    on a disk (which only says where files were hit)."""
+    dump = _rule(10, "Credential Dumping in a Script Block", "critical",
+                 ["attack.credential-access", "attack.t1003.001"])  # fmt: skip
+    script = _event(1, T0, "pc01", extra="{}", **{
+        "event.dataset": "windows.powershell", "event.code": "4104",
+        "file.path": "C:\\Users\\Public\\dump.ps1"})  # fmt: skip
+    note = _event(2, T0, "fs01", extra="{}", **{
+        "event.dataset": "windows.sysmon", "event.code": "11",
+        "file.path": "C:\\Share\\README_RESTORE.txt"})  # fmt: skip
+    by_host = {i.hosts[0]: i for i in _build([sigma.Detection(dump, script),
+                                               sigma.Detection(dump, note)])}  # fmt: skip
+    assert by_host["pc01"].weighed is True and by_host["fs01"].weighed is False

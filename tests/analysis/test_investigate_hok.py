@@ -1,8 +1,4 @@
-"""`ashiato investigate` on the operator-driven lab scenarios, checked against their truth.
-
-Parts still waiting for other work (issue 11's impact without host signals; issue 16's
-address of a server no log names) are marked xfail(strict=False); they say which.
-"""
+"""`ashiato investigate` on the operator-driven lab scenarios, checked against their truth."""
 
 from __future__ import annotations
 
@@ -16,15 +12,6 @@ from ashiato import lab
 from ashiato.analysis.pipeline import investigate
 from ashiato.case import Case
 from ashiato.ingest import Options, ingest
-
-# the default-logging variant names no log that ties the file server to its address
-NEEDS_16 = pytest.mark.xfail(
-    strict=False, reason="issue 16: the default-logging case ties no log to the file server's IP")
-# Impact read from the share listing alone (a new extension on hundreds of files, an unknown
-# note name, one owner): "incident.detected whenever impact is plain", issue 11 item 4.
-NEEDS_11_IMPACT = pytest.mark.xfail(
-    strict=False, reason="issue 11/16: files encrypted on the ESXi datastore are not counted "
-    "(the datastore listing has no parser)")
 
 CASES = [
     ("hands-on-keyboard", "full", 1, ()),
@@ -51,9 +38,8 @@ def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     truth = lab.generate(scenario, out, seed=seed, variant=variant, missing=missing)
     case = Case.create_or_open(tmp / "case", tz="Asia/Tokyo")
     report = ingest(case, [out / "evidence"], Options(tz="Asia/Tokyo"))
-    # ESXi logs wait for the formats engineer's parser (issue 16): checked apart below
-    unrecognised = [f.display for f in report.files
-                    if f.status != "done" and "/hypervisor/" not in f.display]
+    # the hypervisor's logs and its datastore listing too
+    unrecognised = [f.display for f in report.files if f.status != "done"]
     with case.reader() as con:
         rows = con.execute("SELECT e.path, r.record FROM rejects r "
                            "JOIN evidence e USING (evidence_id)").fetchall()
@@ -82,14 +68,12 @@ def test_every_file_ingests(result) -> None:  # type: ignore[no-untyped-def]
     assert problems == {"unrecognised": [], "rejects": []}
 
 
-@NEEDS_11_IMPACT
 def test_incident_detected_as_ransomware(result) -> None:  # type: ignore[no-untyped-def]
     found, _, _ = result
     assert found["incident"]["detected"] is True
     assert found["incident"]["kind"] == "ransomware"
 
 
-@NEEDS_11_IMPACT
 def test_encrypted_files_within_one_percent(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     expected = truth["impact"]["encrypted_files"]
@@ -162,7 +146,6 @@ def test_every_account_the_intruder_used(result) -> None:  # type: ignore[no-unt
         assert a["sam"] in text, a
 
 
-@NEEDS_16
 def test_exfiltration_destination_and_bytes(result) -> None:  # type: ignore[no-untyped-def]
     found, truth, _ = result
     ex = truth["intrusion"].get("exfiltration")

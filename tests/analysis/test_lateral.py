@@ -97,3 +97,48 @@ def test_an_address_outside_makes_the_account_the_entry_point() -> None:
     rows = [_logon(0, "JUMP01", "198.51.100.23", "vendor", "0x77", ltype=10)]
     (e,) = _edges(rows)
     assert e.source == "198.51.100.23" and "entry point" in e.why
+
+
+def _ticket(second: int, dc: str, ip: str, user: str, service: str, code: str = "4769",
+            status: str = "0x0") -> dict[str, Any]:  # fmt: skip
+    return {
+        "@timestamp": T0 + timedelta(seconds=second), "event.dataset": "windows.security",
+        "event.code": code, "host.hostname": dc, "source.ip": ip, "user.name": user,
+        "event.outcome": "success" if status == "0x0" else "failure",
+        "extra": {"winlog": {"event_data": {
+            "TargetUserName": f"{user}@CORP.EXAMPLE", "ServiceName": service,
+            "IpAddress": f"::ffff:{ip}", "Status": status}}},
+    }  # fmt: skip
+
+
+def _service(second: int, host: str, name: str, image: str) -> dict[str, Any]:
+    return {
+        "@timestamp": T0 + timedelta(seconds=second), "event.dataset": "windows.system",
+        "event.code": "7045", "host.hostname": host,
+        "extra": {"winlog": {"event_data": {"ServiceName": name, "ImagePath": image}}},
+    }  # fmt: skip
+
+
+def test_a_dc_ticket_names_the_source_when_the_targets_logons_are_gone() -> None:
+    """The file server's Security log was cleared: only its System 7045 and the DC's
+    Kerberos events remain. The user's ticket for FS01$ just before the PsExec service
+    names the client's address, and the client's own ticket (PC-77$) names the client."""
+    rows = [
+        _ticket(0, "DC01", "10.1.0.50", "PC-77$", "krbtgt", code="4768"),
+        _ticket(100, "DC01", "10.1.0.61", "yamada", "FS01$"),  # an hour's routine visit...
+        _ticket(110, "DC01", "10.1.0.50", "adm-x", "FS01$"),  # ...and the operator's
+        _ticket(111, "DC01", "10.1.0.50", "adm-x", "FS01$", status="0x1b"),
+        _service(115, "FS01", "PSEXESVC", r"%SystemRoot%\PSEXESVC.exe"),
+        _ticket(4000, "DC01", "10.1.0.50", "adm-x", "FS02$"),  # no execution there
+    ]
+    edges = _edges(rows)
+    assert [(e.source, e.target, e.technique, e.account) for e in edges] == [
+        ("pc-77", "fs01", "psexec", "adm-x")
+    ]
+    assert edges[0].source_ip == "10.1.0.50" and "Kerberos ticket" in edges[0].why
+
+
+def test_tickets_alone_are_no_edges() -> None:
+    rows = [_ticket(n, "DC01", f"10.1.0.{20 + n}", f"user{n}", "FS01$") for n in range(5)]
+    rows += [_ticket(9, "DC01", "10.1.0.20", "user0", "PC-HR-3$")]
+    assert _edges(rows) == []

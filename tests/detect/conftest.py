@@ -10,6 +10,12 @@ from detect_events import batch, write_case
 from ashiato.case import Case
 
 
+@pytest.fixture(autouse=True)
+def _rule_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled rule sets go to a folder of the test session, not the user's cache."""
+    monkeypatch.setenv("ASHIATO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def make_case(tmp_path: Path) -> Callable[..., Case]:
     def make(rows: Sequence[dict[str, Any]]) -> Case:

@@ -28,6 +28,7 @@ KEEP = frozenset(
     "n/a nt service window manager font driver host builtin administrators users".split(" ")
 ) | {"nt authority", "local service", "network service", "anonymous logon", "font driver host",
      "window manager", "nt service"}  # fmt: skip
+PIPE_WORDS = frozenset(("stdin", "stdout", "stderr"))
 _SYSTEM_PATH = re.compile(r"(?i)\\(windows|program files( \(x86\))?|programdata\\microsoft)\\")
 
 
@@ -50,6 +51,13 @@ def _names(rows: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
                     names.add(part.split(".")[0] if key == "TargetServerName" else part)
         if str(data.get("ShareName", "")).upper().endswith("IPC$"):
             continue  # named pipes (svcctl, atsvc) are protocol names, not chosen ones
+        if r.get("event.dataset") == "windows.sysmon" and str(r.get("event.code")) in ("17", "18"):
+            # a pipe's name: its chosen parts (tool, computer) change, the protocol's
+            # ("-<pid>-stdin" of PsExec and its clones) stays
+            pipe = str(data.get("PipeName") or "").lstrip("\\")
+            names |= {p for p in re.split(r"[-\\]", pipe)
+                      if not p.isdigit() and p.lower() not in PIPE_WORDS}  # fmt: skip
+            continue
         for path in (r.get("file.path"), data.get("TargetFilename")):
             if isinstance(path, str) and path and not _SYSTEM_PATH.search(path):
                 base = path.replace("/", "\\").rsplit("\\", 1)[-1]

@@ -64,3 +64,29 @@ def test_metasploit_psexec_service_payload(shared: Path) -> None:
 
     decoded = orjson.loads(rows[0]["extra"])["decoded"]
     assert "VirtualAlloc" in decoded or "GetProcAddress" in decoded
+
+
+def _codes(text: str, base: int) -> str:
+    fmt = {10: "{}", 16: "'{:x}'", 8: "{:o}", 2: "{:b}"}[base]
+    return " , ".join(fmt.format(ord(c)) for c in text)
+
+
+@pytest.mark.parametrize("base", [10, 16, 8, 2])
+def test_character_code_lists_in_any_base(base: int) -> None:
+    """Invoke-Obfuscation's ENCODING menu: the command as a list of character codes."""
+    conv = "" if base == 10 else f"|%{{[char][convert]::toint16($_,{base})}}"
+    block = f"[string]::join('', (({_codes(CRADLE, base)}){conv}))|iex"
+    if base == 10:
+        block = f"& ($env:comspec[4,15,25]-join'') ([char[]] ({_codes(CRADLE, base)}) -join '')"
+    assert might_hide(block)
+    assert decode(block) == CRADLE
+
+
+def test_char_casts_joined_by_plus() -> None:
+    block = "+".join(f"[char]{ord(c)}" for c in "IEX (New-Object Net.WebClient)")
+    assert decode(f"iex ({block})") == "IEX (New-Object Net.WebClient)"
+
+
+def test_numbers_that_spell_nothing_are_left_alone() -> None:
+    assert decode("Get-Process -Id 4,8,15,16,23,42,108,815,1623,4200,8000,9001 -join ','") is None
+    assert decode("$ports = 80,443,8080,8443,3389,445,139,135,22,21,25,110 ; $x -join ','") is None

@@ -1,4 +1,5 @@
-"""Sigma semantics, each checked on both engines (Ibis and the DuckDB SQL fast path)."""
+"""Sigma semantics, each checked on every engine: Ibis, the DuckDB one-statement scan
+(the default) and the earlier DuckDB SQL path."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(params=["ibis", "sql"])
+@pytest.fixture(params=["ibis", "sql", "scan"])
 def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -233,3 +233,63 @@ def test_hostd_downloads_and_accounts() -> None:
     assert (changed["event.action"], changed["extra"]["target_user"]) == (
         "password-changed", "root",
     )  # fmt: skip
+
+
+def test_esxi8_markers_kills_and_relayed_copies() -> None:
+    """ESXi 8's documented header (``In(166)``, the ``+`` marker on the later lines of one
+    message), a VM killed (ON -> OFF at once), ESXShell switches, and copies a collector
+    received (RFC 3164 with an RFC 3339 time, RFC 5424, a collector's own header)."""
+    rows, rejects = parsed("esxi8_and_relayed.log")
+    assert rejects == []
+    assert (rows[2]["event.action"], rows[2]["extra"]["vm_id"]) == ("vm-power-off", "12")
+    more = rows[3]
+    assert (more["event.dataset"], more["message"], more["extra"]["continuation"]) == (
+        "esxi.hostd", "--> Args:", True,
+    )  # fmt: skip
+    assert "event.action" not in more
+    killed = rows[4]
+    assert killed["event.action"] == "vm-power-off"
+    assert killed["file.path"].endswith("/APP01/APP01.vmx")
+    assert (rows[5]["process.name"], rows[5]["event.dataset"]) == ("esxcli", "esxi.shell")
+    assert rows[9]["event.action"] == "shell-enabled"
+    assert (rows[9]["event.dataset"], rows[9]["event.severity"]) == ("esxi.shell", 5)
+    assert rows[10]["event.dataset"] == "esxi.vmkernel"
+    relayed = rows[11]
+    assert (relayed["event.action"], relayed["host.name"], relayed["event.severity"]) == (
+        "ssh-enabled", "esx01", 6,
+    )  # fmt: skip
+    assert (rows[12]["process.command_line"], rows[12]["host.name"]) == (
+        "rm -f /var/log/*.log", "esx01",
+    )  # fmt: skip
+    assert rows[13]["event.action"] == "ssh-enabled"  # behind a collector's RFC 3164 header
+    assert rows[14]["event.severity"] == 3  # Er(163)
+
+
+def test_rfc5424_copies_keep_hostd_structured_data() -> None:
+    """ESXi 8 sends hostd's ``[Originator@6876 ...]`` as RFC 5424 structured data; a
+    collector's RFC 3339 or RFC 3164 header before the ESXi line is read too."""
+    rows, rejects = parsed("forwarded_rfc5424.log")
+    assert rejects == []
+    task = rows[1]
+    assert (task["event.action"], task["user.name"], task["host.name"]) == (
+        "vm-power-off", "root", "esx01",
+    )  # fmt: skip
+    assert (task["extra"]["opID"], task["extra"]["vm_id"]) == ("esxcli-8c-2f1a", "12")
+    assert rows[2]["process.command_line"] == "vim-cmd vmsvc/power.off 12"
+    assert rows[3]["event.action"] == rows[5]["event.action"] == "ssh-enabled"
+    assert (rows[4]["event.action"], rows[4]["source.ip"]) == ("login", "10.0.0.50")
+    assert rows[5]["@timestamp"] == utc_of("2023-02-03T10:11:17+00:00")
+    # a year-less collector header is read in the source's zone (JST here)
+    assert rows[6]["@timestamp"] == utc_of("2023-02-03T19:11:18+09:00")
+    assert rows[6]["process.command_line"].startswith("esxcli vm process kill")
+
+
+def test_a_hostd_log_that_starts_inside_an_object_dump() -> None:
+    """hostd writes objects over many ``-->`` lines; a rotated file can begin with more of
+    them than of timed lines and is still hostd's."""
+    assert FORMAT.sniff(text_sample(FOLDER / "hostd_dump_first.log"))
+    rows, rejects = parsed("hostd_dump_first.log")
+    assert sorted(rows) == [1, 33]
+    assert len(rejects) == 31 and {r for _, r in rejects} == {
+        "continuation of the previous record (no time of its own)"
+    }

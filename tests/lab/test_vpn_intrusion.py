@@ -152,21 +152,35 @@ def test_esxi_vms_powered_off_and_datastores_encrypted(vpn) -> None:
     root, truth = vpn["full"]
     base = root / "evidence/hypervisor/esxi01"
     shell = (base / "shell.log").read_text("utf-8").splitlines()
-    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z shell\[\d+\]: \[root\]: ", ln)
-               for ln in shell)
+    # ESXi 7.0 (no header) or 8.0 (In(14), the documented severity and PRI)
+    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (In\(14\) )?shell\[\d+\]: "
+                        r"\[root\]: ", ln) for ln in shell)
     stops = [ln for ln in shell if "vmsvc/power.off" in ln or "vm process kill" in ln]
     enc = truth["intrusion"]["encrypted_datastores"]
     assert len(stops) == sum(len(d["vms"]) for d in enc)
     assert "SSH access has been enabled." in (base / "hostd.log").read_text("utf-8")
     assert "[esx.audit.ssh.enabled]" in (base / "vobd.log").read_text("utf-8")
+    hostd = (base / "hostd.log").read_text("utf-8")
+    v8 = " In(14) shell[" in shell[0]
+    assert (" In(166) Hostd[" in hostd) == v8 and (" info hostd[" in hostd) != v8
     listing = (base / "datastores_ls-lR.txt").read_text("utf-8")
+    # ls -lR /vmfs/volumes/: UUID folders, each datastore's name a link to its UUID
+    blocks = dict(b.split(":\n", 1) for b in listing.strip().split("\n\n"))
+    links = dict(re.findall(r"^l\S+ +1 root +root +\d+ .{12} (\S+) -> (\S+)$",
+                            blocks["/vmfs/volumes"], re.M))
+    assert sorted(links) == sorted(d["datastore"] for d in enc)
     for d in enc:
-        block = listing.split(f"/vmfs/volumes/{d['datastore']}:")[1].split(
-            "/vmfs/volumes/datastore", 1)[0]
-        assert d["note"].rsplit("/", 1)[-1] in block
-        names = {f.rsplit("/", 1)[-1] for f in d["files"]}
-        listed = set(re.findall(r" (\S+" + re.escape(d["extension"]) + r")$", listing, re.M))
-        assert names <= listed and len(names) == d["files_renamed"]
+        root = f"/vmfs/volumes/{links[d['datastore']]}"
+        assert re.search(r"^-\S+ .* " + re.escape(d["note"].rsplit("/", 1)[-1]) + "$",
+                         blocks[root], re.M)
+        for vm in d["vms"]:
+            assert re.search(rf"^d\S+ .* {vm}$", blocks[root], re.M)  # its folder
+        names = {f.removeprefix(f"/vmfs/volumes/{d['datastore']}/") for f in d["files"]}
+        listed = {f"{folder.removeprefix(root + '/')}/{name}"
+                  for folder, text in blocks.items() if folder.startswith(root + "/")
+                  for name in re.findall(r" (\S+" + re.escape(d["extension"]) + r")$", text,
+                                         re.M)}
+        assert names == listed and len(names) == d["files_renamed"]
     assert truth["impact"]["encrypted_files"] == sum(d["files_renamed"] for d in enc)
 
 
@@ -197,3 +211,6 @@ def test_esxi_files_are_recognised(vpn, tmp_path: Path) -> None:
     logs = [f for f in report.files if f.display.endswith(".log")]
     assert len(logs) == 4 and all(f.status == "done" for f in logs), [
         (f.display, f.status) for f in report.files]
+    # the responders' listing of the datastores is read too (formats/ls_listing)
+    listing = [f for f in report.files if f.display.endswith("datastores_ls-lR.txt")]
+    assert [(f.format, f.status) for f in listing] == [("ls_listing", "done")]

@@ -403,7 +403,23 @@ def analyse(
                 add(a.target, "password_reset", a, True)
             elif a.kind.startswith("gpo_") and mine:
                 add(a.actor, a.kind, a, True)
+            if a.kind == "created" and not mine and _made_for_intruder(a, accts, entry):
+                # an account made during the intrusion and then used by the intruder was
+                # made by the intruder: the account that made it was in their hands
+                add(a.actor, "creator", a, True)
     return _result(accts, acts, entry)
+
+
+def _made_for_intruder(a: Action, accts: dict[str, Account], entry: dict[str, Any] | None) -> bool:
+    target = accts.get(a.target or "")
+    if not a.actor or target is None or not target.by_intruder:
+        return False
+    if not target.roles - {"created", "privileged_group"}:
+        return False  # nothing but its making says the intruder used it
+    when = (entry or {}).get("time")
+    if when:
+        return a.time >= datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+    return True
 
 
 def _logons(

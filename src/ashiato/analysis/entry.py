@@ -29,9 +29,11 @@ from ashiato.analysis.context import Context, summary
 from ashiato.analysis.remote_access import (
     Pool,
     VpnSession,
+    country_name,
     rdp_logons,
     reached,
     ref_of,
+    row_country,
     select_rows,
     sessions,
     user_of,
@@ -210,7 +212,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 "password_spray",
                 user_of(hit) if hit else None,
                 src,
-                country(src),
+                row_country(hit) if hit else country(src),
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
                 said(f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
                      + (f", then {user_of(hit)} signed in" if hit
@@ -241,7 +243,7 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 "brute_force",
                 user,
                 hit.get("source.ip") if hit else (srcs[0] if srcs else None),
-                country(hit.get("source.ip")) if hit else None,
+                row_country(hit) if hit else None,
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
                 said(f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
                      + (f", then a success from {hit.get('source.ip')}" if hit else ""),
@@ -321,7 +323,7 @@ def foreign(logins: list[dict[str, Any]], home: str | None) -> list[Signal]:
     seen: set[tuple[str | None, str]] = set()
     out: list[Signal] = []
     for r in logins:
-        cc = country(r.get("source.ip"))
+        cc = row_country(r)
         if r.get("event.outcome") != "success" or not cc or cc == home:
             continue
         key = (user_of(r), cc)
@@ -352,7 +354,7 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
         user, ip = user_of(r), r.get("source.ip")
         if r.get("event.outcome") != "success" or not user or not ip:
             continue
-        where = country(ip) or "?"
+        where = row_country(r) or "?"
         net = ".".join(ip.split(".")[:2]) if "." in ip else ip.rsplit(":", 4)[0]
         key = f"{where}/{net}"
         if known[user] and key not in known[user]:
@@ -361,7 +363,7 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
                     "new_source",
                     user,
                     ip,
-                    country(ip),
+                    row_country(r),
                     r["@timestamp"],
                     said(f"{user} signed in from {ip} ({where}), a source not seen for "
                          f"this account before in the logs", "entry.detail.new_source",
@@ -440,7 +442,7 @@ def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
                 "off_hours",
                 user_of(r),
                 r.get("source.ip"),
-                country(r.get("source.ip")),
+                row_country(r),
                 r["@timestamp"],
                 said(f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
                      "entry.detail.off_hours", user=user_of(r), time=iso(r["@timestamp"])),
@@ -537,6 +539,7 @@ def _entry(
         "user": user,
         "source_ip": ip,
         "country": s0.country or country(ip),
+        "country_name": country_name(s0.country or country(ip)),
         "time": iso(min(s.time for s in sig if (s.user, s.source_ip) == best)),
         "via": via,
         "observer": sess_hit.observer if sess_hit else None,
@@ -563,7 +566,8 @@ def next_steps(ctx: Context, ent: Entry) -> list[str]:
     steps: list[str] = []
     e = ent.entry
     if e:
-        where = f"{e['source_ip']} ({e['country'] or 'country unknown'})"
+        place = e.get("country_name") or e["country"] or "country unknown"
+        where = f"{e['source_ip']} ({place})"
         what = {"vpn": "VPN", "rdp": "remote desktop"}.get(e["via"], "Windows")
         steps.append(said(
             f"The way in: {what} sign-in of {e['user']} from {where} at {e['time']} "

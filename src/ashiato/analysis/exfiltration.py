@@ -14,6 +14,7 @@ staging (7-Zip/WinRAR archives made before the transfer). One verdict per case:
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -247,7 +248,29 @@ def tools(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int
             continue
         found.append(_item(r, what, line))
     staged += _big_archives(ctx)
-    return found, staged, int(total)
+    return _once(found), _once(staged), int(total)
+
+
+SAME_PROCESS = timedelta(seconds=5)
+
+
+def _close(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and bool(abs(a - b) <= SAME_PROCESS)
+
+
+def _once(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One item per process: Sysmon 1 and 4688 both log the same start."""
+    out: list[dict[str, Any]] = []
+    last: dict[tuple[Any, str], dict[str, Any]] = {}
+    for it in items:
+        key = (it["host"], it["command_line"])
+        kept = last.get(key)
+        if kept is not None and _close(it["row"].get("@timestamp"), kept["row"].get("@timestamp")):
+            kept["executable"] = kept.get("executable") or it.get("executable")
+            continue
+        last[key] = it
+        out.append(it)
+    return out
 
 
 def _tool_name(line: str) -> str:
@@ -264,6 +287,8 @@ def _item(r: dict[str, Any], what: str, line: str) -> dict[str, Any]:
         "time": iso(r["@timestamp"]),
         "what": what,
         "command_line": line[:500],
+        "executable": r.get("process.executable"),
+        "ref": f"{r.get('evidence_id')}:{r.get('record')}",
         "row": r,
     }
 
@@ -289,6 +314,7 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     tot = totals(ctx, ident)
     svc = services(ctx, ident)
     found, staged, procs = tools(ctx)
+    _by_tool(eg + tot + svc, found)
     large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
     reasons: list[str] = []
@@ -347,6 +373,60 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
         "byte_sources": src,
         "evidence": [vars(e) for e in _evidence(found + staged)],
     }
+
+
+TOOL_LEAD = timedelta(minutes=10)  # a transfer tool's first connection follows its start
+TOOL_RUN = timedelta(hours=12)
+SLACK = timedelta(minutes=1)  # clocks of the host and the firewall differ a little
+
+
+def _by_tool(items: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
+    """Traffic from an address no log ties to a host, starting within minutes after a
+    transfer tool started on exactly one host, came from that host (a server's static
+    address with only its process log collected). ``host_basis`` says so."""
+    runs = [
+        (f["row"]["@timestamp"], f) for f in found if f.get("host") and f["row"].get("@timestamp")
+    ]
+    if not runs:
+        return
+    times: dict[str, list[datetime]] = {}
+    for it in items:
+        ip, first = it.get("source_ip"), _when(it.get("first"))
+        if it.get("host") is None and ip and is_internal(ip) and first is not None:
+            times.setdefault(ip, []).append(first)
+    named: dict[str, set[tuple[str, datetime, str]]] = {}
+    for ip, firsts in times.items():
+        for t, f in runs:
+            after = [x for x in firsts if x >= t - SLACK]
+            if after and min(after) - t <= TOOL_LEAD:
+                named.setdefault(ip, set()).add((str(f["host"]), t, str(f["what"])))
+    for it in items:
+        got = named.get(it.get("source_ip") or "")
+        first = _when(it.get("first"))
+        if it.get("host") is not None or not got or first is None:
+            continue
+        if len({h for h, _, _ in got}) != 1:
+            continue  # tools on two hosts at once: the address names neither
+        for host, t, what in sorted(got, key=lambda x: x[1], reverse=True):
+            if t - SLACK <= first <= t + TOOL_RUN:
+                it["host"] = host
+                it["host_basis"] = (
+                    f"{what} started on {host} at {iso(t)}, "
+                    f"{max(0, int((first - t).total_seconds()))} s before; "
+                    f"no log ties {it['source_ip']} to a host"
+                )
+                break
+
+
+def _when(text: Any) -> datetime | None:
+    if isinstance(text, datetime):
+        return text
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _evidence(items: list[dict[str, Any]]) -> list[Evidence]:

@@ -54,6 +54,9 @@ STRONG = {
     "remote_execution",
     "operator_source",
     "lateral_from_infected",
+    "exfiltration_tool",
+    "encrypted_on_hypervisor",
+    "encrypted_on_nas",
 }
 MEDIUM = {
     "c2",
@@ -429,6 +432,10 @@ def _epoch(t: datetime | None) -> float:
 # --- detections and lateral movement as signals --------------------------------------
 
 _SEVERITY_STRENGTH = {"critical": "strong", "high": "strong", "medium": "medium"}
+# techniques a domain controller logs while it serves someone else's request (replication
+# for DCSync, service or logon tickets for roasting): the account and the asking machine
+# are the intruder's, the controller only answered; a sign on it, not a verdict
+SERVED_FOR_OTHERS = {"T1003.006", "T1558.003", "T1558.004"}
 
 
 def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) -> None:
@@ -438,6 +445,8 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
         strength = _SEVERITY_STRENGTH.get(inc.severity)
         if strength is None or not inc.weighed or known.covers_incident(inc):
             continue
+        if inc.technique in SERVED_FOR_OTHERS:
+            strength = "weak"
         what = inc.technique_name + (f" ({inc.technique})" if inc.technique else "")
         key = f" — {inc.key_values[0][:160]}" if inc.key_values else ""
         times = f"{inc.count} event(s)" if inc.count > 1 else "one event"
@@ -458,8 +467,9 @@ def add_incidents(views: dict[str, HostView], incidents: list[Any], known: Any) 
                 if any(s.kind in STRONG for s in same) or strength != "strong":
                     continue
                 view.signals = [s for s in view.signals if s not in same]
+            when = _time(inc.host_first.get(host) or inc.first)
             view.signals.append(
-                Signal(f"incident:{inc.technique or inc.technique_name}", _time(inc.first),
+                Signal(f"incident:{inc.technique or inc.technique_name}", when,
                        detail, row, strength=strength)
             )  # fmt: skip
 
@@ -516,6 +526,52 @@ def add_lateral(
         else:
             tgt.signals.append(
                 Signal("lateral_unusual", when, line, row))
+
+
+# --- hands-on-keyboard: data theft, servers behind the files, the intruder's accounts ---
+
+
+def add_intrusion(
+    views: dict[str, HostView], exfiltration: dict[str, Any], servers: dict[str, Any]
+) -> None:
+    """An intrusion without malware leaves no malware signal: a host where a data-transfer
+    tool ran, a hypervisor whose VMs or a NAS whose files were encrypted, is compromised;
+    backups destroyed on a server are a sign on it, not a verdict."""
+    for x in exfiltration.get("tools", []):
+        if x.get("host"):
+            detail = f"{x['what']}: {x['command_line'][:160]}"
+            _mark(views, x["host"], "exfiltration_tool", x.get("time"), detail, x.get("ref"))
+    for h in servers.get("hypervisors", []):
+        if h["encrypted"]:
+            # the first step of its chain (SSH enabled, a VM powered off) is when it fell
+            first = min((e["time"] for e in h.get("evidence", []) if e.get("time")), default=None)
+            ref = next((e["ref"] for e in h.get("evidence", [])), None)
+            _mark(views, h["host"], "encrypted_on_hypervisor", first, h["note"], ref)
+    for n in servers.get("nas", []):
+        if n["ransom_files"]:
+            detail = said(f"{n['ransom_files']} file(s) with ransomware names",
+                          "hosts.detail.nas_ransom_files", n=n["ransom_files"])
+            _mark(views, n["host"], "encrypted_on_nas", None, detail, None)
+    for b in servers.get("backups_destroyed", []):
+        if b.get("host"):
+            _mark(views, b["host"], "backups_destroyed", b["time"], b["action"], b.get("ref"))
+
+
+def add_intruder_accounts(views: dict[str, HostView], accounts: dict[str, Any]) -> None:
+    """A host the intruder's account logged on to or acted on: a sign, not a verdict (the
+    account may only have been checked there)."""
+    for r in accounts.get("hosts_reached", []):
+        _mark(views, r["host"], "intruder_account", r["time"], r["detail"], r.get("ref"))
+
+
+def _mark(
+    views: dict[str, HostView], host: str, kind: str, when: str | None, detail: str,
+    ref: str | None,
+) -> None:  # fmt: skip
+    eid, _, rec = (ref or "-:0").rpartition(":")
+    row = {"@timestamp": _time(when), "evidence_id": eid or "-",
+           "record": int(rec) if rec.isdigit() else rec, "message": detail}  # fmt: skip
+    views.setdefault(host, HostView(host)).signals.append(Signal(kind, _time(when), detail, row))
 
 
 TERMINAL_SERVER_USERS = 5  # accounts on one host's desktop: a terminal server
@@ -630,6 +686,11 @@ _SENTENCES = {
     "lateral_from_infected": "This host was {d}",
     "lateral_in": "Someone moved onto this host from {d}",
     "lateral_unusual": "Unusual remote access from {d}",
+    "exfiltration_tool": "A data-transfer tool ran here: {d}",
+    "encrypted_on_hypervisor": "Virtual machines were encrypted on this hypervisor: {d}",
+    "encrypted_on_nas": "Files on this NAS were encrypted: {d}",
+    "backups_destroyed": "Backups were destroyed here: {d}",
+    "intruder_account": "The intruder's account was used here: {d}",
 }
 
 

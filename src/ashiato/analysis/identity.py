@@ -75,6 +75,9 @@ class Identity:
     _index: tuple[dict[str, set[str]], dict[str, Counter[str]]] | None = field(
         default=None, repr=False
     )
+    _spans: dict[tuple[str, str], tuple[int, list[tuple[float, float, Sighting]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def at(self, ip: str | None, when: datetime | None) -> Resolution:
         if not ip:
@@ -100,23 +103,30 @@ class Identity:
         return Resolution(host, user, basis)
 
     def _nearest(self, ip: str, when: datetime | None, want: str) -> Sighting | None:
-        best: tuple[float, Sighting] | None = None
-        for s in self.sightings.get(ip, []):
-            if getattr(s, want) is None:
-                continue
-            if when is None:
-                gap = 0.0
-            elif s.first <= when <= s.last:
-                gap = 0.0
-            else:
-                gap = min(
-                    abs((s.first - when).total_seconds()), abs((s.last - when).total_seconds())
-                )
-                if gap > SIGHTING_WINDOW.total_seconds():
-                    continue
-            if best is None or gap < best[0]:
-                best = (gap, s)
-        return best[1] if best else None
+        """The sighting of ``ip`` naming a ``want`` (host or user) closest to ``when``:
+        0 inside its span, else the distance to it, within SIGHTING_WINDOW; the first
+        of equals. Analyses ask this for every logon and flow, so the spans are kept as
+        epoch seconds per address (rebuilt when sightings were added since)."""
+        seen = self.sightings.get(ip, [])
+        spans = self._spans.get((ip, want))
+        if spans is None or spans[0] != len(seen):
+            spans = self._spans[(ip, want)] = (len(seen), [
+                (s.first.timestamp(), s.last.timestamp(), s)
+                for s in seen if getattr(s, want) is not None
+            ])  # fmt: skip
+        if not spans[1]:
+            return None
+        if when is None:
+            return spans[1][0][2]
+        at, window = when.timestamp(), SIGHTING_WINDOW.total_seconds()
+        best, best_gap = None, float("inf")
+        for first, last, s in spans[1]:
+            gap = 0.0 if first <= at <= last else min(abs(first - at), abs(last - at))
+            if gap <= window and gap < best_gap:
+                best, best_gap = s, gap
+                if gap == 0.0:
+                    break
+        return best
 
     def ips_of(self, host: str) -> list[str]:
         return sorted(self._by_host()[0].get(host, ()))
@@ -180,6 +190,7 @@ def build(ctx: Context) -> Identity:
     _dhcp(ctx, ident)
     _sightings(ctx, ident)
     vpn_sightings(ctx, ident)  # issue 16
+    explicit_sightings(ctx, ident)  # issue 16
     return ident
 
 
@@ -434,3 +445,72 @@ def vpn_sightings(ctx: Context, ident: Identity) -> None:
         ss = ident.sightings.setdefault(s.tunnel_ip, [])
         ss.append(Sighting(s.tunnel_ip, None, s.user, s.start, s.until(), basis, ref))
         ss.sort(key=lambda x: x.first)
+
+
+# -- issue 16 hook: a server's static address, named by a logon met at both ends --------
+
+EXPLICIT_TIE = timedelta(minutes=2)
+
+
+def explicit_sightings(ctx: Context, ident: Identity) -> None:
+    """A static server address (no lease, no computer-account logon) named from both ends
+    of one connection: host A logs 4648 (explicit credentials) for account U to address X,
+    and within two minutes exactly one other host B logs U's network logon (4624 type 3)
+    coming from A (its WorkstationName, or A's address). Then X was B's address. PsExec,
+    ``net use \\10.0.0.20`` and runas /netonly leave this pair when the target's own
+    address appears in no other log (default logging, no Sysmon)."""
+    t = ctx.events
+    data = ("winlog", "event_data")
+    src = t.filter(
+        (t["event.code"] == "4648") & t["destination.ip"].notnull() & t["host.name"].notnull()
+    ).mutate(_target_user=json_field(t["extra"], *data, "TargetUserName"))
+    src = src.filter(src["_target_user"].notnull())
+    out = ctx.rows(
+        src.select(
+            "@timestamp", "host.name", "destination.ip", "_target_user", "evidence_id", "record"
+        ).order_by(["@timestamp", "evidence_id", "record"]),
+        limit=20_000,
+    )
+    out = [
+        r for r in out if is_client(r["destination.ip"]) and not never_a_host(r["destination.ip"])
+    ]
+    if not out:
+        return
+    users = sorted({str(r["_target_user"]).lower() for r in out})
+    lo = min(r["@timestamp"] for r in out) - EXPLICIT_TIE
+    hi = max(r["@timestamp"] for r in out) + EXPLICIT_TIE
+    dst = t.filter(
+        (t["event.code"] == "4624")
+        & (t["winlog.logon.type"] == 3)
+        & t["host.name"].notnull()
+        & t["user.name"].lower().isin(users)
+        & t["@timestamp"].between(lo, hi)
+    ).mutate(_ws=json_field(t["extra"], "workstation"))
+    logons = ctx.rows(
+        dst.select("@timestamp", "host.name", "user.name", "source.ip", "_ws").order_by(
+            ["@timestamp", "host.name"]
+        ),
+        limit=200_000,
+    )
+    for r in out:
+        a, x, when = host_key(r["host.name"]), r["destination.ip"], r["@timestamp"]
+        user = str(r["_target_user"]).lower()
+        met = {
+            host_key(b["host.name"])
+            for b in logons
+            if str(b["user.name"]).lower() == user
+            and abs((b["@timestamp"] - when).total_seconds()) <= EXPLICIT_TIE.total_seconds()
+            and host_key(b["host.name"]) != a
+            and (
+                host_key(b["_ws"]) == a
+                or (b["source.ip"] and ident.at(b["source.ip"], b["@timestamp"]).host == a)
+            )
+        }
+        met.discard(None)
+        if len(met) != 1:
+            continue  # nobody, or several hosts at once: no address is named
+        b = met.pop()
+        basis = f"explicit-credential logon from {a} met on {b}'s own log"
+        ss = ident.sightings.setdefault(x, [])
+        ss.append(Sighting(x, b, None, when, when, basis, f"{r['evidence_id']}:{r['record']}"))
+        ss.sort(key=lambda s: s.first)

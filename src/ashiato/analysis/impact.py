@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ashiato.analysis import datastores
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.indicators import (
     COMMON_EXTENSIONS,
@@ -101,8 +102,9 @@ def analyse(ctx: Context) -> Impact:
         imp.window = (min(times), max(times))
 
     enc, imp.basis = _classify(_encrypted(ctx, imp, bool(listed)), imp)
+    enc += _on_datastores(ctx, imp, enc)
     imp.encrypted = enc
-    all_times = times + [x for x in (_time(e) for e in enc) if x is not None]
+    all_times = [x for x in (_time(e) for e in enc + imp.notes) if x is not None]
     if all_times:
         imp.window = (min(all_times), max(all_times))
     shares: Counter[str] = Counter()
@@ -118,6 +120,31 @@ def analyse(ctx: Context) -> Impact:
     imp.owners = dict(owners.most_common())
     imp.evidence = evidence(imp.notes[:5] + enc[:5])
     return imp
+
+
+def _on_datastores(ctx: Context, imp: Impact, enc: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """VM files encrypted on a hypervisor's datastore (its listing; analysis/datastores):
+    the guests saw nothing, the count must still hold them. Adds the notes found there."""
+    known = {_key(r) for r in enc}
+    added: list[dict[str, Any]] = []
+    for hit in datastores.encrypted(ctx):
+        new = [r for r in hit.files if _key(r) not in known]
+        known |= {_key(r) for r in new}
+        added += new
+        imp.basis[hit.datastore] = {
+            "files": len(hit.files),
+            "low": len(hit.files),
+            "high": len(hit.files),
+            "basis": f"VM files renamed to {hit.extension} on the datastore",
+            "excluded": 0,
+        }
+        noted = {_key(n) for n in imp.notes}
+        imp.notes += [n for n in hit.notes if _key(n) not in noted]
+    if added:
+        imp.note_names = sorted({str(n["file.name"]).upper() for n in imp.notes})
+        if imp.source == "none":
+            imp.source = "datastore listing"
+    return added
 
 
 # A note is a message: the same small text/page/picture dropped in every folder it hit

@@ -38,6 +38,9 @@ _SERIES_ONLY = ("service binary", "service name")
 _LOOKUP_LIMIT = 5000
 _NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145"}
 _LOCAL = {"-", "::1", "127.0.0.1"}
+# a success this long after the last failure from the same source still ends the guessing
+GUESS_AFTER = timedelta(minutes=30)
+_GUESSING = "T1110"
 
 
 @dataclass
@@ -51,6 +54,7 @@ class _Item:
     count: int = 1
     related: list[dict[str, Any]] = field(default_factory=list)
     host: str | None = None
+    guessed: bool = False  # the successful logon that ended a guessing burst
 
     @property
     def time(self) -> datetime | None:
@@ -84,6 +88,8 @@ def build(ctx: Context, result: sigma.Result, ident: Identity | None = None) -> 
     for i in items:
         i.host = _actor(i.event, ident)
     groups = _merge_deployments(_split(items))
+    if ctx.events is not None:
+        groups = _guessed(ctx, groups)
     out = [_incident(g) for g in groups]
     out.sort(key=lambda i: (i.first or "", -_LEVEL.get(i.severity, 0), i.technique_name))
     for n, inc in enumerate(out, 1):
@@ -222,6 +228,70 @@ def _merge_deployments(groups: list[_Group]) -> list[_Group]:
     return rest
 
 
+def _guessed(ctx: Context, groups: list[_Group]) -> list[_Group]:
+    """A burst of failed logons followed by a successful one from the same source on the
+    same host is one act: a password guessed, and the likely way in. The success joins
+    the burst's incident (and leaves any other group it fell into)."""
+    bursts = [g for g in groups if g.key.startswith(_GUESSING) and g.first and g.hosts]
+    if not bursts:
+        return groups
+    tried: dict[tuple[str, str], list[_Group]] = {}
+    for g in bursts:
+        for i in g.items:
+            for r in i.related or [i.event]:
+                ip = str(r.get("source.ip") or "")
+                if r.get("event.outcome") == "failure" and ip and ip not in _LOCAL:
+                    for h in g.hosts:
+                        key = (h, ip)
+                        if g not in tried.setdefault(key, []):
+                            tried[key].append(g)
+    if not tried:
+        return groups
+    t = ctx.events
+    lo = min(g.first for g in bursts if g.first)
+    hi = max(g.last for g in bursts if g.last) + GUESS_AFTER
+    hosts = sorted({h for h, _ip in tried})
+    ips = sorted({ip for _h, ip in tried})
+    q = t.filter(
+        (t["event.code"] == "4624")
+        & t["event.dataset"].startswith("windows.")
+        & t["host.name"].isin(hosts)
+        & t["source.ip"].isin(ips)
+        & (t["@timestamp"] >= lo)
+        & (t["@timestamp"] <= hi)
+    )
+    cols = ["@timestamp", "event.dataset", "event.code", "event.outcome", "host.name",
+            "user.name", "user.domain", "source.ip", "winlog.logon.type", "winlog.logon.id",
+            "evidence_id", "record"]  # fmt: skip
+    q = q.select(*[c for c in cols if c in t.columns]).order_by(["@timestamp", "record"])
+    wins = ctx.rows(q, limit=_LOOKUP_LIMIT)
+    taken: set[tuple[str, int]] = set()
+    for g in bursts:
+        first, last = g.first, g.last
+        for w in wins:
+            when = w.get("@timestamp")
+            if not isinstance(when, datetime) or first is None or last is None:
+                continue
+            if g in tried.get((str(w.get("host.name")), str(w.get("source.ip"))), []) and (
+                first <= when <= last + GUESS_AFTER
+            ):
+                lead = max(g.items, key=lambda i: _LEVEL.get(i.level, 0))
+                w = {**w, "event.outcome": "success"}
+                g.items.append(_Item(w, lead.level, list(lead.tags), list(lead.titles),
+                                     host=str(w["host.name"]), guessed=True))  # fmt: skip
+                taken.add(_ref(w))
+                break  # the first success is the one that matters
+    if not taken:
+        return groups
+    out = []
+    for g in groups:
+        if g not in bursts:
+            g.items = [i for i in g.items if _ref(i.event) not in taken]
+        if g.items:
+            out.append(g)
+    return out
+
+
 def _epoch(t: datetime | None) -> float:
     return t.timestamp() if t else float("inf")
 
@@ -334,6 +404,22 @@ def _incident(g: _Group) -> Incident:
     for i in items:
         rows.extend(i.related or [i.event])
     refs = rows[:4] + rows[-1:] if len(rows) > 5 else rows
+    guess = next((i for i in items if i.guessed), None)
+    keys = _values([i for i in items if not i.guessed])
+    names = [a for a, _n in accounts.most_common(10)]
+    if guess is not None:
+        # the guessed password opened a session: the host fell, whatever the rule's level
+        level = max(level, "high", key=lambda lv: _LEVEL.get(lv, 0))
+        w = guess.event
+        who = str(w.get("user.name") or "?")
+        fails = sum(i.count for i in items if not i.guessed)
+        said = (
+            f"{fails} failed logons, then {who} logged on (type {w.get('winlog.logon.type')}) "
+            f"from {w.get('source.ip')} at {iso(guess.time)}: a password guessed"
+        )
+        keys = [said, *keys]
+        names = list(dict.fromkeys([who.lower(), *names]))
+        refs = [*[r for r in refs if _ref(r) != _ref(w)][:4], w]
     return Incident(
         id="",
         technique=tech,
@@ -344,12 +430,23 @@ def _incident(g: _Group) -> Incident:
         first=iso(g.first),
         last=iso(g.last),
         hosts=sorted(g.hosts),
-        accounts=[a for a, _n in accounts.most_common(10)],
-        key_values=_values(items),
+        accounts=names,
+        key_values=keys[:8],
         rules=titles[:10],
         evidence=evidence(refs, limit=5),
         weighed=not (all(_file_mark(i.event) for i in items) or all(map(_attempt, rows))),
+        host_first=_host_first(items, g.hosts),
     )
+
+
+def _host_first(items: list[_Item], hosts: set[str]) -> dict[str, str]:
+    """Each host's first event in the incident (items are in time order)."""
+    out: dict[str, str] = {}
+    for i in items:
+        host = i.host or i.event.get("host.name")
+        if host in hosts and host not in out and i.time is not None:
+            out[str(host)] = str(iso(i.time))
+    return out
 
 
 def _attempt(e: dict[str, Any]) -> bool:
@@ -361,4 +458,7 @@ def _attempt(e: dict[str, Any]) -> bool:
 def _file_mark(e: dict[str, Any]) -> bool:
     """A ransom note or encrypted file seen on a disk or share: where files were hit. Who
     wrote them is decided by the first-writer analysis in hosts.py, not by every reader."""
-    return bool(e.get("file.path") or e.get("file.name")) and not e.get("process.command_line")
+    script = str(e.get("event.dataset")).startswith("windows.powershell")
+    if e.get("process.command_line") or script:
+        return False  # a command or a script block (4104 names its .ps1): someone acted
+    return bool(e.get("file.path") or e.get("file.name"))

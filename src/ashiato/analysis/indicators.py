@@ -6,6 +6,7 @@ recovery inhibition, vector paths). Names are matched against basenames.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -123,6 +124,9 @@ _PRIVATE = [
 ]
 
 
+# the three below are asked for every address of every row an analysis reads (tens of
+# thousands of times per case): parsing each address once keeps that out of the profile
+@functools.lru_cache(maxsize=65536)
 def is_internal(ip: str | None) -> bool:
     if not ip:
         return False
@@ -156,6 +160,7 @@ _NEVER_HOST = [
 MAIL_FILTER_PORTS = frozenset((783, 10024, 10025, 10026, 10027, 11332, 8891, 8892, 8893))
 
 
+@functools.lru_cache(maxsize=65536)
 def never_a_host(ip: str | None) -> bool:
     """True for an address that must never be shown, counted or ranked as a host."""
     if not ip:
@@ -170,6 +175,7 @@ def never_a_host(ip: str | None) -> bool:
     return any(addr.version == net.version and addr in net for net in _NEVER_HOST)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_client(ip: str | None) -> bool:
     """An internal address that can stand for a machine (not loopback, link-local, ...)."""
     return is_internal(ip) and not never_a_host(ip)

@@ -12,7 +12,11 @@ Direction follows where each event is logged:
 - on the **source**: 4648 (explicit credentials) naming the target server, with the
   service class (RPCSS, cifs, TERMSRV, HTTP) telling the technique;
 - in **network logs**: flows between internal hosts on 3389/5985/5986 (and 135/445
-  between clients).
+  between clients);
+- on a **domain controller**: a Kerberos service ticket (4769) for a computer account,
+  requested by a user from an address just before execution on that computer, names the
+  source when the target's own logon events are gone (the address becomes a host through
+  the identity timeline: the client's own 4768/4769 as ``PC$``).
 
 A logon alone is routine (a workstation reading a file server over 445 is no move). An
 edge needs execution on the target (in the same logon session, or within seconds of a
@@ -80,7 +84,10 @@ _DCOM_SERVER = re.compile(
 _SPN = {"rpcss": "wmi", "cifs": "admin_share", "termsrv": "rdp", "http": "winrm", "wsman": "winrm",
         "host": "task"}  # fmt: skip
 _CODES = ["4624", "4648", "5145", "7045", "4697", "4698", "4702", "106", "200", "4688", "1",
-          "4778", "1149"]  # fmt: skip
+          "4778", "1149", "4769"]  # fmt: skip
+# a ticket this long before execution on its computer (or this long after: the DC's clock)
+TICKET_BEFORE = timedelta(minutes=2)
+TICKET_AFTER = timedelta(seconds=10)
 _SERVICE_PORTS = {3389: "rdp", 5985: "winrm", 5986: "winrm", 135: "rpc", 445: "smb"}
 
 
@@ -129,6 +136,16 @@ def _domain_controllers(ctx: Context) -> set[str]:
     return {r["host.name"] for r in ctx.rows(q.select("host.name").distinct())}
 
 
+_COLUMNS = (
+    "@timestamp", "event.dataset", "event.code", "event.action", "event.outcome", "host.name",
+    "user.name", "user.domain", "source.ip", "source.port", "destination.ip",
+    "destination.port", "destination.domain", "file.path", "file.name", "file.share",
+    "file.access_mask", "process.executable", "process.command_line", "process.name",
+    "process.parent.executable", "process.pid", "process.parent.pid", "observer.name",
+    "rule.name", "winlog.logon.id", "winlog.logon.type", "evidence_id", "record",
+)  # fmt: skip
+
+
 def _candidates(ctx: Context) -> list[dict[str, Any]]:
     """Only the events that can be part of a move: on a busy file server nearly all 5145
     are users opening documents, and 4624 need only their WorkstationName from extra."""
@@ -144,13 +161,22 @@ def _candidates(ctx: Context) -> list[dict[str, Any]]:
         | pipe.re_search(_EXEC_PIPE.pattern.removeprefix("(?i)"))
     )
     logon = code.isin(["4624"]) & t["winlog.logon.type"].isin([3, 10])
+    # service tickets for a computer account (HOST/CIFS/RPCSS of PC$), not krbtgt or users
+    ticket = (
+        t["extra"].re_search(r'"ServiceName":"[^"$]+\$"')
+        & ibis.coalesce(t["event.outcome"] != "failure", True)
+        & t["source.ip"].notnull()
+    )
     q = q.filter((code != "5145") | admin | ipc).filter((code != "4624") | logon)
-    cols = [c for c in EVENT_COLUMNS if c in t.columns and c != "extra"]
-    cols += [c for c in ("process.pid", "process.parent.pid") if c in t.columns]
+    q = q.filter((code != "4769") | ticket)
+    # tens of thousands of rows on a busy domain: only the columns moves and their
+    # evidence summaries read (a row of every column is twice the memory)
+    cols = [c for c in _COLUMNS if c in t.columns]
     # the logons' extra is only read for WorkstationName: take that alone
     station = t["extra"].re_extract(r'"(?:workstation|WorkstationName)":"([^"]*)"', 1)
     extra = (code == "4624").ifelse(station.fill_null(""), t["extra"])
-    q = q.select(*cols, extra=extra)
+    # the message only feeds evidence summaries, which keep 200 characters of it
+    q = q.select(*cols, extra=extra, message=t["message"].substr(0, 200))
     return ctx.rows(q.order_by(EVENT_ORDER), limit=LIMIT)
 
 
@@ -196,6 +222,7 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
     sessions: dict[tuple[str, str], _Session] = {}
     network: dict[str, list[_Session]] = {}  # host -> remote network logons in time order
     procs: dict[tuple[str, int], dict[str, Any]] = {}  # (host, pid) -> creating event
+    tickets: dict[str, list[_Session]] = {}  # computer -> service tickets a DC issued for it
     moves: list[Move] = []
     for r in rows:
         host = r.get("host.name")
@@ -306,6 +333,15 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                         note=said("RDP session reconnected", "lateral.note.rdp_reconnected"),
                     )
                 )
+        elif code == "4769":
+            target = _name(str(data.get("ServiceName") or "").removesuffix("$"))
+            ip = _ip(r.get("source.ip"))
+            account = _user(r.get("user.name"))
+            # a computer's own tickets are how it works; a user's ticket is a visit
+            if target and ip and account and target != host:
+                tickets.setdefault(target, []).append(
+                    _Session(target, "", ip, None, account, None, when, r)
+                )
         elif code == "1149":
             ip = _ip(data.get("Param3"))
             if ip:
@@ -322,6 +358,9 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                                   "lateral.note.nla"),
                     )
                 )
+    for m in moves:  # execution with no logon behind it: the DC's ticket names the visitor
+        if m.execution and not (m.source_ip or m.source_name or m.session):
+            _ticket(m, tickets.get(m.target, []))
     for m in moves:  # execution in a session makes its logon a move with execution
         if m.execution and m.session and m.session in sessions:
             sessions[m.session].moves.append(m)
@@ -331,6 +370,28 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
             if any(x is not m for x in s.moves):
                 m.execution = True
     return moves
+
+
+def _ticket(m: Move, tickets: list[_Session]) -> None:
+    """The service ticket (4769 on a DC) for the target's computer account requested just
+    before the execution; of several, the account's own, then the latest."""
+    if m.time is None:
+        return
+    near = [
+        s for s in tickets
+        if s.time and -TICKET_AFTER <= m.time - s.time <= TICKET_BEFORE
+    ]  # fmt: skip
+    if not near:
+        return
+    own = [s for s in near if m.account and s.account == m.account]
+    s = max(own or near, key=lambda s: _epoch(s.time))
+    m.source_ip, m.account = s.ip, m.account or s.account
+    dc = s.row.get("host.name")
+    m.note = f"{m.note}; source from the Kerberos ticket {dc} issued for it".lstrip("; ")
+
+
+def _epoch(t: datetime | None) -> float:
+    return t.timestamp() if t else 0.0
 
 
 def _share_move(host: str, r: dict[str, Any]) -> Move | None:

@@ -91,7 +91,9 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
     c = prof.case
     servers = sorted(prof.file_servers())
     where = f" ({', '.join(servers)})" if servers else ""
-    if not prof.hosts_with("f5145"):
+    # asked only where shares or encryption are in question: a single workstation's malware
+    # case has no file server to audit
+    if not prof.hosts_with("f5145") and (servers or window is not None):
         if prof.hosts_with("f5140"):
             what = said(f"Detailed file-share auditing (Security 5145) from the file server"
                         f"{where}", "missing.audit5145.what" + (".servers" if servers else ""),
@@ -162,7 +164,7 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
                 "before.", "missing.mail.advice"),
             )
         )
-    if not c.get("owners"):
+    if not c.get("owners") and (servers or window is not None):
         out.append(
             Missing(
                 said("A file listing of the encrypted shares with owners", "missing.owners.what"),

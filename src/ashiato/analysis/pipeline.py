@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ashiato import engines, i18n
+from ashiato.analysis import accounts as accounts_mod
 from ashiato.analysis import (
     clock_skew,
     identity,
@@ -27,8 +29,11 @@ from ashiato.analysis import (
     remote_access,
 )
 from ashiato.analysis import coverage as coverage_mod
+from ashiato.analysis import entry as entry_mod
+from ashiato.analysis import exfiltration as exfiltration_mod
 from ashiato.analysis import hosts as hosts_mod
 from ashiato.analysis import incidents as incidents_mod
+from ashiato.analysis import servers as servers_mod
 from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.not_read import not_read
@@ -43,7 +48,6 @@ from ashiato.findings import (
     Incident,
     LateralEdge,
     PatientZero,
-    Vector,
 )
 from ashiato.normalize import host_key
 
@@ -67,7 +71,8 @@ def investigate(
     events = eng.events.filter(eng.events["event.dataset"] != "ashiato.detection")
     # line every source up on one clock before anything compares times across sources
     skews = clock_skew.estimate(Context(events=events, tz=case.tz))
-    ctx = Context(events=clock_skew.apply(events, skews), tz=case.tz)
+    fixed = clock_skew.apply(events, skews)
+    ctx = Context(events=eng.pin("investigated_events", fixed), tz=case.tz)
     ident = identity.build(ctx)
     imp = impact.analyse(ctx)
     net = network.analyse(ctx)
@@ -77,7 +82,11 @@ def investigate(
     hosts_mod.add_incidents(views, incidents, known)
     tunnels = {v.tunnel_ip for v in remote_access.sessions(ctx) if v.tunnel_ip}
     hosts_mod.add_lateral(views, edges, known, tunnels)
+    theft = _theft_and_servers(ctx, ident)  # issue 16
+    hosts_mod.add_intrusion(views, theft.exfiltration, theft.servers)
     hosts_mod.propagate(views, edges, known)
+    theft.accounts = accounts_mod.analyse(ctx, ident, theft.entry.entry, _infected_times(views))
+    hosts_mod.add_intruder_accounts(views, theft.accounts)
     cands = hosts_mod.rank(views)
     hosts_mod.first_writer_bonus(cands)
 
@@ -148,7 +157,7 @@ def investigate(
         lateral_movement=edges,
         iocs=iocs.extract(ctx),
     )
-    _entry_accounts_theft_servers(findings, ctx, ident, infected_times)  # issue 16
+    _entry_accounts_theft_servers(findings, ctx, theft)  # issue 16
     (case.root / FINDINGS).write_text(
         json.dumps(findings.to_dict(), ensure_ascii=False, indent=2, default=str), "utf-8"
     )
@@ -445,27 +454,46 @@ def _headline(
 # -- issue 16: remote access, accounts, data theft, the servers behind the files ---------
 
 
-def _entry_accounts_theft_servers(
-    findings: Findings,
-    ctx: Context,
-    ident: identity.Identity,
-    infected: list[tuple[str, datetime | None]],
-) -> None:
+@dataclass
+class _Theft:
+    entry: entry_mod.Entry
+    exfiltration: dict[str, Any]
+    servers: dict[str, Any]
+    accounts: dict[str, Any] = field(default_factory=dict)
+
+
+def _theft_and_servers(ctx: Context, ident: identity.Identity) -> _Theft:
+    """The entry, data theft and the servers behind the files: they don't depend on the
+    verdicts, and their signals (transfer tools, encrypted VMs) feed them."""
+    ent = entry_mod.analyse(ctx)
+    return _Theft(
+        ent,
+        exfiltration_mod.analyse(ctx, ident),
+        servers_mod.analyse(ctx, remote_access.Pool(ent.sessions)),
+    )
+
+
+def _infected_times(views: dict[str, hosts_mod.HostView]) -> list[tuple[str, datetime]]:
+    return [
+        (v.host, t)
+        for v in views.values()
+        if v.verdict() == "infected" and (t := v.first_malicious()) is not None
+    ]
+
+
+def _entry_accounts_theft_servers(findings: Findings, ctx: Context, theft: _Theft) -> None:
     """Fill ``entry``, ``accounts``, ``exfiltration`` and ``servers`` and their next steps;
     an encryption seen only on a hypervisor or NAS still makes this a ransomware case."""
-    from ashiato.analysis import accounts, entry, exfiltration, remote_access, servers
-
-    ent = entry.analyse(ctx)
+    ent = theft.entry
     findings.entry = ent.to_dict()
-    findings.entry["next_steps"] = entry.next_steps(ctx, ent)
-    timed = [(h, t) for h, t in infected if t is not None]
-    findings.accounts = accounts.analyse(ctx, ident, ent.entry, timed)
-    findings.exfiltration = exfiltration.analyse(ctx, ident)
-    findings.servers = servers.analyse(ctx, remote_access.Pool(ent.sessions))
+    findings.entry["next_steps"] = entry_mod.next_steps(ctx, ent)
+    findings.accounts = theft.accounts
+    findings.exfiltration = theft.exfiltration
+    findings.servers = theft.servers
     steps = (
         findings.entry["next_steps"]
-        + accounts.next_steps(findings.accounts)
-        + servers.next_steps(findings.servers)
+        + accounts_mod.next_steps(findings.accounts)
+        + servers_mod.next_steps(findings.servers)
     )
     if findings.exfiltration["verdict"] in ("likely", "possible"):
         steps.append(i18n.said(
@@ -479,14 +507,12 @@ def _entry_accounts_theft_servers(
             settle=[i18n.msg_of(r) or r for r in findings.exfiltration["settle"][:3]],
         ))  # fmt: skip
     had_infected = any(h.verdict == "infected" for h in findings.hosts)
-    gap = entry.missing_vpn(ent)
+    gap = entry_mod.missing_vpn(ent)
     if gap is not None and (had_infected or findings.accounts.get("domain_compromised")):
         findings.coverage.setdefault("missing", []).append(vars(gap))
         steps.append(i18n.said(f"Collect: {gap.what}. {gap.advice}", "steps.collect",
                                what=i18n.msg_of(gap.what) or gap.what,
                                advice=i18n.msg_of(gap.advice) or gap.advice))  # fmt: skip
-    _mark_hosts(findings)
-    findings.vectors += _hands_on_vectors(findings, ctx, ident)
     at = 2 if findings.incident.get("detected") else 0  # after isolate and preserve
     findings.next_steps[at:at] = steps
     srv = findings.servers
@@ -508,69 +534,6 @@ def _entry_accounts_theft_servers(
             "incident.entry", via=i18n.msg(f"via.{e['via']}"), user=e["user"],
             ip=e["source_ip"], country=e["country"] or i18n.msg("country_unknown"),
             time=e["time"])  # fmt: skip
-
-
-_RANK = {"infected": 0, "suspicious": 1, "clean": 2, "unknown": 3}
-
-
-def _mark_hosts(findings: Findings) -> None:
-    """Hands-on-keyboard leaves no malware signal: a host the intruder's account logged on
-    to is suspicious; one where exfiltration tools ran, or whose files were encrypted on a
-    hypervisor or NAS, is infected (compromised)."""
-    marks: list[tuple[str, str, str, str | None]] = []  # host, verdict, reason, time
-    for r in findings.accounts.get("hosts_reached", []):
-        marks.append((r["host"], "suspicious", i18n.said(
-            f"intruder_account: {r['detail']}", "hosts.reason.intruder_account",
-            d=i18n.msg_of(r["detail"]) or r["detail"]), r["time"]))  # fmt: skip
-    for x in findings.exfiltration.get("tools", []):
-        if x.get("host"):
-            line = i18n.said(f"exfiltration_tool: {x['what']}: {x['command_line'][:160]}",
-                             "hosts.reason.exfiltration_tool", what=x["what"],
-                             command=x["command_line"][:160])  # fmt: skip
-            marks.append((x["host"], "infected", line, x["time"]))
-    srv = findings.servers
-    for h in srv.get("hypervisors", []):
-        if h["encrypted"]:
-            # the first step of its chain (SSH enabled, a VM powered off) is when it fell
-            first = min((e["time"] for e in h.get("evidence", []) if e.get("time")), default=None)
-            marks.append((h["host"], "infected", i18n.said(
-                f"encrypted_on_hypervisor: {h['note']}", "hosts.reason.encrypted_on_hypervisor",
-                d=i18n.msg_of(h["note"]) or h["note"]), first))  # fmt: skip
-    for n in srv.get("nas", []):
-        if n["ransom_files"]:
-            what = i18n.said(f"encrypted_on_nas: {n['ransom_files']} file(s) with ransomware "
-                             "names", "hosts.reason.encrypted_on_nas", n=n["ransom_files"])
-            marks.append((n["host"], "infected", what, None))
-    for b in srv.get("backups_destroyed", []):
-        if b.get("host"):
-            marks.append((b["host"], "suspicious", i18n.said(
-                f"backups_destroyed: {b['action']}", "hosts.reason.backups_destroyed",
-                action=b["action"]), b["time"]))  # fmt: skip
-    by = {h.host: h for h in findings.hosts}
-    for host, verdict, reason, when in marks:
-        h = by.get(host)
-        if h is None:
-            h = by[host] = HostFinding(host, [], [], "unknown", None, None)
-            findings.hosts.append(h)
-        if _RANK[verdict] < _RANK.get(h.verdict, 3):
-            h.verdict = verdict
-        if reason not in h.reasons:
-            h.reasons.append(reason)
-        if when and verdict == "infected" and (not h.first_malicious or when < h.first_malicious):
-            h.first_malicious = when
-    findings.hosts.sort(key=lambda h: (_RANK.get(h.verdict, 3), h.host))
-
-
-def _hands_on_vectors(findings: Findings, ctx: Context, ident: identity.Identity) -> list[Vector]:
-    """How the hosts where exfiltration tools ran were reached (RDP from the VPN pool...):
-    they had no malware signal, so the vectors above didn't look at them."""
-    have = {v.host for v in findings.vectors}
-    todo: list[tuple[str, datetime]] = []
-    for h in findings.hosts:
-        tools = any(r.startswith("exfiltration_tool:") for r in h.reasons)
-        if h.verdict == "infected" and tools and h.host not in have and h.first_malicious:
-            todo.append((h.host, datetime.fromisoformat(h.first_malicious.replace("Z", "+00:00"))))
-    return vector_mod.vectors(ctx, ident, todo) if todo else []
 
 
 def _unattributed(imp: impact.Impact, ident: identity.Identity) -> str:

@@ -17,6 +17,9 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -178,7 +181,7 @@ def sessions(ctx: Context, rows: list[dict[str, Any]] | None = None) -> list[Vpn
                 s = hit
                 s.tunnel_ip = tun
                 s.public_ip = s.public_ip or pub
-                s.country = s.country or country(pub)
+                s.country = s.country or _reported(r.get("extra")) or country(pub)
                 s.rows.append(r)
         elif action == "vpn-session-end":
             hit = next(
@@ -220,9 +223,94 @@ def _new(r: dict[str, Any], user: str | None, pub: str | None, tun: str | None) 
         end=None,
         observer=r.get("observer.name"),
         vendor=r.get("observer.vendor"),
-        country=country(pub),
+        country=(_reported(r.get("extra")) or country(pub)) if pub else None,
         rows=[r],
     )
+
+
+# where VPN devices write the country their own geolocation gave the remote address
+# (FortiGate srccountry, PAN-OS/GlobalProtect srcloc or srcregion, ECS-shaped exports)
+_COUNTRY_KEYS = ("srccountry", "srcloc", "srcregion", "source_country",
+                 "source.geo.country_iso_code", "source.geo.country_name")  # fmt: skip
+_NO_COUNTRY = frozenset(("", "n/a", "reserved", "unknown", "-", "none"))
+
+
+def row_country(r: dict[str, Any]) -> str | None:
+    """ISO code of the country of a row's public source address: what the device that logged
+    it said (its geolocation at the time), else the offline table (vector_web.country)."""
+    told = _reported(r.get("extra"))
+    return told or country(r.get("source.ip"))
+
+
+def _reported(extra: Any) -> str | None:
+    if not extra:
+        return None
+    try:
+        data = json.loads(extra) if isinstance(extra, (str, bytes)) else extra
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for key in _COUNTRY_KEYS:
+        value = data.get(key)
+        # PAN-OS writes the range for a private address (10.0.0.0-10.255.255.255)
+        if isinstance(value, str) and value.strip().lower() not in _NO_COUNTRY:
+            if not any(c.isdigit() for c in value):
+                return country_code(value.strip())
+    return None
+
+
+def country_code(name: str) -> str:
+    """``United States`` → ``US`` (ISO 3166 names of tzdata's iso3166.tab, and the longer
+    names devices use); a two-letter code stays; an unknown name is kept as written."""
+    if len(name) == 2 and name.isalpha():
+        return name.upper()
+    return _iso_names().get(name.lower(), name)
+
+
+def country_name(code: str | None) -> str | None:
+    """``US`` → ``United States`` (tzdata's iso3166.tab), for the sentences people read."""
+    if not code:
+        return None
+    return _titles().get(code.upper(), code)
+
+
+@cache
+def _titles() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in _iso_text().splitlines():
+        code, _, name = line.partition("\t")
+        if name and not line.startswith("#"):
+            out[code.strip()] = name.strip()
+    return out
+
+
+@cache
+def _iso_text() -> str:
+    try:
+        return (resources.files("tzdata") / "zoneinfo" / "iso3166.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        sys_tab = Path("/usr/share/zoneinfo/iso3166.tab")
+        return sys_tab.read_text("utf-8") if sys_tab.is_file() else ""
+
+
+@cache
+def _iso_names() -> dict[str, str]:
+    text = _iso_text()
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        code, _, name = line.partition("\t")
+        if name and not line.startswith("#"):
+            out[name.strip().lower()] = code.strip()
+    # the formal names some geolocation databases print
+    for long, code in (("united states of america", "US"), ("russian federation", "RU"),
+                       ("korea, republic of", "KR"), ("republic of korea", "KR"),
+                       ("iran, islamic republic of", "IR"), ("viet nam", "VN"),
+                       ("taiwan, province of china", "TW"), ("hong kong sar", "HK"),
+                       ("united kingdom of great britain and northern ireland", "GB"),
+                       ("netherlands (the)", "NL"), ("czechia", "CZ")):  # fmt: skip
+        out.setdefault(long, code)
+    return out
 
 
 def rdp_logons(ctx: Context, pool: Pool) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import datastores
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
 from ashiato.analysis.remote_access import Pool
@@ -48,6 +49,32 @@ ENCRYPT_CMD = (
     r"(\S*/(tmp|scratch|var/tmp|vmfs/volumes/[^/\s]+)/|\./)\S+\s.*(/vmfs/volumes|\.vmdk)"
     r"|\bencrypt\S*\s.*/vmfs/volumes"
 )
+# the hypervisor's own logs switched off, redirected or deleted from its shell
+LOG_TAMPER_CMD = (
+    r"(?i)(esxcli\s+system\s+syslog\s+config\s+set"
+    r"|esxcli\s+system\s+auditrecords\s+(local|remote)\s+disable"
+    r"|/etc/init\.d/vmsyslogd\s+stop"
+    r"|\brm\b[^;|&]*(/var/log|/var/run/log|/scratch/log|\.ash_history)"
+    r"|(^|[;&|]\s*)(:|echo\s*(\"\"|'')?|cat\s+/dev/null)?\s*>\s*/var/(run/)?log/"
+    r"|history\s+-c|unset\s+HISTFILE)"
+)
+# SSH or the shell switched on from a command line rather than the host client
+SSH_ON_CMD = (
+    r"(?i)(vim-cmd\s+hostsvc/(enable|start)_(ssh|esx_shell)"
+    r"|/etc/init\.d/SSH\s+start"
+    r"|esxcli\s+network\s+firewall\s+ruleset\s+set\b.*sshServer"
+    r"|esxcli\s+system\s+ssh\s+set\b)"
+)
+# a note written from the shell into a datastore, or over the host's login banner and
+# its web client's start page (ESXiArgs replaced /etc/motd and hostd's index.html)
+NOTE_CMD = (
+    r"(?i)((>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+|-O)\s*['\"]?/vmfs/volumes/[^'\";|&>]*"
+    r"\.(txt|html?|hta)\b"
+    r"|(>>?|\btee(\s+-a)?|\bcp\s+\S+|\bmv\s+\S+)\s*['\"]?"
+    r"(/etc/motd|/usr/lib/vmware/hostd/docroot/(ui/)?index\.html)\b)"
+)
+# mv disk.vmdk disk.vmdk.xyz typed (or scripted) in the shell
+_MV = re.compile(r"^(?:\S*/)?mv\s+(?:-\w+\s+)*(?P<old>\S+)\s+(?P<new>\S+)\s*$")
 MASS_CHANGES = 50  # renames/deletes by one account on one NAS in one hour
 HOUR = timedelta(hours=1)
 _VM = re.compile(VM_FILE)
@@ -57,6 +84,9 @@ _NOTE = re.compile(RANSOM_NOTE)
 _EXT = re.compile(RANSOM_EXTENSION)
 _OFF = re.compile(POWER_OFF_CMD)
 _ENCRYPT = re.compile(ENCRYPT_CMD)
+_TAMPER = re.compile(LOG_TAMPER_CMD)
+_NOTE_CMD = re.compile(NOTE_CMD)
+_SSH_ON = re.compile(SSH_ON_CMD)
 SERVER_ACTIONS = (
     "ssh-enabled",
     "shell-enabled",
@@ -86,7 +116,8 @@ def _named(r: dict[str, Any]) -> bool:
     return bool(r.get("host.name") or r.get("observer.name"))
 
 
-_GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", ""}
+_GENERIC = {"var", "log", "logs", "run", "scratch", "tmp", "evidence", "esxi", "vmware", "",
+            "hypervisor", "hypervisors", "datastores", "commands"}  # fmt: skip
 
 
 def evidence_names(ctx: Context, ids: set[str]) -> dict[str, str]:
@@ -131,7 +162,10 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     backups: list[dict[str, Any]] = []
     rows = _rows(ctx)
-    names = evidence_names(ctx, {r["evidence_id"] for r in rows if not _named(r)})
+    listed = datastores.encrypted(ctx)
+    names = evidence_names(
+        ctx, {r["evidence_id"] for r in rows if not _named(r)} | {d.evidence_id for d in listed}
+    )
     for r in rows:
         if not _named(r):
             r["host.name"] = names.get(r["evidence_id"]) or f"unnamed {_kind(r)}"
@@ -142,8 +176,11 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
             backups.append(r)
             continue
         by[(_kind(r), str(r.get("host.name") or r.get("observer.name") or "?"))].append(r)
+    on_listing = _listing_hosts(listed, names, sorted(h for k, h in by if k == "hypervisor"))
+    for host in on_listing:
+        by.setdefault(("hypervisor", host), [])
     hyper = [
-        _hypervisor(h, rs, pool or Pool([]))
+        _hypervisor(h, rs, pool or Pool([]), on_listing.get(h, []))
         for (k, h), rs in sorted(by.items())
         if k == "hypervisor"
     ]
@@ -180,9 +217,39 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     }
 
 
-def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, Any]:
-    ssh = [r for r in rows if r.get("event.action") in ("ssh-enabled", "shell-enabled")]
+def _listing_hosts(
+    listed: list[datastores.Datastore], names: dict[str, str], hypervisors: list[str]
+) -> dict[str, list[datastores.Datastore]]:
+    """The hypervisor each datastore listing is of: the folder it was collected in, else
+    the one hypervisor whose logs the case holds."""
+    out: dict[str, list[datastores.Datastore]] = defaultdict(list)
+    for d in listed:
+        host = names.get(d.evidence_id)
+        if host is None:
+            host = hypervisors[0] if len(hypervisors) == 1 else "unnamed hypervisor"
+        out[host].append(d)
+    return out
+
+
+def _hypervisor(
+    host: str,
+    rows: list[dict[str, Any]],
+    pool: Pool,
+    listed: list[datastores.Datastore] | None = None,
+) -> dict[str, Any]:
+    """``listed``: the datastores a listing of this host shows encrypted."""
+    listed = listed or []
     cmds = [r for r in rows if r.get("event.action") == "shell-command"]
+    ssh = [
+        r
+        for r in rows
+        if r.get("event.action") in ("ssh-enabled", "shell-enabled")
+        or (
+            r.get("event.action") == "shell-command"
+            and _SSH_ON.search(r.get("process.command_line") or "")
+        )
+    ]
+    tamper = [r for r in cmds if _TAMPER.search(r.get("process.command_line") or "")]
     off = [
         r
         for r in rows
@@ -192,21 +259,29 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
             and _OFF.search(r.get("process.command_line") or "")
         )
     ]
+    stopped = _stopped(off)
     files = [
         r
         for r in rows
         if r.get("event.action") in ("file-rename", "file-write", "file-delete")
         and r.get("file.path")
     ]
-    vm_hit = [r for r in files if _vm_encrypted(r)]
+    vm_hit = [r for r in files if _vm_encrypted(r)] + [r for r in cmds if _mv_encrypted(r)]
     notes = [r for r in files if _NOTE.search(_basename(r["file.path"]))]
+    notes += [r for r in cmds if _NOTE_CMD.search(r.get("process.command_line") or "")]
     logins = [r for r in rows if r.get("event.action") == "login"]
     runs = [r for r in cmds if _ENCRYPT.search(r.get("process.command_line") or "")]
-    encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off))
-    texts = [r["file.path"] for r in vm_hit + notes]
+    encrypted = bool(vm_hit) or (bool(notes or runs) and bool(off)) or bool(listed)
+    texts = [r.get("file.path") or r.get("process.command_line") or "" for r in vm_hit + notes]
     texts += [str(r.get("process.command_line") or "") for r in runs]
-    datastores = sorted({m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)})
-    vms = sorted({name for r in off if (name := _vm_name(r))})
+    stores = {m for x in texts for m in re.findall(r"/vmfs/volumes/([^/\s'\"]+)", x)}
+    stores |= {d.datastore for d in listed}
+    on_disk = [r for d in listed for r in d.files]
+    notes_on_disk = [r for d in listed for r in d.notes]
+    refs = {name for r in off if (name := _vm_name(r))}
+    # esxcli names a VM by its world id and vim-cmd by its vmid: numbers, not names
+    vms = sorted({x for x in refs if not x.isdigit()} | {v for d in listed for v in d.vms})
+    vm_ids = sorted((x for x in refs if x.isdigit()), key=int)
     vpn = _via_vpn(ssh + cmds + logins, pool)
     note = None
     if encrypted:
@@ -225,8 +300,8 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
             ids.append(msg("servers.step.ssh", time=iso(ssh[0]["@timestamp"])))
         if off:
-            steps.append(f"{len(off)} VM power-off(s) from {iso(off[0]['@timestamp'])}")
-            ids.append(msg("servers.step.off", n=len(off), time=iso(off[0]["@timestamp"])))
+            steps.append(f"{stopped} VM power-off(s) from {iso(off[0]['@timestamp'])}")
+            ids.append(msg("servers.step.off", n=stopped, time=iso(off[0]["@timestamp"])))
         if runs:
             steps.append(
                 f"encryptor run {iso(runs[0]['@timestamp'])}: "
@@ -234,6 +309,15 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
             )
             ids.append(msg("servers.step.run", time=iso(runs[0]["@timestamp"]),
                            command=str(runs[0].get("process.command_line"))[:120]))
+        if tamper:
+            steps.append(
+                f"{len(tamper)} command(s) against its own logs from "
+                f"{iso(tamper[0]['@timestamp'])}: "
+                f"{str(tamper[0].get('process.command_line'))[:120]}"
+            )
+            ids.append(msg("servers.step.tamper", n=len(tamper),
+                           time=iso(tamper[0]["@timestamp"]),
+                           command=str(tamper[0].get("process.command_line"))[:120]))
         if vm_hit or notes:
             first = (vm_hit or notes)[0]
             steps.append(
@@ -242,31 +326,60 @@ def _hypervisor(host: str, rows: list[dict[str, Any]], pool: Pool) -> dict[str, 
             )
             ids.append(msg("servers.step.files" + (".notes" if notes else ""), n=len(vm_hit),
                            time=iso(first["@timestamp"]), notes=len(notes)))  # fmt: skip
+        for d in listed:
+            steps.append(
+                f"the listing of {d.datastore} shows {len(d.files)} VM file(s) renamed to "
+                f"{d.extension}"
+                + (f" ({len(d.vms)} VM(s))" if d.vms else "")
+                + (f" from {iso(d.first)}" if d.first else "")
+                + (
+                    f", note(s) {', '.join(sorted({str(n['file.name']) for n in d.notes}))}"
+                    if d.notes
+                    else ""
+                )
+            )
+            ids.append(msg("servers.step.listing", datastore=d.datastore, n=len(d.files),
+                           extension=d.extension, vms=len(d.vms),
+                           first=iso(d.first) if d.first else "",
+                           notes=sorted({str(n["file.name"]) for n in d.notes})))  # fmt: skip
         note = said(
             f"The encryption happened on the hypervisor {host}"
-            + (f" (datastores {', '.join(datastores)})" if datastores else "")
+            + (f" (datastores {', '.join(sorted(stores))})" if stores else "")
             + ": "
             + " → ".join(steps)
             + ". The guests' own logs would not show it; "
             "every VM on it is affected, whatever its own logs say.",
-            "servers.hypervisor_note" + (".datastores" if datastores else ""),
-            host=host, datastores=datastores, steps=msgs(*ids, join="steps"),
+            "servers.hypervisor_note" + (".datastores" if stores else ""),
+            host=host, datastores=sorted(stores), steps=msgs(*ids, join="steps"),
         )
     chain = sorted(
-        ssh[:3] + off[:5] + runs[:3] + (vm_hit or notes)[:5], key=lambda r: r["@timestamp"]
+        ssh[:3]
+        + tamper[:3]
+        + off[:5]
+        + runs[:3]
+        + (vm_hit or notes)[:5]
+        + on_disk[:3]
+        + notes_on_disk[:2],
+        key=lambda r: (r["@timestamp"] is None, r["@timestamp"] or 0),
     )
     return {
         "host": host,
         "encrypted": encrypted,
-        "ssh_enabled": [iso(r["@timestamp"]) for r in ssh[:10]],
+        "ssh_enabled": sorted({iso(r["@timestamp"]) for r in ssh})[:10],
         "shell_commands": len(cmds),
-        "vms_powered_off": len(off),
+        "vms_powered_off": stopped,
         "vms": vms[:50],
-        "vm_files_encrypted": len(vm_hit),
-        "ransom_notes": len(notes),
+        "vm_ids": vm_ids[:50],
+        "vm_files_encrypted": max(len(vm_hit), len(on_disk)),
+        "ransom_notes": max(len(notes), len(notes_on_disk)),
+        "extensions": sorted({d.extension for d in listed}),
         "encryptor_commands": [str(r.get("process.command_line"))[:300] for r in runs[:5]],
-        "datastores": datastores,
-        "examples": [r["file.path"] for r in vm_hit[:10]],
+        "log_tampering": [
+            {"time": iso(r["@timestamp"]), "command": str(r.get("process.command_line"))[:300]}
+            for r in tamper[:20]
+        ],
+        "datastores": sorted(stores),
+        "examples": [_target(r) for r in (vm_hit or on_disk)[:10]],
         "users": sorted({str(r["user.name"]) for r in ssh + cmds + logins if r.get("user.name")}),
         "source_ips": sorted(
             {str(r["source.ip"]) for r in ssh + cmds + logins if r.get("source.ip")}
@@ -293,6 +406,53 @@ def _via_vpn(rows: list[dict[str, Any]], pool: Pool) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+SAME_STOP = timedelta(seconds=10)
+
+
+def _stopped(off: list[dict[str, Any]]) -> int:
+    """How many VMs were stopped. One stop is logged several ways within seconds (the
+    command in shell.log, hostd's task, its state transition): a row joins the stop just
+    before it unless that stop already has a row of its way."""
+    stops: list[tuple[Any, set[str]]] = []
+    for r in sorted(off, key=lambda x: x["@timestamp"]):
+        way = (
+            "command"
+            if r.get("event.action") == "shell-command"
+            else ("state" if r.get("file.path") else "task")
+        )
+        last = stops[-1] if stops else None
+        if last and r["@timestamp"] - last[0] <= SAME_STOP and way not in last[1]:
+            last[1].add(way)
+        else:
+            stops.append((r["@timestamp"], {way}))
+    return len(stops)
+
+
+def _mv_encrypted(r: dict[str, Any]) -> bool:
+    """``mv APP01-flat.vmdk APP01-flat.vmdk.locked`` typed in the shell."""
+    m = _MV.match(str(r.get("process.command_line") or ""))
+    if m is None:
+        return False
+    old, new = m["old"].strip("'\""), m["new"].strip("'\"")
+    return bool(_VM.search(old)) and new.startswith(old) and _appended(new)
+
+
+def _appended(path: str) -> bool:
+    """A VM file's name with a suffix ESXi, backups or an administrator would not add."""
+    if not _VM_PLUS.search(path):
+        return False
+    suffix = path.rsplit(".", 1)[-1].lower()
+    return suffix not in datastores.BENIGN_SUFFIXES and not suffix.isdigit()
+
+
+def _target(r: dict[str, Any]) -> str:
+    """The encrypted file a row names (a rename's new name, or the mv's target)."""
+    if r.get("file.path"):
+        return str(r["file.path"])
+    m = _MV.match(str(r.get("process.command_line") or ""))
+    return m["new"].strip("'\"") if m else str(r.get("process.command_line") or "")
+
+
 def _vm_encrypted(r: dict[str, Any]) -> bool:
     """A VM file renamed to another extension (disk.vmdk → disk.vmdk.akira) or rewritten
     under a ransomware extension."""
@@ -300,8 +460,8 @@ def _vm_encrypted(r: dict[str, Any]) -> bool:
     if r.get("event.action") == "file-rename":
         old = _old_path(r)
         if old and _VM.search(old) and not _VM.search(path):
-            return True
-    return bool(_VM_PLUS.search(path))
+            return _appended(path) or not path.startswith(old)
+    return _appended(path)
 
 
 def _old_path(r: dict[str, Any]) -> str | None:
@@ -320,7 +480,10 @@ def _old_path(r: dict[str, Any]) -> str | None:
 def _vm_name(r: dict[str, Any]) -> str | None:
     cmd = r.get("process.command_line") or r.get("message") or ""
     m = re.search(r"(?i)(?:--world-id[= ]|power\.\w+\s+)(\S+)", cmd)
-    return m.group(1) if m else (r.get("file.name") or None)
+    if m:
+        return m.group(1)
+    name = str(r.get("file.name") or "")
+    return re.sub(r"(?i)\.vmx$", "", name) or None
 
 
 def _nas(host: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -379,6 +542,14 @@ def next_steps(srv: dict[str, Any]) -> list[str]:
                 "steps.hypervisor", host=h["host"], account="root",
                 logs="/var/log (hostd, shell, auth, vmkernel)", run_log="/var/run/log",
                 datastores=h["datastores"] or msg("servers.its_datastores")))  # fmt: skip
+    for h in srv.get("hypervisors", []):
+        if h.get("log_tampering"):
+            steps.append(said(
+                f"Hypervisor {h['host']}: its own logs were deleted or redirected "
+                f"({h['log_tampering'][0]['command'][:80]}): take the copies from the "
+                "syslog collector or vCenter (events, tasks) and the vm-support bundle's "
+                "var/run/log before anything else is lost.", "steps.hypervisor_logs",
+                host=h["host"], command=h["log_tampering"][0]["command"][:80]))  # fmt: skip
     if srv.get("backups_destroyed"):
         steps.append(said(
             "Backups were deleted: check offline, tape, immutable or cloud copies "

@@ -9,6 +9,10 @@ portably in SQL for DuckDB and Spark alike:
   ``-enc``..., with ``/`` or the Unicode dashes) carries base64 of UTF-16LE text;
 - ``[Convert]::FromBase64String('...')`` blocks carry base64 of text or of a
   Gzip/Deflate stream (``IO.Compression.GzipStream``/``DeflateStream``);
+- character-code lists - ``[char[]](73,69,88...)``, ``[string]::join('',(49,'4e',...)|
+  %{[char][convert]::toint16($_,16)})``, ``[char]73+[char]69`` - the "encoding" of
+  obfuscators such as Invoke-Obfuscation, in base 10, 16, 8 or 2 (the base whose reading
+  is printable text wins; a list with hex digits is base 16);
 - the decoded text is decoded again (loaders nest) up to :data:`DEPTH` levels.
 
 Only text that decodes cleanly (mostly printable) is kept: a random base64 payload
@@ -35,6 +39,10 @@ _ENC_ARG = re.compile(
 _B64_CALL = re.compile(
     r"(?i)frombase64string\s*\(\s*[\(\s]*['\"]+([A-Za-z0-9+/\s]{16,}={0,2})['\"]"
 )
+# twelve or more numbers (optionally quoted) in a comma list: a character-code array
+_CODE_LIST = re.compile(r"(?:['\"]?[0-9a-fA-F]{1,8}['\"]?\s*,\s*){11,}['\"]?[0-9a-fA-F]{1,8}['\"]?")
+_CHAR_CASTS = re.compile(r"(?i)(?:\[char\]\s*\(?\s*(\d{1,3})\s*\)?\s*[+,]?\s*){8,}")
+_CAST_ONE = re.compile(r"(?i)\[char\]\s*\(?\s*(\d{1,3})")
 _PRINTABLE = re.compile(r"[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]")
 
 
@@ -88,8 +96,38 @@ def _text_of(raw: bytes, utf16_first: bool) -> str | None:
     return None
 
 
-def _once(text: str) -> list[str]:
+def _codes(items: list[str]) -> str | None:
+    """The text a list of character codes spells, in the base that reads as text."""
+    hexy = any(re.search(r"[a-fA-F]", i) for i in items)
+    for base in (16,) if hexy else (10, 16, 8, 2):
+        try:
+            chars = [chr(int(i, base)) for i in items]
+        except ValueError:
+            continue
+        text = "".join(chars)
+        if all(c in "\t\r\n" or 32 <= ord(c) < 127 for c in chars) and re.search(
+            r"[A-Za-z]{3}", text
+        ):
+            return text
+    return None
+
+
+def _char_codes(text: str) -> list[str]:
     out: list[str] = []
+    for m in _CODE_LIST.finditer(text):
+        items = [i.strip().strip("'\"") for i in m.group(0).split(",")]
+        dec = _codes(items)
+        if dec:
+            out.append(dec)
+    for m in _CHAR_CASTS.finditer(text):
+        dec = _codes(_CAST_ONE.findall(m.group(0)))
+        if dec:
+            out.append(dec)
+    return out
+
+
+def _once(text: str) -> list[str]:
+    out: list[str] = _char_codes(text) if _chars_hidden(text) else []
     for m in _ENC_ARG.finditer(text):
         raw = _b64(m.group(1))
         if raw:
@@ -105,11 +143,20 @@ def _once(text: str) -> list[str]:
     return out
 
 
+def _chars_hidden(text: str) -> bool:
+    low = text[:MAX_INPUT].lower()
+    return ("[char" in low or "join" in low or "tostring" in low) and (
+        _CODE_LIST.search(text) is not None or _CHAR_CASTS.search(text) is not None
+    )
+
+
 def might_hide(text: str | None) -> bool:
     """A cheap test run on every command line before the real work of :func:`decode`."""
     if not text or len(text) < 24:
         return False
     low = text.lower()
+    if ("[char" in low or "join" in low) and _chars_hidden(text):
+        return True
     return "frombase64string" in low or (
         ("powershell" in low or "pwsh" in low or "%comspec%" in low or " -e" in low)
         and _ENC_ARG.search(text) is not None

@@ -70,25 +70,29 @@ def hunt(
     min_level: str = "low",
 ) -> HuntReport:
     """Run the rules (the bundled ones when ``sigma_paths`` is empty) and the IOC lists."""
-    import ibis
+    from ashiato.detect.sigma.sqlscan import DuckRelation
 
     if min_level not in sigma.LEVELS:
         from ashiato.errors import QueryError
 
         raise QueryError(f"--min-level must be one of {', '.join(sigma.LEVELS)}")
-    rules, problems = sigma.load(list(sigma_paths) or [bundled_rules()])
+    program = sigma.compiled(list(sigma_paths) or [bundled_rules()])
     loaded = ioc_mod.load(ioc_paths)
     with case.writer() as con:  # the writer lock: one hunt at a time
         for old in (case.events_dir / DATASET).glob("*.parquet*"):
             old.unlink()  # the events view reads the folder at each query: they're gone
-        backend = ibis.duckdb.from_connection(con)
-        events = backend.table("events")
-        result = sigma.hunt(events, rules, min_level)
-        ioc_hits, sources = ioc_mod.match(events, loaded) if loaded else ([], [])
+        result = sigma.execute(DuckRelation(con, "events"), program, min_level)
+        ioc_hits: list[ioc_mod.IocHit] = []
+        sources: list[ioc_mod.SourceSummary] = []
+        if loaded:  # Ibis only when there are indicators to match
+            import ibis
+
+            events = ibis.duckdb.from_connection(con).table("events")
+            ioc_hits, sources = ioc_mod.match(events, loaded)
         rows = [_sigma_row(d) for d in result.detections] + [_ioc_row(h) for h in ioc_hits]
         stored = _store(case, rows)
     report = HuntReport(
-        rules=_summaries(result, ioc_hits), problems=problems + result.problems,
+        rules=_summaries(result, ioc_hits), problems=result.problems,
         ioc_sources=sources, stored=stored,
         stats={"scopes": result.stats.scopes, "rows_scanned": result.stats.rows_prepared,
                "queries": result.stats.queries,

@@ -46,21 +46,5 @@ def rule_paths(extra_rule_paths: Sequence[Path | str] = ()) -> list[Path]:
 
 def scan(events: Any, extra_rule_paths: Sequence[Path | str] = ()) -> sigma.Result:
     """Run every rule over ``events`` (Ibis table); load problems join ``result.problems``."""
-    rules, problems = sigma.load(rule_paths(extra_rule_paths))
-    result = sigma.hunt(events, _unique(rules), MIN_LEVEL)
-    result.problems[:0] = problems
-    return result
-
-
-def _unique(rules: list[sigma.Rule]) -> list[sigma.Rule]:
-    """A rule given twice (same id, e.g. a folder passed by flag and by env) runs once."""
-    seen: set[str] = set()
-    out = []
-    for r in rules:
-        rid = str(r.id) if r.id else None
-        if rid is not None and rid in seen:
-            continue
-        if rid is not None:
-            seen.add(rid)
-        out.append(r)
-    return out
+    program = sigma.compiled(rule_paths(extra_rule_paths), unique=True)
+    return sigma.execute(events, program, MIN_LEVEL)

@@ -102,6 +102,23 @@ class Engine:
     def capabilities(self) -> Capabilities:
         return CAPABILITIES[self.name]
 
+    def pin(self, name: str, expr: Any) -> Any:
+        """``expr`` as a temporary view named ``name``: analyses that build on it compile
+        only their own part (a deep base expression, e.g. the clock-skew fix, is otherwise
+        compiled again into every one of their ~100 queries)."""
+        if self.name != "duckdb":
+            return self.backend.create_view(name, expr, overwrite=True)  # Spark: a temp view
+        import sqlglot.expressions as sge
+
+        # the case database is read-only: a TEMP view; the SQL is Ibis's compilation
+        view = sge.Create(
+            this=sge.to_identifier(name, quoted=True), kind="VIEW", replace=True,
+            properties=sge.Properties(expressions=[sge.TemporaryProperty()]),
+            expression=self.backend.compile(expr),
+        )  # fmt: skip
+        self.backend.raw_sql(view.sql("duckdb"))
+        return self.backend.table(name)
+
     def publish(self, names: Sequence[str]) -> None:
         """Copy files the analyses wrote into the case folder back to a remote case."""
         if self._publish is not None:

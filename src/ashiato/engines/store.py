@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from ashiato.case import _EMPTY, DB, EVENTS, MANIFEST, Case
+from ashiato.case import _BATCH, _EMPTY, DB, EVENTS, MANIFEST, Case, batch_evidence, drop_from_batch
 from ashiato.errors import CaseError
 
 ENV_WORKDIR = "ASHIATO_WORKDIR"  # where working copies of remote catalogues are kept
@@ -126,12 +126,32 @@ def delete_events(events_url: str, evidence_ids: set[str],
     for path in listing(events_url):
         name = path.rsplit("/", 1)[-1]
         stem = name.split(".", 1)[0]
+        if _BATCH.fullmatch(stem) and name.endswith(".parquet"):
+            n += _drop_batched(fs, path, evidence_ids, unknown_besides)
+            continue
         orphan = unknown_besides is not None and bool(_EVIDENCE_ID.fullmatch(stem)) and (
             stem not in unknown_besides)  # fmt: skip
         if stem in evidence_ids or orphan or name.endswith(".tmp"):
             fs.delete_file(path)
             n += 1
     return n
+
+
+def _drop_batched(fs: pafs.FileSystem, path: str, evidence_ids: set[str],
+                  unknown_besides: set[str] | None) -> int:  # fmt: skip
+    """The rows of those evidence files out of a part several small files share (written
+    by a local ingest, so on a local disk: rewritten without them); 1 if it went."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return 0
+    part = Path(path)
+    held = batch_evidence(part)
+    gone = held & evidence_ids
+    if unknown_besides is not None:
+        gone |= held - unknown_besides
+    if not gone:
+        return 0
+    drop_from_batch(part, gone)
+    return 0 if part.exists() else 1
 
 
 @dataclass(frozen=True)

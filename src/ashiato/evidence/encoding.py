@@ -177,8 +177,8 @@ def _looks_utf16le(head: bytes) -> bool:
     sample = head[:512]
     if len(sample) < 16:
         return False
-    odd_zero = sum(1 for b in sample[1::2] if b == 0)
-    even_zero = sum(1 for b in sample[0::2] if b == 0)
+    odd_zero = sample[1::2].count(0)
+    even_zero = sample[0::2].count(0)
     return odd_zero > len(sample) // 3 and even_zero < len(sample) // 20
 
 

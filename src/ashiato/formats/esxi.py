@@ -8,7 +8,9 @@ One line is ``<time> [severity] [program[pid]:] message``; the shapes differ by 
   [UserLevelCorrelator] ...``.
 - 8.x: a two-letter severity with its PRI (``In(166)``, ``Wa(164)``, ``Er(163)``...) and
   a capitalised program with a colon: ``...Z In(166) Hostd[2098450]: [Originator@6876
-  ...] ...``, ``...Z In(182) vmkernel: cpu0:2098001)...``.
+  ...] ...``, ``...Z In(182) vmkernel: cpu0:2098001)...``; the later lines of one
+  multi-line message carry the documented LINE-MARKER ``+`` (``In(166)+ Hostd[...]: -->
+  ...``): kept, extra ``continuation`` true.
 - a copy received by a syslog server may carry ``<PRI>`` and the host name after the time
   (``<166>2023-...Z esx01.example Hostd: info hostd[...] ...``), or the collector's own
   RFC 3164 / 5424 header (``Feb  3 19:12:13 esx01 Hostd: info hostd[...] ...``, read by
@@ -27,7 +29,8 @@ are rejected with the reason.
 Every row: observer.type ``hypervisor``, observer.vendor ``vmware``, event.dataset
 ``esxi.<log>`` from the program (hostd, vpxa, shell, auth for sshd, vobd, vmkernel,
 syslog for the rest; sftp-server and DCUI write to syslog.log), event.provider the
-program, event.severity from the 8.x PRI or the 7.x level word. Messages read into the
+program (ESXShell's switches go to esxi.shell), event.severity from the 8.x PRI, the 7.x
+level word, or the ``<PRI>`` a collector kept. Messages read into the
 shared hypervisor actions:
 
 - ``ssh-enabled``: vobd/hostd ``SSH access has been enabled`` (``esx.audit.ssh.enabled``),
@@ -42,7 +45,8 @@ shared hypervisor actions:
 - ``vm-power-off`` / ``vm-power-on``: hostd ``Task Created : haTask-<vmid>-vim.
   VirtualMachine.powerOff|shutdownGuest|powerOn-...`` (the task's ``user=`` -> user.name,
   vm id in extra ``vm_id``) and ``State Transition (VM_STATE_ON -> VM_STATE_POWERING_OFF)``
-  (the ``sub=Vmsvc.vm:<path>.vmx`` -> file.path).
+  or, for a VM killed (``esxcli vm process kill``), ``ON -> OFF`` (the
+  ``sub=Vmsvc.vm:<path>.vmx`` -> file.path).
 - ``file-delete``: hostd ``Deletion of file or directory [ds] path ... initiated from
   'agent@IP'``, sftp-server ``remove name "path"``; ``file-rename``: sftp-server ``rename
   old "a" new "b"`` (file.path = the new name, extra ``file.old_path``); ``file-write``:
@@ -76,15 +80,15 @@ Row = dict[str, Any]
 _TIME = r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
 _PROG = r"(?P<prog>[A-Za-z][\w.-]*)(?:\[(?P<pid>\w+)\]:?|:)"
 LINE = re.compile(
-    r"^(?:<\d{1,3}>)?" + _TIME + r":? +"
+    r"^(?:<(?P<envpri>\d{1,3})>)?" + _TIME + r":? +"
     r"(?:(?P<host>[\w.-]+) (?=[A-Za-z][\w.-]*(?:\[\w+\])?: ))?"
-    r"(?:(?P<sev>Em|Al|Cr|Er|Wa|No|In|Db)\((?P<pri>\d+)\) +"
+    r"(?:(?P<sev>Em|Al|Cr|Er|Wa|No|In|Db)\((?P<pri>\d+)\)(?P<more>\+)? +"
     r"|(?P<level>info|verbose|warning|error|critical|debug|trivia|panic) +)?"
     r"(?:" + _PROG + r" +)?(?P<msg>.*)$"
 )
 # the message after a collector's RFC 3164/5424 header (which the shared peeler reads)
 BODY = re.compile(
-    r"^(?:(?P<sev>Em|Al|Cr|Er|Wa|No|In|Db)\((?P<pri>\d+)\) +"
+    r"^(?:(?P<sev>Em|Al|Cr|Er|Wa|No|In|Db)\((?P<pri>\d+)\)(?P<more>\+)? +"
     r"|(?P<level>info|verbose|warning|error|critical|debug|trivia|panic) +)?"
     r"(?:" + _PROG + r" +)?(?P<msg>.*)$"
 )
@@ -96,6 +100,7 @@ _INNER = re.compile(
 )
 _VMKERNEL = re.compile(r"^cpu\d+:\d+\)")
 _META = re.compile(r"^\[(?P<meta>(?:Originator@\d+|[0-9A-Fa-f]{8} \w+ '[^']*')[^\]]*)\] ?")
+_SD = re.compile(r"\[Originator@\d+(?: [^\]]*)?\]")
 _META_KV = re.compile(r"(?P<k>sub|opID|user)=(?P<v>\S+)")
 
 # programs only ESXi has (a syslog server's copy is recognised by them), and the
@@ -104,12 +109,12 @@ _ESXI_ONLY = frozenset({
     "hostd", "vpxa", "vobd", "vmkernel", "shell", "fdm", "rhttpproxy", "vmauthd", "esxcli",
     "hostd-probe", "vmsyslogd", "jumpstart", "vmkwarning", "vmksummary", "hostprofiletrace",
     "sdrsinjector", "storagerm", "settingsd", "esxupdate", "vitd", "sfcb-vmware_base",
-    "vmkeventd",
+    "vmkeventd", "esxshell",
 })  # fmt: skip
 _LOCAL_PROGS = _ESXI_ONLY | {"sshd", "ssh", "sftp-server", "dcui", "crond", "envoy"}
 _DATASET = {
     "hostd": "hostd", "hostd-probe": "hostd", "vpxa": "vpxa", "shell": "shell",
-    "ssh": "shell", "sshd": "auth", "vobd": "vobd", "vmkernel": "vmkernel",
+    "ssh": "shell", "esxshell": "shell", "sshd": "auth", "vobd": "vobd", "vmkernel": "vmkernel",
     "vmkwarning": "vmkernel", "fdm": "fdm",
 }  # fmt: skip
 _SEVERITY = {"Em": 0, "Al": 1, "Cr": 2, "Er": 3, "Wa": 4, "No": 5, "In": 6, "Db": 7}
@@ -145,7 +150,7 @@ _SHELL_CMD = re.compile(r"^\[(?P<user>[^\]]+)\]: (?P<cmd>.+)$")
 _TASK = re.compile(r"Task Created : haTask-(?P<vm>[^-\s]+)-vim\.VirtualMachine\.(?P<op>\w+)-\d+")
 _TASK_OPS = {"powerOff": "vm-power-off", "shutdownGuest": "vm-power-off",
              "powerOn": "vm-power-on"}  # fmt: skip
-_TRANSITION = re.compile(r"State Transition \(VM_STATE_\w+ -> VM_STATE_(?P<to>\w+)\)")
+_TRANSITION = re.compile(r"State Transition \(VM_STATE_(?P<from>\w+) -> VM_STATE_(?P<to>\w+)\)")
 _VMX = re.compile(r"^Vmsvc\.vm:(?P<path>.+\.vmx)$")
 _HOSTD_DELETE = re.compile(
     r"Deletion of file or directory (?P<path>.+?) from \S+ was initiated from "
@@ -200,9 +205,20 @@ def _esxi_marker(line: str) -> bool:
     return prog in (_ESXI_ONLY if m["host"] else _LOCAL_PROGS)
 
 
+def _sniff_or_more(line: str) -> bool:
+    # hostd dumps objects over many "-->" lines (a start-up or a task's arguments): a file
+    # may begin with more of them than of timed lines
+    return _sniff_line(line) or line.lstrip().startswith("-->")
+
+
 def sniff(sample: Sample) -> bool:
-    lines = sample.first_lines(20)
-    return any(_esxi_marker(ln) for ln in lines) and sample.mostly(_sniff_line, 20)
+    lines = sample.first_lines(60)
+    timed = [ln for ln in lines if not ln.lstrip().startswith("-->")]
+    return (
+        any(_esxi_marker(ln) for ln in timed[:20])
+        and sum(1 for ln in timed[:20] if _sniff_line(ln)) >= max(1, (len(timed[:20]) + 1) // 2)
+        and sample.mostly(_sniff_or_more, 60)
+    )
 
 
 # a vm-support bundle is unpacked as esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid>/...
@@ -268,6 +284,11 @@ def _relayed(
     ):  # fmt: skip
         if ts is None or app is None:
             continue
+        # RFC 5424 carries hostd's [Originator@6876 sub=... user=...] as structured data,
+        # which the envelope reader takes off the message: put it back in front
+        sd = _SD.search(lines[k])
+        if sd and sd.group(0) not in (msg or ""):
+            msg = f"{sd.group(0)} {msg or ''}"
         g = BODY.match(msg or "")
         groups: dict[str, str | None] = g.groupdict() if g else {"msg": msg}
         if not groups.get("prog"):
@@ -308,6 +329,10 @@ def _row(m: dict[str, str | None], ts: datetime) -> Row:
         row["event.severity"] = _SEVERITY[sev]
     elif level:
         row["event.severity"] = _LEVEL[level]
+    elif m.get("envpri"):
+        row["event.severity"] = int(m["envpri"] or 0) & 7
+    if m.get("more"):
+        row["continuation"] = True  # 8.x: a later line of a multi-line message
     if pid and pid.isdigit():
         row["process.pid"] = int(pid)
     host = m.get("host")
@@ -368,8 +393,14 @@ def _hostd(msg: str, row: Row) -> None:
             _act(row, action, "host")
         return
     if s := _TRANSITION.search(msg):
-        to = s["to"]
-        action = {"POWERING_OFF": "vm-power-off", "POWERING_ON": "vm-power-on"}.get(to)
+        # a guest killed (esxcli vm process kill) goes from ON to OFF at once; a power-off
+        # passes POWERING_OFF, whose second step (POWERING_OFF -> OFF) is not another one
+        frm, to = s["from"], s["to"]
+        action = None
+        if frm == "ON" and to in ("POWERING_OFF", "OFF"):
+            action = "vm-power-off"
+        elif to == "POWERING_ON" or (frm == "OFF" and to == "ON"):
+            action = "vm-power-on"
         if action:
             _act(row, action, "host")
             vmx = _VMX.match(row.get("sub", ""))

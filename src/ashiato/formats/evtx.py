@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from ashiato.formats import evtx_parallel
 from ashiato.formats.base import Format, Sample, Source
+from ashiato.formats.evtx_ids import RecordIds
 from ashiato.formats.winevent import FIELDS, integer
 from ashiato.formats.winevent_rows import WinRows, json_row
 
@@ -51,7 +52,7 @@ def sniff(sample: Sample) -> bool:
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
-    seen: set[int] = set()
+    seen = RecordIds()
     # a large file: the second part of its whole chunks is read by a worker process
     # meanwhile (evtx_parallel); its rows follow ours, so the order is the same as one pass
     worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
@@ -120,7 +121,7 @@ def _free_core() -> bool:
 
 
 def _fallback(
-    source: Source, rows: WinRows, seen: set[int]
+    source: Source, rows: WinRows, seen: RecordIds
 ) -> Callable[[int, int, int], Iterator[pa.RecordBatch]]:
     """Read a chunk range here after all (the worker failed): the one-pass result."""
 
@@ -140,7 +141,7 @@ def _fallback(
 def _records(
     source: Source,
     path: str | io.RawIOBase | io.BytesIO,
-    seen: set[int],
+    seen: RecordIds,
     *,
     tail: bool,
     last: int | None = None,
@@ -161,7 +162,7 @@ def _records(
             source.reject(0, f"not a readable EVTX file: {exc}", b"")
         return
     if last is None:
-        last = max(seen, default=0)
+        last = seen.highest()
     errors_in_a_row = 0
     while True:
         try:

@@ -29,6 +29,7 @@ BUILTIN: tuple[str, ...] = (
     "ashiato.formats.squid",
     "ashiato.formats.mftecmd",
     "ashiato.formats.file_listing",
+    "ashiato.formats.ls_listing",
     "ashiato.formats.ez_csv",
     "ashiato.formats.prefetch",
     "ashiato.formats.amcache",

@@ -89,5 +89,5 @@ def _nightly_backup(ctx: Ctx, host: WinHost, day: int, seed: int, vms: tuple[str
             "ServerName": f"esxi01.{DOMAIN}", "DateTime": "", "IsCorrupted": "False",
             "Platform": "0", "StorageSize": str(rng.randint(2, 30) * 1_073_741_824),
             "RepositoryID": "6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "IsFull": str(day % 7 == 5),
-            "VbrHostName": f"VBR01.{DOMAIN}", "VbrVersion": "12.0.0.1420", "Version": "1",
+            "VbrHostName": f"{host.name}.{DOMAIN}", "VbrVersion": "12.0.0.1420", "Version": "1",
             "Description": f"VM '{vm}' restore point has been created."})

@@ -11,25 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.correlations import (
-    CorrelationConditionAND,
-    CorrelationConditionNOT,
-    CorrelationConditionOR,
-    SigmaCorrelationRule,
-    SigmaExtendedCorrelationCondition,
-    SigmaRuleReference,
-)
-from sigma.exceptions import SigmaRuleLocation
-from sigma.rule import SigmaRule
+from typing import TYPE_CHECKING, Any
 
 from ashiato.detect.sigma import correlation
-from ashiato.detect.sigma.compiler import CompileError, plan_rule
-from ashiato.detect.sigma.pipeline import Field, Resolved, Unsupported, resolve
+from ashiato.detect.sigma.pipeline import Field, Resolved, Unsupported
+from ashiato.detect.sigma.plan import CompileError
 from ashiato.detect.sigma.runner import Hit, Job, Stats, run
+
+if TYPE_CHECKING:  # pySigma is imported only when rules are parsed (not from the cache)
+    from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.rule import SigmaRule
+
+    Rule = SigmaRule | SigmaCorrelationRule
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
 SKIPPED_STATUS = ("deprecated", "unsupported")
@@ -73,16 +67,40 @@ class Result:
     stats: Stats
 
 
-Rule = SigmaRule | SigmaCorrelationRule
+@dataclass
+class Correlation:
+    """A correlation rule compiled: its info key, the plain :class:`correlation.Spec`."""
+
+    key: int
+    spec: correlation.Spec
+    generate: bool
+    group_names: list[str]
+
+
+@dataclass
+class Program:
+    """A rule set compiled, as plain data (what :mod:`.cache` stores): the rules that
+    run (``jobs``, ``infos[job.key]``), the correlations over them, and every rule
+    that can't run with the reason (``problems``: loading first, then compiling)."""
+
+    infos: list[RuleInfo]
+    jobs: list[Job]
+    correlations: list[Correlation]
+    problems: list[Problem]
 
 
 def load(paths: Sequence[Path]) -> tuple[list[Rule], list[Problem]]:
     """Every rule in the files and folders (``*.yml``/``*.yaml``), and what failed to load."""
+    import yaml
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaRuleLocation
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster
     rules: list[Rule] = []
     problems: list[Problem] = []
     for path in _files(paths, problems):
         try:
-            docs = list(yaml.load_all(path.read_text("utf-8"), Loader=_LOADER))
+            docs = list(yaml.load_all(path.read_text("utf-8"), Loader=loader))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             problems.append(Problem(path.name, str(path), f"can't read YAML: {_line(exc)}"))
             continue
@@ -106,9 +124,6 @@ def load(paths: Sequence[Path]) -> tuple[list[Rule], list[Problem]]:
             if not any(err in r.errors for r in coll.rules):
                 problems.append(Problem(path.name, str(path), _line(err)))
     return rules, problems
-
-
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster
 
 
 def _files(paths: Sequence[Path], problems: list[Problem]) -> Iterable[Path]:
@@ -147,7 +162,47 @@ def hunt(
     events: Any, rules: Sequence[Rule], min_level: str = "low", engine: str = "auto"
 ) -> Result:
     """Run ``rules`` over ``events`` (Ibis table); rules below ``min_level`` don't run."""
-    floor = LEVELS.index(min_level)
+    return execute(events, compile_rules(rules), min_level, engine)
+
+
+def compiled(paths: Sequence[Path], unique: bool = False) -> Program:
+    """The rule files and folders loaded and compiled, from the cache when the same
+    files (by content) were compiled before by the same code; ``unique``: a rule id
+    given twice runs once."""
+    from ashiato.detect.sigma import cache
+
+    key = cache.fingerprint(paths, unique)
+    program = cache.get(key)
+    if program is None:
+        rules, problems = load(paths)
+        program = compile_rules(unique_rules(rules) if unique else rules)
+        program.problems[:0] = problems
+        cache.put(key, program)
+    return program
+
+
+def unique_rules(rules: list[Rule]) -> list[Rule]:
+    """A rule given twice (same id, e.g. a folder passed by flag and by env) runs once."""
+    seen: set[str] = set()
+    out = []
+    for r in rules:
+        rid = str(r.id) if r.id else None
+        if rid is not None and rid in seen:
+            continue
+        if rid is not None:
+            seen.add(rid)
+        out.append(r)
+    return out
+
+
+def compile_rules(rules: Sequence[Rule]) -> Program:
+    """Map and compile every rule (pySigma objects) into a :class:`Program`."""
+    from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule
+
+    from ashiato.detect.sigma.compiler import plan_rule
+    from ashiato.detect.sigma.pipeline import resolve
+
     problems: list[Problem] = []
     coll = SigmaCollection(list(rules), resolve_references=False)
     infos: list[RuleInfo] = []
@@ -181,19 +236,28 @@ def hunt(
         jobs[info.key] = Job(info.key, res.scope, plan)
         resolved_of[info.key] = res
         key_of[id(rule)] = info.key
-    specs: list[tuple[RuleInfo, correlation.Spec, SigmaCorrelationRule]] = []
+    correlations: list[Correlation] = []
     for info, crule in corr:
         try:
             spec = _spec(crule, coll, key_of, jobs, resolved_of)
         except (CompileError, Unsupported) as exc:
             problems.append(_problem(crule, None, str(exc)))
             continue
-        specs.append((info, spec, crule))
+        names = [str(n) for n in crule.group_by or []]
+        correlations.append(Correlation(info.key, spec, bool(crule.generate), names))
+    return Program(infos, list(jobs.values()), correlations, problems)
+
+
+def execute(events: Any, program: Program, min_level: str = "low", engine: str = "auto") -> Result:
+    """Run a compiled rule set over ``events`` (an Ibis table or a :class:`DuckRelation`)."""
+    floor = LEVELS.index(min_level)
+    infos = program.infos
+    problems = list(program.problems)
     # base rules that only correlations use (generate: false) are not reported alone
-    referenced = {k for _, s, _c in specs for k in s.keys}
-    generated = {k for _, s, c in specs if c.generate for k in s.keys}
+    referenced = {k for c in program.correlations for k in c.spec.keys}
+    generated = {k for c in program.correlations if c.generate for k in c.spec.keys}
     wanted = [
-        j for j in jobs.values()
+        j for j in program.jobs
         if LEVELS.index(infos[j.key].level) >= floor or j.key in referenced
     ]  # fmt: skip
     hits, stats = run(events, wanted, engine=engine)
@@ -210,14 +274,14 @@ def hunt(
         if (j.key in referenced and j.key not in generated) or LEVELS.index(info.level) < floor:
             continue
         detections.extend(Detection(info, h.event) for h in by_key.get(j.key, ()))
-    for info, spec, crule in specs:
-        if LEVELS.index(info.level) < floor or failed & set(spec.keys):
+    for c in program.correlations:
+        info = infos[c.key]
+        if LEVELS.index(info.level) < floor or failed & set(c.spec.keys):
             continue
-        names = list(crule.group_by or [])
-        for m in correlation.evaluate(spec, by_key):
-            group = dict(zip(names, m.group, strict=False))
+        for m in correlation.evaluate(c.spec, by_key):
+            group = dict(zip(c.group_names, m.group, strict=False))
             detections.append(Detection(info, m.events[-1], m.events, group))
-    ran = {j.key for j in wanted} | {i.key for i, _s, _c in specs}
+    ran = {j.key for j in wanted} | {c.key for c in program.correlations}
     shown = [i for i in infos if i.key in ran and LEVELS.index(i.level) >= floor]
     return Result(shown, detections, problems, stats)
 
@@ -229,11 +293,13 @@ def _spec(
     jobs: dict[int, Job],
     resolved_of: dict[int, Resolved],
 ) -> correlation.Spec:
+    from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
+
     try:
         rule.resolve_rule_references(coll)
     except Exception as exc:
         raise CompileError(f"referenced rule not found: {_line(exc)}") from exc
-    refs: list[SigmaRuleReference] = list(rule.rules or rule.referenced_rules or [])
+    refs: list[Any] = list(rule.rules or rule.referenced_rules or [])
     keys: list[int] = []
     names: dict[int, str] = {}
     for ref in refs:
@@ -285,15 +351,21 @@ def _spec(
     return spec
 
 
-def _expression(node: Any) -> Any:
+def _expression(node: Any) -> correlation.Expr:
+    from sigma.correlations import (
+        CorrelationConditionAND,
+        CorrelationConditionNOT,
+        CorrelationConditionOR,
+        SigmaRuleReference,
+    )
+
     if isinstance(node, SigmaRuleReference):
-        name = node.reference
-        return lambda seen: name in seen
+        return ("ref", node.reference)
     parts = [_expression(a) for a in node.args]
     if isinstance(node, CorrelationConditionAND):
-        return lambda seen: all(p(seen) for p in parts)
+        return ("and", parts)
     if isinstance(node, CorrelationConditionOR):
-        return lambda seen: any(p(seen) for p in parts)
+        return ("or", parts)
     if isinstance(node, CorrelationConditionNOT):
-        return lambda seen: not parts[0](seen)
+        return ("not", parts[:1])
     raise CompileError(f"unsupported correlation condition {type(node).__name__}")

@@ -33,6 +33,21 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+Expr = tuple[str, Any]
+
+
+def holds(expr: Expr, seen: set[str]) -> bool:
+    """Whether an extended condition holds for the rule names seen in a window."""
+    op, arg = expr
+    if op == "ref":
+        return arg in seen
+    if op == "and":
+        return all(holds(x, seen) for x in arg)
+    if op == "or":
+        return any(holds(x, seen) for x in arg)
+    return not holds(arg[0], seen)
+
+
 @dataclass
 class Spec:
     """A correlation in plain terms (built from a SigmaCorrelationRule by the caller)."""
@@ -45,7 +60,8 @@ class Spec:
     op: str = "gte"
     count: float = 1
     value: dict[int, str] = field(default_factory=dict)  # job key -> Field.key counted
-    expression: Callable[[set[str]], bool] | None = None  # extended temporal condition
+    # extended temporal condition: a tree of ('ref', name), ('and'|'or', [..]), ('not', [x])
+    expression: Expr | None = None
 
 
 @dataclass
@@ -155,7 +171,10 @@ def _temporal(spec: Spec, g: tuple[Any, ...], items: list[Item]) -> list[Match]:
         if spec.type == "temporal":
             seen = {it.key for it in window}
             names = {spec.names.get(k, str(k)) for k in seen}
-            ok = spec.expression(names) if spec.expression else len(seen & set(wanted)) >= need
+            if spec.expression:
+                ok = holds(spec.expression, names)
+            else:
+                ok = len(seen & set(wanted)) >= need
             if ok:
                 found = [it for it in window if it.key in seen]
         if found:

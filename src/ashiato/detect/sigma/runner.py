@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from ashiato.detect.sigma.compiler import KEYWORD, Plan, event_codes, fields_of, or_, to_ibis
 from ashiato.detect.sigma.pipeline import Field, Scope, Target
+from ashiato.detect.sigma.plan import KEYWORD, Plan, event_codes, fields_of, or_, to_ibis
 
 # columns copied from the matched event into a hit
 KEEP = (
@@ -129,7 +129,7 @@ def _target_filter(t: Any, target: Target) -> Any:
 
 
 def _fold_or(items: Sequence[Any]) -> Any:
-    from ashiato.detect.sigma.compiler import fold
+    from ashiato.detect.sigma.plan import fold
 
     return fold(list(items), "or")
 
@@ -137,13 +137,21 @@ def _fold_or(items: Sequence[Any]) -> Any:
 def run(
     events: Any, jobs: Sequence[Job], chunk: int = 0, engine: str = "auto"
 ) -> tuple[list[Hit], Stats]:
-    """Evaluate every job over ``events`` (an Ibis table).
+    """Evaluate every job over ``events`` (an Ibis table, or a DuckDB relation).
 
-    ``engine``: ``ibis`` compiles the match queries with Ibis (any backend); ``sql``
-    renders them as DuckDB SQL (much faster to compile, see sqlpath.to_sql); ``auto``
-    takes ``sql`` on DuckDB.
+    ``engine``: ``scan`` evaluates each scope's rules in one DuckDB statement
+    (:mod:`.sqlscan`); ``ibis`` compiles the match queries with Ibis (any backend);
+    ``sql`` is the earlier DuckDB path (a temporary table per scope, the plans rendered
+    as a UNION ALL, see :mod:`.sqlpath`), kept to check the others against; ``auto``
+    takes ``scan`` on DuckDB, else ``ibis``.
     """
     stats = Stats()
+    if engine in ("auto", "scan"):
+        from ashiato.detect.sigma import sqlscan
+
+        rel = sqlscan.relation_of(events)
+        if rel is not None:
+            return sqlscan.run(rel, jobs, stats), stats
     chunk = chunk or CHUNK
     by_scope: dict[Scope, list[Job]] = {}
     for job in jobs:

@@ -24,8 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ashiato.detect.sigma.compiler import KEYWORD, And, Not, Or, Plan, Pred, _json_escape, _view
 from ashiato.detect.sigma.pipeline import Field
+from ashiato.detect.sigma.plan import KEYWORD, And, Not, Or, Plan, Pred, _json_escape, _view
 from ashiato.detect.sigma.runner import KEEP, Hit, Job, Stats
 
 BRANCHES = 400  # rules per UNION ALL statement

@@ -18,6 +18,7 @@ endpoint`` leaves a case with the VPN, firewall, DC and ESXi logs only.
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -121,8 +122,12 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
                               existing={"security": "fs01"} if name == "FS01" else None)
         specs += s
     base = f"evidence/hypervisor/{ESXI[0]}"
-    for log, render in (("hostd", esxi_writer.hostd), ("shell", esxi_writer.shell),
+    # ESXi 7.0 or 8.0 (their log headers differ), fixed per run without drawing from rng
+    v8 = random.Random(f"{p.tunnel_ip}|{p.vm_ext}|esxi-version").random() < 0.5
+    story.details["esxi_version"] = "8.0" if v8 else "7.0"
+    for log, writer in (("hostd", esxi_writer.hostd), ("shell", esxi_writer.shell),
                         ("auth", esxi_writer.auth), ("vobd", esxi_writer.vobd)):
+        render = functools.partial(writer, v8=v8)
         specs.append(StreamSpec(f"esxi:{log}", "hypervisor", f"{base}/{log}.log", render,
                                 f"esxi-{log}", ESXI[0], "UTC", True))
     story.extra_streams += specs
@@ -133,19 +138,19 @@ def plan(story: Story, world: World, rng: random.Random, day: int) -> Plan:
 
 
 def _write_listing(out: Path, collected_at: int, p: Plan) -> str:
-    """What ``ls -lR /vmfs/volumes/<ds>`` printed over SSH after the incident."""
+    """What ``ls -lR /vmfs/volumes/`` printed over SSH after the incident."""
     rel = f"evidence/hypervisor/{ESXI[0]}/datastores_ls-lR.txt"
-    parts = []
-    for ds, files in sorted(p.listing.items()):
-        folders: dict[str, list[tuple[str, int, int]]] = {}
-        for path, size, mtime in sorted(files):
-            folder, _, name = path.rpartition("/")
-            folders.setdefault(f"/vmfs/volumes/{ds}" + (f"/{folder}" if folder else ""),
-                               []).append((name, size, mtime))
-        parts.append(esxi_writer.ls_lr(sorted(folders.items()), year_of(collected_at)))
+    stores = [(ds, _vmfs_uuid(ds, p), files) for ds, files in sorted(p.listing.items())]
+    text = esxi_writer.ls_lr(stores, year_of(collected_at), collected_at)
     (out / rel).parent.mkdir(parents=True, exist_ok=True)
-    (out / rel).write_text("".join(parts), encoding="utf-8", newline="\n")
+    (out / rel).write_text(text, encoding="utf-8", newline="\n")
     return rel
+
+
+def _vmfs_uuid(ds: str, p: Plan) -> str:
+    """A VMFS volume UUID (8-8-4-12 hex), fixed per datastore and run."""
+    h = hashlib.sha256(f"{ds}|{p.vm_ext}|{p.tunnel_ip}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def year_of(ms: int) -> int:
@@ -362,7 +367,7 @@ def _new_domain_admin(ctx: Ctx, intr: Intrusion, p: Plan, rds: WinHost, s: Any,
 def _destroy_backups(intr: Intrusion, p: Plan, bk: WinHost, ts: int, s: Any,
                      shell: Proc) -> None:
     rng = intr.rng
-    vbr = f"VBR01.{DOMAIN}"
+    vbr = f"{bk.name}.{DOMAIN}"  # the Veeam server logs its own events
     jobs = [f"Backup Job {name}" for name in ("FS01", "DC01", "VMs daily", "SQL01")]
     t = ts
     points = 0
