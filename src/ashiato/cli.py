@@ -452,6 +452,9 @@ def investigate(
             "ones; also $ASHIATO_SIGMA.",
         ),
     ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="ja or en (default: ja when LANG starts with ja).")
+    ] = None,
 ) -> None:
     """Answer the responders' questions; writes findings.json into the case."""
     from ashiato import engines
@@ -483,73 +486,96 @@ def investigate(
     if as_json:
         _dump(data)
         return
-    _print_findings(data, c)
+    from ashiato.report.text import LANGS, default_lang
+
+    language = lang or default_lang()
+    if language not in LANGS:
+        raise QueryError(f"--lang must be ja or en, not {language!r}")
+    _print_findings(data, c, language)
 
 
-def _print_findings(f: dict[str, Any], c: Case) -> None:
-    out.rule("[bold]ashiato findings[/]")
+def _print_findings(raw: dict[str, Any], c: Case, lang: str = "en") -> None:
+    """The summary in ``lang``: sentences by id (docs/i18n.md), times in the case's zone
+    with UTC beside them."""
+    from ashiato import i18n
+    from ashiato.report.html import when_text
+    from ashiato.report.text import vector_type, verdict
+
+    tz = c.tz or "UTC"
+
+    def when(v: Any) -> str:
+        return when_text(v, tz)
+
+    f = i18n.localise(raw, lang, when)
+
+    def say(msgid: str, **args: Any) -> str:
+        return i18n.gettext(lang, f"term.{msgid}", **args)
+
+    out.rule(f"[bold]{say('title')}[/]")
     out.print(text(f["incident"]["summary"]))
     pz = f["patient_zero"]
     if pz:
         out.print(
             line(
-                ("Patient zero:", "bold"),
-                f" {pz['host']} ip={pz['ip']} user={pz['user']} "
-                f"confidence={pz['confidence']} ({', '.join(pz['signals'])})",
+                (say("pz"), "bold"),
+                " " + say("pz_line", host=pz["host"], ip=pz["ip"], user=pz["user"],
+                          confidence=pz["confidence"], signals=", ".join(pz["signals"])),
             )
-        )
-    table = Table(title="Hosts")
-    for col in ("host", "verdict", "IPs", "first malicious (UTC)", "reasons"):
-        table.add_column(col, overflow="fold")
+        )  # fmt: skip
+    table = Table(title=say("hosts"))
+    for col in ("host", "verdict", "ips", "first_malicious", "reasons"):
+        table.add_column(say(f"col.{col}"), overflow="fold")
     for h in f["hosts"]:
         if h["verdict"] in ("infected", "suspicious"):
             table.add_row(
                 text(h["host"]),
-                text(h["verdict"]),
+                text(verdict(lang, h["verdict"])),
                 text(", ".join(h["ips"][:3])),
-                text((h["first_malicious"] or "")[:19]),
+                text(when(h["first_malicious"]) if h["first_malicious"] else ""),
                 text("; ".join(h["reasons"][:3])),
             )
     counts: dict[str, int] = {}
     for h in f["hosts"]:
         counts[h["verdict"]] = counts.get(h["verdict"], 0) + 1
     out.print(table)
-    out.print(text("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+    out.print(text(say("verdicts", counts=", ".join(
+        f"{verdict(lang, k)} {v}" for k, v in sorted(counts.items())))))  # fmt: skip
     _print_incidents(f)
     for v in f["vectors"]:
         out.print(
             line(
-                ("Vector", "bold"),
-                f" {v['host']}: {v['type']} (confidence {v['confidence']}) "
-                f"{', '.join(v['artifacts'][:5])}",
+                (say("vector"), "bold"),
+                " " + say("vector_line", host=v["host"], type=vector_type(lang, v["type"]),
+                          confidence=v["confidence"], artifacts=", ".join(v["artifacts"][:5])),
             )
-        )
+        )  # fmt: skip
     imp = f["impact"]
     out.print(
         line(
-            ("Impact:", "bold"),
-            f" {imp['encrypted_files']} encrypted files (list: "
-            f"{c.root / imp['encrypted_files_csv']}), {imp['ransom_notes']} ransom notes, "
-            f"shares {list(imp['shares'])}, C2 {imp['c2']}, payment {imp['payment_sites']}",
+            (say("impact"), "bold"),
+            " " + say("impact_line", files=imp["encrypted_files"],
+                      csv=c.root / imp["encrypted_files_csv"], notes=imp["ransom_notes"],
+                      shares=list(imp["shares"]), c2=imp["c2"], payment=imp["payment_sites"]),
         )
-    )
+    )  # fmt: skip
     from ashiato.report import intrusion  # not at start-up: babel (~40 ms)
 
-    for ln in intrusion.terminal_lines(f):  # issue 16: way in, accounts, theft, servers
+    for ln in intrusion.terminal_lines(f, lang, when):  # issue 16: way in, accounts, theft
         out.print(text(ln))
     for t in f["tampering"]:
+        kind = i18n.gettext(lang, f"tampering_kind.{t['kind']}")
         out.print(
-            line(("Tampering:", "bold red"), f" {t['kind']} {t['host'] or ''} {t['time'] or ''}")
-        )
+            line((say("tampering"), "bold red"),
+                 f" {kind} {t['host'] or ''} {when(t['time']) if t['time'] else ''}")
+        )  # fmt: skip
     for m in f["coverage"].get("missing", []):
-        out.print(line(("Missing:", "yellow"), f" {m['what']} — {m['advice']}"))
+        out.print(line((say("missing"), "yellow"), f" {m['what']} — {m['advice']}"))
     not_read = f["coverage"].get("not_read", [])
     if not_read:
-        out.print(line(("Not read:", "yellow"), f" {len(not_read)} evidence file(s); see "
-                       "`ashiato ingest` output or the report"))  # fmt: skip
+        out.print(line((say("not_read"), "yellow"), " " + say("not_read_line", n=len(not_read))))
     for i, step in enumerate(f["next_steps"], 1):
         out.print(text(f"{i}. {step}"))
-    out.print(text(f"findings: {c.root / 'findings.json'}"))
+    out.print(text(say("findings", path=c.root / "findings.json")))
 
 
 def _print_incidents(f: dict[str, Any]) -> None:

@@ -23,7 +23,8 @@ ALLOWED = frozenset(
     IP IPs SMB RDP VPN DHCP DNS NTP NAS SIEM EVTX IDS AV JST UTC LAN Wi Fi SSH TCP UDP HTTP
     HTTPS URL CSV PDF ID IDs Sigma MITRE ATT CK ashiato Tor Windows Sysmon PowerShell Security
     System FortiGate FortiAnalyzer Palo Alto GlobalProtect Cisco ASA Ivanti Pulse SonicWall
-    Squid syslog NPS MB KB GB TB MiB KiB GiB Wget WMI DCOM WinRM RPC PsExec
+    Squid syslog NPS MB KB GB TB MiB KiB GiB Wget WMI DCOM WinRM RPC PsExec Web ESXi krbtgt
+    rclone WinSCP UTM SMTP
     """.split()
 )
 
@@ -38,7 +39,7 @@ SENTENCE_PATHS = frozenset(
     entry.next_steps[] entry.signals[].detail accounts.actions[].detail
     accounts.hosts_reached[].detail accounts.why_domain_compromised[] exfiltration.reasons[]
     exfiltration.settle[] servers.notes[] servers.hypervisors[].note
-    impact.count_basis.*.basis incidents[].key_values[]
+    impact.count_basis.*.basis
     """.split()
 )
 
@@ -65,6 +66,12 @@ def values(tree: Any, path: str = "") -> Iterator[str]:
             if key.endswith(("_msg", "_msgs")):
                 yield from _args(v)
                 continue
+            said = tree.get(f"{key[:-1] if key.endswith('s') else key}_msgs")
+            if isinstance(v, list) and isinstance(said, list) and len(said) == len(v):
+                # a list of sentences and values: the items named by id are sentences
+                v = [x for x, m in zip(v, said, strict=True) if not m]
+            elif isinstance(tree.get(f"{key}_msg"), dict):
+                continue  # a sentence named by id: its values are in its args
             sub = f"{path}.{key}" if path else key
             if key in ENUM_KEYS:
                 continue
@@ -148,11 +155,20 @@ def offending(page: str, fmt: str, lang: str, *trees: Any) -> dict[str, str]:
     evidence = {v for tree in trees for v in values(tree)}
     text = _strip(prose(page, fmt), evidence, fmt == "md")
     out: dict[str, str] = {}
+    # evidence cut short for a chart label ("windows.microsoft_windows…"): its words are
+    # the words of some value
+    vocabulary = {w for v in evidence for w in re.findall(r"[A-Za-z]{3,}", v)}
+    cut_vocabulary = {w[:n] for w in vocabulary for n in range(3, len(w))}
+    characters = {c for v in evidence for c in _JAPANESE.findall(v)}
     for line in text.splitlines():
         if lang == "ja":
             words = [w for w in re.findall(r"[A-Za-z]{3,}", line) if w not in ALLOWED]
+            if "…" in line:  # a word cut short is the start of a word of a value
+                words = [w for w in words if w not in vocabulary | cut_vocabulary]
         else:
             words = _JAPANESE.findall(line)
+            if "…" in line:
+                words = [w for w in words if w not in characters]
         for w in words:
             out.setdefault(w, line.strip()[:160])
     return out

@@ -44,3 +44,20 @@ def test_japanese_report_in_the_ui_opens_with_the_management_page(web: TestClien
     assert "## 経営層向けの要約" in md and "本日中に行うこと" in md
     en = web.get("/report", params={"format": "md", "lang": "en"}).text
     assert "## Summary for management" in en and "What must happen today" in en
+
+
+def test_dashboard_says_the_analyses_sentences_in_the_chosen_language(
+    web: TestClient, lab_case: Case
+) -> None:
+    from markupsafe import escape
+
+    f = load(lab_case.root)
+    ja = web.get("/", params={"lang": "ja"}).text
+    en = web.get("/", params={"lang": "en"}).text
+    for text, said in zip(f["next_steps"], f["next_step_msgs"], strict=True):
+        if said:
+            wording = i18n.render("ja", said, lambda v: when_text(v, "Asia/Tokyo"))
+            assert wording and str(escape(wording)) in ja
+            assert str(escape(text)) in en and str(escape(text)) not in ja
+    reason = f["hosts"][0]["reasons"][0]
+    assert str(escape(i18n.say("ja", reason, f["hosts"][0]["reason_msgs"][0]))) in ja

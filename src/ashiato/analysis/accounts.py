@@ -31,6 +31,7 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.engines import EVENT_ORDER, json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence
+from ashiato.i18n import msg, msg_of, said
 
 # DS-Replication-Get-Changes, -Get-Changes-All, -Get-Changes-In-Filtered-Set
 REPLICATION_GUIDS = (
@@ -146,7 +147,8 @@ def actions(ctx: Context) -> list[Action]:
                     None,
                     host,
                     ts,
-                    f"scheduled task pushed by Group Policy: {r['file.path']}",
+                    said(f"scheduled task pushed by Group Policy: {r['file.path']}",
+                         "accounts.detail.gpo_task", path=r["file.path"]),
                     r,
                 )
             )
@@ -159,7 +161,8 @@ def actions(ctx: Context) -> list[Action]:
                     name,
                     host,
                     ts,
-                    f"{actor or '?'} created the account {name}",
+                    said(f"{actor or '?'} created the account {name}",
+                         "accounts.detail.created", actor=actor or "?", name=name),
                     r,
                 )
             )
@@ -171,7 +174,8 @@ def actions(ctx: Context) -> list[Action]:
                     target,
                     host,
                     ts,
-                    f"{actor or '?'} reset the password of {target}",
+                    said(f"{actor or '?'} reset the password of {target}",
+                         "accounts.detail.password_reset", actor=actor or "?", target=target),
                     r,
                 )
             )
@@ -186,7 +190,9 @@ def actions(ctx: Context) -> list[Action]:
                         member,
                         host,
                         ts,
-                        f"{actor or '?'} added {member} to {group}",
+                        said(f"{actor or '?'} added {member} to {group}",
+                             "accounts.detail.added", actor=actor or "?", member=member,
+                             group=group),
                         r,
                     )
                 )
@@ -199,7 +205,8 @@ def actions(ctx: Context) -> list[Action]:
                         None,
                         host,
                         ts,
-                        f"{actor} requested directory replication (DCSync) on {host}",
+                        said(f"{actor} requested directory replication (DCSync) on {host}",
+                             "accounts.detail.dcsync", actor=actor, host=host),
                         r,
                     )
                 )
@@ -214,8 +221,9 @@ def actions(ctx: Context) -> list[Action]:
                         svc,
                         host,
                         ts,
-                        f"{target} requested an RC4 service ticket for {svc} "
-                        f"from {r.get('source.ip') or '?'}",
+                        said(f"{target} requested an RC4 service ticket for {svc} "
+                             f"from {r.get('source.ip') or '?'}", "accounts.detail.kerberoasting",
+                             target=target, service=svc, ip=r.get("source.ip") or "?"),
                         r,
                     )
                 )
@@ -228,8 +236,9 @@ def actions(ctx: Context) -> list[Action]:
                         target,
                         host,
                         ts,
-                        f"ticket for {target} issued without pre-authentication "
-                        f"to {r.get('source.ip') or '?'}",
+                        said(f"ticket for {target} issued without pre-authentication "
+                             f"to {r.get('source.ip') or '?'}", "accounts.detail.asrep",
+                             target=target, ip=r.get("source.ip") or "?"),
                         r,
                     )
                 )
@@ -246,7 +255,10 @@ def actions(ctx: Context) -> list[Action]:
                     None,
                     host,
                     ts,
-                    f"{actor or '?'} {verb} Group Policy {dn}",
+                    said(f"{actor or '?'} {verb} Group Policy {dn}",
+                         "accounts.detail.gpo_deleted" if code == "5141" else
+                         "accounts.detail.gpo_changed", actor=actor or "?", dn=dn,
+                         attribute=attr or msg("accounts.an_attribute")),
                     r,
                 )
             )
@@ -289,8 +301,9 @@ def replication_grants(rows: list[dict[str, Any]]) -> list[Action]:
                     sid,
                     r.get("host.name"),
                     r["@timestamp"],
-                    f"{actor or '?'} gave {sid} directory replication rights "
-                    "(DCSync) on the domain object",
+                    said(f"{actor or '?'} gave {sid} directory replication rights "
+                         "(DCSync) on the domain object", "accounts.detail.dcsync_rights",
+                         actor=actor or "?", sid=sid),
                     r,
                 )
             )
@@ -307,7 +320,8 @@ def _collapse(acts: list[Action]) -> list[Action]:
         n[key] += 1
     for key, a in first.items():
         if n[key] > 1:
-            a.detail += f" (×{n[key]})"
+            a.detail = said(a.detail + f" (×{n[key]})", "accounts.detail.times",
+                            detail=msg_of(a.detail) or a.detail, n=n[key])
     return list(first.values())
 
 
@@ -336,9 +350,10 @@ def task_pushes(ctx: Context) -> list[Action]:
                         None,
                         r.get("host.name"),
                         r["@timestamp"],
-                        f"scheduled task {name} created on {len(hosts)} hosts within "
-                        f"an hour ({listed}): pushed centrally (Group Policy or a "
-                        "remote tool)",
+                        said(f"scheduled task {name} created on {len(hosts)} hosts within "
+                             f"an hour ({listed}): pushed centrally (Group Policy or a "
+                             "remote tool)", "accounts.detail.task_push", name=name,
+                             n=len(hosts), hosts=hosts[:8]),
                         r,
                     )
                 )
@@ -451,7 +466,8 @@ def _logons(
                 None,
                 host,
                 r["@timestamp"],
-                f"{user} logged on to {host} from {ip}",
+                said(f"{user} logged on to {host} from {ip}", "accounts.detail.logon",
+                     user=user, host=host, ip=ip),
                 r,
             )
             add(user, "logon_on_compromised_host" if onto else "logon_from_entry", a, True)
@@ -492,7 +508,9 @@ def _onward(
             None,
             host,
             r["@timestamp"],
-            f"{user} logged on to {host} from {origin} ({ip}), a host the intruder reached",
+            said(f"{user} logged on to {host} from {origin} ({ip}), a host the intruder "
+                 "reached", "accounts.detail.onward", user=user, host=host, origin=origin,
+                 ip=ip),
             r,
         )
         add(user, "lateral_movement", a, True)
@@ -507,10 +525,9 @@ def _result(
     if grants:
         why.append(grants[0].detail)
     if any(a.kind == "dcsync" and a.actor in accts for a in acts):
-        why.append(
+        why.append(said(
             "directory replication (DCSync) by a non-DC account: every password hash, "
-            "krbtgt's included, is in the intruder's hands"
-        )
+            "krbtgt's included, is in the intruder's hands", "accounts.why.dcsync"))
     for a in acts:
         grp = str(_data(a.row).get("TargetUserName") or "")
         if (
@@ -518,9 +535,10 @@ def _result(
             and _DOMAIN.match(grp)
             and accts.get(a.target or "", Account("")).by_intruder
         ):
-            why.append(f"{a.target} was added to {grp}")
+            why.append(said(f"{a.target} was added to {grp}", "accounts.why.added",
+                            target=a.target, group=grp))
     if any(a.kind.startswith("gpo_") for a in acts if a.actor in {x.name for x in intruder}):
-        why.append("Group Policy was changed by an intruder account")
+        why.append(said("Group Policy was changed by an intruder account", "accounts.why.gpo"))
     mine = {x.name for x in intruder}
     pushes = [
         a
@@ -598,22 +616,22 @@ def _reached(intruder: list[Account]) -> list[dict[str, Any]]:
 def next_steps(acc: dict[str, Any]) -> list[str]:
     steps: list[str] = []
     if acc.get("disable"):
-        steps.append(
+        steps.append(said(
             f"Disable the accounts the intruder created ({', '.join(acc['disable'])}) "
-            "and remove them from every group; keep them (disabled) as evidence."
-        )
+            "and remove them from every group; keep them (disabled) as evidence.",
+            "steps.disable_accounts", accounts=acc["disable"]))
     if acc.get("reset"):
-        steps.append(
+        steps.append(said(
             f"Reset the passwords of the accounts the intruder used or exposed "
             f"({', '.join(acc['reset'])}), end their sessions (VPN included) and "
-            "check their group memberships and MFA enrolment."
-        )
+            "check their group memberships and MFA enrolment.",
+            "steps.reset_intruder_accounts", accounts=acc["reset"]))
     if acc.get("krbtgt_reset"):
-        steps.append(
+        steps.append(said(
             "The domain is compromised ("
             + "; ".join(acc["why_domain_compromised"])
             + "): reset the krbtgt password twice, letting replication finish between "
             "the two resets (at least the ticket lifetime, 10 h by default), then "
-            "reset every privileged and service account."
-        )
+            "reset every privileged and service account.", "steps.krbtgt",
+            why=[msg_of(w) or w for w in acc["why_domain_compromised"]]))
     return steps

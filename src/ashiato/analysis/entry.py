@@ -120,8 +120,10 @@ def analyse(ctx: Context) -> Entry:
                     r["source_ip"],
                     r["country"],
                     r["_row"]["@timestamp"],
-                    f"remote desktop logon to {r['host']} straight from the "
-                    f"internet ({r['source_ip']}, {r['country'] or 'country unknown'})",
+                    said(f"remote desktop logon to {r['host']} straight from the "
+                         f"internet ({r['source_ip']}, {r['country'] or 'country unknown'})",
+                         "entry.detail.exposed_rdp", host=r["host"], ip=r["source_ip"],
+                         country=r["country"] or msg("country_unknown")),
                     [r["_row"]],
                 )
             )
@@ -212,8 +214,12 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 src,
                 row_country(hit) if hit else country(src),
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
-                + (f", then {user_of(hit)} signed in" if hit else ", none succeeded from there"),
+                said(f"{n} failed sign-ins for {len(accounts)} accounts from {src}"
+                     + (f", then {user_of(hit)} signed in" if hit
+                        else ", none succeeded from there"),
+                     "entry.detail.spray" + (".then" if hit else ".none"), n=n,
+                     accounts=len(accounts), source=src,
+                     user=user_of(hit) if hit else ""),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
@@ -239,8 +245,10 @@ def attempts(logins: list[dict[str, Any]]) -> list[Signal]:
                 hit.get("source.ip") if hit else (srcs[0] if srcs else None),
                 row_country(hit) if hit else None,
                 hit["@timestamp"] if hit else rs[0]["@timestamp"],
-                f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
-                + (f", then a success from {hit.get('source.ip')}" if hit else ""),
+                said(f"{n} failed sign-ins for {user} from {len(srcs)} address(es)"
+                     + (f", then a success from {hit.get('source.ip')}" if hit else ""),
+                     "entry.detail.brute" + (".then" if hit else ""), n=n, user=user,
+                     sources=len(srcs), ip=hit.get("source.ip") if hit else ""),
                 rs[:3] + ([hit] if hit else []),
                 got_in=hit is not None,
             )
@@ -329,8 +337,9 @@ def foreign(logins: list[dict[str, Any]], home: str | None) -> list[Signal]:
                 r.get("source.ip"),
                 cc,
                 r["@timestamp"],
-                f"{user_of(r)} signed in from {r.get('source.ip')} in {cc} "
-                f"(the case's country is {home})",
+                said(f"{user_of(r)} signed in from {r.get('source.ip')} in {cc} "
+                     f"(the case's country is {home})", "entry.detail.foreign",
+                     user=user_of(r), ip=r.get("source.ip"), country=cc, home=home),
                 [r],
             )
         )
@@ -356,8 +365,9 @@ def new_sources(logins: list[dict[str, Any]]) -> list[Signal]:
                     ip,
                     row_country(r),
                     r["@timestamp"],
-                    f"{user} signed in from {ip} ({where}), a source not seen for "
-                    f"this account before in the logs",
+                    said(f"{user} signed in from {ip} ({where}), a source not seen for "
+                         f"this account before in the logs", "entry.detail.new_source",
+                         user=user, ip=ip, where=where),
                     [r],
                 )
             )
@@ -386,8 +396,9 @@ def new_devices(logins: list[dict[str, Any]]) -> list[Signal]:
                     ip,
                     country(ip),
                     r["@timestamp"],
-                    f"{user} signed in from the machine {device!r}, not seen for "
-                    "this account before in the logs",
+                    said(f"{user} signed in from the machine {device!r}, not seen for "
+                         "this account before in the logs", "entry.detail.new_device",
+                         user=user, device=repr(device)),
                     [r],
                 )
             )
@@ -433,7 +444,8 @@ def off_hours(logins: list[dict[str, Any]], tz: str) -> list[Signal]:
                 r.get("source.ip"),
                 row_country(r),
                 r["@timestamp"],
-                f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
+                said(f"{user_of(r)} signed in at {local:%a %H:%M} {tz}",
+                     "entry.detail.off_hours", user=user_of(r), time=iso(r["@timestamp"])),
                 [r],
             )
         )
@@ -465,8 +477,10 @@ def concurrent(sess: list[VpnSession]) -> list[Signal]:
                         b.public_ip,
                         b.country,
                         b.start,
-                        f"{user} had sessions from {a.country} ({a.public_ip}) and "
-                        f"{b.country} ({b.public_ip}) at the same time",
+                        said(f"{user} had sessions from {a.country} ({a.public_ip}) and "
+                             f"{b.country} ({b.public_ip}) at the same time",
+                             "entry.detail.concurrent", user=user, a=a.country,
+                             a_ip=a.public_ip, b=b.country, b_ip=b.public_ip),
                         a.rows[:1] + b.rows[:1],
                     )
                 )
@@ -613,7 +627,16 @@ VPN_ADVICE = (
 
 
 # where each product keeps that log: product and menu names, quoted as they are
-VPN_WHERE = VPN_ADVICE.split(": ", 1)[1].rstrip(".")
+VPN_WHERE = [
+    "FortiGate Log & Report > Events > VPN",
+    "FortiAnalyzer",
+    "Palo Alto Monitor > Logs > GlobalProtect",
+    "Cisco ASA syslog (113039, 722022/722023, 722051, 113019)",
+    "Ivanti/Pulse System > Log/Monitoring > User Access",
+    "SonicWall Log > SSL VPN",
+    "RD Gateway Microsoft-Windows-TerminalServices-Gateway/Operational",
+    "NPS Security 6272-6278",
+]
 
 
 def missing_vpn(ent: Entry) -> Missing | None:

@@ -472,7 +472,8 @@ def _settle(
         out.append(said(
             "the destination account's audit (cloud-storage or transfer-service "
             "account and the rclone.conf / WinSCP.ini left on the host) and the "
-            "staged archives' contents: they say what was taken", "exfil.settle.destination"))
+            "staged archives' contents: they say what was taken", "exfil.settle.destination",
+            files="rclone.conf / WinSCP.ini"))
     if verdict in ("likely", "possible"):
         out.append(said(
             "check the file lists of the staged or uploaded folders for personal "

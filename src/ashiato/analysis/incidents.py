@@ -28,6 +28,7 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.detect import sigma
 from ashiato.exports import iso
 from ashiato.findings import Incident
+from ashiato.i18n import msg, said
 
 GAP = timedelta(minutes=30)
 _LEVEL = {name: i for i, name in enumerate(sigma.LEVELS)}
@@ -376,7 +377,10 @@ def _joined(kind: str, values: list[str]) -> str | None:
     text = f"{len(values)} distinct {kind} values"
     if pre or suf:
         text += f" of the form {pre!s}…{suf!s}"
-    return f"{text}; varying parts in time order: {joined[:600]}"
+    return said(f"{text}; varying parts in time order: {joined[:600]}",
+                "incidents.series" + (".form" if pre or suf else ""), n=len(values),
+                kind=msg(f"incidents.kind.{kind.replace(' ', '_')}"), form=f"{pre}…{suf}",
+                parts=joined[:600])  # fmt: skip
 
 
 def _common_prefix(values: list[str]) -> str:

@@ -43,7 +43,7 @@ from ashiato.analysis.servers import evidence_names
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import LateralEdge
-from ashiato.i18n import msg, said
+from ashiato.i18n import msg, msg_of, said
 from ashiato.normalize import host_key
 
 ATTACK = {
@@ -269,7 +269,7 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                     None,
                     host,
                     _user(data.get("TargetUserName")),
-                    note="explicit credentials",
+                    note=said("explicit credentials", "lateral.note.explicit"),
                 )
             )
         elif code == "5145":
@@ -280,7 +280,9 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
             image = str(data.get("ImagePath") or data.get("ServiceFileName") or "")
             name = str(data.get("ServiceName") or "")
             tech = "psexec" if _EXEC_PIPE.search(image + " " + name) else "service"
-            m = Move(host, tech, when, r, execution=True, note=f"service {name} → {image}")
+            m = Move(host, tech, when, r, execution=True, note=said(f"service {name} → {image}",
+                                                                 "lateral.note.service",
+                                                                 name=name, image=image))
             _tie(m, network.get(host, []), SERVICE_TIE)
             # a service installed locally (software, drivers) is no move; the rules judge it
             if m.session or tech == "psexec" or _REMOTE_IMAGE.search(image):
@@ -294,7 +296,8 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                 when,
                 r,
                 execution=True,
-                note=f"task {data.get('TaskName') or ''}".strip(),
+                note=said(f"task {data.get('TaskName') or ''}".strip(), "lateral.note.task",
+                          name=data.get("TaskName") or ""),
             )
             _attach(m, sessions, network.get(host, []), r)
             if m.session or m.source_ip or m.source_name:
@@ -327,7 +330,7 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                         name,
                         _user(data.get("AccountName")),
                         True,
-                        note="RDP session reconnected",
+                        note=said("RDP session reconnected", "lateral.note.rdp_reconnected"),
                     )
                 )
         elif code == "4769":
@@ -351,7 +354,8 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                         ip,
                         None,
                         _user(data.get("Param1")),
-                        note="RDP connection passed NLA (not yet a logon)",
+                        note=said("RDP connection passed NLA (not yet a logon)",
+                                  "lateral.note.nla"),
                     )
                 )
     for m in moves:  # execution with no logon behind it: the DC's ticket names the visitor
@@ -423,7 +427,8 @@ def _share_move(host: str, r: dict[str, Any]) -> Move | None:
                 account,
                 False,
                 session,
-                f"write to {share}\\{name}".rstrip("\\"),
+                said(f"write to {share}\\{name}".rstrip("\\"), "lateral.note.write",
+                     path=f"{share}\\{name}".rstrip("\\")),
             )
     return None
 
@@ -453,7 +458,8 @@ def _process_move(
             r,
             account=account,
             execution=True,
-            note=f"WmiPrvSE started {cmd or exe}",
+            note=said(f"WmiPrvSE started {cmd or exe}", "lateral.note.started",
+                      parent="WmiPrvSE", what=cmd or exe),
         )
     if _WINRM.search(parent):
         return Move(
@@ -463,14 +469,17 @@ def _process_move(
             r,
             account=account,
             execution=True,
-            note=f"{parent.rsplit(chr(92), 1)[-1]} started {cmd or exe}",
+            note=said(f"{parent.rsplit(chr(92), 1)[-1]} started {cmd or exe}",
+                      "lateral.note.started", parent=parent.rsplit(chr(92), 1)[-1],
+                      what=cmd or exe),
         )
     # the DCOM server itself (mmc.exe -Embedding, excel.exe /automation -Embedding), or a
     # shell it started when only the child was logged with its parent's name
     mmc_child = re.search(r"(?i)\\mmc\.exe$", parent) is not None and bool(_SHELL.search(exe))
     if _DCOM_SERVER.search(f"{exe} {cmd}") or mmc_child:
         return Move(
-            host, "dcom", when, r, account=account, execution=True, note=f"DCOM server {cmd or exe}"
+            host, "dcom", when, r, account=account, execution=True,
+            note=said(f"DCOM server {cmd or exe}", "lateral.note.dcom", what=cmd or exe),
         )
     return None
 
@@ -527,7 +536,8 @@ def _rpc_moves(ctx: Context) -> list[Move]:
                "record": r["rec"]}  # fmt: skip
         tech = _RPC_EXEC[op]
         out.append(Move(str(dst), tech, r["first"], row, str(src), execution=tech != "dcom",
-                        note=f"{r['n']}× {op} over DCE/RPC"))  # fmt: skip
+                        note=said(f"{r['n']}× {op} over DCE/RPC", "lateral.note.rpc",
+                                  n=r["n"], op=op)))  # fmt: skip
     return out
 
 
@@ -552,7 +562,8 @@ def _server_moves(ctx: Context) -> list[Move]:
             continue
         text = f"{r.get('event.provider') or ''} {r.get('message') or ''}"
         tech = "ssh" if re.search(r"(?i)\bssh", text) else "logon"
-        note = f"{r.get('event.dataset')} sign-in"
+        note = said(f"{r.get('event.dataset')} sign-in", "lateral.note.sign_in",
+                    dataset=r.get("event.dataset"))
         target = host_key(str(host)) or str(host)
         user = _user(r.get("user.name"))
         out.append(Move(target, tech, r["@timestamp"], r, ip, account=user, note=note))
@@ -592,7 +603,8 @@ def _network_moves(ctx: Context) -> list[Move]:
                 r["first"],
                 row,
                 str(src),
-                note=f"{r['n']} flows to port {r['destination.port']}",
+                note=said(f"{r['n']} flows to port {r['destination.port']}", "lateral.note.flows",
+                          n=r["n"], port=r["destination.port"]),
             )
         )
     return out
@@ -671,14 +683,15 @@ _PAIR_ONLY = ("logon", "wmi", "winrm", "smb", "rpc")
 def _why(tech: str, execution: bool, ms: list[Move], inbound: set[str], src: str) -> str | None:
     """Why this pair is a move, as a sentence; None when it is routine traffic."""
     label = _LABEL.get(tech, tech)
-    notes = "; ".join(dict.fromkeys(m.note for m in ms if m.note))[:300]
+    distinct = list(dict.fromkeys(m.note for m in ms if m.note))
+    notes = "; ".join(distinct)[:300]
     tail = f" ({notes})" if notes else ""
     outside = any(m.source_ip and not is_internal(m.source_ip) for m in ms)
     where = " from outside the network: the account is the entry point" if outside else ""
     args = {
         "label": msg(f"lateral.label.{tech}") if tech in _LABEL else tech,
         "where": msg("lateral.outside") if outside else "",
-        "notes": msg("lateral.notes", notes=notes) if notes else "",
+        "notes": msg("lateral.notes", notes=[msg_of(n) or n for n in distinct]) if notes else "",
     }
     if execution and tech in EXECUTING:
         return said(f"{label} ran code on the target{where}{tail}", "lateral.why.ran", **args)

@@ -112,6 +112,7 @@ def missing(prof: Profile, window: tuple[datetime, datetime] | None,
                 "(C:\\Windows\\System32\\winevt\\Logs) now, "
                 f"before it rolls over; for the future enable {AUDIT_SHARE}, and {BIGGER_LOG}.",
                 "missing.audit.advice", folder="C:\\Windows\\System32\\winevt\\Logs",
+                file="Security.evtx",
                 audit=AUDIT_SHARE, command="wevtutil sl Security /ms:1073741824"),
             )
         )
@@ -228,7 +229,9 @@ def _process_logs(prof: Profile, infected: list[str]) -> list[Missing]:
                 "users' NTUSER.DAT/UsrClass.dat from those hosts; for the future enable "
                 'auditpol /set /subcategory:"Process Creation" /success:enable with the GPO '
                 '"Include command line in process creation events", or deploy Sysmon.',
-                "missing.process.advice",
+                "missing.process.advice", artifacts=[
+                    "Prefetch (C:\\Windows\\Prefetch)", "Amcache.hve", "$MFT",
+                    "NTUSER.DAT/UsrClass.dat"],
                 command='auditpol /set /subcategory:"Process Creation" /success:enable'),
             )
         )

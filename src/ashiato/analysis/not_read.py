@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ashiato.i18n import said
+
 STATUSES = ("not read", "unrecognised", "failed")
 LIMIT = 5000
 
@@ -27,4 +29,11 @@ def not_read(backend: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = q.to_pyarrow().to_pylist()
     for r in rows:
         r["size"] = int(r["size"]) if r["size"] is not None else None
+        if r["reason"] == UNRECOGNISED:  # our own words; a parser's error stays as it is
+            r["reason"] = said(
+                UNRECOGNISED, "not_read.unrecognised", command="ashiato formats --explain FILE"
+            )
     return rows
+
+
+UNRECOGNISED = "no format recognised this file; try `ashiato formats --explain FILE`"

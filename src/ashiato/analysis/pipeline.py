@@ -378,7 +378,8 @@ def _reasons(v: hosts_mod.HostView) -> list[str]:
         # why a quiet host is clean, or only unknown
         out.append(
             i18n.said(f"Watched through the incident by {v.watched}; nothing found.",
-                      "hosts.reason.watched", sources=v.watched)
+                      "hosts.reason.watched",
+                      sources=i18n.msg_of(v.watched) or v.watched)
             if v.watched
             else i18n.said("No log of it, nor any source that sees it, covers the incident "
                            "window.", "hosts.reason.unwatched")

@@ -29,6 +29,7 @@ from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.vector_web import country
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
+from ashiato.i18n import msg, said
 from ashiato.normalize import host_key
 
 VPN_ACTIONS = ("vpn-login", "vpn-session-start", "vpn-session-end")
@@ -386,9 +387,13 @@ def vpn_logons(
         if id(s) not in signed:
             signed.add(id(s))
             where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
-            out.append((f"VPN sign-in of {s.user} from {where}", s.rows[0]))
+            out.append((said(f"VPN sign-in of {s.user} from {where}", "vector.role.vpn_sign_in",
+                             user=s.user, ip=s.public_ip or "?",
+                             country=s.country or msg("country_unknown")), s.rows[0]))
         how = "remote desktop" if r.get("winlog.logon.type") == 10 else "network"
-        out.append((f"{how} logon from the VPN address {s.tunnel_ip} ({s.user})", r))
+        out.append((said(f"{how} logon from the VPN address {s.tunnel_ip} ({s.user})",
+                         f"vector.role.vpn_logon.{how.replace(' ', '_')}", ip=s.tunnel_ip,
+                         user=s.user), r))
     return out
 
 
@@ -421,9 +426,13 @@ def vpn_flows(
         if id(s) not in signed:
             signed.add(id(s))
             where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
-            out.append((f"VPN sign-in of {s.user} from {where}", s.rows[0]))
+            out.append((said(f"VPN sign-in of {s.user} from {where}", "vector.role.vpn_sign_in",
+                             user=s.user, ip=s.public_ip or "?",
+                             country=s.country or msg("country_unknown")), s.rows[0]))
         port = r.get("destination.port")
-        out.append((f"connection from the VPN address {s.tunnel_ip} ({s.user}) to port {port}", r))
+        out.append((said(f"connection from the VPN address {s.tunnel_ip} ({s.user}) to port "
+                         f"{port}", "vector.role.vpn_connection", ip=s.tunnel_ip, user=s.user,
+                         port=port), r))
     return out
 
 

@@ -27,6 +27,7 @@ from ashiato.analysis.remote_access import Pool
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
+from ashiato.i18n import msg, msgs, said
 from ashiato.normalize import host_key
 
 SERVER_TYPES = ("hypervisor", "nas", "backup")
@@ -200,11 +201,12 @@ def analyse(ctx: Context, pool: Pool | None = None) -> dict[str, Any]:
     notes = [h["note"] for h in hyper if h["note"]]
     if destroyed:
         hosts = sorted({str(d["host"]) for d in destroyed if d["host"]})
-        notes.append(
+        notes.append(said(
             f"Backups were destroyed on {', '.join(hosts) or 'the backup server'} "
             f"({len(destroyed)} deletion(s), first {destroyed[0]['time']}): do not "
-            "count on them for recovery; look for offline or immutable copies."
-        )
+            "count on them for recovery; look for offline or immutable copies.",
+            "servers.backups_destroyed", hosts=hosts or msg("servers.the_backup_server"),
+            n=len(destroyed), time=destroyed[0]["time"]))  # fmt: skip
     return {
         "hypervisors": [{k: v for k, v in h.items() if k != "rows"} for h in hyper],
         "nas": nas,
@@ -284,33 +286,46 @@ def _hypervisor(
     note = None
     if encrypted:
         steps = []
+        ids: list[Any] = []
         if vpn:
             v = vpn[0]
             steps.append(
                 f"reached from the VPN address {v['ip']} ({v['user']} from "
                 f"{v['public_ip']}, {v['country'] or 'country unknown'})"
             )
+            ids.append(msg("servers.step.vpn", ip=v["ip"], user=v["user"],
+                           public_ip=v["public_ip"],
+                           country=v["country"] or msg("country_unknown")))  # fmt: skip
         if ssh:
             steps.append(f"SSH/shell enabled {iso(ssh[0]['@timestamp'])}")
+            ids.append(msg("servers.step.ssh", time=iso(ssh[0]["@timestamp"])))
         if off:
             steps.append(f"{stopped} VM power-off(s) from {iso(off[0]['@timestamp'])}")
+            ids.append(msg("servers.step.off", n=stopped, time=iso(off[0]["@timestamp"])))
         if runs:
             steps.append(
                 f"encryptor run {iso(runs[0]['@timestamp'])}: "
                 f"{str(runs[0].get('process.command_line'))[:120]}"
             )
+            ids.append(msg("servers.step.run", time=iso(runs[0]["@timestamp"]),
+                           command=str(runs[0].get("process.command_line"))[:120]))
         if tamper:
             steps.append(
                 f"{len(tamper)} command(s) against its own logs from "
                 f"{iso(tamper[0]['@timestamp'])}: "
                 f"{str(tamper[0].get('process.command_line'))[:120]}"
             )
+            ids.append(msg("servers.step.tamper", n=len(tamper),
+                           time=iso(tamper[0]["@timestamp"]),
+                           command=str(tamper[0].get("process.command_line"))[:120]))
         if vm_hit or notes:
             first = (vm_hit or notes)[0]
             steps.append(
                 f"{len(vm_hit)} VM file(s) renamed or rewritten from {iso(first['@timestamp'])}"
                 + (f", ransom note(s) {len(notes)}" if notes else "")
             )
+            ids.append(msg("servers.step.files" + (".notes" if notes else ""), n=len(vm_hit),
+                           time=iso(first["@timestamp"]), notes=len(notes)))  # fmt: skip
         for d in listed:
             steps.append(
                 f"the listing of {d.datastore} shows {len(d.files)} VM file(s) renamed to "
@@ -323,13 +338,19 @@ def _hypervisor(
                     else ""
                 )
             )
-        note = (
+            ids.append(msg("servers.step.listing", datastore=d.datastore, n=len(d.files),
+                           extension=d.extension, vms=len(d.vms),
+                           first=iso(d.first) if d.first else "",
+                           notes=sorted({str(n["file.name"]) for n in d.notes})))  # fmt: skip
+        note = said(
             f"The encryption happened on the hypervisor {host}"
             + (f" (datastores {', '.join(sorted(stores))})" if stores else "")
             + ": "
             + " → ".join(steps)
             + ". The guests' own logs would not show it; "
-            "every VM on it is affected, whatever its own logs say."
+            "every VM on it is affected, whatever its own logs say.",
+            "servers.hypervisor_note" + (".datastores" if stores else ""),
+            host=host, datastores=sorted(stores), steps=msgs(*ids, join="steps"),
         )
     chain = sorted(
         ssh[:3]
@@ -513,29 +534,32 @@ def next_steps(srv: dict[str, Any]) -> list[str]:
     steps: list[str] = []
     for h in srv.get("hypervisors", []):
         if h["encrypted"]:
-            steps.append(
+            steps.append(said(
                 f"Hypervisor {h['host']}: disable SSH and the ESXi shell, change the "
                 "root password and lockdown mode, collect /var/log (hostd, shell, auth, "
                 "vmkernel) and /var/run/log before a reboot; treat every VM on "
-                f"{', '.join(h['datastores']) or 'its datastores'} as encrypted."
-            )
+                f"{', '.join(h['datastores']) or 'its datastores'} as encrypted.",
+                "steps.hypervisor", host=h["host"], account="root",
+                logs="/var/log (hostd, shell, auth, vmkernel)", run_log="/var/run/log",
+                datastores=h["datastores"] or msg("servers.its_datastores")))  # fmt: skip
     for h in srv.get("hypervisors", []):
         if h.get("log_tampering"):
-            steps.append(
+            steps.append(said(
                 f"Hypervisor {h['host']}: its own logs were deleted or redirected "
                 f"({h['log_tampering'][0]['command'][:80]}): take the copies from the "
                 "syslog collector or vCenter (events, tasks) and the vm-support bundle's "
-                "var/run/log before anything else is lost."
-            )
+                "var/run/log before anything else is lost.", "steps.hypervisor_logs",
+                host=h["host"], command=h["log_tampering"][0]["command"][:80]))  # fmt: skip
     if srv.get("backups_destroyed"):
-        steps.append(
+        steps.append(said(
             "Backups were deleted: check offline, tape, immutable or cloud copies "
-            "before any restore; collect the backup server's job history and logs."
-        )
+            "before any restore; collect the backup server's job history and logs.",
+            "steps.backups_deleted"))
     for n in srv.get("nas", []):
-        steps.append(
+        who = [b["who"] for b in n["mass_changes"]]
+        steps.append(said(
             f"NAS {n['host']}: disable the accounts behind the mass changes "
             f"({', '.join(b['who'] for b in n['mass_changes']) or 'see findings'}) "
-            "and check its snapshots (Btrfs/QNAP snapshots) before restoring."
-        )
+            "and check its snapshots (Btrfs/QNAP snapshots) before restoring.",
+            "steps.nas", host=n["host"], who=who or msg("servers.see_findings")))
     return steps

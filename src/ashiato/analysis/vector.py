@@ -28,7 +28,7 @@ from ashiato.analysis.missing import NOT_EVENT_LOGS
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Vector
-from ashiato.i18n import msg, said
+from ashiato.i18n import msg, msg_of, said
 
 BEFORE = timedelta(hours=24)
 AFTER = timedelta(minutes=10)
@@ -308,14 +308,16 @@ def _said_line(role: str, line: str) -> str:
     """A chain step named by id: its role in the reader's language, the rest as logged."""
     base, _, label = role.partition(" [")
     name = base.split(":")[0]
-    role_msg: Any = msg(f"vector.role.{name.replace(' ', '_').replace('/', '_')}")
+    role_msg: Any = msg_of(role) or msg(f"vector.role.{name.replace(' ', '_').replace('/', '_')}")
     if label:  # a country code and/or "first seen in the case"
         role_msg = msg("vector.role_label", role=role_msg, label=[
             msg("vector.first_seen") if x == "first seen in the case" else x
             for x in label.rstrip("]").split(", ")])  # fmt: skip
+    if name == "mail delivered":  # the role carries the mail line: all of it evidence
+        role, role_msg = "mail delivered", msg("vector.role.mail_delivered")
     rest = line[len(role) + 2:] if line.startswith(role + ": ") else None
-    if name == "mail delivered" or rest is None:
-        return line  # the mail line is all evidence; a role we don't know stays English
+    if rest is None:
+        return line
     return said(line, "vector.step", role=role_msg, what=rest)
 
 
@@ -360,7 +362,7 @@ def _missing(host: str, ips: list[str], users: list[str], have: dict[str, int],
                         "vector.missing.process", host=host))  # fmt: skip
     if not f.web_file and not f.mail_file and proc_total == 0:
         out.append(said(f"no file-creation timeline for {host} ($MFT or Sysmon 11)",
-                        "vector.missing.files", host=host))
+                        "vector.missing.files", host=host, sources=["$MFT", "Sysmon 11"]))
     if not have.get("mail"):
         out.append(said("no mail logs (mail gateway / mail server) in the case",
                         "vector.missing.mail"))

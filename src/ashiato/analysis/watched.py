@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from ashiato.analysis.context import Context
 from ashiato.analysis.identity import DHCP_DATASETS, Identity
+from ashiato.i18n import said
 
 NETWORK_OBSERVERS = ("proxy", "firewall", "ids")
 # datasets that name a host without watching it: a DHCP server saw it ask for an address
@@ -45,7 +46,8 @@ def watched(
         if r["host.name"] in wanted and r["first"] <= lo and r["last"] >= hi:
             covering_own[r["host.name"]].append(r["event.dataset"])
     for h, datasets in covering_own.items():
-        out[h] = f"its own {min(datasets)} log"  # the same name whatever order rows came in
+        # the same name whatever order rows came in
+        out[h] = said(f"its own {min(datasets)} log", "watched.own", dataset=min(datasets))
     net = t.filter(t["source.ip"].notnull() & t["observer.type"].isin(list(NETWORK_OBSERVERS)))
     spans = net.group_by("event.dataset").aggregate(
         first=net["@timestamp"].min(), last=net["@timestamp"].max()
@@ -63,6 +65,7 @@ def watched(
         for ip in ident.ips_of(h):
             held = any(ident.at(ip, when).host == h for when in (window[0], window[1]))
             if held and seen.get(ip):
-                out[h] = f"{sorted(seen[ip])[0]} (sees {ip})"
+                out[h] = said(f"{sorted(seen[ip])[0]} (sees {ip})", "watched.sees",
+                              dataset=sorted(seen[ip])[0], ip=ip)
                 break
     return out

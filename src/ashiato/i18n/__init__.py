@@ -127,7 +127,8 @@ def companions(tree: Any) -> Any:
 
 def msgs(*parts: dict[str, Any] | None, join: str = "sentences") -> dict[str, Any]:
     """Several whole sentences said as one (``join`` ``sentences`` or ``clauses``; how
-    each language joins them is in the catalogue: ``join.sentences``, ``join.clauses``)."""
+    each language joins them is in the catalogue: ``join.sentences``, ``join.clauses``,
+    ``join.steps`` for the steps of a chain)."""
     return {"msgs": [p for p in parts if p], "join": join}
 
 
@@ -156,7 +157,8 @@ def render(lang: str, msg: Any, when: Callable[[str], str] | None = None) -> str
         parts = [render(lang, m, when) for m in msg["msgs"]]
         if not parts or any(p is None for p in parts):
             return None
-        kind = msg.get("join") if msg.get("join") in ("sentences", "clauses") else "sentences"
+        kind = msg.get("join")
+        kind = kind if kind in ("sentences", "clauses", "steps") else "sentences"
         return gettext(lang, f"join.{kind}.end", text=_join(lang, f"join.{kind}", parts))
     if not isinstance(msg.get("msg"), str):
         return None

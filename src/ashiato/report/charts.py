@@ -377,7 +377,8 @@ def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
     """Ordered steps on the right, a to-scale time strip on the left joined by leaders."""
     t = labels(lang)
     title = t["chart_chain"].format(host=chain.get("host") or "?")
-    title += f" — {vector_type(lang, chain.get('type'))}"
+    if chain.get("type"):
+        title += f" — {vector_type(lang, chain.get('type'))}"
     chart = Chart(f"chart-chain-{index}", title, empty=t["no_chain"])
     steps = [s for s in chain.get("steps") or [] if parse_iso(s.get("time"))][:40]
     if not steps:

@@ -174,6 +174,7 @@ def render(
         vtype=lambda v: vector_type(lang, v),
         tkind=lambda v: tampering_kind(lang, v),
         ti=intrusion.labels(lang),  # issue 16 sections (intrusion.html.j2)
+        word=lambda prefix, value: intrusion.word(lang, prefix, value),
         human=intrusion.human,
     )
 

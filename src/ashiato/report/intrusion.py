@@ -8,6 +8,7 @@ has something to say.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ashiato import i18n
@@ -43,7 +44,7 @@ def markdown(f: dict[str, Any], lang: str, tz: str = "UTC") -> list[str]:
         out += [f"## {md(t['entry'])}", ""]
         if e:
             line = t["entry_line"].format(
-                via=e.get("via"),
+                via=word(lang, "via", e.get("via")),
                 user=e.get("user"),
                 ip=e.get("source_ip"),
                 cc=e.get("country") or "?",
@@ -61,7 +62,7 @@ def markdown(f: dict[str, Any], lang: str, tz: str = "UTC") -> list[str]:
                 (
                     (
                         when_text(s.get("time"), tz),
-                        s.get("kind"),
+                        word(lang, "entry.kind", s.get("kind")),
                         s.get("user"),
                         s.get("source_ip"),
                         s.get("detail"),
@@ -129,24 +130,43 @@ def markdown(f: dict[str, Any], lang: str, tz: str = "UTC") -> list[str]:
     return out
 
 
-def terminal_lines(f: dict[str, Any]) -> list[str]:
-    """A few plain lines for ``ashiato investigate``'s summary (printed without markup)."""
+def terminal_lines(
+    f: dict[str, Any], lang: str = "en", when: Callable[[Any], str] | None = None
+) -> list[str]:
+    """A few plain lines for ``ashiato investigate``'s summary (printed without markup);
+    ``f`` already said in ``lang`` (i18n.localise), ``when`` formats a time."""
     out: list[str] = []
+
+    def say(msgid: str, **args: Any) -> str:
+        return i18n.gettext(lang, f"term.{msgid}", **args)
+
+    at = when or (lambda v: str(v))
     e = (f.get("entry") or {}).get("entry")
     if e:
         out.append(
-            f"Way in: {e.get('via')} sign-in of {e.get('user')} from {e.get('source_ip')} "
-            f"({e.get('country') or '?'}) at {e.get('time')} [{', '.join(e.get('signals') or [])}]"
-        )
+            say("way_in", via=word(lang, "via", e.get("via")), user=e.get("user"),
+                ip=e.get("source_ip"), country=e.get("country") or "?",
+                time=at(e.get("time")) if e.get("time") else "?",
+                signals=", ".join(word(lang, "entry.kind", k) for k in e.get("signals") or []))
+        )  # fmt: skip
     acc = f.get("accounts") or {}
     used = [a["account"] for a in acc.get("accounts") or [] if a.get("by_intruder")]
     if used:
-        dom = " — domain compromised: reset krbtgt twice" if acc.get("domain_compromised") else ""
-        out.append(f"Accounts used by the intruder: {', '.join(used[:12])}{dom}")
+        key = "accounts_domain" if acc.get("domain_compromised") else "accounts"
+        out.append(say(key, accounts=", ".join(used[:12])))
     ex = f.get("exfiltration") or {}
     if ex.get("verdict"):
         why = "; ".join((ex.get("reasons") or [])[:2])
-        out.append(f"Data theft: {ex['verdict']}" + (f" ({why})" if why else ""))
+        verdict = labels(lang).get(f"v_{ex['verdict']}", ex["verdict"])
+        out.append(say("theft_why" if why else "theft", verdict=verdict, why=why))
     for note in (f.get("servers") or {}).get("notes") or []:
-        out.append(f"Servers: {note}")
+        out.append(say("servers", note=note))
     return out
+
+
+def word(lang: str, prefix: str, value: Any) -> str:
+    """One of our own code words (a signal kind, how a sign-in came) in ``lang``; a value
+    we have no word for as it is."""
+    if value is None:
+        return ""
+    return i18n.section(lang, prefix).get(str(value)) or str(value)

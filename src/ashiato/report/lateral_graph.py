@@ -36,6 +36,8 @@ LABELS = {
         "empty": "No lateral movement found in the evidence.",
         "infected": "infected",
         "suspicious": "suspicious",
+        "clean": "clean",
+        "unknown": "unknown",
         "other": "other / unknown",
     },
     "ja": {
@@ -43,6 +45,8 @@ LABELS = {
         "empty": "証拠の中に横展開は見つかりませんでした。",
         "infected": "感染",
         "suspicious": "要注意",
+        "clean": "異常なし",
+        "unknown": "不明",
         "other": "その他・不明",
     },
 }

@@ -91,7 +91,14 @@ def build(f: dict[str, Any], lang: str, tz: str) -> Summary:
     e = (f.get("entry") or {}).get("entry") or {}
     if e.get("time"):
         points.append(
-            (e["time"], m("tl_entry", via=e.get("via") or "?", user=e.get("user") or "?"))
+            (
+                e["time"],
+                m(
+                    "tl_entry",
+                    via=i18n.section(lang, "via").get(str(e.get("via"))) or e.get("via") or "?",
+                    user=e.get("user") or "?",
+                ),
+            )
         )
     for v in (f.get("vectors") or [])[:3]:
         if v.get("first_event_time"):

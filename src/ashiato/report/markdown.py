@@ -132,7 +132,8 @@ def render_markdown(
                 ", ".join(h.get("users") or [])[:200],
                 when_text(h.get("first_malicious"), tz),
                 when_text(h.get("first_encryption"), tz),
-                "; ".join(i18n.say_all(lang, h.get("reasons"), h.get("reason_msgs"))[:6]),
+                # a Japanese sentence ends in 。 already; English ones are joined with "; "
+                (" " if lang == "ja" else "; ").join((h.get("reasons") or [])[:6]),
             )
 
     out += [f"## 1. {t['infected']}", ""]

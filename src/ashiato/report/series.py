@@ -244,6 +244,9 @@ def chains(findings: dict[str, Any]) -> list[dict[str, Any]]:
             # the step's role by id (docs/i18n.md): the report says it in the reader's language
             step = said.get("msg") == "vector.step"
             stage_msg = (said.get("args") or {}).get("role") if step else None
+            what = str((said.get("args") or {}).get("what") or "") if step else ""
+            if what and summary.endswith(": " + what):  # a long role, split where it ends
+                stage, rest = summary[: -len(what) - 2], what
             gap = (ts - prev).total_seconds() if ts is not None and prev is not None else None
             steps.append(
                 {

@@ -165,6 +165,12 @@ def create_app(
 
     def page(request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
         lang = _lang(request)
+        from ashiato import i18n
+        from ashiato.report.html import when_text
+
+        for key in ("f", "e"):  # findings and an entity: their sentences in ``lang``
+            if isinstance(ctx.get(key), dict):
+                ctx[key] = i18n.localise(ctx[key], lang, lambda v: when_text(v, case.tz))
         html = (
             _environment()
             .get_template(template)
