@@ -135,7 +135,8 @@ def _on_datastores(ctx: Context, imp: Impact, enc: list[dict[str, Any]]) -> list
             "files": len(hit.files),
             "low": len(hit.files),
             "high": len(hit.files),
-            "basis": f"VM files renamed to {hit.extension} on the datastore",
+            "basis": said(f"VM files renamed to {hit.extension} on the datastore",
+                          "impact.basis.datastore", ext=hit.extension),
             "excluded": 0,
         }
         noted = {_key(n) for n in imp.notes}
