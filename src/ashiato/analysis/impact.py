@@ -136,7 +136,7 @@ def _on_datastores(ctx: Context, imp: Impact, enc: list[dict[str, Any]]) -> list
             "low": len(hit.files),
             "high": len(hit.files),
             "basis": said(f"VM files renamed to {hit.extension} on the datastore",
-                          "impact.basis.datastore_ext", ext=hit.extension),
+                          "impact.basis.datastore", ext=hit.extension),
             "excluded": 0,
         }
         noted = {_key(n) for n in imp.notes}
