@@ -7,8 +7,10 @@ from typing import Any
 from ashiato.report.incidents import view
 
 
-def section(findings: dict[str, Any], lang: str, ev_table: Any, table: Any, md: Any) -> list[str]:
-    """``ev_table``/``table``/``md``: the Markdown report's own helpers (escaping)."""
+def section(findings: dict[str, Any], lang: str, ev_table: Any, table: Any, md: Any,
+            when: Any = str) -> list[str]:  # fmt: skip
+    """``ev_table``/``table``/``md``: the Markdown report's own helpers (escaping);
+    ``when``: a time as the reader reads it (the display zone, UTC beside it)."""
     x = view(findings, lang)
     t = x["t"]
     out = [f"## 1a. {md(t['incidents'])}", "", f"### {md(t['incident_list'])}", ""]
@@ -20,7 +22,7 @@ def section(findings: dict[str, Any], lang: str, ev_table: Any, table: Any, md: 
             ("", ""),
             [
                 (t["count"], i.get("count")),
-                (t["first"], f"{i.get('first') or ''} — {i.get('last') or ''}"),
+                (t["first"], f"{when(i.get('first')) or ''} — {when(i.get('last')) or ''}"),
                 (t["hosts"], ", ".join(i.get("hosts") or [])),
                 (t["accounts"], ", ".join(i.get("accounts") or [])),
                 (t["key_values"], " · ".join(i.get("key_values") or [])),
@@ -38,7 +40,7 @@ def section(findings: dict[str, Any], lang: str, ev_table: Any, table: Any, md: 
                 t["execution"], t["why"])  # fmt: skip
         rows = [
             (e.get("source"), e.get("target"), e.get("account") or "?",
-             f"{e.get('technique')} {e.get('attack')}", e.get("first"), e.get("count"),
+             f"{e.get('technique')} {e.get('attack')}", when(e.get("first")), e.get("count"),
              t["yes"] if e.get("execution") else t["no"], e.get("why"))
             for e in x["edges"]
         ]  # fmt: skip

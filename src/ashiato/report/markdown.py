@@ -148,7 +148,8 @@ def render_markdown(
 
     from ashiato.report.incidents_md import section
 
-    out += section(f, lang, lambda items: _evidence(items, t), _table, md)
+    out += section(f, lang, lambda items: _evidence(items, t, tz), _table, md,
+                   lambda v: when_text(v, tz) if v else "")
     out += [f"## 2. {t['pz']}", ""]
     pz = f.get("patient_zero")
     if pz:
