@@ -224,3 +224,34 @@ def test_evtx_dump_keeps_initiated_as_a_boolean(tmp_path: Path) -> None:
     ident = build(tmp_path, path)
     hosts = {ip: {s.host for s in ss} for ip, ss in ident.sightings.items()}
     assert hosts == {"10.0.2.17": {"workstation6"}, "10.0.2.30": {"workstation7"}}
+
+
+def _plain_nearest(spans: list[identity.Sighting], when: datetime) -> identity.Sighting | None:
+    """The definition: smallest gap (0 inside a span) within the window, first of equals."""
+    best, best_gap = None, None
+    for s in spans:
+        gap = max(timedelta(0), s.first - when, when - s.last)
+        if gap <= identity.SIGHTING_WINDOW and (best_gap is None or gap < best_gap):
+            best, best_gap = s, gap
+    return best
+
+
+def test_indexed_nearest_sighting_is_the_plain_scan() -> None:
+    # overlapping, touching and far-apart spans, asked at random times and exactly on
+    # every edge, midpoint and window boundary the index is built from
+    import random
+
+    rnd = random.Random(7)
+    base = datetime(2015, 9, 10, tzinfo=UTC)
+    for _ in range(40):
+        spans = []
+        for k in range(rnd.randint(1, 30)):
+            first = base + timedelta(hours=rnd.uniform(0, 200))
+            last = first + timedelta(hours=rnd.choice([0, 0.5, 3, 30]))
+            spans.append(identity.Sighting("10.0.0.9", f"pc{k}", None, first, last, "b", "r"))
+        ident = Identity(sightings={"10.0.0.9": spans})
+        probes = [base + timedelta(hours=rnd.uniform(-30, 260)) for _ in range(300)]
+        index = identity._Spans.of(spans, "host")
+        probes += [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=p) for p in index.points or []]
+        for when in probes:
+            assert ident._nearest("10.0.0.9", when, "host") is _plain_nearest(spans, when)

@@ -21,10 +21,11 @@ keeps the names apart.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -38,6 +39,7 @@ LEASE_MAX = timedelta(days=8)  # Windows DHCP's default scope lease
 MIN_RENEW_GAP = timedelta(minutes=10)  # closer grants are retries, not renewals
 DAILY_REBOOT = timedelta(hours=20)  # renewals this far apart may be morning boots
 SIGHTING_WINDOW = timedelta(hours=24)
+MAX_INDEXED = 256  # spans of one address worth an index (its points grow as n²)
 
 
 @dataclass
@@ -68,6 +70,74 @@ class Resolution:
     basis: str
 
 
+class _Spans:
+    """One address's sightings as epoch-second spans, answering "nearest to t" fast.
+
+    The answer (the span with the smallest gap, the first of equals, within the window)
+    can only change where a gap bends (a span's first or last), crosses the window
+    (first - window, last + window) or meets another's (the middle between one span's
+    last and another's first): between two of those points every gap is a straight
+    line and their order holds. So each stretch between them is worked out once, by
+    the plain scan, and remembered; a time exactly on a point is always scanned.
+    """
+
+    def __init__(self, size: int, spans: list[tuple[int, int, Sighting]]) -> None:
+        self.size = size
+        self.spans = spans  # (first, last, sighting), exact microseconds since 1970
+        window = _us_delta(SIGHTING_WINDOW)
+        self.points: list[float] | None = None  # None: too many spans to index, scan
+        if len(spans) <= MAX_INDEXED:
+            points: set[float] = {x for f, la, _ in spans
+                                  for x in (f, la, f - window, la + window)}
+            points |= {(la + f) / 2 for _, la, _ in spans for f, _, _ in spans if f > la}
+            self.points = sorted(points)
+        self.memo: dict[int, Sighting | None] = {}  # stretch (index in points) → answer
+
+    @classmethod
+    def of(cls, seen: list[Sighting], want: str) -> _Spans:
+        return cls(len(seen), [(_us(s.first), _us(s.last), s)
+                               for s in seen if getattr(s, want) is not None])  # fmt: skip
+
+    def nearest(self, when: datetime | None) -> Sighting | None:
+        if not self.spans:
+            return None
+        if when is None:
+            return self.spans[0][2]
+        at = _us(when)
+        if self.points is None:
+            return self.scan(at)
+        k = bisect.bisect_left(self.points, at)
+        if k < len(self.points) and self.points[k] == at:
+            return self.scan(at)
+        if k not in self.memo:
+            self.memo[k] = self.scan(at)
+        return self.memo[k]
+
+    def scan(self, at: int) -> Sighting | None:
+        window = _us_delta(SIGHTING_WINDOW)
+        best, best_gap = None, window + 1
+        for first, last, s in self.spans:
+            gap = 0 if first <= at <= last else min(abs(first - at), abs(last - at))
+            if gap < best_gap:
+                best, best_gap = s, gap
+                if gap == 0:
+                    break
+        return best
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _us(t: datetime) -> int:
+    """Exact microseconds since 1970 (float seconds would blur ties near a crossing)."""
+    return (t - (_EPOCH if t.tzinfo else _EPOCH.replace(tzinfo=None))) // _MICRO
+
+
+def _us_delta(d: timedelta) -> int:
+    return d // _MICRO
+
+
 @dataclass
 class Identity:
     leases: dict[str, list[Lease]] = field(default_factory=dict)
@@ -75,9 +145,7 @@ class Identity:
     _index: tuple[dict[str, set[str]], dict[str, Counter[str]]] | None = field(
         default=None, repr=False
     )
-    _spans: dict[tuple[str, str], tuple[int, list[tuple[float, float, Sighting]]]] = field(
-        default_factory=dict, repr=False
-    )
+    _spans: dict[tuple[str, str], _Spans] = field(default_factory=dict, repr=False)
 
     def at(self, ip: str | None, when: datetime | None) -> Resolution:
         if not ip:
@@ -105,28 +173,14 @@ class Identity:
     def _nearest(self, ip: str, when: datetime | None, want: str) -> Sighting | None:
         """The sighting of ``ip`` naming a ``want`` (host or user) closest to ``when``:
         0 inside its span, else the distance to it, within SIGHTING_WINDOW; the first
-        of equals. Analyses ask this for every logon and flow, so the spans are kept as
-        epoch seconds per address (rebuilt when sightings were added since)."""
+        of equals. Analyses ask this for every logon and flow (hundreds of thousands of
+        times on a big case), so each address's spans are indexed (:class:`_Spans`) and
+        rebuilt when sightings were added since."""
         seen = self.sightings.get(ip, [])
         spans = self._spans.get((ip, want))
-        if spans is None or spans[0] != len(seen):
-            spans = self._spans[(ip, want)] = (len(seen), [
-                (s.first.timestamp(), s.last.timestamp(), s)
-                for s in seen if getattr(s, want) is not None
-            ])  # fmt: skip
-        if not spans[1]:
-            return None
-        if when is None:
-            return spans[1][0][2]
-        at, window = when.timestamp(), SIGHTING_WINDOW.total_seconds()
-        best, best_gap = None, float("inf")
-        for first, last, s in spans[1]:
-            gap = 0.0 if first <= at <= last else min(abs(first - at), abs(last - at))
-            if gap <= window and gap < best_gap:
-                best, best_gap = s, gap
-                if gap == 0.0:
-                    break
-        return best
+        if spans is None or spans.size != len(seen):
+            spans = self._spans[(ip, want)] = _Spans.of(seen, want)
+        return spans.nearest(when)
 
     def ips_of(self, host: str) -> list[str]:
         return sorted(self._by_host()[0].get(host, ()))
