@@ -252,6 +252,7 @@ def test_indexed_nearest_sighting_is_the_plain_scan() -> None:
         ident = Identity(sightings={"10.0.0.9": spans})
         probes = [base + timedelta(hours=rnd.uniform(-30, 260)) for _ in range(300)]
         index = identity._Spans.of(spans, "host")
-        probes += [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=p) for p in index.points or []]
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        probes += [epoch + timedelta(microseconds=p) for p in index.points or []]
         for when in probes:
             assert ident._nearest("10.0.0.9", when, "host") is _plain_nearest(spans, when)

@@ -205,9 +205,15 @@ def test_a_script_block_naming_its_script_file_is_an_act_not_a_file_mark() -> No
     note = _event(2, T0, "fs01", extra="{}", **{
         "event.dataset": "windows.sysmon", "event.code": "11",
         "file.path": "C:\\Share\\README_RESTORE.txt"})  # fmt: skip
-    by_host = {i.hosts[0]: i for i in _build([sigma.Detection(dump, script),
-                                               sigma.Detection(dump, note)])}  # fmt: skip
+    notes = _rule(11, "Ransom Note Written", "high", ["attack.impact", "attack.t1486"])
+    log = _event(3, T0, "pc02", extra="{}", **{
+        "event.dataset": "windows.sysmon", "event.code": "11",
+        "file.path": "C:\\Windows\\System32\\mimilsa.log"})  # fmt: skip
+    found = _build([sigma.Detection(dump, script), sigma.Detection(notes, note),
+                    sigma.Detection(dump, log)])  # fmt: skip
+    by_host = {i.hosts[0]: i for i in found}
     assert by_host["pc01"].weighed is True and by_host["fs01"].weighed is False
+    assert by_host["pc02"].weighed is True  # a credential dumper's log file: an act
 
 
 def test_local_failures_faster_than_anyone_types_are_a_program_here() -> None:

@@ -28,7 +28,10 @@ KEEP = frozenset(
     "n/a nt service window manager font driver host builtin administrators users".split(" ")
 ) | {"nt authority", "local service", "network service", "anonymous logon", "font driver host",
      "window manager", "nt service"}  # fmt: skip
-PIPE_WORDS = frozenset(("stdin", "stdout", "stderr"))
+# protocol words in pipe names: PsExec's stdio suffixes, and the system pipes a nested
+# "<name>\pipe\spoolss" imitates
+PIPE_WORDS = frozenset(("stdin", "stdout", "stderr", "pipe", "spoolss", "epmapper", "srvsvc",
+                        "lsarpc", "samr", "netlogon"))  # fmt: skip
 _SYSTEM_PATH = re.compile(r"(?i)\\(windows|program files( \(x86\))?|programdata\\microsoft)\\")
 
 

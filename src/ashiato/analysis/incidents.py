@@ -449,7 +449,7 @@ def _incident(g: _Group) -> Incident:
         key_values=keys[:8],
         rules=titles[:10],
         evidence=evidence(refs, limit=5),
-        weighed=not (all(_file_mark(i.event) for i in items) or (tried and not local)),
+        weighed=not (all(map(_file_mark, items)) or (tried and not local)),
         # a guessed password: the host fell at the logon that got in
         host_first=_host_first(items if guess is None else [guess], g.hosts),
     )
@@ -487,10 +487,11 @@ def _local_machine_speed(rows: list[dict[str, Any]]) -> bool:
     return any(ts[i + n] - ts[i] <= LOCAL_BURST_SPAN for i in range(len(ts) - n))
 
 
-def _file_mark(e: dict[str, Any]) -> bool:
+def _file_mark(i: _Item) -> bool:
     """A ransom note or encrypted file seen on a disk or share: where files were hit. Who
-    wrote them is decided by the first-writer analysis in hosts.py, not by every reader."""
-    script = str(e.get("event.dataset")).startswith("windows.powershell")
-    if e.get("process.command_line") or script:
-        return False  # a command or a script block (4104 names its .ps1): someone acted
+    wrote them is decided by the first-writer analysis in hosts.py, not by every reader.
+    Other file hits (a credential dumper's log, a tool dropped) are acts like any other."""
+    e = i.event
+    if attack.technique(i.tags) != "T1486" or e.get("process.command_line"):
+        return False
     return bool(e.get("file.path") or e.get("file.name"))
