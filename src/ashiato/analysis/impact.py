@@ -102,6 +102,10 @@ def analyse(ctx: Context) -> Impact:
         imp.window = (min(times), max(times))
 
     enc, imp.basis = _classify(_encrypted(ctx, imp, bool(listed)), imp)
+    if not imp.notes and len(enc) < MIN_WITHOUT_NOTE:
+        # a tool's own "data.enc" is no encryption of anyone's files: without a note it
+        # takes a run of them
+        enc, imp.basis = [], {}
     enc += _on_datastores(ctx, imp, enc)
     imp.encrypted = enc
     all_times = [x for x in (_time(e) for e in enc + imp.notes) if x is not None]
@@ -150,6 +154,7 @@ def _on_datastores(ctx: Context, imp: Impact, enc: list[dict[str, Any]]) -> list
 
 # A note is a message: the same small text/page/picture dropped in every folder it hit
 NOTE_EXTENSIONS = frozenset("txt html htm hta rtf url bmp png jpg".split())
+MIN_WITHOUT_NOTE = 5  # encrypted-looking files that count as impact when no note was found
 MIN_BURST_FOLDERS = 3  # one person renaming files to an odd extension does it in one folder
 _APPENDED = (
     r"(?i)\.(" + "|".join(sorted(COMMON_EXTENSIONS)) + r")\.[a-z0-9]{2,16}$"

@@ -115,7 +115,7 @@ def investigate(
         incident={
             "detected": bool(infected) or plain_impact,
             "kind": kind,
-            "summary": _headline(pz, infected, imp, net, ident, incidents, edges),
+            "summary": _headline(pz, infected, imp, net, ident, incidents, edges, views),
         },
         patient_zero=pz,
         candidates=[
@@ -416,6 +416,18 @@ def _notes(ctx: Context) -> list[dict[str, Any]]:
     return [vars(e) for e in evidence(ctx.rows(ctx.select(q).order_by(EVENT_ORDER)), limit=500)]
 
 
+def _suspicious(views: dict[str, hosts_mod.HostView]) -> list[str]:
+    """Suspicious hosts a detection or a medium signal speaks of: "host (technique)"."""
+    out = []
+    for v in sorted(views.values(), key=_order):
+        if v.verdict() != "suspicious":
+            continue
+        kinds = sorted(k.removeprefix("incident:") for k in v.kinds() if k.startswith("incident:"))
+        if kinds or v.medium():
+            out.append(f"{v.host} ({', '.join(kinds or sorted(v.medium()))})")
+    return out[:5]
+
+
 def _headline(
     pz: PatientZero | None,
     infected: list[Any],
@@ -424,10 +436,18 @@ def _headline(
     ident: identity.Identity,
     incidents: list[Incident],
     edges: list[LateralEdge],
+    views: dict[str, hosts_mod.HostView] | None = None,
 ) -> str:
     if not infected:
         if imp.encrypted or imp.notes:
             return _unattributed(imp, ident)
+        named = _suspicious(views or {})
+        if named:
+            # one medium detection proves nothing, but "nothing found" would hide it
+            return i18n.said(
+                f"No host is proven infected, but {len(named)} host(s) show suspicious "
+                f"activity: {', '.join(named)}. Read their reasons and collect those hosts' "
+                "logs.", "incident.suspicious_only", n=len(named), hosts=named)
         return i18n.said("No host shows signs of infection in the evidence provided.",
                          "incident.nothing")
     parts = [f"{len(infected)} infected host(s)"]
