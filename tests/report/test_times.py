@@ -75,3 +75,29 @@ def test_report_uses_the_case_zone_and_display_tz_overrides(lab_case: Case) -> N
         app, ["report", str(lab_case.root), "--display-tz", "Nowhere/Else", "--output", "-"]
     )
     assert res.exit_code != 0 and "Nowhere/Else" in res.output
+
+
+def test_chart_ticks_and_tooltips_in_the_display_zone() -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ashiato.report.charts import all_charts, time_ticks, tip_time
+
+    lo, hi = datetime(2015, 9, 10, 5, 17, tzinfo=UTC), datetime(2015, 9, 10, 11, 0, tzinfo=UTC)
+    ny, india = ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")
+    ticks = time_ticks(lo, hi, 8, ny)
+    assert ticks[0] == datetime(2015, 9, 10, 2, 0, tzinfo=ny)  # 01:17 EDT → the next hour
+    assert ticks[0].utcoffset() == timedelta(hours=-4)
+    # on the zone's own hours: 11:00 IST is 05:30 UTC, which a UTC axis would never mark
+    first = time_ticks(lo, hi, 8, india)[0]
+    assert first.astimezone(UTC) == datetime(2015, 9, 10, 5, 30, tzinfo=UTC)
+    assert time_ticks(lo, hi)[0] == datetime(2015, 9, 10, 6, 0, tzinfo=UTC)
+    when = datetime(2015, 9, 10, 5, 27, tzinfo=UTC)
+    assert tip_time(when, ny) == "2015-09-10 01:27 EDT (05:27 UTC)"
+    assert tip_time(when, None) == "2015-09-10 05:27 UTC"
+    # a drawn chart: its tooltips name the zone and keep UTC beside it
+    series = {"coverage": {"hours_start": "2015-09-10T05:00:00Z",
+                           "datasets": {"squid.access": [3, 0, 5]}}}  # fmt: skip
+    svg = " ".join(str(vars(s)) for c in all_charts(series, {}, "en", "America/New_York")
+                   for s in c.shapes)  # fmt: skip
+    assert "EDT (" in svg and "05:00 UTC" in svg

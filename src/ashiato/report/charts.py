@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from ashiato import i18n
@@ -138,17 +138,31 @@ def byte_ticks(top: float, count: int = 4) -> list[float]:
     return [v * unit for v in nice_ticks(top / unit, count)]
 
 
-def time_ticks(lo: datetime, hi: datetime, most: int = 8) -> list[datetime]:
+def time_ticks(
+    lo: datetime, hi: datetime, most: int = 8, tz: tzinfo | None = None
+) -> list[datetime]:
+    """Round ticks between lo and hi, on the hours and minutes of the zone ``tz`` (UTC by
+    default), as datetimes in that zone (the chart's span keeps one offset)."""
     span = max((hi - lo).total_seconds() / 60, 1)
     steps = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)
     step = next((s for s in steps if span / s <= most), steps[-1])
     seconds = step * 60
-    first = math.ceil(lo.timestamp() / seconds) * seconds
+    zone_ = tz or UTC
+    offset = (lo.astimezone(zone_).utcoffset() or timedelta(0)).total_seconds()
+    first = math.ceil((lo.timestamp() + offset) / seconds) * seconds - offset
     out, t = [], first
     while t <= hi.timestamp():
-        out.append(datetime.fromtimestamp(t, UTC))
+        out.append(datetime.fromtimestamp(t, zone_))
         t += seconds
     return out
+
+
+def tip_time(when: datetime, tz: tzinfo | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A tooltip's moment: in the display zone with UTC beside it, or UTC alone."""
+    if tz is None:
+        return f"{when.astimezone(UTC):{fmt}} UTC"
+    local = when.astimezone(tz)
+    return f"{local:{fmt}} {local:%Z} ({when.astimezone(UTC):%H:%M} UTC)"
 
 
 def fmt_tick(ts: datetime, previous: datetime | None) -> str:
@@ -197,8 +211,9 @@ def _legend(
 
 
 class _TimeAxis:
-    def __init__(self, lo: datetime, hi: datetime, x0: float, x1: float) -> None:
-        self.lo, self.hi, self.x0, self.x1 = lo, hi, x0, x1
+    def __init__(self, lo: datetime, hi: datetime, x0: float, x1: float,
+                 tz: tzinfo | None = None) -> None:  # fmt: skip
+        self.lo, self.hi, self.x0, self.x1, self.tz = lo, hi, x0, x1, tz
         self.span = max((hi - lo).total_seconds(), 1.0)
 
     def x(self, ts: datetime) -> float:
@@ -208,7 +223,7 @@ class _TimeAxis:
     def draw(self, y_top: float, y_bottom: float) -> list[Shape]:
         shapes: list[Shape] = [line(self.x0, y_bottom, self.x1, y_bottom, "#666")]
         prev: datetime | None = None
-        for tick in time_ticks(self.lo, self.hi):
+        for tick in time_ticks(self.lo, self.hi, tz=self.tz):
             x = self.x(tick)
             shapes.append(line(x, y_top, x, y_bottom, "#e3e3e3"))
             shapes.append(line(x, y_bottom, x, y_bottom + 4, "#666"))
@@ -253,7 +268,8 @@ def _y_axis(
 # -- 1. encrypted files per bin and share --------------------------------------------------
 
 
-def encrypted_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Chart:
+def encrypted_chart(data: dict[str, Any], findings: dict[str, Any], lang: str,
+                    tz: tzinfo | None = None) -> Chart:  # fmt: skip
     t = labels(lang)
     step = int(data.get("bin_minutes") or 1)
     chart = Chart("chart-encrypted", t["chart_encrypted"].format(n=step), empty=t["no_encrypted"])
@@ -276,7 +292,7 @@ def encrypted_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -
     peak = ticks[-1] or 1
     chart.shapes += _y_axis(top, height, left, right, ticks, lambda v: f"{v:g}")
     end = start + timedelta(minutes=step * bins)
-    axis = _TimeAxis(start, end, left, right)
+    axis = _TimeAxis(start, end, left, right, tz)
     chart.shapes += axis.band(window_of(findings), top, top + height, t["encryption_window"])
     bw = (right - left) / max(bins, 1)
     for i in range(bins):
@@ -288,7 +304,7 @@ def encrypted_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -
                 continue
             h = height * v / peak
             y -= h
-            tip = f"{when:%Y-%m-%d %H:%M} UTC · {n}: {v}"
+            tip = f"{tip_time(when, tz)} · {n}: {v}"
             chart.shapes.append(
                 rect(
                     left + i * bw + (0.5 if bw > 3 else 0),
@@ -307,7 +323,8 @@ def encrypted_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -
 # -- 2. SMB per client ------------------------------------------------------------------------
 
 
-def smb_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Chart:
+def smb_chart(data: dict[str, Any], findings: dict[str, Any], lang: str,
+              tz: tzinfo | None = None) -> Chart:  # fmt: skip
     t = labels(lang)
     step = int(data.get("bin_minutes") or 1)
     measure = str(data.get("measure") or "bytes")
@@ -343,7 +360,7 @@ def smb_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Char
     peak = ticks[-1] or 1
     chart.shapes += _y_axis(top, height, left, right, ticks, fmt)
     end = start + timedelta(minutes=step * bins)
-    axis = _TimeAxis(start, end, left, right)
+    axis = _TimeAxis(start, end, left, right, tz)
     chart.shapes += axis.band(window_of(findings), top, top + height, t["encryption_window"])
     chart.shapes += axis.draw(top, top + height)
     bw = (right - left) / bins
@@ -363,7 +380,7 @@ def smb_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Char
                         pts[j][1],
                         2.5,
                         colours[idx],
-                        f"{when:%Y-%m-%d %H:%M} UTC · {names[idx]}: {fmt(v)}",
+                        f"{tip_time(when, tz)} · {names[idx]}: {fmt(v)}",
                     )
                 )
     chart.height = int(top + height + 30)
@@ -373,7 +390,8 @@ def smb_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Char
 # -- 3. the vector chain -----------------------------------------------------------------
 
 
-def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
+def chain_chart(chain: dict[str, Any], lang: str, index: int = 0,
+                tz: tzinfo | None = None) -> Chart:  # fmt: skip
     """Ordered steps on the right, a to-scale time strip on the left joined by leaders."""
     t = labels(lang)
     title = t["chart_chain"].format(host=chain.get("host") or "?")
@@ -390,9 +408,11 @@ def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
     span = max((hi - lo).total_seconds(), 1.0)
     strip_x, leader_x, dot_x = 104, 150, 158
     chart.shapes.append(rect(strip_x - 3, top - 4, 6, bottom - top + 8, "#e9edf2", rx="3"))
-    chart.shapes.append(text(strip_x - 10, top + 4, f"{lo:%m-%d %H:%M:%S}", 10, "end", fill="#444"))
+    chart.shapes.append(text(strip_x - 10, top + 4, _local(lo, tz, "%m-%d %H:%M:%S %Z"), 10,
+                             "end", fill="#444"))  # fmt: skip
     chart.shapes.append(
-        text(strip_x - 10, bottom + 4, f"{hi:%m-%d %H:%M:%S}", 10, "end", fill="#444")
+        text(strip_x - 10, bottom + 4, _local(hi, tz, "%m-%d %H:%M:%S %Z"), 10, "end",
+             fill="#444")
     )
     datasets: dict[str, str] = {}
     for i, (s, ts) in enumerate(zip(steps, times, strict=True)):
@@ -406,7 +426,7 @@ def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
         said = i18n.say(lang, s.get("stage") or "", s.get("stage_msg"))
         tip = f"{s['time']} · {ds} · {said} {s.get('summary') or ''} · {s['ref']}"
         chart.shapes.append(circle(dot_x, y, 5, colour, tip))
-        chart.shapes.append(text(dot_x + 12, y + 4, f"{ts:%H:%M:%S}", 11, fill="#222"))
+        chart.shapes.append(text(dot_x + 12, y + 4, _local(ts, tz, "%H:%M:%S"), 11, fill="#222"))
         chart.shapes.append(
             text(dot_x + 72, y + 4, human_gap(s.get("gap_seconds")), 10, fill="#777")
         )
@@ -427,7 +447,8 @@ def chain_chart(chain: dict[str, Any], lang: str, index: int = 0) -> Chart:
 # -- 4. coverage heat map ----------------------------------------------------------------
 
 
-def coverage_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) -> Chart:
+def coverage_chart(data: dict[str, Any], findings: dict[str, Any], lang: str,
+                   tz: tzinfo | None = None) -> Chart:  # fmt: skip
     t = labels(lang)
     chart = Chart("chart-coverage", t["chart_coverage"], empty=t["no_coverage"])
     rows: dict[str, list[int]] = data.get("datasets") or {}
@@ -444,9 +465,9 @@ def coverage_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) ->
     left, top, right, rh = 190, 34, WIDTH - 20, 18
     cw = (right - left) / cols
     end = start + timedelta(hours=cols * group)
-    axis = _TimeAxis(start, end, left, right)
+    axis = _TimeAxis(start, end, left, right, tz)
     prev: datetime | None = None
-    for tick in time_ticks(start, end, 12):
+    for tick in time_ticks(start, end, 12, tz):
         x = axis.x(tick)
         chart.shapes.append(line(x, top - 6, x, top + rh * len(rows), "#ccc"))
         chart.shapes.append(text(x, top - 10, fmt_tick(tick, prev), 10, "middle", fill="#444"))
@@ -458,7 +479,7 @@ def coverage_chart(data: dict[str, Any], findings: dict[str, Any], lang: str) ->
         peak = max(cells or [0])
         for c, v in enumerate(cells):
             when = start + timedelta(hours=c * group)
-            tip = f"{ds} · {when:%Y-%m-%d %H:00} UTC · {v:,}"
+            tip = f"{ds} · {tip_time(when, tz)} · {v:,}"
             fill = "#f2f2f2" if not v else _blue(math.log1p(v) / math.log1p(peak or 1))
             chart.shapes.append(
                 rect(left + c * cw + 0.5, y + 1, max(cw - 1, 0.8), rh - 2, fill, tip)
@@ -480,7 +501,8 @@ def _blue(frac: float) -> str:
 
 
 def leases_chart(
-    leases: list[dict[str, Any]], cov: dict[str, Any], findings: dict[str, Any], lang: str
+    leases: list[dict[str, Any]], cov: dict[str, Any], findings: dict[str, Any], lang: str,
+    tz: tzinfo | None = None,
 ) -> Chart:
     t = labels(lang)
     chart = Chart("chart-leases", t["chart_leases"], empty=t["no_leases"])
@@ -504,7 +526,7 @@ def leases_chart(
         hosts.setdefault(r["host"], (int(r.get("order", len(hosts))), bool(r.get("focus"))))
     order = sorted(hosts, key=lambda h: hosts[h][0])
     left, top, right, rh = 150, 10, WIDTH - 20, 22
-    axis = _TimeAxis(lo, hi, left, right)
+    axis = _TimeAxis(lo, hi, left, right, tz)
     bottom = top + rh * len(order)
     chart.shapes += axis.draw(top, bottom)
     chart.shapes += axis.band(window_of(findings), top, bottom, t["encryption_window"])
@@ -540,17 +562,31 @@ def leases_chart(
     return chart
 
 
-def all_charts(series: dict[str, Any], findings: dict[str, Any], lang: str) -> list[Chart]:
+def all_charts(series: dict[str, Any], findings: dict[str, Any], lang: str,
+               tz: str = "UTC") -> list[Chart]:  # fmt: skip
+    """``tz``: the display zone the axes and tooltips are drawn in (UTC beside it)."""
+    z = _zone(tz)
     charts = [
-        encrypted_chart(series.get("encrypted") or {}, findings, lang),
-        smb_chart(series.get("smb") or {}, findings, lang),
+        encrypted_chart(series.get("encrypted") or {}, findings, lang, z),
+        smb_chart(series.get("smb") or {}, findings, lang, z),
     ]
     chains = series.get("chains") or []
-    charts += [chain_chart(c, lang, i) for i, c in enumerate(chains[:4])]
+    charts += [chain_chart(c, lang, i, z) for i, c in enumerate(chains[:4])]
     if not chains:
-        charts.append(chain_chart({}, lang))
-    charts.append(coverage_chart(series.get("coverage") or {}, findings, lang))
+        charts.append(chain_chart({}, lang, 0, z))
+    charts.append(coverage_chart(series.get("coverage") or {}, findings, lang, z))
     charts.append(
-        leases_chart(series.get("leases") or [], series.get("coverage") or {}, findings, lang)
+        leases_chart(series.get("leases") or [], series.get("coverage") or {}, findings, lang, z)
     )
     return charts
+
+
+def _zone(tz: str) -> tzinfo | None:
+    from ashiato.report.html import zone  # html builds on this module
+
+    return zone(tz)
+
+
+def _local(ts: datetime, tz: tzinfo | None, fmt: str) -> str:
+    """``ts`` as ``fmt`` in the display zone (``%Z`` reads UTC without one)."""
+    return ts.astimezone(tz or UTC).strftime(fmt)

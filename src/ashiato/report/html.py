@@ -156,7 +156,7 @@ def render(
         f=findings,
         t=labels(lang),
         lang=lang if lang in ("en", "ja") else "en",
-        charts=all_charts(data, findings, lang),
+        charts=all_charts(data, findings, lang, tz),
         inc=incidents_mod.view(findings, lang),
         case_name=case_name,
         standalone=standalone,

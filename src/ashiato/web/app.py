@@ -290,7 +290,7 @@ def create_app(
             request,
             "dashboard.html.j2",
             f=f,
-            charts=all_charts(data, f, lang),
+            charts=all_charts(data, f, lang, case.tz),
             inc=incident_view(f, lang),
         )
 
