@@ -152,6 +152,22 @@ class Identity:
             return Resolution(None, None, "no address")
         if never_a_host(ip):
             return Resolution(None, None, "loopback/link-local/broadcast: not a host")
+        host, basis = self._host(ip, when)
+        user = None
+        s = self._nearest(ip, when, want="user")
+        if s is not None:
+            user = s.user
+        elif host is not None:
+            user = self.main_user(host)
+        return Resolution(host, user, basis)
+
+    def host_at(self, ip: str | None, when: datetime | None) -> str | None:
+        """``at(ip, when).host`` without the user (half the work, for per-row lookups)."""
+        if not ip or never_a_host(ip):
+            return None
+        return self._host(ip, when)[0]
+
+    def _host(self, ip: str, when: datetime | None) -> tuple[str | None, str]:
         host, basis = None, "no source ties this address to a host"
         if when is not None:
             for lease in self.leases.get(ip, []):
@@ -162,13 +178,7 @@ class Identity:
             s = self._nearest(ip, when, want="host")
             if s is not None:
                 host, basis = s.host, f"{s.basis} ({s.ref})"
-        user = None
-        s = self._nearest(ip, when, want="user")
-        if s is not None:
-            user = s.user
-        elif host is not None:
-            user = self.main_user(host)
-        return Resolution(host, user, basis)
+        return host, basis
 
     def _nearest(self, ip: str, when: datetime | None, want: str) -> Sighting | None:
         """The sighting of ``ip`` naming a ``want`` (host or user) closest to ``when``:

@@ -614,11 +614,11 @@ def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> lis
     # resolve names: the address at the time, else the name the event gave
     for m in moves:
         if m.target and re.match(r"^[\d.:a-f]+$", m.target) and ":" not in m.target[:1]:
-            m.target = ident.at(m.target, m.time).host or m.target
+            m.target = ident.host_at(m.target, m.time) or m.target
         if m.source_ip:
             # an inbound connection seen on the target can make the identity timeline
             # give the client's address to the target: never resolve a move onto itself
-            name = ident.at(m.source_ip, m.time).host
+            name = ident.host_at(m.source_ip, m.time)
             if name and name != m.target:
                 m.source_name = name
     named = {m.source_ip: m.source_name for m in moves if m.source_ip and m.source_name}
