@@ -224,3 +224,16 @@ def test_a_quarantined_hack_tool_means_the_operator_was_there(shared: Path, tmp_
     host = next(h for h in f["hosts"] if h["host"] == "msedgewin10")
     assert host["verdict"] == "infected" and f["incident"]["kind"] == "intrusion"
     assert any(r.startswith("The antivirus found an attacker's tool here") for r in host["reasons"])
+
+
+def test_a_lone_medium_detection_is_named_not_hidden(shared: Path, tmp_path: Path) -> None:
+    # one rundll32 LOLBin launch: not proof of infection, but "nothing found" would hide it
+    f = _investigate(
+        shared, tmp_path, "evtx-attack-samples/Execution/"
+        "exec_sysmon_1_rundll32_pcwutl_LaunchApplication.evtx",
+    )  # fmt: skip
+    assert not [h for h in f["hosts"] if h["verdict"] == "infected"]
+    summary = f["incident"]["summary"]
+    assert summary.startswith("No host is proven infected, but 1 host(s)")
+    assert "iewin7 (T1218.011)" in summary
+    assert f["incident"]["summary_msg"]["msg"] == "incident.suspicious_only"

@@ -417,14 +417,16 @@ def _notes(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _suspicious(views: dict[str, hosts_mod.HostView]) -> list[str]:
-    """Suspicious hosts a detection or a medium signal speaks of: "host (technique)"."""
+    """Suspicious hosts a detection ("host (ATT&CK id)") or a medium signal speaks of."""
     out = []
     for v in sorted(views.values(), key=_order):
         if v.verdict() != "suspicious":
             continue
         kinds = sorted(k.removeprefix("incident:") for k in v.kinds() if k.startswith("incident:"))
-        if kinds or v.medium():
-            out.append(f"{v.host} ({', '.join(kinds or sorted(v.medium()))})")
+        if kinds:
+            out.append(f"{v.host} ({', '.join(kinds)})")
+        elif v.medium():  # an RDP session or an IDS alert: its reasons say which
+            out.append(v.host)
     return out[:5]
 
 
