@@ -16,7 +16,6 @@ are read from ``extra`` (``winlog.event_data``) in Python, for the few rows that
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis.context import Context, summary
+from ashiato.analysis.context import Context, extra_of, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
 from ashiato.engines import EVENT_ORDER, json_field
@@ -90,10 +89,7 @@ def _norm(name: Any) -> str | None:
 
 
 def _data(r: dict[str, Any]) -> dict[str, Any]:
-    try:
-        w = json.loads(r.get("extra") or "{}").get("winlog") or {}
-    except (ValueError, AttributeError):
-        return {}
+    w = extra_of(r).get("winlog") or {}
     d = w.get("event_data") or w.get("user_data") or {}
     return d if isinstance(d, dict) else {}
 

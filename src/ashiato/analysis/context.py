@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ashiato.findings import Evidence
 
 EVENT_COLUMNS = (
@@ -89,6 +91,20 @@ class Context:
         t = self.events
         agg = t.group_by("event.dataset").aggregate(n=t.count())
         return {r["event.dataset"]: int(r["n"]) for r in self.rows(agg)}
+
+
+def extra_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's ``extra`` as a dict: {} where it is absent, not JSON or not an object."""
+    raw = row.get("extra")
+    if isinstance(raw, dict):
+        return raw
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def summary(row: dict[str, Any]) -> str:

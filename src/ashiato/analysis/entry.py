@@ -13,7 +13,6 @@ are not made.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import ibis
 
-from ashiato.analysis.context import Context, summary
+from ashiato.analysis.context import Context, extra_of, summary
 from ashiato.analysis.remote_access import (
     Pool,
     VpnSession,
@@ -407,12 +406,7 @@ def new_devices(logins: list[dict[str, Any]]) -> list[Signal]:
 
 
 def _device(r: dict[str, Any]) -> str | None:
-    try:
-        extra = json.loads(r.get("extra") or "{}")
-    except ValueError:
-        return None
-    if not isinstance(extra, dict):
-        return None
+    extra = extra_of(r)
     for key in DEVICE_KEYS:
         v = extra.get(key)
         if isinstance(v, str) and v.strip():

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 from ashiato.analysis import attack
-from ashiato.analysis.context import Context, evidence
+from ashiato.analysis.context import Context, evidence, extra_of
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
 from ashiato.detect import sigma
@@ -309,14 +307,7 @@ def _service(e: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _event_data(e: dict[str, Any]) -> dict[str, Any]:
-    raw = e.get("extra")
-    if not raw:
-        return {}
-    try:
-        extra = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-    except orjson.JSONDecodeError:
-        return {}
-    data = (extra.get("winlog") or {}).get("event_data") or {}
+    data = (extra_of(e).get("winlog") or {}).get("event_data") or {}
     return data if isinstance(data, dict) else {}
 
 

@@ -34,9 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
-import orjson
 
-from ashiato.analysis.context import EVENT_COLUMNS, Context, evidence
+from ashiato.analysis.context import EVENT_COLUMNS, Context, evidence, extra_of
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.servers import evidence_names
@@ -186,12 +185,7 @@ def _data(row: dict[str, Any]) -> dict[str, Any]:
         return {}
     if str(row.get("event.code")) == "4624":  # only the WorkstationName was selected
         return {"WorkstationName": raw}
-    try:
-        extra = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {}
-    if not isinstance(extra, dict):
-        return {}
+    extra = extra_of(row)
     win = extra.get("winlog") or {}
     data = {**(win.get("user_data") or {}), **(win.get("event_data") or {})}
     if extra.get("workstation"):

@@ -24,7 +24,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis.context import Context
+from ashiato.analysis.context import Context, extra_of
 from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.vector_web import country
 from ashiato.engines import EVENT_ORDER
@@ -354,10 +354,7 @@ def rdp_logons(ctx: Context, pool: Pool) -> list[dict[str, Any]]:
 
 
 def _user_data(r: dict[str, Any]) -> dict[str, Any]:
-    try:
-        w = json.loads(r.get("extra") or "{}").get("winlog") or {}
-    except (ValueError, AttributeError):
-        return {}
+    w = extra_of(r).get("winlog") or {}
     data = w.get("user_data") or w.get("event_data") or {}
     return data if isinstance(data, dict) else {}
 
@@ -386,15 +383,20 @@ def vpn_logons(
             continue
         if id(s) not in signed:
             signed.add(id(s))
-            where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
-            out.append((said(f"VPN sign-in of {s.user} from {where}", "vector.role.vpn_sign_in",
-                             user=s.user, ip=s.public_ip or "?",
-                             country=s.country or msg("country_unknown")), s.rows[0]))
+            out.append(_sign_in(s))
         how = "remote desktop" if r.get("winlog.logon.type") == 10 else "network"
         out.append((said(f"{how} logon from the VPN address {s.tunnel_ip} ({s.user})",
                          f"vector.role.vpn_logon.{how.replace(' ', '_')}", ip=s.tunnel_ip,
                          user=s.user), r))
     return out
+
+
+def _sign_in(s: VpnSession) -> tuple[str, dict[str, Any]]:
+    """The VPN sign-in behind a session, as a step of a vector's chain."""
+    where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
+    return (said(f"VPN sign-in of {s.user} from {where}", "vector.role.vpn_sign_in",
+                 user=s.user, ip=s.public_ip or "?",
+                 country=s.country or msg("country_unknown")), s.rows[0])  # fmt: skip
 
 
 REMOTE_PORTS = (3389, 22, 5985, 5986)  # a desktop or a shell on the host
@@ -425,10 +427,7 @@ def vpn_flows(
             continue
         if id(s) not in signed:
             signed.add(id(s))
-            where = f"{s.public_ip or '?'} ({s.country or 'country unknown'})"
-            out.append((said(f"VPN sign-in of {s.user} from {where}", "vector.role.vpn_sign_in",
-                             user=s.user, ip=s.public_ip or "?",
-                             country=s.country or msg("country_unknown")), s.rows[0]))
+            out.append(_sign_in(s))
         port = r.get("destination.port")
         out.append((said(f"connection from the VPN address {s.tunnel_ip} ({s.user}) to port "
                          f"{port}", "vector.role.vpn_connection", ip=s.tunnel_ip, user=s.user,

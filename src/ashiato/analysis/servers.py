@@ -12,7 +12,6 @@ the server.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from datetime import timedelta
@@ -21,7 +20,7 @@ from typing import Any
 import ibis
 
 from ashiato.analysis import datastores
-from ashiato.analysis.context import Context, summary
+from ashiato.analysis.context import Context, extra_of, summary
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
 from ashiato.analysis.remote_access import Pool
 from ashiato.engines import EVENT_ORDER
@@ -465,12 +464,7 @@ def _vm_encrypted(r: dict[str, Any]) -> bool:
 
 
 def _old_path(r: dict[str, Any]) -> str | None:
-    try:
-        extra = json.loads(r.get("extra") or "{}")
-    except ValueError:
-        return None
-    if not isinstance(extra, dict):
-        return None
+    extra = extra_of(r)
     for key in ("old_path", "file.old_path", "from", "source_path", "old"):
         if isinstance(extra.get(key), str):
             return str(extra[key])
