@@ -56,6 +56,7 @@ EVENTS = "events"
 TMP = "tmp"  # archives unpacked during an ingest; never evidence itself
 ENV_MEMORY = "ASHIATO_MEMORY_LIMIT"  # DuckDB's budget for analyses, e.g. "2GB"
 DEFAULT_MEMORY = "1GB"
+_SIZE = re.compile(r"(?i)\d+(\.\d+)?\s*(b|[kmgt]i?b)")
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 _EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
@@ -192,9 +193,13 @@ class Case:
         con.raw_sql("SET enable_object_cache = true")
         # memory by a budget, not by the case's size: DuckDB's own default is 80 % of the
         # machine, which it fills on a big case; past the budget it spills to disk
-        limit = os.environ.get(ENV_MEMORY, DEFAULT_MEMORY)
-        con.con.execute("SET memory_limit = ?", [limit])
-        con.con.execute("SET temp_directory = ?", [_spill_dir()])
+        # literals, not bound parameters: DuckDB imports pandas (~0.5 s, 60-90 MB) for a
+        # statement with parameters; the limit is checked first, the folder is our own
+        limit = os.environ.get(ENV_MEMORY, DEFAULT_MEMORY).strip()
+        if not _SIZE.fullmatch(limit):
+            raise CaseError(f"${ENV_MEMORY}={limit!r}: give a size such as 1GB or 512MB")
+        con.raw_sql(f"SET memory_limit = '{limit}'")
+        con.raw_sql("SET temp_directory = '" + _spill_dir().replace("'", "''") + "'")
         return con
 
     def _view_sql(self, con: duckdb.DuckDBPyConnection) -> str:

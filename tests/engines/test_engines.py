@@ -161,3 +161,17 @@ def test_leftovers_of_a_killed_spark_ingest_are_removed(tmp_path: Path) -> None:
     left = [p.name for p in case.events_dir.rglob("*") if p.is_file()]
     assert orphan.name not in left and "x.parquet.tmp" not in left
     assert store.delete_events(str(case.events_dir), set(), unknown_besides=set()) >= 1
+
+
+def test_analyses_get_a_memory_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    monkeypatch.setenv("ASHIATO_MEMORY_LIMIT", "512MB")
+    con = engines.connect(case).backend.con
+    limit, spill = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    assert limit.startswith("488") and "ashiato-spill-" in spill  # 512 MB in MiB
+    # the value goes into a SET statement: anything but a size is refused, not run
+    monkeypatch.setenv("ASHIATO_MEMORY_LIMIT", "1GB'; SET threads = 1; --")
+    with pytest.raises(CaseError, match="ASHIATO_MEMORY_LIMIT"):
+        engines.connect(case)
