@@ -172,3 +172,24 @@ def test_replication_grant_synthetic(tmp_path: Path) -> None:
     by = {a["account"]: a for a in acc["accounts"]}
     assert "dcsync_rights" in by["S-1-5-21-1-2-3-1337"]["roles"]
     assert acc["domain_compromised"] and acc["krbtgt_reset"]
+
+
+@pytest.mark.corpus
+def test_a_dcsync_alone_is_a_detected_intrusion(shared: Path, tmp_path: Path) -> None:
+    # the DC only answered the replication request: a sign on it, not a verdict; but the
+    # domain is compromised, so the incident is found and the summary says so
+    from ashiato.analysis.pipeline import investigate
+    from ashiato.case import Case
+    from ashiato.ingest import Options, ingest
+
+    case = Case.create_or_open(tmp_path / "case", tz="UTC")
+    ingest(case, [shared / "evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx"],
+           Options(tz="UTC"))  # fmt: skip
+    f = investigate(case).to_dict()
+    assert {h["host"]: h["verdict"] for h in f["hosts"]}["dc1"] == "suspicious"
+    assert f["accounts"]["domain_compromised"]
+    assert f["incident"]["detected"] and f["incident"]["kind"] == "intrusion"
+    summary = f["incident"]["summary"]
+    assert summary.endswith("The domain is compromised: see the accounts to reset.")
+    assert [m["msg"] for m in f["incident"]["summary_msg"]["msgs"]] == [
+        "incident.suspicious_only", "incident.domain_compromised"]

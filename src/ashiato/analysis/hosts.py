@@ -85,7 +85,8 @@ class Signal:
     detail: str
     row: dict[str, Any]
     weight: float = 1.0
-    strength: str | None = None  # "strong" | "medium": for kinds named at run time (incidents)
+    # "strong" | "medium" for kinds named at run time (incidents); "weak": listed, not weighed
+    strength: str | None = None
 
 
 @dataclass

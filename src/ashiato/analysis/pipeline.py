@@ -553,6 +553,14 @@ def _entry_accounts_theft_servers(findings: Findings, ctx: Context, theft: _Thef
         findings.incident["summary"] = i18n.said_all(
             (base.rstrip(".") + "; " if base else "") + more + ".",
             *parts, i18n.msg("incident.hypervisor", hosts=hit), join="clauses")
+    if findings.accounts.get("domain_compromised") and not findings.incident.get("detected"):
+        # a DCSync or a new domain admin is an intrusion found, even with no host to blame
+        findings.incident["detected"] = True
+        findings.incident["kind"] = findings.incident.get("kind") or "intrusion"
+        base = findings.incident.get("summary") or ""  # keeps its id: not str() here
+        findings.incident["summary"] = i18n.said_all(
+            f"{base} The domain is compromised: see the accounts to reset.".lstrip(),
+            i18n.msg_of(base), i18n.msg("incident.domain_compromised"))
     if ent.entry:
         e = ent.entry
         findings.incident["entry"] = i18n.said(
