@@ -256,3 +256,35 @@ def test_indexed_nearest_sighting_is_the_plain_scan() -> None:
         probes += [epoch + timedelta(microseconds=p) for p in index.points or []]
         for when in probes:
             assert ident._nearest("10.0.0.9", when, "host") is _plain_nearest(spans, when)
+
+
+def test_many_lookups_at_once_are_the_single_lookups() -> None:
+    # leases (first holding one wins) over sightings (nearest, first of equals, within
+    # the window), nameless sightings skipped, unknown and loopback addresses, no time
+    import random
+
+    rnd = random.Random(11)
+    base = datetime(2015, 9, 10, tzinfo=UTC)
+    for _ in range(20):
+        ident = Identity()
+        for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+            for k in range(rnd.randint(0, 8)):
+                start = base + timedelta(hours=rnd.uniform(0, 200))
+                end = start + timedelta(hours=rnd.choice([1, 8, 48]))
+                lease = identity.Lease(ip, f"lease{k}", start, end, "r")
+                ident.leases.setdefault(ip, []).append(lease)
+            for k in range(rnd.randint(0, 12)):
+                first = base + timedelta(hours=rnd.uniform(0, 200))
+                last = first + timedelta(hours=rnd.choice([0, 0.5, 3, 30]))
+                host = rnd.choice([f"seen{k}", None])
+                user = "u" if host is None else None
+                s = identity.Sighting(ip, host, user, first, last, "b", "r")
+                ident.sightings.setdefault(ip, []).append(s)
+        asks: list[tuple[str | None, datetime | None]] = [
+            (
+                rnd.choice(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "127.0.0.1", None]),
+                rnd.choice([None] + [base + timedelta(hours=rnd.uniform(-30, 260))] * 9),
+            )
+            for _ in range(400)
+        ]
+        assert ident.hosts_at(asks) == [ident.host_at(ip, when) for ip, when in asks]

@@ -24,11 +24,13 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
+import numpy as np
 
 from ashiato.analysis.context import Context
 from ashiato.analysis.indicators import is_client, never_a_host
@@ -138,6 +140,11 @@ def _us_delta(d: timedelta) -> int:
     return d // _MICRO
 
 
+def _chunk(width: int) -> int:
+    """Rows of asks per array comparison: about a million cells at a time."""
+    return max(1, 1_000_000 // max(width, 1))
+
+
 @dataclass
 class Identity:
     leases: dict[str, list[Lease]] = field(default_factory=dict)
@@ -166,6 +173,60 @@ class Identity:
         if not ip or never_a_host(ip):
             return None
         return self._host(ip, when)[0]
+
+    def hosts_at(self, asks: Sequence[tuple[str | None, datetime | None]]) -> list[str | None]:
+        """``host_at`` for many (address, time) pairs at once: what lateral movement asks for
+        every logon and flow. The same answers (the first lease holding the time, else the
+        sighting with the smallest gap, first of equals, within the window), worked out
+        per address as one array comparison instead of a Python scan per pair."""
+        out: list[str | None] = [None] * len(asks)
+        by_ip: dict[str, list[int]] = defaultdict(list)
+        for k, (ip, _when) in enumerate(asks):
+            if ip and not never_a_host(ip):
+                by_ip[ip].append(k)
+        for ip, ks in by_ip.items():
+            whens = [asks[k][1] for k in ks]
+            for k, host in zip(ks, self._hosts_of_ip(ip, whens), strict=True):
+                out[k] = host
+        return out
+
+    def _hosts_of_ip(self, ip: str, whens: list[datetime | None]) -> list[str | None]:
+        hosts: list[str | None] = [None] * len(whens)
+        timed = [k for k, w in enumerate(whens) if w is not None]
+        at = np.array([_us(w) for w in whens if w is not None], dtype=np.int64)
+        leases = self.leases.get(ip, [])
+        if leases and len(at):
+            starts = np.array([_us(x.start) for x in leases], dtype=np.int64)
+            ends = np.array([_us(x.end) for x in leases], dtype=np.int64)
+            for lo in range(0, len(at), _chunk(len(leases))):
+                t = at[lo : lo + _chunk(len(leases)), None]
+                held = (starts <= t) & (t <= ends)
+                first = held.argmax(axis=1)
+                for j in np.flatnonzero(held.any(axis=1)):
+                    hosts[timed[lo + j]] = leases[first[j]].host
+        seen = [s for s in self.sightings.get(ip, []) if s.host is not None]
+        if not seen:
+            return hosts
+        firsts = np.array([_us(s.first) for s in seen], dtype=np.int64)
+        lasts = np.array([_us(s.last) for s in seen], dtype=np.int64)
+        window = _us_delta(SIGHTING_WINDOW)
+        for lo in range(0, len(at), _chunk(len(seen))):
+            t = at[lo : lo + _chunk(len(seen)), None]
+            gap = np.where(
+                (firsts <= t) & (t <= lasts),
+                0,
+                np.minimum(np.abs(firsts - t), np.abs(lasts - t)),
+            )
+            best = gap.argmin(axis=1)  # the first of equals, as the scan keeps it
+            near = gap[np.arange(len(t)), best] <= window
+            for j in np.flatnonzero(near):
+                k = timed[lo + j]
+                if hosts[k] is None:
+                    hosts[k] = seen[best[j]].host
+        for k, w in enumerate(whens):
+            if w is None:
+                hosts[k] = seen[0].host
+        return hosts
 
     def _host(self, ip: str, when: datetime | None) -> tuple[str | None, str]:
         host, basis = None, "no source ties this address to a host"

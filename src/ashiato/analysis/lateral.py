@@ -27,6 +27,8 @@ target that only one or two machines ever log on to).
 
 from __future__ import annotations
 
+import functools
+import heapq
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ SERVICE_TIE = timedelta(minutes=2)
 LIMIT = 200000
 _LOCAL = {None, "", "-", "::1", "127.0.0.1", "0.0.0.0"}  # noqa: S104 (compared, not bound)
 _MACHINE = re.compile(r"\$$")
+_ADDRESS = re.compile(r"^[\d.a-f][\d.:a-f]*$")  # a target named by its address, to resolve
 # PsExec and its clones name their pipes <tool>-<SOURCE COMPUTER>-<pid>-stdin|stdout|stderr
 _TOOL_PIPE = re.compile(
     r"(?i)^(?:\\pipe\\)?([a-z0-9_]+)-([a-z0-9._-]+?)-\d+-(stdin|stdout|stderr)$"
@@ -143,6 +146,12 @@ _COLUMNS = (
     "process.parent.executable", "process.pid", "process.parent.pid", "observer.name",
     "rule.name", "winlog.logon.id", "winlog.logon.type", "evidence_id", "record",
 )  # fmt: skip
+# a network logon's session and its evidence summary (context.summary) read no more
+_LOGON_COLUMNS = (
+    "@timestamp", "event.dataset", "event.code", "event.action", "event.outcome", "host.name",
+    "user.name", "source.ip", "destination.ip", "destination.port", "process.command_line",
+    "file.path", "rule.name", "winlog.logon.id", "winlog.logon.type", "evidence_id", "record",
+)  # fmt: skip
 
 
 def _candidates(ctx: Context) -> list[dict[str, Any]]:
@@ -159,24 +168,40 @@ def _candidates(ctx: Context) -> list[dict[str, Any]]:
         | pipe.re_search(_TOOL_PIPE.pattern.removeprefix("(?i)"))
         | pipe.re_search(_EXEC_PIPE.pattern.removeprefix("(?i)"))
     )
-    logon = code.isin(["4624"]) & t["winlog.logon.type"].isin([3, 10])
     # service tickets for a computer account (HOST/CIFS/RPCSS of PC$), not krbtgt or users
     ticket = (
         t["extra"].re_search(r'"ServiceName":"[^"$]+\$"')
         & ibis.coalesce(t["event.outcome"] != "failure", True)
         & t["source.ip"].notnull()
     )
-    q = q.filter((code != "5145") | admin | ipc).filter((code != "4624") | logon)
-    q = q.filter((code != "4769") | ticket)
-    # tens of thousands of rows on a busy domain: only the columns moves and their
-    # evidence summaries read (a row of every column is twice the memory)
-    cols = [c for c in _COLUMNS if c in t.columns]
-    # the logons' extra is only read for WorkstationName: take that alone
-    station = t["extra"].re_extract(r'"(?:workstation|WorkstationName)":"([^"]*)"', 1)
-    extra = (code == "4624").ifelse(station.fill_null(""), t["extra"])
+    q = q.filter((code != "5145") | admin | ipc).filter((code != "4769") | ticket)
     # the message only feeds evidence summaries, which keep 200 characters of it
-    q = q.select(*cols, extra=extra, message=t["message"].substr(0, 200))
-    return ctx.rows(q.order_by(EVENT_ORDER), limit=LIMIT)
+    message = t["message"].substr(0, 200)
+    # a busy domain logs hundreds of thousands of network logons: they need only what
+    # sessions and evidence summaries read (a dict of every column is twice the work),
+    # and of their extra only the WorkstationName
+    station = t["extra"].re_extract(r'"(?:workstation|WorkstationName)":"([^"]*)"', 1)
+    logons = q.filter((code == "4624") & t["winlog.logon.type"].isin([3, 10]))
+    logons = logons.select(
+        *[c for c in _LOGON_COLUMNS if c in t.columns], extra=station.fill_null(""), message=message
+    )
+    others = q.filter(code != "4624")
+    others = others.select(
+        *[c for c in _COLUMNS if c in t.columns], extra=t["extra"], message=message
+    )
+    return list(
+        heapq.merge(
+            ctx.rows(logons.order_by(EVENT_ORDER), limit=LIMIT),
+            ctx.rows(others.order_by(EVENT_ORDER), limit=LIMIT),
+            key=_event_order,
+        )
+    )
+
+
+def _event_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """EVENT_ORDER in Python, nulls last as the engines sort them, to merge sorted parts."""
+    when = row.get("@timestamp")
+    return (when is None, when or 0, row.get("evidence_id") or "", row.get("record") or 0)
 
 
 def _data(row: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +218,7 @@ def _data(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=65536)  # a few hundred accounts and names over 100k+ logons
 def _user(name: Any) -> str | None:
     n = str(name or "").strip()
     if n.lower() in ("", "-", "system", "anonymous logon") or _MACHINE.search(n):
@@ -200,6 +226,7 @@ def _user(name: Any) -> str | None:
     return n.split("\\")[-1].lower()
 
 
+@functools.lru_cache(maxsize=65536)
 def _name(v: Any) -> str | None:
     n = host_key(str(v or "").strip() or None)
     return None if n in (None, "-", "localhost", "unknown") else n
@@ -606,15 +633,16 @@ def _network_moves(ctx: Context) -> list[Move]:
 
 def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> list[LateralEdge]:
     # resolve names: the address at the time, else the name the event gave
-    for m in moves:
-        if m.target and re.match(r"^[\d.:a-f]+$", m.target) and ":" not in m.target[:1]:
-            m.target = ident.host_at(m.target, m.time) or m.target
-        if m.source_ip:
-            # an inbound connection seen on the target can make the identity timeline
-            # give the client's address to the target: never resolve a move onto itself
-            name = ident.host_at(m.source_ip, m.time)
-            if name and name != m.target:
-                m.source_name = name
+    by_ip = [m for m in moves if m.target and _ADDRESS.match(m.target)]
+    for m, host in zip(by_ip, ident.hosts_at([(m.target, m.time) for m in by_ip]), strict=True):
+        m.target = host or m.target
+    sourced = [m for m in moves if m.source_ip]
+    asks = [(m.source_ip, m.time) for m in sourced]
+    for m, name in zip(sourced, ident.hosts_at(asks), strict=True):
+        # an inbound connection seen on the target can make the identity timeline
+        # give the client's address to the target: never resolve a move onto itself
+        if name and name != m.target:
+            m.source_name = name
     named = {m.source_ip: m.source_name for m in moves if m.source_ip and m.source_name}
     for m in moves:  # a pipe or WorkstationName names the computer behind an address
         if m.source_ip and not m.source_name:
