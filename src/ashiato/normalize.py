@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ from ashiato.schema import EVENT_SCHEMA
 _IP_RE = r"^(\d{1,3}\.){3}\d{1,3}$|:"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # analyses ask it per row, of a few hundred names
 def host_key(name: str | None) -> str | None:
     """The join key for one host name (scalar twin of the vectorised rule)."""
     if not name:

@@ -99,6 +99,44 @@ def test_an_address_outside_makes_the_account_the_entry_point() -> None:
     assert e.source == "198.51.100.23" and "entry point" in e.why
 
 
+def _busy_file_server(users: int) -> list[dict[str, Any]]:
+    """A file server more than lateral.BUSY machines log on to all day."""
+    return [
+        _logon(n * 60, "FS01", f"10.1.1.{n}", f"user{n}", f"0x{n:x}", workstation=f"PC{n:02d}")
+        for n in range(1, users + 1)
+    ]
+
+
+def test_a_busy_servers_logons_are_counted_not_listed_and_never_a_rare_pair() -> None:
+    rows = _busy_file_server(lateral.BUSY + 5)
+    ctx = Context(events=_events(rows), tz="UTC")
+    busy = lateral._busy_targets(ctx)
+    assert busy == {"fs01"}
+    assert lateral._logons(ctx, [], busy) == []
+    assert _edges(rows) == []
+
+
+def test_execution_on_a_busy_server_still_finds_its_logon() -> None:
+    rows = _busy_file_server(lateral.BUSY + 5)
+    # the operator's session among the users': a PsExec service 30 s after the logon
+    rows.append(_logon(5000, "FS01", "10.1.0.99", "adm-x", "0xbad", workstation="PC-OPS"))
+    rows.append(_service(5030, "FS01", "PSEXESVC", r"%SystemRoot%\PSEXESVC.exe"))
+    edges = _edges(rows)
+    assert [(e.source, e.target, e.technique, e.account) for e in edges] == [
+        ("pc-ops", "fs01", "psexec", "adm-x")
+    ]
+    # and a user's session named by its LogonId in a task event, hours after the logon
+    task = {
+        "@timestamp": T0 + timedelta(seconds=9000), "event.dataset": "windows.security",
+        "event.code": "4698", "host.hostname": "FS01", "winlog.logon.id": "0x7",
+        "extra": {"winlog": {"event_data": {"TaskName": "\\upd"}}},
+    }  # fmt: skip
+    edges = _edges([*_busy_file_server(lateral.BUSY + 5), task])
+    assert [(e.source, e.target, e.technique, e.account) for e in edges] == [
+        ("pc07", "fs01", "task", "user7")
+    ]
+
+
 def _ticket(second: int, dc: str, ip: str, user: str, service: str, code: str = "4769",
             status: str = "0x0") -> dict[str, Any]:  # fmt: skip
     return {

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import heapq
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +64,9 @@ ATTACK = {
 EXECUTING = {"psexec", "service", "task", "wmi", "dcom", "winrm"}
 TIE = timedelta(seconds=10)  # a process event without a session ties to a logon this close
 SERVICE_TIE = timedelta(minutes=2)
+_TIE_MAX = max(TIE, SERVICE_TIE)
+_TIED_CODES = {"7045", "4697", "4698", "4702", "106", "200", "1", "4688"}  # _attach, _tie
+BUSY = 20  # machines or addresses logging on to a server that everybody uses
 LIMIT = 200000
 _LOCAL = {None, "", "-", "::1", "127.0.0.1", "0.0.0.0"}  # noqa: S104 (compared, not bound)
 _MACHINE = re.compile(r"\$$")
@@ -123,12 +126,13 @@ class _Session:
 
 
 def analyse(ctx: Context, ident: Identity) -> list[LateralEdge]:
-    rows = _candidates(ctx)
-    moves = _moves(rows)
+    busy = _domain_controllers(ctx) | _busy_targets(ctx)
+    others = _candidates(ctx)
+    moves = _moves(list(heapq.merge(_logons(ctx, others, busy), others, key=_event_order)))
     moves += _network_moves(ctx)
     moves += _rpc_moves(ctx)
     moves += _server_moves(ctx)
-    return _edges(moves, ident, _domain_controllers(ctx))
+    return _edges(moves, ident, busy, _station_names(ctx, busy))
 
 
 def _domain_controllers(ctx: Context) -> set[str]:
@@ -136,6 +140,102 @@ def _domain_controllers(ctx: Context) -> set[str]:
     t = ctx.events
     q = t.filter(t["event.code"].isin(["4768", "4769"]) & t["host.name"].notnull())
     return {r["host.name"] for r in ctx.rows(q.select("host.name").distinct())}
+
+
+def _network_logons(ctx: Context) -> Any:
+    t = ctx.events
+    return t.filter(
+        t["event.dataset"].startswith("windows.")
+        & (t["event.code"] == "4624")
+        & t["winlog.logon.type"].isin([3, 10])
+        & t["host.name"].notnull()
+    )
+
+
+def _station(t: Any) -> Any:
+    """A 4624's WorkstationName, read from extra (it is the only field of it needed)."""
+    return t["extra"].re_extract(r'"(?:workstation|WorkstationName)":"([^"]*)"', 1)
+
+
+def _busy_targets(ctx: Context) -> set[str]:
+    """Servers that take network logons from more than BUSY machines or addresses (file
+    servers, like domain controllers): a logon to them is how everybody works."""
+    q = _network_logons(ctx)
+    q = q.filter(q["winlog.logon.type"] == 3)
+    source = ibis.coalesce(_station(q).nullif(""), q["source.ip"])
+    agg = q.group_by("host.name").aggregate(n=source.nunique())
+    return {r["host.name"] for r in ctx.rows(agg.filter(agg["n"] > BUSY))}
+
+
+def _logons(ctx: Context, others: list[dict[str, Any]], busy: set[str]) -> list[dict[str, Any]]:
+    """The network logons that can be part of a move, in event order: every one on a
+    machine few others log on to, RDP logons, and on busy servers those whose session
+    (LogonId) an execution event names or that came just before one (the session a
+    service, task or process ties to). A busy server's hundreds of thousands of other
+    logons are users at work: never listed, never a rare pair."""
+    q = _network_logons(ctx)
+    keep = ~q["host.name"].isin(sorted(busy)) | (q["winlog.logon.type"] == 10)
+    sessions = {
+        (r["host.name"], _logon_id(r.get("winlog.logon.id")))
+        for r in others
+        if r.get("host.name") in busy
+    }
+    tied = [
+        r for r in others if r.get("host.name") in busy and r.get("@timestamp") is not None
+        and str(r.get("event.code")) in _TIED_CODES
+    ]  # fmt: skip
+    cols = [c for c in _LOGON_COLUMNS if c in q.columns]
+    wanted = q.mutate(_lid=q["winlog.logon.id"].cast("string").fill_null("None"))
+    parts = [wanted.filter(keep)]
+    if sessions:
+        by_id = ibis.memtable(
+            {"_h": [h for h, _ in sessions], "_l": [lid for _, lid in sessions]}
+        )
+        parts.append(
+            wanted.semi_join(
+                by_id, [wanted["host.name"] == by_id["_h"], wanted["_lid"] == by_id["_l"]]
+            )
+        )
+    if tied:
+        win = ibis.memtable(
+            {
+                "_h": [r["host.name"] for r in tied],
+                "_lo": [r["@timestamp"] - _TIE_MAX for r in tied],
+                "_hi": [r["@timestamp"] for r in tied],
+            }
+        )
+        ts = wanted["@timestamp"]
+        parts.append(
+            wanted.semi_join(
+                win, [wanted["host.name"] == win["_h"], ts >= win["_lo"], ts <= win["_hi"]]
+            )
+        )
+    # of extra only the WorkstationName; the message feeds summaries, which keep 200 chars
+    parts = [
+        p.select(*cols, extra=_station(p).fill_null(""), message=p["message"].substr(0, 200))
+        for p in parts
+    ]
+    rows = ibis.union(*parts, distinct=True) if len(parts) > 1 else parts[0]
+    return ctx.rows(rows.order_by(EVENT_ORDER), limit=LIMIT)
+
+
+def _logon_id(value: Any) -> str:
+    return str(value)  # as sessions key them: a logon without a LogonId is "None"
+
+
+def _station_names(ctx: Context, busy: set[str]) -> dict[str, str]:
+    """The computer name each address last gave in a busy server's logons (WorkstationName):
+    those logons are not listed, but they still name addresses other moves come from."""
+    q = _network_logons(ctx)
+    q = q.filter(q["host.name"].isin(sorted(busy)) & q["source.ip"].notnull())
+    q = q.mutate(_ws=_station(q)).filter(lambda x: x["_ws"].notnull() & (x["_ws"] != ""))
+    agg = q.group_by("source.ip").aggregate(ws=q["_ws"].argmax(q["@timestamp"]))
+    out: dict[str, str] = {}
+    for r in ctx.rows(agg):
+        ip, name = _ip(r["source.ip"]), _name(r["ws"])
+        if ip and name:
+            out[ip] = name
+    return out
 
 
 _COLUMNS = (
@@ -155,8 +255,8 @@ _LOGON_COLUMNS = (
 
 
 def _candidates(ctx: Context) -> list[dict[str, Any]]:
-    """Only the events that can be part of a move: on a busy file server nearly all 5145
-    are users opening documents, and 4624 need only their WorkstationName from extra."""
+    """The events other than logons that can be part of a move: on a busy file server
+    nearly all 5145 are users opening documents (network logons: :func:`_logons`)."""
     t = ctx.events
     code = t["event.code"]
     q = t.filter(t["event.dataset"].startswith("windows.") & code.isin(_CODES))
@@ -177,25 +277,10 @@ def _candidates(ctx: Context) -> list[dict[str, Any]]:
     q = q.filter((code != "5145") | admin | ipc).filter((code != "4769") | ticket)
     # the message only feeds evidence summaries, which keep 200 characters of it
     message = t["message"].substr(0, 200)
-    # a busy domain logs hundreds of thousands of network logons: they need only what
-    # sessions and evidence summaries read (a dict of every column is twice the work),
-    # and of their extra only the WorkstationName
-    station = t["extra"].re_extract(r'"(?:workstation|WorkstationName)":"([^"]*)"', 1)
-    logons = q.filter((code == "4624") & t["winlog.logon.type"].isin([3, 10]))
-    logons = logons.select(
-        *[c for c in _LOGON_COLUMNS if c in t.columns], extra=station.fill_null(""), message=message
-    )
-    others = q.filter(code != "4624")
-    others = others.select(
+    others = q.filter(code != "4624").select(
         *[c for c in _COLUMNS if c in t.columns], extra=t["extra"], message=message
     )
-    return list(
-        heapq.merge(
-            ctx.rows(logons.order_by(EVENT_ORDER), limit=LIMIT),
-            ctx.rows(others.order_by(EVENT_ORDER), limit=LIMIT),
-            key=_event_order,
-        )
-    )
+    return ctx.rows(others.order_by(EVENT_ORDER), limit=LIMIT)
 
 
 def _event_order(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -631,7 +716,12 @@ def _network_moves(ctx: Context) -> list[Move]:
     return out
 
 
-def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> list[LateralEdge]:
+def _edges(
+    moves: list[Move],
+    ident: Identity,
+    busy: Collection[str] = (),
+    stations: Mapping[str, str] | None = None,
+) -> list[LateralEdge]:
     # resolve names: the address at the time, else the name the event gave
     by_ip = [m for m in moves if m.target and _ADDRESS.match(m.target)]
     for m, host in zip(by_ip, ident.hosts_at([(m.target, m.time) for m in by_ip]), strict=True):
@@ -643,7 +733,8 @@ def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> lis
         # give the client's address to the target: never resolve a move onto itself
         if name and name != m.target:
             m.source_name = name
-    named = {m.source_ip: m.source_name for m in moves if m.source_ip and m.source_name}
+    named = {**(stations or {})}  # the unlisted logons' names give way to the moves' own
+    named.update({m.source_ip: m.source_name for m in moves if m.source_ip and m.source_name})
     for m in moves:  # a pipe or WorkstationName names the computer behind an address
         if m.source_ip and not m.source_name:
             m.source_name = named.get(m.source_ip)
@@ -664,8 +755,8 @@ def _edges(moves: list[Move], ident: Identity, dcs: Collection[str] = ()) -> lis
         execution = any(m.execution for m in ms)
         if tech == "logon" and (src, target) in other_pairs:
             continue  # the logon behind a service/WMI/task edge: shown by that edge
-        # a logon to a domain controller is how every machine works, never a rare pair
-        seen_from = inbound.get(target, set()) if target not in dcs else {"*", "**", "***"}
+        # a logon to a domain controller or a busy server is how every machine works
+        seen_from = inbound.get(target, set()) if target not in busy else {"*", "**", "***"}
         why = _why(tech, execution, ms, seen_from, src)
         if why is None:
             continue
