@@ -236,24 +236,24 @@ def _plain_nearest(spans: list[identity.Sighting], when: datetime) -> identity.S
     return best
 
 
-def test_indexed_nearest_sighting_is_the_plain_scan() -> None:
-    # overlapping, touching and far-apart spans, asked at random times and exactly on
-    # every edge, midpoint and window boundary the index is built from
+def test_nearest_sighting_is_the_definition() -> None:
+    # overlapping, touching and far-apart spans, asked at random times and at the ties
     import random
 
     rnd = random.Random(7)
     base = datetime(2015, 9, 10, tzinfo=UTC)
     for _ in range(40):
         spans = []
-        for k in range(rnd.randint(1, 30)):
+        for k in range(rnd.randint(1, 3 * identity.SCAN_MAX)):  # scanned, and as arrays
             first = base + timedelta(hours=rnd.uniform(0, 200))
             last = first + timedelta(hours=rnd.choice([0, 0.5, 3, 30]))
             spans.append(identity.Sighting("10.0.0.9", f"pc{k}", None, first, last, "b", "r"))
         ident = Identity(sightings={"10.0.0.9": spans})
         probes = [base + timedelta(hours=rnd.uniform(-30, 260)) for _ in range(300)]
-        index = identity._Spans.of(spans, "host")
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        probes += [epoch + timedelta(microseconds=p) for p in index.points or []]
+        # exactly on every edge, window boundary and midpoint between two spans: the ties
+        w = identity.SIGHTING_WINDOW
+        probes += [t for s in spans for t in (s.first, s.last, s.first - w, s.last + w)]
+        probes += [a.last + (b.first - a.last) / 2 for a in spans for b in spans]
         for when in probes:
             assert ident._nearest("10.0.0.9", when, "host") is _plain_nearest(spans, when)
 

@@ -21,7 +21,6 @@ keeps the names apart.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -41,7 +40,7 @@ LEASE_MAX = timedelta(days=8)  # Windows DHCP's default scope lease
 MIN_RENEW_GAP = timedelta(minutes=10)  # closer grants are retries, not renewals
 DAILY_REBOOT = timedelta(hours=20)  # renewals this far apart may be morning boots
 SIGHTING_WINDOW = timedelta(hours=24)
-MAX_INDEXED = 256  # spans of one address worth an index (its points grow as n²)
+SCAN_MAX = 24  # spans of one address scanned in Python; more are compared as arrays
 
 
 @dataclass
@@ -73,27 +72,20 @@ class Resolution:
 
 
 class _Spans:
-    """One address's sightings as epoch-second spans, answering "nearest to t" fast.
+    """One address's sightings as epoch-microsecond spans, answering "nearest to t".
 
-    The answer (the span with the smallest gap, the first of equals, within the window)
-    can only change where a gap bends (a span's first or last), crosses the window
-    (first - window, last + window) or meets another's (the middle between one span's
-    last and another's first): between two of those points every gap is a straight
-    line and their order holds. So each stretch between them is worked out once, by
-    the plain scan, and remembered; a time exactly on a point is always scanned.
+    The answer is the span with the smallest gap (0 inside it), the first of equals,
+    within the window. A few spans are scanned in Python; more at once as arrays (an
+    address behind a proxy collects a span per user and day). Times asked again are
+    remembered: analyses ask about the same logon or flow times over and over.
     """
 
     def __init__(self, size: int, spans: list[tuple[int, int, Sighting]]) -> None:
         self.size = size
         self.spans = spans  # (first, last, sighting), exact microseconds since 1970
-        window = _us_delta(SIGHTING_WINDOW)
-        self.points: list[float] | None = None  # None: too many spans to index, scan
-        if len(spans) <= MAX_INDEXED:
-            points: set[float] = {x for f, la, _ in spans
-                                  for x in (f, la, f - window, la + window)}
-            points |= {(la + f) / 2 for _, la, _ in spans for f, _, _ in spans if f > la}
-            self.points = sorted(points)
-        self.memo: dict[int, Sighting | None] = {}  # stretch (index in points) → answer
+        self.firsts = np.array([f for f, _, _ in spans], dtype=np.int64)
+        self.lasts = np.array([la for _, la, _ in spans], dtype=np.int64)
+        self.memo: dict[int, Sighting | None] = {}
 
     @classmethod
     def of(cls, seen: list[Sighting], want: str) -> _Spans:
@@ -106,14 +98,9 @@ class _Spans:
         if when is None:
             return self.spans[0][2]
         at = _us(when)
-        if self.points is None:
-            return self.scan(at)
-        k = bisect.bisect_left(self.points, at)
-        if k < len(self.points) and self.points[k] == at:
-            return self.scan(at)
-        if k not in self.memo:
-            self.memo[k] = self.scan(at)
-        return self.memo[k]
+        if at not in self.memo:
+            self.memo[at] = self.scan(at) if len(self.spans) <= SCAN_MAX else self._array(at)
+        return self.memo[at]
 
     def scan(self, at: int) -> Sighting | None:
         window = _us_delta(SIGHTING_WINDOW)
@@ -125,6 +112,16 @@ class _Spans:
                 if gap == 0:
                     break
         return best
+
+    def _array(self, at: int) -> Sighting | None:
+        gap = self.gaps(np.int64(at))
+        k = int(gap.argmin())  # the first of equals, as the scan keeps it
+        return self.spans[k][2] if gap[k] <= _us_delta(SIGHTING_WINDOW) else None
+
+    def gaps(self, at: Any) -> Any:
+        """Each span's distance to ``at`` (0 inside it); a column of times gives a row each."""
+        f, la = self.firsts, self.lasts
+        return np.where((f <= at) & (at <= la), 0, np.minimum(np.abs(f - at), np.abs(la - at)))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -204,28 +201,22 @@ class Identity:
                 first = held.argmax(axis=1)
                 for j in np.flatnonzero(held.any(axis=1)):
                     hosts[timed[lo + j]] = leases[first[j]].host
-        seen = [s for s in self.sightings.get(ip, []) if s.host is not None]
-        if not seen:
+        spans = self._spans_of(ip, "host")
+        if not spans.spans:
             return hosts
-        firsts = np.array([_us(s.first) for s in seen], dtype=np.int64)
-        lasts = np.array([_us(s.last) for s in seen], dtype=np.int64)
         window = _us_delta(SIGHTING_WINDOW)
-        for lo in range(0, len(at), _chunk(len(seen))):
-            t = at[lo : lo + _chunk(len(seen)), None]
-            gap = np.where(
-                (firsts <= t) & (t <= lasts),
-                0,
-                np.minimum(np.abs(firsts - t), np.abs(lasts - t)),
-            )
+        for lo in range(0, len(at), _chunk(len(spans.spans))):
+            t = at[lo : lo + _chunk(len(spans.spans)), None]
+            gap = spans.gaps(t)
             best = gap.argmin(axis=1)  # the first of equals, as the scan keeps it
             near = gap[np.arange(len(t)), best] <= window
             for j in np.flatnonzero(near):
                 k = timed[lo + j]
                 if hosts[k] is None:
-                    hosts[k] = seen[best[j]].host
+                    hosts[k] = spans.spans[best[j]][2].host
         for k, w in enumerate(whens):
             if w is None:
-                hosts[k] = seen[0].host
+                hosts[k] = spans.spans[0][2].host
         return hosts
 
     def _host(self, ip: str, when: datetime | None) -> tuple[str | None, str]:
@@ -247,11 +238,15 @@ class Identity:
         of equals. Analyses ask this for every logon and flow (hundreds of thousands of
         times on a big case), so each address's spans are indexed (:class:`_Spans`) and
         rebuilt when sightings were added since."""
+        return self._spans_of(ip, want).nearest(when)
+
+    def _spans_of(self, ip: str, want: str) -> _Spans:
+        """The address's spans naming a ``want``, rebuilt when sightings were added since."""
         seen = self.sightings.get(ip, [])
         spans = self._spans.get((ip, want))
         if spans is None or spans.size != len(seen):
             spans = self._spans[(ip, want)] = _Spans.of(seen, want)
-        return spans.nearest(when)
+        return spans
 
     def ips_of(self, host: str) -> list[str]:
         return sorted(self._by_host()[0].get(host, ()))
