@@ -66,6 +66,22 @@ POSITIVE = [
      "WMI Provider Host Started a Shell"),
     (f"{EAS}/Lateral Movement/LM_Remote_Service01_5145_svcctl.evtx",
      "Remote Service or Task Scheduler Pipe Opened"),
+    (f"{EAS}/Lateral Movement/remote_file_copy_system_proc_file_write_sysmon_11.evtx",
+     "Program or Script Written by the System Process (Copied Over SMB)"),
+    (f"{EAS}/Lateral Movement/lateral_movement_startup_3_11.evtx",
+     "Program or Script Dropped in a Startup Folder"),
+    (f"{EAS}/Lateral Movement/LM_tsclient_startup_folder.evtx",
+     "Program or Script Dropped in a Startup Folder"),
+    (f"{EAS}/Lateral Movement/LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx",
+     "Logon With New Credentials (Pass-the-Hash or runas /netonly)"),
+    (f"{EAS}/Lateral Movement/sharprdp_sysmon_7_mstscax.dll.evtx",
+     "Remote Desktop Control Loaded by a Program Other Than an RDP Client"),
+    (f"{EAS}/Lateral Movement/LM_add_new_namedpipe_tp_nullsession_registry_turla_like_ttp.evtx",
+     "Pipe Opened to Anonymous Access (NullSessionPipes)"),
+    (f"{EAS}/Lateral Movement/LM_NewShare_Added_Sysmon_12_13.evtx",
+     "Network Share Added in the Registry"),
+    (f"{EAS}/Lateral Movement/LM_regsvc_DirectoryServiceExtPt_Lsass_NTDS_AdamXpn.evtx",
+     "Directory Service Extension DLL Registered (Code in LSASS)"),
     (f"{EAS}/Execution/temp_scheduled_task_4698_4699.evtx",
      "Scheduled Task Runs a Shell or a Program From a User-Writable Folder"),
     (f"{DBC}/smb-password-guessing-security.evtx",
@@ -260,6 +276,8 @@ def test_whole_host_captures_find_the_attack_not_the_agents(shared: Path, tmp_pa
         },
         f"{OTRF}/other/aptsimulator_cobaltstrike.zip": {
             "Service Installed With a Shell, Script or Temp-Folder Command",
+            # Cobalt Strike's psexec: C:\Windows\b6a1458f396.exe arrives over ADMIN$
+            "Program or Script Written by the System Process (Copied Over SMB)",
         },
     }
     for n, (sample, titles) in enumerate(expect.items()):
