@@ -22,7 +22,10 @@ A logon alone is routine (a workstation reading a file server over 445 is no mov
 edge needs execution on the target (in the same logon session, or within seconds of a
 network logon when the process events carry no session) or an unusual pair: an
 interactive RDP session, an admin-share write, or a client talking to a client (a
-target that only one or two machines ever log on to).
+target that only one or two machines ever log on to). A domain controller, or a server
+that more than BUSY machines log on to, is never a rare pair: its network logons are not
+listed one by one, only those an execution event points at (its LogonId, or a logon just
+before a service, task or process on it).
 """
 
 from __future__ import annotations
