@@ -139,6 +139,29 @@ def test_lsass_access_names_the_program_that_opened_it() -> None:
     assert inc.technique == "T1003.001" and inc.key_values[0] == tool
 
 
+def test_file_registry_and_module_events_name_what_was_written_or_loaded() -> None:
+    """Sysmon 11/13/7: the file created, the key set and the module loaded are the key
+    values, before the program that did it (System, svchost, reg.exe tell little)."""
+    rule = _rule(10, "Staging", "high", ["attack.lateral-movement", "attack.t1021.002"])
+    sysmon = {"event.dataset": "windows.sysmon"}
+    dropped = _event(1, T0, "pc01", extra="{}", **sysmon, **{
+        "event.code": "11", "process.executable": "System",
+        "file.path": "C:\\Windows\\PSEXESVC.exe"})  # fmt: skip
+    key = "HKLM\\System\\CurrentControlSet\\Services\\NTDS\\DirectoryServiceExtPt"
+    data = {"TargetObject": key, "Details": "\\\\10.0.0.9\\s\\x.dll"}
+    setvalue = _event(2, T0, "pc02", **sysmon, **{
+        "event.code": "13", "process.executable": "C:\\Windows\\system32\\svchost.exe",
+        "extra": orjson.dumps({"winlog": {"event_data": data}}).decode()})  # fmt: skip
+    load = {"Image": "C:\\ProgramData\\x\\SharpRDP.exe", "ImageLoaded": "C:\\m\\mstscax.dll"}
+    loaded = _event(3, T0, "pc03", **sysmon, **{
+        "event.code": "7", "extra": orjson.dumps({"winlog": {"event_data": load}}).decode()})
+    keys = {i.hosts[0]: i.key_values for i in _build(
+        [sigma.Detection(rule, e) for e in (dropped, setvalue, loaded)])}  # fmt: skip
+    assert keys["pc01"][:2] == ["C:\\Windows\\PSEXESVC.exe", "System"]
+    assert keys["pc02"][0] == f"{key} = \\\\10.0.0.9\\s\\x.dll"
+    assert keys["pc03"][0] == "C:\\ProgramData\\x\\SharpRDP.exe loaded C:\\m\\mstscax.dll"
+
+
 BRUTE = _rule(6, "Password Guessing Against One Account (Brute Force)", "medium",
               ["attack.credential-access", "attack.t1110.001"])  # fmt: skip
 

@@ -34,7 +34,7 @@ _NOT_ACCOUNTS = {"", "-", "system", "local service", "network service", "anonymo
 _MANY = 8  # distinct values of one kind beyond which the varying parts are joined
 _SERIES_ONLY = ("service binary", "service name")
 _LOOKUP_LIMIT = 5000
-_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145", "4625"}
+_NEEDS_EXTRA = {"7045", "4697", "4698", "4702", "5140", "5145", "4625", "7", "12", "13", "14"}
 _AT_THE_CONSOLE = {"2", "7"}  # interactive and unlock: typed here, not sent from elsewhere
 _LOCAL = {"-", "::1", "127.0.0.1"}
 # a success this long after the last failure from the same source still ends the guessing
@@ -322,19 +322,38 @@ def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
         out += [("service binary", image), ("service name", name)]
     elif e.get("process.command_line"):
         out.append(("command", str(e["process.command_line"])))
-    elif e.get("process.executable"):  # e.g. Sysmon 10: the program that opened LSASS
-        out.append(("process", str(e["process.executable"])))
+    data = _event_data(e)
+    if data.get("ImageLoaded") and data.get("Image"):  # Sysmon 7: who loaded what
+        out.append(("module", f"{data['Image']} loaded {data['ImageLoaded']}"))
+    registry = _registry(e)
+    if registry:  # Sysmon 12/13: the key (and value) changed says more than its writer
+        out.append(("registry", registry))
+    elif e.get("file.path") and not e.get("file.share") and not e.get("process.command_line"):
+        # Sysmon 11: the file created ("System" wrote it: it came over SMB)
+        out.append(("file", str(e["file.path"])))
+    if not svc and not e.get("process.command_line") and e.get("process.executable"):
+        out.append(("process", str(e["process.executable"])))  # e.g. Sysmon 10's opener
     if e.get("file.share"):
         out.append(("share", f"{e['file.share']}\\{e.get('file.name') or ''}".rstrip("\\")))
     if e.get("url.original"):
         out.append(("url", str(e["url.original"])))
     if e.get("rule.name"):
         out.append(("threat", str(e["rule.name"])))
-    if e.get("file.path") and not e.get("file.share"):
+    if e.get("file.path") and not e.get("file.share") and ("file", str(e["file.path"])) not in out:
         out.append(("file", str(e["file.path"])))
     if e.get("source.ip") and e.get("source.ip") not in ("-", "::1", "127.0.0.1"):
         out.append(("remote address", str(e["source.ip"])))
     return out
+
+
+def _registry(e: dict[str, Any]) -> str | None:
+    extra = extra_of(e)
+    data = _event_data(e)
+    key = extra.get("registry.path") or data.get("TargetObject")
+    if not key or str(e.get("event.code")) not in ("12", "13", "14"):
+        return None
+    value = data.get("Details")
+    return f"{key} = {value}" if value else str(key)
 
 
 def _values(items: list[_Item]) -> list[str]:
