@@ -195,4 +195,7 @@ def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
 
 
 if __name__ == "__main__":
+    from ashiato import nopandas
+
+    nopandas.hide()
     _work(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5])
