@@ -44,7 +44,7 @@ KV = Format("kvtest", "test.kv", "test format", _sniff, _parse)
 
 @pytest.fixture(autouse=True)
 def only_kv(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "formats", lambda: (KV,))
+    monkeypatch.setattr(registry, "_in_order", lambda: iter((KV,)))
 
 
 def _count(case: Case, sql: str) -> int:
@@ -160,7 +160,7 @@ def parse(source):
     if b := rows.flush():
         yield b
 
-registry.formats = lambda: (Format("hang", "test.hang", "t", lambda s: True, parse),)
+registry._in_order = lambda: iter((Format("hang", "test.hang", "t", lambda s: True, parse),))
 if sys.argv[4] == "batched":  # a.log's rows fill a batch, written before b.log is read
     import ashiato.ingest
     ashiato.ingest.PartBatch = lambda case, **kw: PartBatch(case, group_rows=10, **kw)

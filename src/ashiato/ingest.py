@@ -102,10 +102,9 @@ def ingest(
     report = IngestReport()
     # what is alive now (modules, classes: hundreds of thousands of objects) is left out
     # of the collector's full passes while millions of short-lived rows go by (~10 % of
-    # the CPU of an EVTX ingest); handed back when the run ends. The formats and what
-    # pyarrow loads the first time it converts a Python list (its pandas shim) are
-    # loaded first, as the first file would anyway, so that they are left out too.
-    registry.formats()
+    # the CPU of an EVTX ingest); handed back when the run ends. What pyarrow loads the
+    # first time it converts a Python list is loaded first, so that it is left out too
+    # (the formats are imported as files need them: registry.sniff).
     pa.array([None], pa.string())
     gc.freeze()
     try:

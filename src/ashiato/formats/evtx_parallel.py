@@ -37,7 +37,7 @@ from ashiato.formats.evtx_ids import RecordIds
 
 _FILE_HEADER = 4096
 _CHUNK = 65536
-_WORKER_START_CHUNKS = 512  # what the parent reads while a worker starts (see start)
+_WORKER_START_CHUNKS = 256  # what the parent reads while a worker starts (see start)
 _UNKNOWN = -1  # "the record before this range": the parent's last record
 _AFTER_UNKNOWN = f"after record {_UNKNOWN}"
 
@@ -136,10 +136,10 @@ class Worker:
 def start(source: Source) -> Worker | None:
     """Start a worker on the second part of the file's whole chunks (None if it can't)."""
     whole = (source.path.stat().st_size - _FILE_HEADER) // _CHUNK
-    # about half each, the parent a little more: the worker first spends ~0.35 s of CPU
-    # starting an interpreter and importing pyarrow (what the parent reads of ~500
-    # chunks at ~0.75 ms each), the parent also finalises and stores every row
-    # (~1.5 µs a record against ~17 µs to read and map one)
+    # about half each, the parent a little more: the worker first spends ~0.18 s of CPU
+    # starting an interpreter and importing pyarrow (what the parent reads of ~250
+    # chunks at ~0.75 ms each; pandas stays out, nopandas), the parent also finalises
+    # and stores every row (~1.5 µs a record against ~17 µs to read and map one)
     first = min((whole + _WORKER_START_CHUNKS) // 2, whole - whole // 4)
     tmp = tempfile.TemporaryDirectory(prefix="ashiato-evtx-worker-")
     cmd = [sys.executable, "-m", "ashiato.formats.evtx_parallel", str(source.path),
@@ -160,7 +160,7 @@ def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
     from ashiato.formats import evtx as evtx_format
     from ashiato.formats.winevent_rows import WinRows
 
-    pa.array([None], pa.string())  # loads pyarrow's pandas shim, as ingest does
+    pa.array([None], pa.string())  # what pyarrow loads on its first conversion, as ingest
     gc.freeze()  # as ingest does: the collector's full passes skip the modules loaded
 
     source = Source(path=path, display=str(path), evidence_id="", encoding=None, tz=ZoneInfo(tz))
@@ -195,4 +195,7 @@ def _work(path: Path, first: int, end: int, out: Path, tz: str) -> None:
 
 
 if __name__ == "__main__":
+    from ashiato import nopandas
+
+    nopandas.hide()
     _work(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5])

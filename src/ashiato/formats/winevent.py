@@ -553,9 +553,36 @@ def _script_block(d: Mapping[str, Any], row: Row) -> None:
 
 def _decoded(command: str | None, row: Row) -> None:
     # what -EncodedCommand / FromBase64String hide, for rules and IOCs (detect/decode.py)
-    hidden = decode.decode(command)
+    hidden = _decode_long(command) if command and len(command) >= _LONG else decode.decode(command)
     if hidden:
         row["decoded"] = hidden
+
+
+# Long texts (script blocks, loaders) cost decode() up to milliseconds each, and logs
+# repeat them: PowerShell logs the same script block every time a script runs (the
+# public attack samples hold ~30 % repeats). Their results are kept, texts and results
+# bounded together (a decoded text can be far longer than its command).
+_LONG = 256
+_CACHE_CHARS = 4 << 20
+_decode_cache: dict[str, str | None] = {}
+_cached_chars = 0
+
+
+def _decode_long(command: str) -> str | None:
+    global _cached_chars
+    try:
+        return _decode_cache[command]
+    except KeyError:
+        pass
+    hidden = decode.decode(command)
+    size = len(command) + len(hidden or "")
+    if _cached_chars + size > _CACHE_CHARS:
+        _decode_cache.clear()
+        _cached_chars = 0
+    if size <= _CACHE_CHARS:
+        _decode_cache[command] = hidden
+        _cached_chars += size
+    return hidden
 
 
 _HOST_APP = re.compile(r"HostApplication=([^\r\n]*)")

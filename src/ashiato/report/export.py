@@ -32,7 +32,6 @@ import typer
 from ashiato.case import Case
 from ashiato.errors import CaseError, QueryError
 from ashiato.exports import iso, write_csv, write_jsonl
-from ashiato.findings import load
 from ashiato.schema import FIELDS
 from ashiato.timeline import Filters, query
 
@@ -127,6 +126,10 @@ def timesketch(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _findings(case: Case) -> dict[str, Any]:
+    # not at start-up: the CLI imports this module to register `export`, and findings
+    # brings babel (~20 ms of every command, ingest included)
+    from ashiato.findings import load
+
     try:
         return load(case.root)
     except FileNotFoundError as exc:
