@@ -66,6 +66,13 @@ POSITIVE = [
      "WMI Provider Host Started a Shell"),
     (f"{EAS}/Lateral Movement/LM_Remote_Service01_5145_svcctl.evtx",
      "Remote Service or Task Scheduler Pipe Opened"),
+    # UACME: consent.exe (22), COM elevation in dllhost (41), WSReset (56) start the shell
+    (f"{EAS}/Privilege Escalation/Sysmon_UACME_22.evtx",
+     "Shell Started With Full Rights by a Windows Component (UAC Bypass)"),
+    (f"{EAS}/Privilege Escalation/Sysmon_UACME_41.evtx",
+     "Shell Started With Full Rights by a Windows Component (UAC Bypass)"),
+    (f"{EAS}/Privilege Escalation/Sysmon_UACME_56.evtx",
+     "Shell Started With Full Rights by a Windows Component (UAC Bypass)"),
     (f"{EAS}/Persistence/Network_Service_Guest_added_to_admins_4732.evtx",
      "Built-In Service or Guest Account Added to Administrators"),
     (f"{EAS}/Credential Access/4794_DSRM_password_change_t1098.evtx",
