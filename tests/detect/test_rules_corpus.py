@@ -77,6 +77,8 @@ POSITIVE = [
      "SID History Added to an Account"),
     (f"{EAS}/Privilege Escalation/privesc_spoolsv_spl_file_write_sysmon11.evtx",
      "Print Spooler Writing a Program Outside Its Folders (PrintDemon, PrintNightmare)"),
+    (f"{EAS}/Defense Evasion/DE_Fake_ComputerAccount_4720.evtx",
+     "User Account Created With a Computer-Like Name (Ending in $)"),
     (f"{EAS}/Persistence/persistence_hidden_local_account_sysmon.evtx",
      "Hidden Local Account Created (Name Ending in $)"),
     (f"{EAS}/Persistence/Network_Service_Guest_added_to_admins_4732.evtx",
