@@ -207,12 +207,18 @@ def edges(ctx: Context) -> list[Edge]:
         base = _sightings(t, kind)
         counts = base.group_by(["_src", *names]).aggregate(_n=base.count())
         rare = counts.filter(counts["_n"] <= MAX_REPEATS).drop("_n")
-        base = base.join(rare, ["_src", *names])
-        other = base.select(_src_b=base["_src"], _ts_b=base["_ts"],
-                            **{f"{n}_b": base[n] for n in names})  # fmt: skip
+        # the rare sightings once (epoch seconds per row, not per pair), then paired with
+        # themselves; the always-true filter ends Ibis's join chain, so the engine reads
+        # them as one shared subquery (DuckDB a CTE) instead of counting and joining the
+        # whole table again for the other side (twice the work)
+        base = base.semi_join(rare, ["_src", *names])
+        base = base.select("_src", *names, _e=_seconds(base["_ts"])).filter(ibis.literal(True))
+        other = base.view()
+        other = other.select(_src_b=other["_src"], _e_b=other["_e"],
+                             **{f"{n}_b": other[n] for n in names})  # fmt: skip
         preds = [base[n] == other[f"{n}_b"] for n in names] + [base["_src"] < other["_src_b"]]
         j = base.join(other, preds)
-        j = j.mutate(_d=_seconds(j["_ts"]) - _seconds(j["_ts_b"]))
+        j = j.select("_src", "_src_b", _d=j["_e"] - j["_e_b"])
         j = j.filter(j["_d"].abs() <= MATCH[kind])
         agg = j.group_by(["_src", "_src_b"]).aggregate(
             n=j.count(), d=j["_d"].median(), q1=j["_d"].quantile(0.25),

@@ -19,10 +19,10 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
-from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
 from ashiato.i18n import said
@@ -56,6 +56,7 @@ STAGING = (
 ARCHIVE_EXT = ("7z", "rar", "zip", "gz", "tar", "tgz", "zst")
 LARGE_UPLOAD = 100 * 1024 * 1024  # one host → one destination, over the case
 LARGE_ARCHIVE = 50 * 1024 * 1024
+TOTAL_GROUPS = 200_000  # (source, destination, log) sums read for the totals
 _RCLONE = re.compile(RCLONE_SHAPE)
 _TOOL = re.compile(EXFIL_TOOL)
 _SERVICE = re.compile(TRANSFER_SERVICE)
@@ -161,7 +162,10 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
         last=q["@timestamp"].max(),
     )
     per: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in ctx.rows(agg, limit=20000):
+    # largest first, in a fixed order: a bare limit kept whichever groups the engine
+    # happened to return first (a 4.7M-event case has 24k), so totals changed run to run
+    order = [ibis.desc("bytes"), "source.ip", "_dest", "event.dataset"]
+    for r in ctx.rows(agg.order_by(order), limit=TOTAL_GROUPS):
         src, dest = r["source.ip"], str(r["_dest"])
         if not is_internal(src) or is_internal(dest):
             continue
@@ -237,7 +241,7 @@ def tools(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int
     total = ctx.rows(t.aggregate(n=has.sum()))[0]["n"] or 0
     q = t.filter(has & (_m(cmd, RCLONE_SHAPE) | _m(cmd, EXFIL_TOOL) | _m(cmd, STAGING)))
     found, staged = [], []
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=500):
+    for r in fetch.rows(ctx, q, limit=500):
         line = r.get("process.command_line") or r.get("process.executable") or ""
         if _RCLONE.search(line):
             what = "rclone" + ("" if re.search(r"(?i)rclone", line) else " (renamed)")
@@ -297,7 +301,7 @@ def _big_archives(ctx: Context) -> list[dict[str, Any]]:
     t = ctx.events
     q = t.filter(t["file.extension"].isin(list(ARCHIVE_EXT)) & (t["file.size"] >= LARGE_ARCHIVE))
     out = []
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=50):
+    for r in fetch.rows(ctx, q, limit=50):
         size = int(r.get("file.size") or 0)
         out.append(
             {

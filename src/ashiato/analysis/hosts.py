@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ashiato.analysis import watched
+from ashiato.analysis import fetch, watched
 from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
@@ -39,7 +39,6 @@ from ashiato.analysis.indicators import (
     py,
 )
 from ashiato.analysis.network import NetworkFindings
-from ashiato.engines import EVENT_ORDER
 from ashiato.i18n import msg, msg_of, said
 
 STRONG = {
@@ -208,7 +207,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     if imp.note_names:  # names learned from a listing (impact._learned_notes) count too
         is_note = is_note | writes["file.name"].upper().isin(imp.note_names)
     notes = writes.filter(is_note)
-    rows = ctx.rows(ctx.select(notes).order_by(EVENT_ORDER), limit=200000)
+    rows = fetch.rows(ctx, notes, limit=200000)
     # the encryptor creates each note; users who open one later (even read-write, as an
     # image viewer or editor does) are not its author: credit only the first writer
     first_write: dict[tuple[Any, Any, str], dict[str, Any]] = {}
@@ -323,7 +322,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
     t = ctx.events
     cmd = t["process.command_line"]
     proc = t.filter(cmd.notnull() & (cmd.re_search(INHIBIT_RECOVERY) | cmd.re_search(LOG_TAMPER)))
-    for r in ctx.rows(ctx.select(proc).order_by(EVENT_ORDER), limit=1000):
+    for r in fetch.rows(ctx, proc, limit=1000):
         if r.get("host.name"):
             kind = (
                 "recovery_inhibit"
@@ -334,7 +333,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
                 Signal(kind, r["@timestamp"], r["process.command_line"], r)
             )
     cleared = t.filter(t["event.action"] == "log-cleared")
-    for r in ctx.rows(ctx.select(cleared).order_by(EVENT_ORDER), limit=1000):
+    for r in fetch.rows(ctx, cleared, limit=1000):
         if r.get("host.name"):
             view(r["host.name"]).signals.append(
                 Signal("log_cleared", r["@timestamp"], summary(r), r)
@@ -344,7 +343,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
         & t["rule.name"].notnull()
         & t["host.name"].notnull()
     )
-    for r in ctx.rows(ctx.select(av).order_by(EVENT_ORDER), limit=5000):
+    for r in fetch.rows(ctx, av, limit=5000):
         name = str(r.get("file.name") or "")
         if name and py(RANSOM_NOTE).search(name):
             continue  # the AV cleaning notes on a share says where files were hit, not who
@@ -374,7 +373,7 @@ def _sources(
     for r in ctx.rows(agg):
         if not is_client(r["source.ip"]):
             continue
-        host = ident.at(r["source.ip"], r["last"]).host
+        host = ident.host_at(r["source.ip"], r["last"])
         if host:
             views.setdefault(host, HostView(host)).sources.add(r["event.dataset"])
     for host in set(hosts_by_evidence.values()):

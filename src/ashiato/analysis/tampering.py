@@ -21,10 +21,11 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import LOG_TAMPER
-from ashiato.engines import EVENT_ORDER, json_field
+from ashiato.engines import json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Tampering
 
@@ -89,7 +90,7 @@ def log_clears(ctx: Context) -> list[Tampering]:
     q = q.mutate(_channel=chan)
     cols = [*ctx.select(q).columns, "_channel"]
     out: list[Tampering] = []
-    for r in ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=500):
+    for r in fetch.rows(ctx, q, cols, limit=500):
         channel = r["_channel"] or ("Security" if r["event.code"] == "1102" else "an event log")
         who = "\\".join(x for x in (r.get("user.domain"), r.get("user.name")) if x) or "unknown"
         text = f"{channel} log cleared on {r.get('host.name') or '?'} by {who}"
@@ -131,7 +132,7 @@ def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tamp
         q = q.filter((q["_kind"] != "eventlog_service_shutdown") | near)
     cols = [*ctx.select(q).columns, "_kind"]
     out: list[Tampering] = []
-    for r in ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=500):
+    for r in fetch.rows(ctx, q, cols, limit=500):
         out.append(Tampering(r.get("host.name"), iso(r["@timestamp"]), r["_kind"],
                              [_ev(r, f"{r['_kind']}: {summary(r)}")]))  # fmt: skip
     return out

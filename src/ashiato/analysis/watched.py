@@ -63,7 +63,7 @@ def watched(
         if out[h]:
             continue
         for ip in ident.ips_of(h):
-            held = any(ident.at(ip, when).host == h for when in (window[0], window[1]))
+            held = any(ident.host_at(ip, when) == h for when in (window[0], window[1]))
             if held and seen.get(ip):
                 out[h] = said(f"{sorted(seen[ip])[0]} (sees {ip})", "watched.sees",
                               dataset=sorted(seen[ip])[0], ip=ip)
