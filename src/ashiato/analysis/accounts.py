@@ -497,7 +497,7 @@ def _onward(
         origin, since = src[ip]
         if not user or user.endswith("$") or host == origin or r["@timestamp"] < since:
             continue
-        if ident.at(ip, r["@timestamp"]).host not in (origin, None):
+        if ident.host_at(ip, r["@timestamp"]) not in (origin, None):
             continue  # the address belonged to another machine by then
         a = Action(
             "logon",

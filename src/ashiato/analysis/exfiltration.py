@@ -180,10 +180,9 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
             best[(src, site)] = (ds, v)
     out: list[dict[str, Any]] = []
     for (src, site), (ds, v) in best.items():
-        res = ident.at(src, v["first"])
         out.append(
             {
-                "host": res.host,
+                "host": ident.host_at(src, v["first"]),  # thousands: the host alone
                 "source_ip": src,
                 "destination": site,
                 "bytes": v["bytes"],
@@ -215,10 +214,9 @@ def services(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     )
     out = []
     for r in ctx.rows(agg.order_by(["first", "source.ip", "_dest"]), limit=500):
-        res = ident.at(r["source.ip"], r["first"])
         out.append(
             {
-                "host": res.host,
+                "host": ident.host_at(r["source.ip"], r["first"]),
                 "source_ip": r["source.ip"],
                 "service": r["_dest"],
                 "requests": int(r["n"]),

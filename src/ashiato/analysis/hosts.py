@@ -133,8 +133,7 @@ def collect(
         return views.setdefault(host, HostView(host))
 
     def by_ip(ip: str, when: datetime | None) -> str:
-        res = ident.at(ip, when)
-        return res.host or ip
+        return ident.host_at(ip, when) or ip
 
     for s in net.signals:
         if never_a_host(s.ip):

@@ -208,11 +208,13 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
         return [], []
     group = ["evidence_id", "_host", "_chan"]
     w = ibis.window(group_by=group, order_by="_rid")
-    q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
-                 _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
-    q = q.mutate(_hole=ibis.ifelse((q["_rid"] - q["_prev"]) > 1, 1, 0))
-    stats = q.group_by(group).aggregate(
-        n=q["_rid"].nunique(), lo=q["_rid"].min(), hi=q["_rid"].max(), holes=q["_hole"].sum())
+    # the counts need the IDs alone; the previous record's line and time only where the
+    # gaps are read below (a timestamp lagged over every record cost a third of it)
+    ids = q.select(*group, "_rid")
+    ids = ids.mutate(_hole=ibis.ifelse((ids["_rid"] - ids["_rid"].lag().over(w)) > 1, 1, 0))
+    rid = ids["_rid"]
+    stats = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max(),
+                                          holes=ids["_hole"].sum())  # fmt: skip
     stats = stats.filter(stats["holes"] > 0)
     dense: list[dict[str, Any]] = []
     sparse: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -235,7 +237,11 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
     for r in dense[:MAX_GAPS]:
         keep = keep | ((q["evidence_id"] == r["evidence_id"]) & (q["_host"] == r["_host"])
                        & (q["_chan"] == r["_chan"]))  # fmt: skip
-    gaps = q.filter(keep & ((q["_rid"] - q["_prev"] - 1) >= MIN_LOST))
+    q = q.filter(keep)  # whole sequences, so each record's previous one is as among all
+    q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
+                 _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
+    q = q.mutate(_hole=ibis.ifelse((q["_rid"] - q["_prev"]) > 1, 1, 0))
+    gaps = q.filter((q["_rid"] - q["_prev"] - 1) >= MIN_LOST)
     out: list[Tampering] = []
     for r in ctx.rows(gaps.order_by(["evidence_id", "_rid"]), limit=MAX_GAPS):
         lost = r["_rid"] - r["_prev"] - 1
@@ -348,7 +354,7 @@ def _network_during(ctx: Context, ident: Identity, host: str, start: datetime,
         if held:
             ips.append(ip)
             stop = min(stop, held[0].end)
-        elif not leases and ident.at(ip, start).host == host:  # no DHCP view of it
+        elif not leases and ident.host_at(ip, start) == host:  # no DHCP view of it
             ips.append(ip)
     if not ips:
         return None

@@ -63,8 +63,9 @@ def watched(
         if out[h]:
             continue
         for ip in ident.ips_of(h):
-            held = any(ident.host_at(ip, when) == h for when in (window[0], window[1]))
-            if held and seen.get(ip):
+            if not seen.get(ip):  # first: the lookups below are the costly part
+                continue
+            if any(ident.host_at(ip, when) == h for when in (window[0], window[1])):
                 out[h] = said(f"{sorted(seen[ip])[0]} (sees {ip})", "watched.sees",
                               dataset=sorted(seen[ip])[0], ip=ip)
                 break
