@@ -65,3 +65,22 @@ def test_computed_columns_and_no_match(ctx: Context) -> None:
     assert got == ctx.rows(q.select(cols).order_by(list(EVENT_ORDER)))
     assert {r["_dom"] for r in got} >= {"KPAI7YCR7JXQKILP.ONION.TO"}
     assert fetch.rows(ctx, t.filter(t["source.ip"] == "192.0.2.1")) == []
+
+
+def test_any_of_is_the_in_filter(tmp_path_factory: pytest.TempPathFactory) -> None:
+    rows = _rows()
+    rows += [{"evidence_id": "fw", "event.dataset": "fortinet.fortigate", "@timestamp": T0,
+              "source.ip": "10.31.3.10", "observer.type": "firewall"},
+             {"evidence_id": "mft", "event.dataset": "windows.mft", "@timestamp": T0,
+              "file.name": "a.txt"}]  # fmt: skip
+    ctx = make_ctx(tmp_path_factory.mktemp("any_of"), rows)
+    t = ctx.events
+
+    def refs(q: Any) -> list[tuple[str, int]]:
+        return sorted((r["evidence_id"], r["record"]) for r in ctx.rows(q.select(*fetch.REFS)))
+
+    for values in (["squid.access"], ["windows.mft", "fortinet.fortigate", "windows.mft"],
+                   ["no.such"], []):  # fmt: skip
+        got = refs(fetch.any_of(t, "event.dataset", values))
+        assert got == refs(t.filter(t["event.dataset"].isin(values or ["-"])))
+    assert len(refs(fetch.any_of(t, "event.dataset", ["squid.access", "windows.mft"]))) == 81

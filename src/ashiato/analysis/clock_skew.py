@@ -139,23 +139,27 @@ def _sightings(t: Any, kind: str) -> Any:
     cond = t["@timestamp"].notnull()
     for k in keys:
         cond = cond & t[k].notnull()
-    ts = t["@timestamp"]
-    if kind == "SMB sessions":
-        flow = ~t["event.dataset"].startswith("windows.") & t["destination.port"].isin(SMB_PORTS)
-        server = (t["event.dataset"] == "windows.security") & t["event.code"].isin(
-            SMB_SERVER_EVENTS)  # fmt: skip
-        cond = cond & (flow | server)
-        # a firewall writes the session at its end: its start is the log time less the
-        # duration (ECS nanoseconds), which is when the server saw the logon
-        nanos = json_field(t["extra"], "event.duration", as_="int64")
-        start = ts - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-        ts = ibis.cases((flow, start), else_=ts)
     names = [f"_k{i}" for i in range(len(keys))]
-    base = t.filter(cond).select(_src=_label(t), _ts=ts,
-                                 **{n: t[k] for n, k in zip(names, keys, strict=True)})  # fmt: skip
-    if kind == "SMB sessions":  # one session, many share accesses: its first sighting
-        return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
-    return base
+
+    def rows(q: Any, ts: Any) -> Any:
+        return q.select(_src=_label(q), _ts=ts,
+                        **{n: q[k] for n, k in zip(names, keys, strict=True)})  # fmt: skip
+
+    if kind != "SMB sessions":
+        return rows(t.filter(cond), t["@timestamp"])
+    # the flows and the server's events apart, each filter reaching the Parquet scan, so
+    # ``extra`` is read for the flows only (an OR of the two read it for every row)
+    flow = t.filter(cond & ~t["event.dataset"].startswith("windows.")
+                    & t["destination.port"].isin(SMB_PORTS))  # fmt: skip
+    server = t.filter(cond & (t["event.dataset"] == "windows.security")
+                      & t["event.code"].isin(SMB_SERVER_EVENTS))  # fmt: skip
+    # a firewall writes the session at its end: its start is the log time less the
+    # duration (ECS nanoseconds), which is when the server saw the logon
+    nanos = json_field(flow["extra"], "event.duration", as_="int64")
+    start = flow["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+    base = rows(flow, start).union(rows(server, server["@timestamp"]))
+    # one session, many share accesses: its first sighting
+    return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
 
 
 def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -168,15 +172,20 @@ def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     acks = acks.select(_src=_label(acks), _ts=acks["@timestamp"], _ip=acks["host.ip"])
     seen_dhcp = (t["network.protocol"] == "dhcp") & t["host.ip"].notnull()
     renew = (t["source.port"] == 68) & (t["destination.port"] == 67) & t["source.ip"].notnull()
-    other = t.filter(~ds.isin(DHCP_SERVERS) & (seen_dhcp | renew) & t["@timestamp"].notnull())
-    # a firewall logs the renewal's UDP session when it times out: its start is the
-    # exchange (the log time less the duration, as for SMB sessions)
-    nanos = json_field(other["extra"], "event.duration", as_="int64")
-    start = other["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-    other = other.select(_src=_label(other), _ts=start,
-                         _ip=ibis.coalesce(other["host.ip"], other["source.ip"]))  # fmt: skip
+    other = t.filter(~ds.isin(DHCP_SERVERS) & t["@timestamp"].notnull())
     a = ctx.rows(acks, limit=DHCP_ROWS)
-    b = ctx.rows(other, limit=DHCP_ROWS) if a else []
+    b: list[dict[str, Any]] = []
+    # renewals and DHCP sightings apart: each filter alone reaches the Parquet scan, so
+    # ``extra`` is read for those rows only (one query with the OR read it for all)
+    for part in (renew, seen_dhcp & ~ibis.coalesce(renew, False)) if a else ():
+        q = other.filter(part)
+        # a firewall logs the renewal's UDP session when it times out: its start is the
+        # exchange (the log time less the duration, as for SMB sessions)
+        nanos = json_field(q["extra"], "event.duration", as_="int64")
+        start = q["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+        q = q.select(_src=_label(q), _ts=start, _ip=ibis.coalesce(q["host.ip"], q["source.ip"]))
+        if len(b) < DHCP_ROWS:
+            b += ctx.rows(q, limit=DHCP_ROWS - len(b))
     return a, b
 
 

@@ -7,12 +7,17 @@ view computes): on a 4.7M-event case ~1.5 s for a query that returns five rows. 
 filter runs first over its own columns and returns the matching rows' references
 (evidence_id, record); the rows themselves are then read back through those references,
 which the engine does push into the scan. Same rows, same order, same limit.
+
+``any_of`` is the same idea for a filter on a few values of one column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import reduce
 from typing import Any
+
+import ibis
 
 from ashiato.analysis.context import EVENT_COLUMNS, Context
 from ashiato.engines import EVENT_ORDER
@@ -43,3 +48,15 @@ def rows(ctx: Context, q: Any, columns: Sequence[str] | None = None, limit: int 
     # the engine skip the other rows while reading, q's own filter still decides
     q = q.filter(q["evidence_id"].isin(ids) & q["record"].isin(recs))
     return ctx.rows(q.select(cols).order_by(list(order)), limit=limit)
+
+
+def any_of(t: Any, column: str, values: Iterable[Any]) -> Any:
+    """``t.filter(t[column].isin(values))`` as one equality filter per value, united.
+
+    DuckDB pushes an equality into the Parquet scan, where each part's statistics skip
+    the files of other datasets, but reads every row for an IN list or an OR (on a
+    4.7M-event case 0.9 s against 0.25 s for the file listings)."""
+    parts = [t.filter(t[column] == v) for v in sorted(set(values))]
+    if not parts:
+        return t.filter(ibis.literal(False))
+    return reduce(lambda a, b: a.union(b), parts)

@@ -236,7 +236,9 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
                                          "window", "hosts.detail.share_writes", n=r["n"]),
                 }
                 kind_rows.append(("share_writes", row))
-    logon_ip = _logon_ips(ctx)
+    # 4663 names no client: its session's logon does (asked only for such rows)
+    logon_ip = _logon_ips(ctx, {(r.get("host.name"), r.get("winlog.logon.id"))
+                                for _, r in kind_rows if not r.get("source.ip")})  # fmt: skip
     per_host: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for kind, r in kind_rows:
         ip = r.get("source.ip") or logon_ip.get((r.get("host.name"), r.get("winlog.logon.id")))
@@ -258,12 +260,16 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
                 )
 
 
-def _logon_ips(ctx: Context) -> dict[tuple[Any, Any], str]:
-    """(server, logon id) → client address, from 4624, to place 4663 (which has no IP)."""
+def _logon_ips(ctx: Context, wanted: set[tuple[Any, Any]]) -> dict[tuple[Any, Any], str]:
+    """(server, logon id) → client address, from 4624, to place 4663 (which has no IP);
+    only the logon ids of ``wanted`` are read (a file server logs 100k+ logons)."""
+    ids = sorted({i for _, i in wanted if i is not None})
+    if not ids:
+        return {}
     t = ctx.events
     q = (
         t.filter(
-            (t["event.code"] == "4624") & t["source.ip"].notnull() & t["winlog.logon.id"].notnull()
+            (t["event.code"] == "4624") & t["source.ip"].notnull() & t["winlog.logon.id"].isin(ids)
         )
         .select("host.name", "winlog.logon.id", "source.ip")
         .distinct()

@@ -208,7 +208,8 @@ def _key(r: dict[str, Any]) -> str:
 def _encrypted(ctx: Context, imp: Impact, have_listing: bool) -> list[dict[str, Any]]:
     t = ctx.events
     datasets = list(LISTINGS) if have_listing else ["windows.security", "windows.sysmon"]
-    files = t.filter(t["event.dataset"].isin(datasets) & t["file.name"].notnull())
+    files = fetch.any_of(t, "event.dataset", datasets)
+    files = files.filter(files["file.name"].notnull())
     files = files.filter(~files["file.name"].re_search(RANSOM_NOTE))
     learned = sorted({str(n["file.name"]).upper() for n in imp.notes})
     if learned:
