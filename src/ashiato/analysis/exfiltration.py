@@ -57,6 +57,7 @@ ARCHIVE_EXT = ("7z", "rar", "zip", "gz", "tar", "tgz", "zst")
 LARGE_UPLOAD = 100 * 1024 * 1024  # one host → one destination, over the case
 LARGE_ARCHIVE = 50 * 1024 * 1024
 TOTAL_GROUPS = 200_000  # (source, destination, log) sums read for the totals
+TOTALS_SHOWN = 30
 _RCLONE = re.compile(RCLONE_SHAPE)
 _TOOL = re.compile(EXFIL_TOOL)
 _SERVICE = re.compile(TRANSFER_SERVICE)
@@ -142,11 +143,14 @@ def site_of(dest: str) -> str:
     return m.group(2).lower() if m else dest.lower()
 
 
-def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
+def totals(ctx: Context, ident: Identity, named: int | None = None) -> list[dict[str, Any]]:
     """Bytes sent per internal source and outside service over the case (largest first).
 
     Summed over every session and host name of the service, but not across log sources: a
-    firewall and a proxy that both saw the upload count it once (the larger of the two)."""
+    firewall and a proxy that both saw the upload count it once (the larger of the two).
+    ``named``: the host is looked up for the first ``named`` and every large upload to a
+    service only (the findings list those; a case has thousands, each lookup costly),
+    ``None`` for all; the others say ``host_unresolved``."""
     t = ctx.events
     q = t.filter(
         t["source.bytes"].notnull()
@@ -182,7 +186,7 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     for (src, site), (ds, v) in best.items():
         out.append(
             {
-                "host": ident.host_at(src, v["first"]),  # thousands: the host alone
+                "host": None,
                 "source_ip": src,
                 "destination": site,
                 "bytes": v["bytes"],
@@ -194,6 +198,12 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
             }
         )
     out.sort(key=lambda e: (-e["bytes"], e["source_ip"], e["destination"]))
+    first = {(src, site): v["first"] for (src, site), (_, v) in best.items()}
+    for i, e in enumerate(out):
+        if named is None or i < named or (e["service"] and e["bytes"] >= LARGE_UPLOAD):
+            e["host"] = ident.host_at(e["source_ip"], first[(e["source_ip"], e["destination"])])
+        else:
+            e["host_unresolved"] = True
     return out
 
 
@@ -313,9 +323,11 @@ def _big_archives(ctx: Context) -> list[dict[str, Any]]:
 def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     src = byte_sources(ctx)
     eg = egress(ctx, ident)
-    tot = totals(ctx, ident)
-    svc = services(ctx, ident)
     found, staged, procs = tools(ctx)
+    # a tool's host is matched against every total's address (_by_tool): then all of them
+    # need their host; else only those the findings show
+    tot = totals(ctx, ident, None if found else TOTALS_SHOWN)
+    svc = services(ctx, ident)
     _by_tool(eg + tot + svc, found)
     large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
@@ -368,7 +380,7 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
         "reasons": reasons,
         "settle": _settle(verdict, src, procs, found, large, svc),
         "egress": eg[:30],
-        "totals": tot[:30],
+        "totals": tot[:TOTALS_SHOWN],
         "services": svc[:50],
         "tools": [{k: v for k, v in f.items() if k != "row"} for f in found[:30]],
         "staging": [{k: v for k, v in f.items() if k != "row"} for f in staged[:30]],
