@@ -99,33 +99,52 @@ def log_clears(ctx: Context) -> list[Tampering]:
     return out
 
 
-def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
-    t = ctx.events
-    sec, sysmon = t["event.dataset"] == "windows.security", t["event.dataset"] == "windows.sysmon"
+def _kinds(t: Any, state: bool) -> Any:
+    """Each row's tampering kind (null: none); ``state``: with the two kinds that read a
+    service state out of ``extra`` (Sysmon 4, System 7036)."""
+    ds, code = t["event.dataset"], t["event.code"]
+    sec, sysmon = ds == "windows.security", ds == "windows.sysmon"
+
     # json_field, not a JSON cast: Spark's unwrap fails on a row whose extra isn't JSON
     def data(key: str) -> ibis.Value:
         return json_field(t["extra"], "winlog", "event_data", key)
 
-    state = ibis.coalesce(data("State"), data("param2"), ibis.literal(""))
-    service = ibis.coalesce(data("param1"), ibis.literal(""))
-    stopped = state.lower().re_search("stop|停止")
-    kinds = (
-        ibis.cases(
-            (sec & (t["event.code"] == "4719"), "audit_policy_changed"),
-            (sec & (t["event.code"] == "1100"), "eventlog_service_shutdown"),
-            (sysmon & (t["event.code"] == "16"), "sysmon_config_changed"),
-            (sysmon & (t["event.code"] == "4") & stopped, "sysmon_stopped"),
-            ((t["event.dataset"] == "windows.system") & (t["event.code"] == "7036")
+    cases = [
+        (sec & (code == "4719"), "audit_policy_changed"),
+        (sec & (code == "1100"), "eventlog_service_shutdown"),
+        (sysmon & (code == "16"), "sysmon_config_changed"),
+    ]
+    if state:
+        state_text = ibis.coalesce(data("State"), data("param2"), ibis.literal(""))
+        service = ibis.coalesce(data("param1"), ibis.literal(""))
+        stopped = state_text.lower().re_search("stop|停止")
+        cases += [
+            (sysmon & (code == "4") & stopped, "sysmon_stopped"),
+            ((ds == "windows.system") & (code == "7036")
              & service.lower().re_search("sysmon|event ?log") & stopped, "sysmon_stopped"),
-            (ibis.coalesce(t["process.command_line"].re_search(LOG_TAMPER), False),
-             "log_clear_command"),
-            (sec & (t["event.code"] == "4616")
-             & ~ibis.coalesce(t["user.name"].lower().isin(list(_SERVICE_ACCOUNTS)), False)
-             & ~ibis.coalesce(t["user.name"].endswith("$"), False), "clock_changed"),
-            else_=ibis.null("string"),
-        )
-    )  # fmt: skip
-    q = t.mutate(_kind=kinds)
+        ]  # fmt: skip
+    cases += [
+        (ibis.coalesce(t["process.command_line"].re_search(LOG_TAMPER), False),
+         "log_clear_command"),
+        (sec & (code == "4616")
+         & ~ibis.coalesce(t["user.name"].lower().isin(list(_SERVICE_ACCOUNTS)), False)
+         & ~ibis.coalesce(t["user.name"].endswith("$"), False), "clock_changed"),
+    ]  # fmt: skip
+    return ibis.cases(*cases, else_=ibis.null("string"))
+
+
+def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
+    t = ctx.events
+    ds, code = t["event.dataset"], t["event.code"]
+    # the rows whose kind depends on a service state in extra apart, each by a filter the
+    # Parquet scan takes, so extra is read for those rows only, not for all (they are the
+    # only rows the two state kinds can match)
+    sysmon4, svc7036 = (ds == "windows.sysmon") & (code == "4"), (
+        ds == "windows.system") & (code == "7036")  # fmt: skip
+    rest = t.filter(~ibis.coalesce(sysmon4 | svc7036, False))
+    q = rest.mutate(_kind=_kinds(rest, state=False))
+    for part in (t.filter(sysmon4), t.filter(svc7036)):
+        q = q.union(part.mutate(_kind=_kinds(part, state=True)))
     q = q.filter(q["_kind"].notnull())
     if window is not None:  # 1100 is normal at every shutdown: only near the incident
         near = q["@timestamp"].between(window[0] - SHUTDOWN_NEAR, window[1])
