@@ -371,9 +371,8 @@ def _sources(
     own = named.group_by(["host.name", "event.dataset"]).aggregate(n=named.count())
     for r in ctx.rows(own):
         views.setdefault(r["host.name"], HostView(r["host.name"])).sources.add(r["event.dataset"])
-    net = t.filter(
-        t["source.ip"].notnull() & (t["observer.type"].isin(["proxy", "firewall", "ids"]))
-    )
+    net = fetch.any_of(t, "observer.type", ["proxy", "firewall", "ids"])
+    net = net.filter(net["source.ip"].notnull())
     agg = net.group_by(["source.ip", "event.dataset"]).aggregate(last=net["@timestamp"].max())
     for r in ctx.rows(agg):
         if not is_client(r["source.ip"]):
