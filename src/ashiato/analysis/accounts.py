@@ -24,10 +24,11 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, extra_of, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
-from ashiato.engines import EVENT_ORDER, json_field
+from ashiato.engines import json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence
 from ashiato.i18n import msg, msg_of, said
@@ -118,7 +119,7 @@ def _rows(ctx: Context) -> list[dict[str, Any]]:
     iam = code.isin(["4720", "4724", "4728", "4732", "4756"])
     tasks = ibis.coalesce(t["file.path"].re_search(GPO_TASKS), False)
     q = t.filter((sec & (rc4 | nopreauth | repl | gpo | acl | iam)) | tasks)
-    return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=20000)
+    return fetch.rows(ctx, q, limit=20000)
 
 
 def actions(ctx: Context) -> list[Action]:
@@ -327,7 +328,7 @@ def task_pushes(ctx: Context) -> list[Action]:
     t = ctx.events
     q = t.filter((t["event.dataset"] == "windows.security") & (t["event.code"] == "4698"))
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=20000):
+    for r in fetch.rows(ctx, q, limit=20000):
         name = str(_data(r).get("TaskName") or "").strip()
         if name and r.get("host.name"):
             by[name.lower()].append(r)
@@ -446,7 +447,7 @@ def _logons(
         & t["source.ip"].notnull()
         & where
     )
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=5000):
+    for r in fetch.rows(ctx, q, limit=5000):
         ip, user, host = r.get("source.ip"), _norm(r.get("user.name")), r.get("host.name")
         if not user or user.endswith("$") or ip in ("127.0.0.1", "::1"):
             continue
@@ -491,12 +492,12 @@ def _onward(
         & t["source.ip"].isin(sorted(src))
         & (t["@timestamp"] >= min(x[1] for x in src.values()))
     )
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=5000):
+    for r in fetch.rows(ctx, q, limit=5000):
         ip, user, host = r["source.ip"], _norm(r.get("user.name")), r.get("host.name")
         origin, since = src[ip]
         if not user or user.endswith("$") or host == origin or r["@timestamp"] < since:
             continue
-        if ident.at(ip, r["@timestamp"]).host not in (origin, None):
+        if ident.host_at(ip, r["@timestamp"]) not in (origin, None):
             continue  # the address belonged to another machine by then
         a = Action(
             "logon",

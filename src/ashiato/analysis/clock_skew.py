@@ -115,29 +115,51 @@ def _label(t: Any) -> Any:
                       (dev != "", ds.concat("@", dev)), else_=ds)  # fmt: skip
 
 
+def _is_source(t: Any, source: str) -> Any:
+    """``_label(t) == source`` without building the label: every query of the analyses
+    reads the events through ``apply``, so this runs on every row of every one of them,
+    and comparing columns with constants costs far less than joining strings per row.
+    ``a@b`` is split at each ``@`` in turn (a dataset or device name may hold one)."""
+    ds = t["event.dataset"]
+    own = ds.startswith("windows.") & ~ds.isin(DHCP_SERVERS)
+    dev = ibis.coalesce(t["observer.name"], ibis.literal(""))
+    host = ibis.coalesce(t["host.name"], ibis.literal("?"))
+    cond = ~own & (dev == "") & (ds == source)
+    for i, ch in enumerate(source):
+        if ch == "@":
+            name, on = source[:i], source[i + 1 :]
+            cond = cond | (own & (ds == name) & (host == on))
+            cond = cond | (~own & (dev != "") & (ds == name) & (dev == on))
+    return cond
+
+
 def _sightings(t: Any, kind: str) -> Any:
     """Rows of one kind of shared sighting: ``_src``, ``_ts`` and the key columns."""
     keys = KEYS[kind]
     cond = t["@timestamp"].notnull()
     for k in keys:
         cond = cond & t[k].notnull()
-    ts = t["@timestamp"]
-    if kind == "SMB sessions":
-        flow = ~t["event.dataset"].startswith("windows.") & t["destination.port"].isin(SMB_PORTS)
-        server = (t["event.dataset"] == "windows.security") & t["event.code"].isin(
-            SMB_SERVER_EVENTS)  # fmt: skip
-        cond = cond & (flow | server)
-        # a firewall writes the session at its end: its start is the log time less the
-        # duration (ECS nanoseconds), which is when the server saw the logon
-        nanos = json_field(t["extra"], "event.duration", as_="int64")
-        start = ts - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-        ts = ibis.cases((flow, start), else_=ts)
     names = [f"_k{i}" for i in range(len(keys))]
-    base = t.filter(cond).select(_src=_label(t), _ts=ts,
-                                 **{n: t[k] for n, k in zip(names, keys, strict=True)})  # fmt: skip
-    if kind == "SMB sessions":  # one session, many share accesses: its first sighting
-        return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
-    return base
+
+    def rows(q: Any, ts: Any) -> Any:
+        return q.select(_src=_label(q), _ts=ts,
+                        **{n: q[k] for n, k in zip(names, keys, strict=True)})  # fmt: skip
+
+    if kind != "SMB sessions":
+        return rows(t.filter(cond), t["@timestamp"])
+    # the flows and the server's events apart, each filter reaching the Parquet scan, so
+    # ``extra`` is read for the flows only (an OR of the two read it for every row)
+    flow = t.filter(cond & ~t["event.dataset"].startswith("windows.")
+                    & t["destination.port"].isin(SMB_PORTS))  # fmt: skip
+    server = t.filter(cond & (t["event.dataset"] == "windows.security")
+                      & t["event.code"].isin(SMB_SERVER_EVENTS))  # fmt: skip
+    # a firewall writes the session at its end: its start is the log time less the
+    # duration (ECS nanoseconds), which is when the server saw the logon
+    nanos = json_field(flow["extra"], "event.duration", as_="int64")
+    start = flow["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+    base = rows(flow, start).union(rows(server, server["@timestamp"]))
+    # one session, many share accesses: its first sighting
+    return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
 
 
 def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -150,15 +172,20 @@ def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     acks = acks.select(_src=_label(acks), _ts=acks["@timestamp"], _ip=acks["host.ip"])
     seen_dhcp = (t["network.protocol"] == "dhcp") & t["host.ip"].notnull()
     renew = (t["source.port"] == 68) & (t["destination.port"] == 67) & t["source.ip"].notnull()
-    other = t.filter(~ds.isin(DHCP_SERVERS) & (seen_dhcp | renew) & t["@timestamp"].notnull())
-    # a firewall logs the renewal's UDP session when it times out: its start is the
-    # exchange (the log time less the duration, as for SMB sessions)
-    nanos = json_field(other["extra"], "event.duration", as_="int64")
-    start = other["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-    other = other.select(_src=_label(other), _ts=start,
-                         _ip=ibis.coalesce(other["host.ip"], other["source.ip"]))  # fmt: skip
+    other = t.filter(~ds.isin(DHCP_SERVERS) & t["@timestamp"].notnull())
     a = ctx.rows(acks, limit=DHCP_ROWS)
-    b = ctx.rows(other, limit=DHCP_ROWS) if a else []
+    b: list[dict[str, Any]] = []
+    # renewals and DHCP sightings apart: each filter alone reaches the Parquet scan, so
+    # ``extra`` is read for those rows only (one query with the OR read it for all)
+    for part in (renew, seen_dhcp & ~ibis.coalesce(renew, False)) if a else ():
+        q = other.filter(part)
+        # a firewall logs the renewal's UDP session when it times out: its start is the
+        # exchange (the log time less the duration, as for SMB sessions)
+        nanos = json_field(q["extra"], "event.duration", as_="int64")
+        start = q["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+        q = q.select(_src=_label(q), _ts=start, _ip=ibis.coalesce(q["host.ip"], q["source.ip"]))
+        if len(b) < DHCP_ROWS:
+            b += ctx.rows(q, limit=DHCP_ROWS - len(b))
     return a, b
 
 
@@ -207,12 +234,18 @@ def edges(ctx: Context) -> list[Edge]:
         base = _sightings(t, kind)
         counts = base.group_by(["_src", *names]).aggregate(_n=base.count())
         rare = counts.filter(counts["_n"] <= MAX_REPEATS).drop("_n")
-        base = base.join(rare, ["_src", *names])
-        other = base.select(_src_b=base["_src"], _ts_b=base["_ts"],
-                            **{f"{n}_b": base[n] for n in names})  # fmt: skip
+        # the rare sightings once (epoch seconds per row, not per pair), then paired with
+        # themselves; the always-true filter ends Ibis's join chain, so the engine reads
+        # them as one shared subquery (DuckDB a CTE) instead of counting and joining the
+        # whole table again for the other side (twice the work)
+        base = base.semi_join(rare, ["_src", *names])
+        base = base.select("_src", *names, _e=_seconds(base["_ts"])).filter(ibis.literal(True))
+        other = base.view()
+        other = other.select(_src_b=other["_src"], _e_b=other["_e"],
+                             **{f"{n}_b": other[n] for n in names})  # fmt: skip
         preds = [base[n] == other[f"{n}_b"] for n in names] + [base["_src"] < other["_src_b"]]
         j = base.join(other, preds)
-        j = j.mutate(_d=_seconds(j["_ts"]) - _seconds(j["_ts_b"]))
+        j = j.select("_src", "_src_b", _d=j["_e"] - j["_e_b"])
         j = j.filter(j["_d"].abs() <= MATCH[kind])
         agg = j.group_by(["_src", "_src_b"]).aggregate(
             n=j.count(), d=j["_d"].median(), q1=j["_d"].quantile(0.25),
@@ -309,15 +342,15 @@ def apply(events: Any, skews: list[ClockSkew]) -> Any:
     fix = [s for s in skews if abs(s.skew_seconds) > REPORT_MIN]
     if not fix:
         return events
-    label = _label(events)
     ts = events["@timestamp"]
     fixed = ibis.cases(
         *(
-            (label == s.source, ts - ibis.interval(milliseconds=round(s.skew_seconds * 1000)))
+            (_is_source(events, s.source),
+             ts - ibis.interval(milliseconds=round(s.skew_seconds * 1000)))
             for s in fix
         ),
         else_=ts,
-    )
+    )  # fmt: skip
     for s in fix:
         s.applied = True
     return events.mutate(**{"@timestamp": fixed})

@@ -40,10 +40,10 @@ def _seconds(ts: Any) -> Any:
 def coverage(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | None,
              infected_hosts: list[str],
              skews: list[ClockSkew] | None = None) -> Result:  # fmt: skip
-    sources = _sources(ctx)
+    prof = Profile.load(ctx)
+    sources = _sources(prof)
     cov: dict[str, Any] = {"sources": sources}
     cov.update(_hours(ctx, window, sources))
-    prof = Profile.load(ctx)
     gaps = missing(prof, window, infected_hosts)
     tamper, filtered = tampering.find_all(ctx, ident, window)
     gaps += _filtered_exports(ctx, filtered)
@@ -79,20 +79,11 @@ def _filtered_exports(ctx: Context, filtered: list[tampering.FilteredExport]) ->
     ]  # fmt: skip
 
 
-def _sources(ctx: Context) -> list[dict[str, Any]]:
-    t = ctx.events
-    agg = t.group_by("event.dataset").aggregate(
-        events=t.count(), first=t["@timestamp"].min(), last=t["@timestamp"].max(),
-        hosts=t["host.name"].nunique(), evidence_files=t["evidence_id"].nunique(),
-    )  # fmt: skip
-    out = []
-    for r in ctx.rows(agg.order_by("event.dataset")):
-        out.append({
-            "dataset": r["event.dataset"], "events": int(r["events"]),
-            "first": iso(r["first"]) or None, "last": iso(r["last"]) or None,
-            "hosts": int(r["hosts"]), "evidence_files": int(r["evidence_files"]),
-        })  # fmt: skip
-    return out
+def _sources(prof: Profile) -> list[dict[str, Any]]:
+    """Per dataset: events, first and last, hosts and evidence files (from the profile's
+    one pass over the events)."""
+    return [{**d, "first": iso(d["first"]) or None, "last": iso(d["last"]) or None}
+            for d in prof.datasets]  # fmt: skip
 
 
 def _hours(ctx: Context, window: tuple[datetime, datetime] | None,

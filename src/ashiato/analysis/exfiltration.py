@@ -19,10 +19,10 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
-from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
 from ashiato.i18n import said
@@ -56,6 +56,8 @@ STAGING = (
 ARCHIVE_EXT = ("7z", "rar", "zip", "gz", "tar", "tgz", "zst")
 LARGE_UPLOAD = 100 * 1024 * 1024  # one host → one destination, over the case
 LARGE_ARCHIVE = 50 * 1024 * 1024
+TOTAL_GROUPS = 200_000  # (source, destination, log) sums read for the totals
+TOTALS_SHOWN = 30
 _RCLONE = re.compile(RCLONE_SHAPE)
 _TOOL = re.compile(EXFIL_TOOL)
 _SERVICE = re.compile(TRANSFER_SERVICE)
@@ -141,11 +143,14 @@ def site_of(dest: str) -> str:
     return m.group(2).lower() if m else dest.lower()
 
 
-def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
+def totals(ctx: Context, ident: Identity, named: int | None = None) -> list[dict[str, Any]]:
     """Bytes sent per internal source and outside service over the case (largest first).
 
     Summed over every session and host name of the service, but not across log sources: a
-    firewall and a proxy that both saw the upload count it once (the larger of the two)."""
+    firewall and a proxy that both saw the upload count it once (the larger of the two).
+    ``named``: the host is looked up for the first ``named`` and every large upload to a
+    service only (the findings list those; a case has thousands, each lookup costly),
+    ``None`` for all; the others say ``host_unresolved``."""
     t = ctx.events
     q = t.filter(
         t["source.bytes"].notnull()
@@ -161,7 +166,10 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
         last=q["@timestamp"].max(),
     )
     per: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in ctx.rows(agg, limit=20000):
+    # largest first, in a fixed order: a bare limit kept whichever groups the engine
+    # happened to return first (a 4.7M-event case has 24k), so totals changed run to run
+    order = [ibis.desc("bytes"), "source.ip", "_dest", "event.dataset"]
+    for r in ctx.rows(agg.order_by(order), limit=TOTAL_GROUPS):
         src, dest = r["source.ip"], str(r["_dest"])
         if not is_internal(src) or is_internal(dest):
             continue
@@ -176,10 +184,9 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
             best[(src, site)] = (ds, v)
     out: list[dict[str, Any]] = []
     for (src, site), (ds, v) in best.items():
-        res = ident.at(src, v["first"])
         out.append(
             {
-                "host": res.host,
+                "host": None,
                 "source_ip": src,
                 "destination": site,
                 "bytes": v["bytes"],
@@ -191,6 +198,12 @@ def totals(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
             }
         )
     out.sort(key=lambda e: (-e["bytes"], e["source_ip"], e["destination"]))
+    first = {(src, site): v["first"] for (src, site), (_, v) in best.items()}
+    for i, e in enumerate(out):
+        if named is None or i < named or (e["service"] and e["bytes"] >= LARGE_UPLOAD):
+            e["host"] = ident.host_at(e["source_ip"], first[(e["source_ip"], e["destination"])])
+        else:
+            e["host_unresolved"] = True
     return out
 
 
@@ -211,10 +224,9 @@ def services(ctx: Context, ident: Identity) -> list[dict[str, Any]]:
     )
     out = []
     for r in ctx.rows(agg.order_by(["first", "source.ip", "_dest"]), limit=500):
-        res = ident.at(r["source.ip"], r["first"])
         out.append(
             {
-                "host": res.host,
+                "host": ident.host_at(r["source.ip"], r["first"]),
                 "source_ip": r["source.ip"],
                 "service": r["_dest"],
                 "requests": int(r["n"]),
@@ -237,7 +249,7 @@ def tools(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int
     total = ctx.rows(t.aggregate(n=has.sum()))[0]["n"] or 0
     q = t.filter(has & (_m(cmd, RCLONE_SHAPE) | _m(cmd, EXFIL_TOOL) | _m(cmd, STAGING)))
     found, staged = [], []
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=500):
+    for r in fetch.rows(ctx, q, limit=500):
         line = r.get("process.command_line") or r.get("process.executable") or ""
         if _RCLONE.search(line):
             what = "rclone" + ("" if re.search(r"(?i)rclone", line) else " (renamed)")
@@ -297,7 +309,7 @@ def _big_archives(ctx: Context) -> list[dict[str, Any]]:
     t = ctx.events
     q = t.filter(t["file.extension"].isin(list(ARCHIVE_EXT)) & (t["file.size"] >= LARGE_ARCHIVE))
     out = []
-    for r in ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=50):
+    for r in fetch.rows(ctx, q, limit=50):
         size = int(r.get("file.size") or 0)
         out.append(
             {
@@ -311,9 +323,11 @@ def _big_archives(ctx: Context) -> list[dict[str, Any]]:
 def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
     src = byte_sources(ctx)
     eg = egress(ctx, ident)
-    tot = totals(ctx, ident)
-    svc = services(ctx, ident)
     found, staged, procs = tools(ctx)
+    # a tool's host is matched against every total's address (_by_tool): then all of them
+    # need their host; else only those the findings show
+    tot = totals(ctx, ident, None if found else TOTALS_SHOWN)
+    svc = services(ctx, ident)
     _by_tool(eg + tot + svc, found)
     large = [e for e in eg if e["bytes"] >= LARGE_UPLOAD]
     svc_up = [s for s in svc if s["uploads"] or (s["bytes"] or 0) >= LARGE_UPLOAD // 10]
@@ -366,7 +380,7 @@ def analyse(ctx: Context, ident: Identity) -> dict[str, Any]:
         "reasons": reasons,
         "settle": _settle(verdict, src, procs, found, large, svc),
         "egress": eg[:30],
-        "totals": tot[:30],
+        "totals": tot[:TOTALS_SHOWN],
         "services": svc[:50],
         "tools": [{k: v for k, v in f.items() if k != "row"} for f in found[:30]],
         "staging": [{k: v for k, v in f.items() if k != "row"} for f in staged[:30]],

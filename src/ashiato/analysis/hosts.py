@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ashiato.analysis import watched
+from ashiato.analysis import fetch, watched
 from ashiato.analysis.context import Context, evidence, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.impact import Impact
@@ -39,7 +39,6 @@ from ashiato.analysis.indicators import (
     py,
 )
 from ashiato.analysis.network import NetworkFindings
-from ashiato.engines import EVENT_ORDER
 from ashiato.i18n import msg, msg_of, said
 
 STRONG = {
@@ -134,8 +133,7 @@ def collect(
         return views.setdefault(host, HostView(host))
 
     def by_ip(ip: str, when: datetime | None) -> str:
-        res = ident.at(ip, when)
-        return res.host or ip
+        return ident.host_at(ip, when) or ip
 
     for s in net.signals:
         if never_a_host(s.ip):
@@ -208,7 +206,7 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
     if imp.note_names:  # names learned from a listing (impact._learned_notes) count too
         is_note = is_note | writes["file.name"].upper().isin(imp.note_names)
     notes = writes.filter(is_note)
-    rows = ctx.rows(ctx.select(notes).order_by(EVENT_ORDER), limit=200000)
+    rows = fetch.rows(ctx, notes, limit=200000)
     # the encryptor creates each note; users who open one later (even read-write, as an
     # image viewer or editor does) are not its author: credit only the first writer
     first_write: dict[tuple[Any, Any, str], dict[str, Any]] = {}
@@ -238,7 +236,9 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
                                          "window", "hosts.detail.share_writes", n=r["n"]),
                 }
                 kind_rows.append(("share_writes", row))
-    logon_ip = _logon_ips(ctx)
+    # 4663 names no client: its session's logon does (asked only for such rows)
+    logon_ip = _logon_ips(ctx, {(r.get("host.name"), r.get("winlog.logon.id"))
+                                for _, r in kind_rows if not r.get("source.ip")})  # fmt: skip
     per_host: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for kind, r in kind_rows:
         ip = r.get("source.ip") or logon_ip.get((r.get("host.name"), r.get("winlog.logon.id")))
@@ -260,12 +260,16 @@ def _share_writes(ctx: Context, ident: Identity, imp: Impact, view: Any, by_ip: 
                 )
 
 
-def _logon_ips(ctx: Context) -> dict[tuple[Any, Any], str]:
-    """(server, logon id) → client address, from 4624, to place 4663 (which has no IP)."""
+def _logon_ips(ctx: Context, wanted: set[tuple[Any, Any]]) -> dict[tuple[Any, Any], str]:
+    """(server, logon id) → client address, from 4624, to place 4663 (which has no IP);
+    only the logon ids of ``wanted`` are read (a file server logs 100k+ logons)."""
+    ids = sorted({i for _, i in wanted if i is not None})
+    if not ids:
+        return {}
     t = ctx.events
     q = (
         t.filter(
-            (t["event.code"] == "4624") & t["source.ip"].notnull() & t["winlog.logon.id"].notnull()
+            (t["event.code"] == "4624") & t["source.ip"].notnull() & t["winlog.logon.id"].isin(ids)
         )
         .select("host.name", "winlog.logon.id", "source.ip")
         .distinct()
@@ -323,7 +327,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
     t = ctx.events
     cmd = t["process.command_line"]
     proc = t.filter(cmd.notnull() & (cmd.re_search(INHIBIT_RECOVERY) | cmd.re_search(LOG_TAMPER)))
-    for r in ctx.rows(ctx.select(proc).order_by(EVENT_ORDER), limit=1000):
+    for r in fetch.rows(ctx, proc, limit=1000):
         if r.get("host.name"):
             kind = (
                 "recovery_inhibit"
@@ -334,7 +338,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
                 Signal(kind, r["@timestamp"], r["process.command_line"], r)
             )
     cleared = t.filter(t["event.action"] == "log-cleared")
-    for r in ctx.rows(ctx.select(cleared).order_by(EVENT_ORDER), limit=1000):
+    for r in fetch.rows(ctx, cleared, limit=1000):
         if r.get("host.name"):
             view(r["host.name"]).signals.append(
                 Signal("log_cleared", r["@timestamp"], summary(r), r)
@@ -344,7 +348,7 @@ def _process_and_av(ctx: Context, view: Any) -> None:
         & t["rule.name"].notnull()
         & t["host.name"].notnull()
     )
-    for r in ctx.rows(ctx.select(av).order_by(EVENT_ORDER), limit=5000):
+    for r in fetch.rows(ctx, av, limit=5000):
         name = str(r.get("file.name") or "")
         if name and py(RANSOM_NOTE).search(name):
             continue  # the AV cleaning notes on a share says where files were hit, not who
@@ -367,14 +371,13 @@ def _sources(
     own = named.group_by(["host.name", "event.dataset"]).aggregate(n=named.count())
     for r in ctx.rows(own):
         views.setdefault(r["host.name"], HostView(r["host.name"])).sources.add(r["event.dataset"])
-    net = t.filter(
-        t["source.ip"].notnull() & (t["observer.type"].isin(["proxy", "firewall", "ids"]))
-    )
+    net = fetch.any_of(t, "observer.type", ["proxy", "firewall", "ids"])
+    net = net.filter(net["source.ip"].notnull())
     agg = net.group_by(["source.ip", "event.dataset"]).aggregate(last=net["@timestamp"].max())
     for r in ctx.rows(agg):
         if not is_client(r["source.ip"]):
             continue
-        host = ident.at(r["source.ip"], r["last"]).host
+        host = ident.host_at(r["source.ip"], r["last"])
         if host:
             views.setdefault(host, HostView(host)).sources.add(r["event.dataset"])
     for host in set(hosts_by_evidence.values()):

@@ -98,10 +98,12 @@ def _nat_rows(ctx: Context) -> Any:
 def nat_addresses(ctx: Context) -> set[str]:
     """The addresses the firewalls translated to (source NAT) or from (virtual IPs)."""
     fw = _nat_rows(ctx)
+    # both kinds in one pass over the firewall rows (each reads every row's extra)
+    vip = ibis.cases((fw["_dip"].notnull(), fw["destination.ip"]), else_=ibis.null("string"))
+    q = fw.select(_s=fw["_sip"], _d=vip).distinct()
     out: set[str] = set()
-    for col in ("_sip", "destination.ip"):
-        q = fw.filter(fw["_sip" if col == "_sip" else "_dip"].notnull()).select(_a=fw[col])
-        out |= {r["_a"] for r in ctx.rows(q.distinct()) if not never_a_host(r["_a"])}
+    for r in ctx.rows(q):
+        out |= {a for a in (r["_s"], r["_d"]) if a is not None and not never_a_host(a)}
     return out
 
 

@@ -39,28 +39,34 @@ OWNER_LISTING = (
 )
 
 
+PER_HOST = ("p4688", "p4688cmd", "s1", "f5140", "f5145")
+CASE_WIDE = ("mail", "ids_mail", "proxy", "web", "ids", "av", "firewall", "dhcp", "owners",
+             "listing")  # fmt: skip
+
+
 @dataclass
 class Profile:
-    """What the case holds: counters per (dataset, host) and a few case-wide ones."""
+    """What the case holds: counters per (dataset, host) and a few case-wide ones; and per
+    dataset its events, time span, hosts and evidence files (coverage's inventory)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     case: dict[str, int] = field(default_factory=dict)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, ctx: Context) -> Profile:
+        """One pass over the events (per dataset, host and evidence file), summed here:
+        three full-table aggregates (per host, case-wide, per dataset) cost three."""
         t = ctx.events
         ds, code = t["event.dataset"], t["event.code"]
         sec, sysmon = ds == "windows.security", ds == "windows.sysmon"
-        per = t.group_by(["event.dataset", "host.name"]).aggregate(
-            n=t.count(), first=t["@timestamp"].min(), last=t["@timestamp"].max(),
+        ids = t["rule.name"].notnull() & t["observer.type"].isin(["ids", "firewall"])
+        from_ids = (ds == "suricata.eve") | ibis.coalesce(t["observer.type"] == "ids", False)
+        counts = dict(
             p4688=(sec & (code == "4688")).sum(),
             p4688cmd=(sec & (code == "4688") & t["process.command_line"].notnull()).sum(),
             s1=(sysmon & (code == "1")).sum(),
             f5140=(sec & (code == "5140")).sum(), f5145=(sec & (code == "5145")).sum(),
-        )  # fmt: skip
-        ids = t["rule.name"].notnull() & t["observer.type"].isin(["ids", "firewall"])
-        from_ids = (ds == "suricata.eve") | ibis.coalesce(t["observer.type"] == "ids", False)
-        whole = t.aggregate(
             mail=(t["email.to.address"].notnull() & ~from_ids).sum(),
             ids_mail=(t["email.to.address"].notnull() & from_ids).sum(),
             proxy=(t["observer.type"] == "proxy").sum(),
@@ -71,10 +77,34 @@ class Profile:
             owners=((ds == "file.listing") & t["file.owner"].notnull()).sum(),
             listing=(ds == "file.listing").sum(),
         )  # fmt: skip
-        rows = ctx.rows(per.order_by(["event.dataset", "host.name"]))  # same on any engine
-        case = {k: int(v or 0) for k, v in ctx.rows(whole)[0].items()}
-        return cls([{k: (int(v) if isinstance(v, int | float) else v) for k, v in r.items()}
-                    for r in rows], case)  # fmt: skip
+        per = t.group_by(["event.dataset", "host.name", "evidence_id"]).aggregate(
+            n=t.count(), first=t["@timestamp"].min(), last=t["@timestamp"].max(), **counts)
+        by_host: dict[tuple[Any, Any], dict[str, Any]] = {}
+        by_ds: dict[Any, dict[str, Any]] = {}
+        case = dict.fromkeys(CASE_WIDE, 0)
+        for r in ctx.rows(per):
+            h = by_host.setdefault((r["event.dataset"], r["host.name"]), {
+                "event.dataset": r["event.dataset"], "host.name": r["host.name"], "n": 0,
+                "first": None, "last": None, **dict.fromkeys(PER_HOST, 0)})  # fmt: skip
+            d = by_ds.setdefault(r["event.dataset"], {"events": 0, "first": None, "last": None,
+                                                       "hosts": set(), "files": set()})  # fmt: skip
+            for acc in (h, d):
+                acc["first"] = _earlier(acc["first"], r["first"])
+                acc["last"] = _later(acc["last"], r["last"])
+            h["n"] += int(r["n"])
+            d["events"] += int(r["n"])
+            d["hosts"] |= {r["host.name"]} - {None}
+            d["files"] |= {r["evidence_id"]} - {None}
+            for k in PER_HOST:
+                h[k] += int(r[k] or 0)
+            for k in CASE_WIDE:
+                case[k] += int(r[k] or 0)
+        # the same order on any engine (nulls last, as the engines sort them)
+        rows = [by_host[k] for k in sorted(by_host, key=_null_last)]
+        datasets = [{"dataset": k, "events": d["events"], "first": d["first"], "last": d["last"],
+                     "hosts": len(d["hosts"]), "evidence_files": len(d["files"])}
+                    for k, d in sorted(by_ds.items(), key=lambda x: _null_last(x[:1]))]  # fmt: skip
+        return cls(rows, case, datasets)
 
     def hosts_with(self, key: str) -> set[str]:
         return {r["host.name"] for r in self.rows if r.get(key) and r["host.name"]}
@@ -83,6 +113,18 @@ class Profile:
         listing = {r["host.name"] for r in self.rows
                    if r["event.dataset"] == "file.listing" and r["host.name"]}  # fmt: skip
         return self.hosts_with("f5140") | self.hosts_with("f5145") | listing
+
+
+def _earlier(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _later(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _null_last(key: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    return tuple((v is None, "" if v is None else v) for v in key)
 
 
 def missing(prof: Profile, window: tuple[datetime, datetime] | None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis import intermediary
+from ashiato.analysis import fetch, intermediary
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.indicators import (
     IP_LOOKUP,
@@ -67,8 +67,7 @@ def analyse(ctx: Context) -> NetworkFindings:
     web = web.mutate(_dom=_domain(web))
     cols = [*ctx.select(web).columns, "_dom"]
 
-    tor_q = web.filter(web["_dom"].re_search(TOR_GATEWAY)).select(cols).order_by(EVENT_ORDER)
-    tor = ctx.rows(tor_q, limit=5000)
+    tor = fetch.rows(ctx, web.filter(web["_dom"].re_search(TOR_GATEWAY)), cols, limit=5000)
     for r in tor:
         if r.get("source.ip"):
             out.signals.append(
@@ -76,8 +75,7 @@ def analyse(ctx: Context) -> NetworkFindings:
             )
     out.payment_sites = sorted({r["_dom"] for r in tor})
 
-    look_q = web.filter(web["_dom"].re_search(IP_LOOKUP)).select(cols).order_by(EVENT_ORDER)
-    look = ctx.rows(look_q, limit=5000)
+    look = fetch.rows(ctx, web.filter(web["_dom"].re_search(IP_LOOKUP)), cols, limit=5000)
     for r in look:
         if r.get("source.ip"):
             out.signals.append(
@@ -90,7 +88,7 @@ def analyse(ctx: Context) -> NetworkFindings:
         & t["rule.name"].re_search(MALICIOUS_SIGNATURE)
         & (t["observer.type"].isin(["ids", "firewall"]))
     )
-    alerts = ctx.rows(ctx.select(alerts_q).order_by(EVENT_ORDER), limit=5000)
+    alerts = fetch.rows(ctx, alerts_q, limit=5000)
     nat = _nat_for(ctx, alerts)
     for r in alerts:
         client, via = _alert_client(r, nat)

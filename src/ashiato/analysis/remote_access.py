@@ -24,10 +24,10 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, extra_of
 from ashiato.analysis.indicators import is_internal
 from ashiato.analysis.vector_web import country
-from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.i18n import msg, said
 from ashiato.normalize import host_key
@@ -127,7 +127,7 @@ def user_of(r: dict[str, Any]) -> str | None:
 
 def select_rows(ctx: Context, expr: Any, limit: int | None = None) -> list[dict[str, Any]]:
     cols = [c for c in COLUMNS if c in expr.columns]
-    return ctx.rows(expr.select(cols).order_by(list(EVENT_ORDER)), limit=limit)
+    return fetch.rows(ctx, expr, cols, limit=limit)
 
 
 def vpn_rows(ctx: Context) -> list[dict[str, Any]]:

@@ -19,11 +19,10 @@ from typing import Any
 
 import ibis
 
-from ashiato.analysis import datastores
+from ashiato.analysis import datastores, fetch
 from ashiato.analysis.context import Context, extra_of, summary
 from ashiato.analysis.indicators import RANSOM_EXTENSION, RANSOM_NOTE
 from ashiato.analysis.remote_access import Pool
-from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
 from ashiato.findings import Evidence
 from ashiato.i18n import msg, msgs, said
@@ -108,7 +107,7 @@ def _rows(ctx: Context) -> list[dict[str, Any]]:
     ) & t["event.action"].isin(list(SERVER_ACTIONS))
     wsb = (ds == "windows.application") & (t["event.code"] == "524")  # catalogue deleted
     q = t.filter(server | wsb | t["event.action"].isin(list(BACKUP_DESTROYED)))
-    return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=200_000)
+    return fetch.rows(ctx, q, limit=200_000)
 
 
 def _named(r: dict[str, Any]) -> bool:

@@ -21,10 +21,11 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context, summary
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import LOG_TAMPER
-from ashiato.engines import EVENT_ORDER, json_field
+from ashiato.engines import json_field
 from ashiato.exports import iso
 from ashiato.findings import Evidence, Tampering
 
@@ -89,7 +90,7 @@ def log_clears(ctx: Context) -> list[Tampering]:
     q = q.mutate(_channel=chan)
     cols = [*ctx.select(q).columns, "_channel"]
     out: list[Tampering] = []
-    for r in ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=500):
+    for r in fetch.rows(ctx, q, cols, limit=500):
         channel = r["_channel"] or ("Security" if r["event.code"] == "1102" else "an event log")
         who = "\\".join(x for x in (r.get("user.domain"), r.get("user.name")) if x) or "unknown"
         text = f"{channel} log cleared on {r.get('host.name') or '?'} by {who}"
@@ -98,40 +99,59 @@ def log_clears(ctx: Context) -> list[Tampering]:
     return out
 
 
-def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
-    t = ctx.events
-    sec, sysmon = t["event.dataset"] == "windows.security", t["event.dataset"] == "windows.sysmon"
+def _kinds(t: Any, state: bool) -> Any:
+    """Each row's tampering kind (null: none); ``state``: with the two kinds that read a
+    service state out of ``extra`` (Sysmon 4, System 7036)."""
+    ds, code = t["event.dataset"], t["event.code"]
+    sec, sysmon = ds == "windows.security", ds == "windows.sysmon"
+
     # json_field, not a JSON cast: Spark's unwrap fails on a row whose extra isn't JSON
     def data(key: str) -> ibis.Value:
         return json_field(t["extra"], "winlog", "event_data", key)
 
-    state = ibis.coalesce(data("State"), data("param2"), ibis.literal(""))
-    service = ibis.coalesce(data("param1"), ibis.literal(""))
-    stopped = state.lower().re_search("stop|停止")
-    kinds = (
-        ibis.cases(
-            (sec & (t["event.code"] == "4719"), "audit_policy_changed"),
-            (sec & (t["event.code"] == "1100"), "eventlog_service_shutdown"),
-            (sysmon & (t["event.code"] == "16"), "sysmon_config_changed"),
-            (sysmon & (t["event.code"] == "4") & stopped, "sysmon_stopped"),
-            ((t["event.dataset"] == "windows.system") & (t["event.code"] == "7036")
+    cases = [
+        (sec & (code == "4719"), "audit_policy_changed"),
+        (sec & (code == "1100"), "eventlog_service_shutdown"),
+        (sysmon & (code == "16"), "sysmon_config_changed"),
+    ]
+    if state:
+        state_text = ibis.coalesce(data("State"), data("param2"), ibis.literal(""))
+        service = ibis.coalesce(data("param1"), ibis.literal(""))
+        stopped = state_text.lower().re_search("stop|停止")
+        cases += [
+            (sysmon & (code == "4") & stopped, "sysmon_stopped"),
+            ((ds == "windows.system") & (code == "7036")
              & service.lower().re_search("sysmon|event ?log") & stopped, "sysmon_stopped"),
-            (ibis.coalesce(t["process.command_line"].re_search(LOG_TAMPER), False),
-             "log_clear_command"),
-            (sec & (t["event.code"] == "4616")
-             & ~ibis.coalesce(t["user.name"].lower().isin(list(_SERVICE_ACCOUNTS)), False)
-             & ~ibis.coalesce(t["user.name"].endswith("$"), False), "clock_changed"),
-            else_=ibis.null("string"),
-        )
-    )  # fmt: skip
-    q = t.mutate(_kind=kinds)
+        ]  # fmt: skip
+    cases += [
+        (ibis.coalesce(t["process.command_line"].re_search(LOG_TAMPER), False),
+         "log_clear_command"),
+        (sec & (code == "4616")
+         & ~ibis.coalesce(t["user.name"].lower().isin(list(_SERVICE_ACCOUNTS)), False)
+         & ~ibis.coalesce(t["user.name"].endswith("$"), False), "clock_changed"),
+    ]  # fmt: skip
+    return ibis.cases(*cases, else_=ibis.null("string"))
+
+
+def _events(ctx: Context, window: tuple[datetime, datetime] | None) -> list[Tampering]:
+    t = ctx.events
+    ds, code = t["event.dataset"], t["event.code"]
+    # the rows whose kind depends on a service state in extra apart, each by a filter the
+    # Parquet scan takes, so extra is read for those rows only, not for all (they are the
+    # only rows the two state kinds can match)
+    sysmon4, svc7036 = (ds == "windows.sysmon") & (code == "4"), (
+        ds == "windows.system") & (code == "7036")  # fmt: skip
+    rest = t.filter(~ibis.coalesce(sysmon4 | svc7036, False))
+    q = rest.mutate(_kind=_kinds(rest, state=False))
+    for part in (t.filter(sysmon4), t.filter(svc7036)):
+        q = q.union(part.mutate(_kind=_kinds(part, state=True)))
     q = q.filter(q["_kind"].notnull())
     if window is not None:  # 1100 is normal at every shutdown: only near the incident
         near = q["@timestamp"].between(window[0] - SHUTDOWN_NEAR, window[1])
         q = q.filter((q["_kind"] != "eventlog_service_shutdown") | near)
     cols = [*ctx.select(q).columns, "_kind"]
     out: list[Tampering] = []
-    for r in ctx.rows(q.select(cols).order_by(EVENT_ORDER), limit=500):
+    for r in fetch.rows(ctx, q, cols, limit=500):
         out.append(Tampering(r.get("host.name"), iso(r["@timestamp"]), r["_kind"],
                              [_ev(r, f"{r['_kind']}: {summary(r)}")]))  # fmt: skip
     return out
@@ -207,11 +227,13 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
         return [], []
     group = ["evidence_id", "_host", "_chan"]
     w = ibis.window(group_by=group, order_by="_rid")
-    q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
-                 _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
-    q = q.mutate(_hole=ibis.ifelse((q["_rid"] - q["_prev"]) > 1, 1, 0))
-    stats = q.group_by(group).aggregate(
-        n=q["_rid"].nunique(), lo=q["_rid"].min(), hi=q["_rid"].max(), holes=q["_hole"].sum())
+    # the counts need the IDs alone; the previous record's line and time only where the
+    # gaps are read below (a timestamp lagged over every record cost a third of it)
+    ids = q.select(*group, "_rid")
+    ids = ids.mutate(_hole=ibis.ifelse((ids["_rid"] - ids["_rid"].lag().over(w)) > 1, 1, 0))
+    rid = ids["_rid"]
+    stats = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max(),
+                                          holes=ids["_hole"].sum())  # fmt: skip
     stats = stats.filter(stats["holes"] > 0)
     dense: list[dict[str, Any]] = []
     sparse: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -234,7 +256,11 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
     for r in dense[:MAX_GAPS]:
         keep = keep | ((q["evidence_id"] == r["evidence_id"]) & (q["_host"] == r["_host"])
                        & (q["_chan"] == r["_chan"]))  # fmt: skip
-    gaps = q.filter(keep & ((q["_rid"] - q["_prev"] - 1) >= MIN_LOST))
+    q = q.filter(keep)  # whole sequences, so each record's previous one is as among all
+    q = q.mutate(_prev=q["_rid"].lag().over(w), _prev_line=q["record"].lag().over(w),
+                 _prev_ts=q["@timestamp"].lag().over(w))  # fmt: skip
+    q = q.mutate(_hole=ibis.ifelse((q["_rid"] - q["_prev"]) > 1, 1, 0))
+    gaps = q.filter((q["_rid"] - q["_prev"] - 1) >= MIN_LOST)
     out: list[Tampering] = []
     for r in ctx.rows(gaps.order_by(["evidence_id", "_rid"]), limit=MAX_GAPS):
         lost = r["_rid"] - r["_prev"] - 1
@@ -347,7 +373,7 @@ def _network_during(ctx: Context, ident: Identity, host: str, start: datetime,
         if held:
             ips.append(ip)
             stop = min(stop, held[0].end)
-        elif not leases and ident.at(ip, start).host == host:  # no DHCP view of it
+        elif not leases and ident.host_at(ip, start) == host:  # no DHCP view of it
             ips.append(ip)
     if not ips:
         return None

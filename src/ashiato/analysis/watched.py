@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import Context
 from ashiato.analysis.identity import DHCP_DATASETS, Identity
 from ashiato.i18n import said
@@ -48,7 +49,8 @@ def watched(
     for h, datasets in covering_own.items():
         # the same name whatever order rows came in
         out[h] = said(f"its own {min(datasets)} log", "watched.own", dataset=min(datasets))
-    net = t.filter(t["source.ip"].notnull() & t["observer.type"].isin(list(NETWORK_OBSERVERS)))
+    net = fetch.any_of(t, "observer.type", NETWORK_OBSERVERS)  # not an IN: fetch.any_of
+    net = net.filter(net["source.ip"].notnull())
     spans = net.group_by("event.dataset").aggregate(
         first=net["@timestamp"].min(), last=net["@timestamp"].max()
     )
@@ -63,8 +65,9 @@ def watched(
         if out[h]:
             continue
         for ip in ident.ips_of(h):
-            held = any(ident.at(ip, when).host == h for when in (window[0], window[1]))
-            if held and seen.get(ip):
+            if not seen.get(ip):  # first: the lookups below are the costly part
+                continue
+            if any(ident.host_at(ip, when) == h for when in (window[0], window[1])):
                 out[h] = said(f"{sorted(seen[ip])[0]} (sees {ip})", "watched.sees",
                               dataset=sorted(seen[ip])[0], ip=ip)
                 break

@@ -1,0 +1,86 @@
+"""fetch.rows: the rows, order and limit of the plain query, read in two steps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from case_rows import make_ctx
+
+from ashiato.analysis import fetch
+from ashiato.analysis.context import Context
+from ashiato.engines import EVENT_ORDER
+
+T0 = datetime(2015, 11, 6, 4, 30, tzinfo=UTC)
+
+
+def _rows() -> list[dict[str, Any]]:
+    # proxy lines of two files; some reach a Tor gateway; equal times across files, so the
+    # order needs evidence_id and record to break ties
+    out: list[dict[str, Any]] = []
+    for ev in ("proxy-b", "proxy-a"):
+        for i in range(40):
+            dom = "kpai7ycr7jxqkilp.onion.to" if i % 3 == 0 else f"news{i}.example.jp"
+            out.append({"evidence_id": ev, "event.dataset": "squid.access",
+                        "@timestamp": T0 + timedelta(seconds=i // 2),
+                        "source.ip": f"10.31.3.{i % 7 + 10}", "url.domain": dom,
+                        "url.original": f"http://{dom}/{i}", "observer.type": "proxy"})  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    return make_ctx(tmp_path_factory.mktemp("fetch"), _rows())
+
+
+def _plain(ctx: Context, q: Any, limit: int | None) -> list[dict[str, Any]]:
+    return ctx.rows(ctx.select(q).order_by(list(EVENT_ORDER)), limit=limit)
+
+
+@pytest.mark.parametrize("limit", [None, 5, 27, 28, 100])
+def test_same_rows_order_and_limit_as_the_plain_query(ctx: Context, limit: int | None) -> None:
+    t = ctx.events
+    q = t.filter(t["url.domain"].re_search(r"\.onion\.to$"))
+    got = fetch.rows(ctx, q, limit=limit)
+    assert got == _plain(ctx, q, limit)
+    assert len(got) == min(28, limit or 28)  # 14 of each file's 40 lines
+    assert all(r["url.domain"].endswith(".onion.to") for r in got)
+
+
+def test_more_matches_than_the_cap_fall_back(ctx: Context,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(fetch, "MAX_REFS", 10)
+    t = ctx.events
+    q = t.filter(t["url.domain"].re_search(r"\.onion\.to$"))
+    assert fetch.rows(ctx, q) == _plain(ctx, q, None)
+    assert fetch.rows(ctx, q, limit=12) == _plain(ctx, q, 12)
+
+
+def test_computed_columns_and_no_match(ctx: Context) -> None:
+    t = ctx.events
+    q = t.filter(t["source.ip"] == "10.31.3.10").mutate(_dom=t["url.domain"].upper())
+    cols = ["@timestamp", "evidence_id", "record", "_dom"]
+    got = fetch.rows(ctx, q, cols)
+    assert got == ctx.rows(q.select(cols).order_by(list(EVENT_ORDER)))
+    assert {r["_dom"] for r in got} >= {"KPAI7YCR7JXQKILP.ONION.TO"}
+    assert fetch.rows(ctx, t.filter(t["source.ip"] == "192.0.2.1")) == []
+
+
+def test_any_of_is_the_in_filter(tmp_path_factory: pytest.TempPathFactory) -> None:
+    rows = _rows()
+    rows += [{"evidence_id": "fw", "event.dataset": "fortinet.fortigate", "@timestamp": T0,
+              "source.ip": "10.31.3.10", "observer.type": "firewall"},
+             {"evidence_id": "mft", "event.dataset": "windows.mft", "@timestamp": T0,
+              "file.name": "a.txt"}]  # fmt: skip
+    ctx = make_ctx(tmp_path_factory.mktemp("any_of"), rows)
+    t = ctx.events
+
+    def refs(q: Any) -> list[tuple[str, int]]:
+        return sorted((r["evidence_id"], r["record"]) for r in ctx.rows(q.select(*fetch.REFS)))
+
+    for values in (["squid.access"], ["windows.mft", "fortinet.fortigate", "windows.mft"],
+                   ["no.such"], []):  # fmt: skip
+        got = refs(fetch.any_of(t, "event.dataset", values))
+        assert got == refs(t.filter(t["event.dataset"].isin(values or ["-"])))
+    assert len(refs(fetch.any_of(t, "event.dataset", ["squid.access", "windows.mft"]))) == 81
