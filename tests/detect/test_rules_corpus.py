@@ -313,6 +313,13 @@ def test_whole_host_captures_find_the_attack_not_the_agents(shared: Path, tmp_pa
             # Cobalt Strike's psexec: C:\Windows\b6a1458f396.exe arrives over ADMIN$
             "Program or Script Written by the System Process (Copied Over SMB)",
         },
+        f"{OTRF}/defense_evasion/host/cmd_wevtutil_modify_security_eventlog_path.zip": {
+            "Event Log Moved, Restricted or Switched Off With wevtutil",
+        },
+        # Raccine in simulation mode logged the encoded PowerShell it would have stopped
+        f"{OTRF}/other/raccine_simulation_mode.zip": {
+            "Anti-Ransomware Tool Blocked a Command (Raccine)",
+        },
     }
     for n, (sample, titles) in enumerate(expect.items()):
         case = Case.create_or_open(tmp_path / f"c{n}", tz="UTC")
