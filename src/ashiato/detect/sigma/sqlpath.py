@@ -25,10 +25,21 @@ from typing import Any
 import pyarrow as pa
 
 from ashiato.detect.sigma.pipeline import Field
-from ashiato.detect.sigma.plan import KEYWORD, And, Not, Or, Plan, Pred, _json_escape, _view
+from ashiato.detect.sigma.plan import (
+    KEYWORD,
+    And,
+    Not,
+    Or,
+    Plan,
+    Pred,
+    _json_escape,
+    _view,
+    fields_of,
+)
 from ashiato.detect.sigma.runner import KEEP, Hit, Job, Stats
 
 BRANCHES = 400  # rules per UNION ALL statement
+LIST_MIN = 8  # equality tests of one column from which list_contains replaces IN
 
 
 # -- plan -> DuckDB SQL (the fast path) --------------------------------------------------
@@ -53,15 +64,61 @@ def to_sql(plan: Plan, col: SqlColumns, memo: dict[int, str]) -> str:
     if hit is not None:
         return hit
     if isinstance(plan, And):
-        out = "(" + " AND ".join(to_sql(p, col, memo) for p in plan.items) + ")"
+        items = sorted(plan.items, key=_late)  # stable: the compiler's order otherwise
+        out = "(" + " AND ".join(to_sql(p, col, memo) for p in items) + ")"
     elif isinstance(plan, Or):
-        out = "(" + " OR ".join(to_sql(p, col, memo) for p in plan.items) + ")"
+        out = "(" + " OR ".join(_or_items(plan.items, col, memo)) + ")"
     elif isinstance(plan, Not):
         out = f"(NOT coalesce({to_sql(plan.item, col, memo)}, false))"
     else:
         out = _sql_pred(plan, col)
     memo[id(plan)] = out
     return out
+
+
+def _late(plan: Plan) -> int:
+    """2 for a test of the keyword text, 1 of a JSON path of ``extra``, else 0: where the
+    rows are read as the rules test them (:func:`.sqlscan._direct`) these parse or build
+    text per row, so an AND runs them after its column tests (a 4624's LogonType is read
+    only when its source address is a loopback one): ~10x less on a Security log."""
+    worst = 0
+    for f, _v in fields_of(plan):
+        worst = max(worst, 2 if f == KEYWORD else 1 if f.column is None else 0)
+    return worst
+
+
+def _or_items(items: Sequence[Plan], col: SqlColumns, memo: dict[int, str]) -> list[str]:
+    """The branches of an OR, its equality tests of one column joined into one ``IN``:
+    one lookup (and one ``lower``) per row instead of one per value of a long list
+    (ransomware extensions...). Same answer: an OR of comparisons is an IN list, and
+    a NULL value gives NULL either way."""
+    lists: dict[str, list[str]] = {}
+    out: list[str | None] = []
+    for p in items:
+        if (
+            isinstance(p, Pred) and p.op == "eq" and p.field is not None and p.field != KEYWORD
+            and not (p.value == "" and p.field.column)
+        ):  # fmt: skip
+            c = col(p.field, _view(p))
+            if c not in lists:
+                lists[c] = []
+                out.append(c)
+            lists[c].append(sql_literal(str(p.value)))
+        else:
+            out.append(None)
+            lists.setdefault("", []).append(to_sql(p, col, memo))
+    others = iter(lists.pop("", []))
+    parts: list[str] = []
+    for name in out:
+        if name is None:
+            parts.append(next(others))
+        elif len(lists[name]) == 1:
+            parts.append(f"({name} = {lists[name][0]})")
+        elif len(lists[name]) < LIST_MIN:
+            parts.append(f"({name} IN ({', '.join(lists[name])}))")
+        else:  # NULL where IN gives NULL; as a test nested in an OR, 3.5x faster than IN
+            parts.append(f"list_contains([{', '.join(lists[name])}], {name})")
+    return parts
 
 
 def _sql_pred(p: Pred, col: SqlColumns) -> str:
