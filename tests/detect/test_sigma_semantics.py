@@ -106,6 +106,34 @@ CASES = [
     ),
     ("  s:\n    ParentImage|fieldref: Image\n  condition: s", "process_creation", 1),
     ("  s:\n    User|endswith: '\\bob'\n  condition: s", "process_creation", 1),
+    # lists of one field: joined into an IN list, list_contains or one regex of literals
+    (
+        "  s:\n    Image|endswith: ['.com', '(x).exe', '\\CMD.EXE']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    Image|endswith: ['\\a\\*b.exe', '\\a+b.exe']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    CommandLine|contains: ['zz', 'WHOAMI', 'a+b', '$']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    CommandLine|startswith: ['[', 'POWERSHELL ', '^cmd']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    OriginalFileName: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'CMD.exe', 'h']\n"
+        "  condition: s",
+        "process_creation",
+        1,
+    ),
+    ("  s:\n    OriginalFileName: ['a', 'CMD.exe']\n  condition: s", "process_creation", 1),
     ("  s:\n    DestinationIp|cidr: '10.0.0.0/8'\n  condition: s", "network_connection", 1),
     ("  s:\n    DestinationPort|gte: 1000\n  condition: s", "network_connection", 1),
     ("  s:\n    DestinationPort|lt: 1000\n  condition: s", "network_connection", 1),
