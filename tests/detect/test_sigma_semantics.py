@@ -1,5 +1,6 @@
 """Sigma semantics, each checked on every engine: Ibis, the DuckDB one-statement scan
-(the default) and the earlier DuckDB SQL path."""
+(the default: on distinct values, or row by row for big logs) and the earlier DuckDB SQL
+path."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from detect_events import sysmon
 
 from ashiato.detect import sigma
+from ashiato.detect.sigma import sqlscan
 from ashiato.detect.sigma.compiler import CompileError, plan_rule
 from ashiato.detect.sigma.pipeline import Field, resolve
 
@@ -57,8 +59,11 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(params=["ibis", "sql", "scan"])
-def engine(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["ibis", "sql", "scan", "scan-rows"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "scan-rows":  # the scan's row-by-row path (big logs, few rules)
+        monkeypatch.setattr(sqlscan, "DIRECT_ROWS", 1)
+        return "scan"
     return str(request.param)
 
 

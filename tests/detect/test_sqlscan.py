@@ -47,9 +47,12 @@ def _hits(res: sigma.Result) -> list[tuple[str, int, tuple[tuple[str, str], ...]
     ]
 
 
-def test_few_rules_are_tested_as_rows_are_read_and_leave_nothing(events_of: Any) -> None:
+def test_few_rules_are_tested_as_rows_are_read_and_leave_nothing(
+    events_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events = events_of(ROWS)
     con = events.get_backend().con
+    monkeypatch.setattr(sqlscan, "DIRECT_ROWS", 1)  # as if the logs were big
     res = sigma.hunt(events, _rules(), "low")
     assert sorted(d.event["record"] for d in res.detections) == [1, 2, 3, 4]
     assert res.stats.scopes == 4 and not res.stats.errors
@@ -65,7 +68,9 @@ def test_many_rules_on_distinct_values_copy_once_and_give_the_same_hits(
 ) -> None:
     events = events_of(ROWS)
     con = events.get_backend().con
+    monkeypatch.setattr(sqlscan, "DIRECT_ROWS", 1)
     direct = sigma.hunt(events, _rules(), "low")
+    assert direct.stats.rows_prepared == 0
     monkeypatch.setattr(sqlscan, "DIRECT_MAX", 0)  # every scope "has many rules"
     res = sigma.hunt(events, _rules(), "low")
     assert res.stats.scopes == 4 and not res.stats.errors
@@ -87,6 +92,7 @@ def test_a_log_the_case_lacks_costs_no_statement(events_of: Any) -> None:
     res = sigma.hunt(events_of(ROWS), list(SigmaCollection.from_dicts(docs).rules), "low")
     assert res.stats.scopes == 5 and not res.stats.errors
     assert res.stats.queries == 4  # one per scope with rows; the Security one never ran
+    assert res.stats.rows_prepared == 5  # small logs: their rows copied once, not read 4x
     assert sorted(d.event["record"] for d in res.detections) == [1, 2, 3, 4]
 
 
