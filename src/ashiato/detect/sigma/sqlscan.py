@@ -115,7 +115,8 @@ def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats)
     t0 = time.perf_counter()
     if len(many) >= 4:
         base = drop = q(f"_ashiato_scan_{id(stats):x}")
-        wanted = " OR ".join(_scope_sql(s, columns) for s, _ in many)
+        pushed = _pushed([t for s, _ in many for t in s], columns)  # skips other logs' files
+        wanted = pushed + "(" + " OR ".join(_scope_sql(s, columns) for s, _ in many) + ")"
         needed = _needed(many, reads, refs)
         cols = ", ".join(q(c) for c in columns if c in needed)
         with _settings(rel.con, _LEAN):
