@@ -43,6 +43,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ashiato.detect.sigma.pipeline import TIME_COLUMNS, Field, Scope, Target
 from ashiato.detect.sigma.plan import KEYWORD, fields_of
@@ -81,17 +82,21 @@ def relation_of(events: Any) -> DuckRelation | None:
     return rel
 
 
-def run(rel: DuckRelation, jobs: Sequence[Job], stats: Stats) -> list[Hit]:
+def run(
+    rel: DuckRelation, jobs: Sequence[Job], stats: Stats, light: frozenset[int] = frozenset()
+) -> list[Hit]:
     by_scope: dict[Scope, list[Job]] = {}
     for job in jobs:
         by_scope.setdefault(job.scope, []).append(job)
     groups = [part for scope, group in by_scope.items() for part in split(scope, group)]
     if not groups:
         return []
-    return _run(rel, groups, stats)
+    return _run(rel, groups, stats, light)
 
 
-def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats) -> list[Hit]:
+def _run(
+    rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats, light: frozenset[int]
+) -> list[Hit]:
     reads = _reads([j for _, group in groups for j in group])
     columns = _columns(rel)
     # a hit's row is named by its reference; its columns are read once, for the hits only
@@ -142,7 +147,7 @@ def _run(rel: DuckRelation, groups: list[tuple[Scope, list[Job]]], stats: Stats)
         t1 = time.perf_counter()
         found.extend(_direct(rel.con, rel.sql, columns, scope, group, stats, refs))
         stats.seconds_match += time.perf_counter() - t1
-    hits = _hits(rel, columns, found, refs)
+    hits = _hits(rel, columns, found, refs, light)
     # in scope order, each rule's hits by reference, whichever statement found them
     rank = {j.key: n for n, j in enumerate(j for _, group in groups for j in group)}
     hits.sort(key=lambda h: rank[h.key])
@@ -436,11 +441,23 @@ def _json_path(path: str) -> str:
     return f"json_extract_string({q('extra')}, {sql_literal(path)})"
 
 
-def _hits(rel: DuckRelation, columns: list[str], found: Found, refs: list[str]) -> list[Hit]:
-    """Hits in statement order, each with the columns of its event (``KEEP``)."""
+def _hits(
+    rel: DuckRelation, columns: list[str], found: Found, refs: list[str], light: frozenset[int]
+) -> list[Hit]:
+    """Hits in statement order, each with the columns of its event (``KEEP``; for the jobs
+    in ``light``, only the time and the reference: see :func:`.runner.run`)."""
     keep = [c for c in KEEP if c in columns]
-    parts = [t for _j, _w, t in found if t.num_rows]
-    rows = _fetch(rel, keep, refs, [t.select(refs) for t in parts]) if refs and parts else {}
+    parts = [(jobs, t) for jobs, _w, t in found if t.num_rows]
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if refs and parts:
+        tables = [t for _j, t in parts]
+        flags = [pa.array(_light(jobs, t, light)) for jobs, t in parts]
+        full = [t.filter(pc.invert(f)).select(refs) for t, f in zip(tables, flags, strict=True)]
+        lean = [t.filter(f).select(refs) for t, f in zip(tables, flags, strict=True)]
+        rows = _fetch(rel, keep, refs, full)
+        thin = [c for c in keep if c in ("@timestamp", *REF)]
+        for ref, got in _fetch(rel, thin, refs, lean).items():
+            rows.setdefault(ref, got)  # a row both kinds of rule matched: read in full
     hits: list[Hit] = []
     for jobs, wanted, res in found:
         if res.num_rows == 0:
@@ -453,11 +470,30 @@ def _hits(rel: DuckRelation, columns: list[str], found: Found, refs: list[str]) 
             events = pylist(res.select(keep))
         outs = {a: res.column(a).to_pylist() for (_f, v), a in wanted.items()
                 if v == "s" and a in res.column_names}  # fmt: skip
-        for row, k in enumerate(ks):
+        for n, k in enumerate(ks):
             job = jobs[k]
-            vals = {o.key: outs[wanted[(o, "s")]][row] for o in job.outputs}
-            hits.append(Hit(job.key, events[row], vals))
+            vals = {o.key: outs[wanted[(o, "s")]][n] for o in job.outputs}
+            hits.append(Hit(job.key, events[n], vals, partial=len(events[n]) < len(keep)))
     return hits
+
+
+def _light(jobs: list[Job], res: pa.Table, light: frozenset[int]) -> list[bool]:
+    return [jobs[k].key in light for k in res.column("_k").to_pylist()]
+
+
+def complete(rel: DuckRelation, events: Sequence[dict[str, Any]]) -> None:
+    """Every ``KEEP`` column of these events, read by their references, in place."""
+    columns = _columns(rel)
+    if not all(c in columns for c in REF):
+        return
+    refs = list(REF)
+    table = pa.table({c: [e.get(c) for e in events] for c in refs})
+    rows = _fetch(rel, [c for c in KEEP if c in columns], refs, [table])
+    for e in events:
+        row = rows.get(tuple(e.get(c) for c in refs))
+        if row is not None:
+            e.clear()
+            e.update(row)  # the columns in KEEP's order, as a hit read in full has them
 
 
 def _fetch(
@@ -467,6 +503,9 @@ def _fetch(
     statement: the rules' scans read only the columns they test (``message``, the
     clock-skew fix of ``@timestamp``... are computed for the hits alone). The evidence
     ids as a literal list let the Parquet scan skip every file without a hit."""
+    parts = [t for t in parts if t.num_rows]
+    if not parts:
+        return {}
     table = pa.concat_tables(parts).group_by(refs).aggregate([])
     name = f"_ashiato_refs_{id(table):x}"
     ev = table.column("evidence_id").to_pylist()
