@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from detect_events import sysmon
 from sigma.collection import SigmaCollection
 
 from ashiato.detect import sigma
+from ashiato.detect.sigma import sqlscan
 
 BASE = """
 title: net
@@ -91,3 +93,27 @@ def test_base_rules_silent_unless_generate(events_of: Any) -> None:
     )
     res = sigma.hunt(events_of(events()), rules, "low")
     assert {d.rule.title for d in res.detections} == {"c", "proc", "net"}
+
+
+def test_correlated_events_carry_all_their_columns(
+    events_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the base rule only feeds the correlation: the scan reads its hits' time alone, then
+    # the columns of the events a correlation matched; they must be those Ibis gives
+    body = (
+        "  type: event_count\n  rules: [net_conn]\n  group-by: [ComputerName]\n"
+        "  timespan: 1m\n  condition: {gte: 5}"
+    )
+    rules = list(SigmaCollection.from_yaml(BASE + "---\n" + corr(body)).rules)
+    table = events_of(events())
+
+    def related(engine: str) -> list[list[list[tuple[str, str]]]]:
+        res = sigma.hunt(table, rules, "low", engine=engine)
+        return [[sorted((k, str(v)) for k, v in e.items()) for e in d.related]
+                for d in res.detections if d.rule.kind == "correlation"]  # fmt: skip
+
+    expected = related("ibis")
+    assert expected and len(expected[0]) == 5 and len(expected[0][0]) > 10
+    assert related("scan") == expected  # small logs: on distinct values
+    monkeypatch.setattr(sqlscan, "DIRECT_ROWS", 1)
+    assert related("scan") == expected  # row by row

@@ -1,5 +1,6 @@
 """Sigma semantics, each checked on every engine: Ibis, the DuckDB one-statement scan
-(the default) and the earlier DuckDB SQL path."""
+(the default: on distinct values, or row by row for big logs) and the earlier DuckDB SQL
+path."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from detect_events import sysmon
 
 from ashiato.detect import sigma
+from ashiato.detect.sigma import sqlscan
 from ashiato.detect.sigma.compiler import CompileError, plan_rule
 from ashiato.detect.sigma.pipeline import Field, resolve
 
@@ -57,8 +59,11 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(params=["ibis", "sql", "scan"])
-def engine(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["ibis", "sql", "scan", "scan-rows"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "scan-rows":  # the scan's row-by-row path (big logs, few rules)
+        monkeypatch.setattr(sqlscan, "DIRECT_ROWS", 1)
+        return "scan"
     return str(request.param)
 
 
@@ -106,6 +111,34 @@ CASES = [
     ),
     ("  s:\n    ParentImage|fieldref: Image\n  condition: s", "process_creation", 1),
     ("  s:\n    User|endswith: '\\bob'\n  condition: s", "process_creation", 1),
+    # lists of one field: joined into an IN list, list_contains or one regex of literals
+    (
+        "  s:\n    Image|endswith: ['.com', '(x).exe', '\\CMD.EXE']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    Image|endswith: ['\\a\\*b.exe', '\\a+b.exe']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    CommandLine|contains: ['zz', 'WHOAMI', 'a+b', '$']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    CommandLine|startswith: ['[', 'POWERSHELL ', '^cmd']\n  condition: s",
+        "process_creation",
+        1,
+    ),
+    (
+        "  s:\n    OriginalFileName: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'CMD.exe', 'h']\n"
+        "  condition: s",
+        "process_creation",
+        1,
+    ),
+    ("  s:\n    OriginalFileName: ['a', 'CMD.exe']\n  condition: s", "process_creation", 1),
     ("  s:\n    DestinationIp|cidr: '10.0.0.0/8'\n  condition: s", "network_connection", 1),
     ("  s:\n    DestinationPort|gte: 1000\n  condition: s", "network_connection", 1),
     ("  s:\n    DestinationPort|lt: 1000\n  condition: s", "network_connection", 1),

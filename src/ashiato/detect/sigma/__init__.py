@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ashiato.detect.sigma import correlation
 from ashiato.detect.sigma.pipeline import Field, Resolved, Unsupported
 from ashiato.detect.sigma.plan import CompileError
-from ashiato.detect.sigma.runner import Hit, Job, Stats, run
+from ashiato.detect.sigma.runner import Hit, Job, Stats, complete, run
 
 if TYPE_CHECKING:  # pySigma is imported only when rules are parsed (not from the cache)
     from sigma.collection import SigmaCollection
@@ -263,7 +263,9 @@ def execute(events: Any, program: Program, min_level: str = "low", engine: str =
         j for j in program.jobs
         if LEVELS.index(infos[j.key].level) >= floor or j.key in referenced
     ]  # fmt: skip
-    hits, stats = run(events, wanted, engine=engine)
+    # hits of a base rule only a correlation reports need its time alone, until it matches
+    light = frozenset(referenced - generated)
+    hits, stats = run(events, wanted, engine=engine, light=light)
     for key, reason in stats.errors:
         info = infos[key]
         problems.append(Problem(info.title, info.path, reason, info.id))
@@ -284,6 +286,10 @@ def execute(events: Any, program: Program, min_level: str = "low", engine: str =
         for m in correlation.evaluate(c.spec, by_key):
             group = dict(zip(c.group_names, m.group, strict=False))
             detections.append(Detection(info, m.events[-1], m.events, group))
+    partial = {id(h.event) for h in hits if h.partial}
+    if partial:
+        todo = {id(e): e for d in detections for e in (d.event, *d.related) if id(e) in partial}
+        complete(events, list(todo.values()))
     ran = {j.key for j in wanted} | {c.key for c in program.correlations}
     shown = [i for i in infos if i.key in ran and LEVELS.index(i.level) >= floor]
     return Result(shown, detections, problems, stats)

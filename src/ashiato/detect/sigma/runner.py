@@ -83,6 +83,7 @@ class Hit:
     key: int
     event: dict[str, Any]
     values: dict[str, Any] = field(default_factory=dict)  # Field.key -> value (outputs)
+    partial: bool = False  # event: only what a correlation reads, until :func:`complete`
 
 
 @dataclass
@@ -135,9 +136,14 @@ def _fold_or(items: Sequence[Any]) -> Any:
 
 
 def run(
-    events: Any, jobs: Sequence[Job], chunk: int = 0, engine: str = "auto"
-) -> tuple[list[Hit], Stats]:
+    events: Any, jobs: Sequence[Job], chunk: int = 0, engine: str = "auto",
+    light: frozenset[int] = frozenset(),
+) -> tuple[list[Hit], Stats]:  # fmt: skip
     """Evaluate every job over ``events`` (an Ibis table, or a DuckDB relation).
+
+    ``light``: jobs whose hits only feed correlations; the DuckDB scan gives them
+    ``partial`` events (time and reference), :func:`complete` reads the rest of those a
+    correlation matched (thousands of proxy downloads, a handful in an exploit-kit chain).
 
     ``engine``: ``scan`` evaluates each scope's rules in one DuckDB statement
     (:mod:`.sqlscan`); ``ibis`` compiles the match queries with Ibis (any backend);
@@ -151,7 +157,7 @@ def run(
 
         rel = sqlscan.relation_of(events)
         if rel is not None:
-            return sqlscan.run(rel, jobs, stats), stats
+            return sqlscan.run(rel, jobs, stats, light), stats
     chunk = chunk or CHUNK
     by_scope: dict[Scope, list[Job]] = {}
     for job in jobs:
@@ -167,6 +173,16 @@ def run(
         if drop:
             _drop(events.get_backend(), drop)
     return hits, stats
+
+
+def complete(events: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Fill in place the ``partial`` events of :func:`run` (those ``rows``)."""
+    if rows:
+        from ashiato.detect.sigma import sqlscan
+
+        rel = sqlscan.relation_of(events)
+        if rel is not None:
+            sqlscan.complete(rel, rows)
 
 
 SPLIT_MAX = 8  # distinct event-code sets a scope is split into (beyond: one union scan)

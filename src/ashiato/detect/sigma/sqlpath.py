@@ -25,10 +25,21 @@ from typing import Any
 import pyarrow as pa
 
 from ashiato.detect.sigma.pipeline import Field
-from ashiato.detect.sigma.plan import KEYWORD, And, Not, Or, Plan, Pred, _json_escape, _view
+from ashiato.detect.sigma.plan import (
+    KEYWORD,
+    And,
+    Not,
+    Or,
+    Plan,
+    Pred,
+    _json_escape,
+    _view,
+    fields_of,
+)
 from ashiato.detect.sigma.runner import KEEP, Hit, Job, Stats
 
 BRANCHES = 400  # rules per UNION ALL statement
+LIST_MIN = 8  # equality tests of one column from which list_contains replaces IN
 
 
 # -- plan -> DuckDB SQL (the fast path) --------------------------------------------------
@@ -53,15 +64,101 @@ def to_sql(plan: Plan, col: SqlColumns, memo: dict[int, str]) -> str:
     if hit is not None:
         return hit
     if isinstance(plan, And):
-        out = "(" + " AND ".join(to_sql(p, col, memo) for p in plan.items) + ")"
+        items = sorted(plan.items, key=_late)  # stable: the compiler's order otherwise
+        out = "(" + " AND ".join(to_sql(p, col, memo) for p in items) + ")"
     elif isinstance(plan, Or):
-        out = "(" + " OR ".join(to_sql(p, col, memo) for p in plan.items) + ")"
+        out = "(" + " OR ".join(_or_items(plan.items, col, memo)) + ")"
     elif isinstance(plan, Not):
         out = f"(NOT coalesce({to_sql(plan.item, col, memo)}, false))"
     else:
         out = _sql_pred(plan, col)
     memo[id(plan)] = out
     return out
+
+
+def _late(plan: Plan) -> int:
+    """2 for a test of the keyword text, 1 of a JSON path of ``extra``, else 0: where the
+    rows are read as the rules test them (:func:`.sqlscan._direct`) these parse or build
+    text per row, so an AND runs them after its column tests (a 4624's LogonType is read
+    only when its source address is a loopback one): ~10x less on a Security log."""
+    worst = 0
+    for f, _v in fields_of(plan):
+        worst = max(worst, 2 if f == KEYWORD else 1 if f.column is None else 0)
+    return worst
+
+
+def _or_items(items: Sequence[Plan], col: SqlColumns, memo: dict[int, str]) -> list[str]:
+    """The branches of an OR, where tests of one column are joined:
+
+    - equalities into one ``IN`` (a long list: ``list_contains``, 3.5x faster nested in
+      an OR): one lookup per row instead of one comparison per value (ransomware
+      extensions...);
+    - prefixes, suffixes or substrings of a computed value (``lower(x)``, a JSON path:
+      where rows are tested as they are read, each test computed it again) into one
+      regular expression of the literals: ``.onion``, ``.onion.to``... 10 suffixes, one
+      ``lower`` per row.
+
+    Same answers: an OR of comparisons is an IN list, an OR of literal matches is their
+    alternation, and a NULL value gives NULL either way."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    order: list[tuple[str, str] | str] = []
+    for p in items:
+        key = _joinable(p, col)
+        if key is None:
+            order.append(to_sql(p, col, memo))
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        assert isinstance(p, Pred)
+        groups[key].append(p.value)
+    parts: list[str] = []
+    for k in order:
+        if isinstance(k, str):
+            parts.append(k)
+            continue
+        (op, c), values = k, groups[k]
+        lits = [sql_literal(str(v)) for v in values]
+        if op == "eq" and len(values) == 1:
+            parts.append(f"({c} = {lits[0]})")
+        elif op == "eq" and len(values) < LIST_MIN:
+            parts.append(f"({c} IN ({', '.join(lits)}))")
+        elif op == "eq":
+            parts.append(f"list_contains([{', '.join(lits)}], {c})")
+        elif len(values) == 1:
+            fn = {"prefix": "starts_with", "suffix": "ends_with"}.get(op, op)
+            parts.append(f"{fn}({c}, {lits[0]})")
+        else:
+            alt = "|".join(_re_literal(str(v)) for v in values)
+            anchored = {"prefix": f"^(?:{alt})", "suffix": f"(?:{alt})$"}.get(op, alt)
+            parts.append(f"regexp_matches({c}, {sql_literal(anchored)})")
+    return parts
+
+
+def _joinable(p: Plan, col: SqlColumns) -> tuple[str, str] | None:
+    """(test, column SQL) of a test :func:`_or_items` may join with others, else None."""
+    if not isinstance(p, Pred) or p.field is None or p.field == KEYWORD:
+        return None
+    if p.op == "eq" and not (p.value == "" and p.field.column):
+        return ("eq", col(p.field, _view(p)))
+    if p.op in ("prefix", "suffix", "contains"):
+        c = col(p.field, _view(p))
+        return None if c.startswith('"') else (p.op, c)  # a stored column: nothing to save
+    return None
+
+
+def _re_literal(text: str) -> str:
+    """``text`` matched as itself by RE2: punctuation escaped, control characters as
+    ``\\x{..}``, letters, digits and other characters as they are."""
+    out = []
+    for ch in text:
+        if ch.isascii() and not ch.isalnum() and ch.isprintable() and ch != " ":
+            out.append("\\" + ch)
+        elif not ch.isprintable() or ch == " ":
+            out.append(f"\\x{{{ord(ch):x}}}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _sql_pred(p: Pred, col: SqlColumns) -> str:
