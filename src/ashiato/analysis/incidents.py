@@ -298,8 +298,7 @@ def _epoch(t: datetime | None) -> float:
     return t.timestamp() if t else float("inf")
 
 
-def _service(e: dict[str, Any]) -> tuple[str, str] | None:
-    data = _event_data(e)
+def _service(data: dict[str, Any]) -> tuple[str, str] | None:
     name = data.get("ServiceName")
     if not name:
         return None
@@ -307,31 +306,39 @@ def _service(e: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _event_data(e: dict[str, Any]) -> dict[str, Any]:
-    data = (extra_of(e).get("winlog") or {}).get("event_data") or {}
+    return _data_of(extra_of(e))
+
+
+def _data_of(extra: dict[str, Any]) -> dict[str, Any]:
+    data = (extra.get("winlog") or {}).get("event_data")
     return data if isinstance(data, dict) else {}
 
 
 def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, value) pairs a responder would search for, most telling first."""
     out: list[tuple[str, str]] = []
-    svc = _service(e)
+    extra = extra_of(e)  # decoded once: every event of an incident comes through here
+    data = _data_of(extra)
+    command = e.get("process.command_line")
+    svc = _service(data)
     if svc:
         name, image = svc
         out.append(("service", f"service {name}" + (f" → {image}" if image else "")))
         # series only: a burst's names or binaries may each carry a piece of a script
         out += [("service binary", image), ("service name", name)]
-    elif e.get("process.command_line"):
-        out.append(("command", str(e["process.command_line"])))
-    data = _event_data(e)
+    elif command:
+        out.append(("command", str(command)))
     if data.get("ImageLoaded") and data.get("Image"):  # Sysmon 7: who loaded what
         out.append(("module", f"{data['Image']} loaded {data['ImageLoaded']}"))
-    registry = _registry(e)
+    registry = _registry(e, extra, data)
+    path = str(e["file.path"]) if e.get("file.path") and not e.get("file.share") else None
+    # Sysmon 11: the file created says more than its writer ("System": it came over SMB)
+    early = path if not registry and not command else None
     if registry:  # Sysmon 12/13: the key (and value) changed says more than its writer
         out.append(("registry", registry))
-    elif e.get("file.path") and not e.get("file.share") and not e.get("process.command_line"):
-        # Sysmon 11: the file created ("System" wrote it: it came over SMB)
-        out.append(("file", str(e["file.path"])))
-    if not svc and not e.get("process.command_line") and e.get("process.executable"):
+    elif early:
+        out.append(("file", early))
+    if not svc and not command and e.get("process.executable"):
         out.append(("process", str(e["process.executable"])))  # e.g. Sysmon 10's opener
     if e.get("file.share"):
         out.append(("share", f"{e['file.share']}\\{e.get('file.name') or ''}".rstrip("\\")))
@@ -339,16 +346,14 @@ def _key_of(e: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("url", str(e["url.original"])))
     if e.get("rule.name"):
         out.append(("threat", str(e["rule.name"])))
-    if e.get("file.path") and not e.get("file.share") and ("file", str(e["file.path"])) not in out:
-        out.append(("file", str(e["file.path"])))
+    if path and not early:
+        out.append(("file", path))
     if e.get("source.ip") and e.get("source.ip") not in ("-", "::1", "127.0.0.1"):
         out.append(("remote address", str(e["source.ip"])))
     return out
 
 
-def _registry(e: dict[str, Any]) -> str | None:
-    extra = extra_of(e)
-    data = _event_data(e)
+def _registry(e: dict[str, Any], extra: dict[str, Any], data: dict[str, Any]) -> str | None:
     key = extra.get("registry.path") or data.get("TargetObject")
     if not key or str(e.get("event.code")) not in ("12", "13", "14"):
         return None
