@@ -152,19 +152,8 @@ def _json_parts(event: Mapping[str, Any]) -> _JsonParts:
     level = system.get("Level")
     channel = system.get("Channel")
     computer = system.get("Computer")
-    # _system_attr's first case inline (two calls a record); the others when it fails
-    node = system.get("Security")
-    attrs = node.get("#attributes") if type(node) is dict else None
-    if type(attrs) is dict:
-        uid = attrs.get("UserID")
-    else:
-        uid = _system_attr(system, "Security", "UserID")
-    node = system.get("Execution")
-    attrs = node.get("#attributes") if type(node) is dict else None
-    if type(attrs) is dict:
-        pid = attrs.get("ProcessID")
-    else:
-        pid = _system_attr(system, "Execution", "ProcessID")
+    uid = _system_attr(system, "Security", "UserID")
+    pid = _system_attr(system, "Execution", "ProcessID")
     return (
         provider if isinstance(provider, str) else _str_or_none(provider),
         eid,
