@@ -179,7 +179,7 @@ def _logons(ctx: Context, others: list[dict[str, Any]], busy: set[str]) -> list[
     q = _network_logons(ctx)
     keep = ~q["host.name"].isin(sorted(busy)) | (q["winlog.logon.type"] == 10)
     sessions = {
-        (r["host.name"], _logon_id(r.get("winlog.logon.id")))
+        (r["host.name"], _logon_id(r))
         for r in others
         if r.get("host.name") in busy
     }
@@ -222,8 +222,9 @@ def _logons(ctx: Context, others: list[dict[str, Any]], busy: set[str]) -> list[
     return ctx.rows(rows.order_by(EVENT_ORDER), limit=LIMIT)
 
 
-def _logon_id(value: Any) -> str:
-    return str(value)  # as sessions key them: a logon without a LogonId is "None"
+def _logon_id(row: dict[str, Any]) -> str:
+    """The LogonId sessions are keyed by (a row without one gives "None", on both sides)."""
+    return str(row.get("winlog.logon.id"))
 
 
 def _station_names(ctx: Context, busy: set[str]) -> dict[str, str]:
@@ -350,7 +351,7 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                 continue
             s = _Session(
                 host,
-                str(r.get("winlog.logon.id")),
+                _logon_id(r),
                 ip,
                 name,
                 _user(r.get("user.name")),
@@ -510,7 +511,7 @@ def _share_move(host: str, r: dict[str, Any]) -> Move | None:
     account = _user(r.get("user.name"))
     if ip is None:
         return None
-    session = (host, str(r.get("winlog.logon.id")))
+    session = (host, _logon_id(r))
     when = r.get("@timestamp")
     if share.endswith("IPC$"):
         pipe = name.lower().removeprefix("\\pipe\\")
@@ -597,7 +598,7 @@ def _attach(
     m: Move, sessions: dict[tuple[str, str], _Session], recent: list[_Session], r: dict[str, Any]
 ) -> None:
     """The network logon behind an execution: its session if logged, else one just before."""
-    s = sessions.get((m.target, str(r.get("winlog.logon.id"))))
+    s = sessions.get((m.target, _logon_id(r)))
     if s is not None:
         _take(m, s)
         return
