@@ -195,8 +195,9 @@ class Identity:
         if leases and len(at):
             starts = np.array([_us(x.start) for x in leases], dtype=np.int64)
             ends = np.array([_us(x.end) for x in leases], dtype=np.int64)
-            for lo in range(0, len(at), _chunk(len(leases))):
-                t = at[lo : lo + _chunk(len(leases)), None]
+            step = _chunk(len(leases))
+            for lo in range(0, len(at), step):
+                t = at[lo : lo + step, None]
                 held = (starts <= t) & (t <= ends)
                 first = held.argmax(axis=1)
                 for j in np.flatnonzero(held.any(axis=1)):
@@ -205,8 +206,9 @@ class Identity:
         if not spans.spans:
             return hosts
         window = _us_delta(SIGHTING_WINDOW)
-        for lo in range(0, len(at), _chunk(len(spans.spans))):
-            t = at[lo : lo + _chunk(len(spans.spans)), None]
+        step = _chunk(len(spans.spans))
+        for lo in range(0, len(at), step):
+            t = at[lo : lo + step, None]
             gap = spans.gaps(t)
             best = gap.argmin(axis=1)  # the first of equals, as the scan keeps it
             near = gap[np.arange(len(t)), best] <= window
