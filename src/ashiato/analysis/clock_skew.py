@@ -133,6 +133,13 @@ def _is_source(t: Any, source: str) -> Any:
     return cond
 
 
+def _session_start(q: Any) -> Any:
+    """A firewall writes a session at its end: its start is the log time less the
+    duration (ECS ``event.duration``, nanoseconds, kept in extra)."""
+    nanos = json_field(q["extra"], "event.duration", as_="int64")
+    return q["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
+
+
 def _sightings(t: Any, kind: str) -> Any:
     """Rows of one kind of shared sighting: ``_src``, ``_ts`` and the key columns."""
     keys = KEYS[kind]
@@ -153,11 +160,8 @@ def _sightings(t: Any, kind: str) -> Any:
                     & t["destination.port"].isin(SMB_PORTS))  # fmt: skip
     server = t.filter(cond & (t["event.dataset"] == "windows.security")
                       & t["event.code"].isin(SMB_SERVER_EVENTS))  # fmt: skip
-    # a firewall writes the session at its end: its start is the log time less the
-    # duration (ECS nanoseconds), which is when the server saw the logon
-    nanos = json_field(flow["extra"], "event.duration", as_="int64")
-    start = flow["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-    base = rows(flow, start).union(rows(server, server["@timestamp"]))
+    # the session's start is when the server saw the logon
+    base = rows(flow, _session_start(flow)).union(rows(server, server["@timestamp"]))
     # one session, many share accesses: its first sighting
     return base.group_by(["_src", *names]).aggregate(_ts=base["_ts"].min())
 
@@ -179,11 +183,9 @@ def _dhcp_sides(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     # ``extra`` is read for those rows only (one query with the OR read it for all)
     for part in (renew, seen_dhcp & ~ibis.coalesce(renew, False)) if a else ():
         q = other.filter(part)
-        # a firewall logs the renewal's UDP session when it times out: its start is the
-        # exchange (the log time less the duration, as for SMB sessions)
-        nanos = json_field(q["extra"], "event.duration", as_="int64")
-        start = q["@timestamp"] - (ibis.coalesce(nanos, 0) // 1_000_000).as_interval("ms")
-        q = q.select(_src=_label(q), _ts=start, _ip=ibis.coalesce(q["host.ip"], q["source.ip"]))
+        # the renewal's UDP session is logged when it times out: its start is the exchange
+        q = q.select(_src=_label(q), _ts=_session_start(q),
+                     _ip=ibis.coalesce(q["host.ip"], q["source.ip"]))  # fmt: skip
         if len(b) < DHCP_ROWS:
             b += ctx.rows(q, limit=DHCP_ROWS - len(b))
     return a, b
