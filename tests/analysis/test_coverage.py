@@ -34,7 +34,8 @@ def ident() -> Identity:
 def win(hours: float, code: str, ds: str = "windows.security", **kw: Any) -> dict[str, Any]:
     provider = {"windows.security": "Microsoft-Windows-Security-Auditing",
                 "windows.system": "Microsoft-Windows-Eventlog",
-                "windows.sysmon": "Microsoft-Windows-Sysmon"}[ds]  # fmt: skip
+                "windows.sysmon": "Microsoft-Windows-Sysmon",
+                "windows.powershell": "Microsoft-Windows-PowerShell"}[ds]  # fmt: skip
     row = {"@timestamp": at(hours), "event.dataset": ds, "event.code": code,
            "event.provider": provider, "host.name": HOST,
            "evidence_id": f"{ds}-{HOST}"}  # fmt: skip
@@ -179,7 +180,8 @@ def test_filtered_export_is_not_a_deletion(tmp_path: Path) -> None:
 
 def test_record_ids_count_per_channel_and_host(tmp_path: Path) -> None:
     """Two channels (or two hosts) interleaved in one file each keep their own sequence."""
-    ev = {"evidence_id": "merged"}
+    # both PowerShell channels are one dataset (winevent.dataset_for): extra tells them apart
+    ev = {"evidence_id": "merged", "ds": "windows.powershell"}
     rows = []
     for i in range(60):
         rows.append(win(i / 60, "4104", extra=_channel("Microsoft-Windows-PowerShell/Operational"),

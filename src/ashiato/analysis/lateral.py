@@ -40,6 +40,7 @@ from typing import Any
 
 import ibis
 
+from ashiato.analysis import fetch
 from ashiato.analysis.context import EVENT_COLUMNS, Context, evidence, extra_of
 from ashiato.analysis.identity import Identity
 from ashiato.analysis.indicators import is_internal
@@ -91,8 +92,9 @@ _DCOM_SERVER = re.compile(
 )
 _SPN = {"rpcss": "wmi", "cifs": "admin_share", "termsrv": "rdp", "http": "winrm", "wsman": "winrm",
         "host": "task"}  # fmt: skip
+# (a DC's service tickets, 4769, are read apart: only around executions without a source)
 _CODES = ["4624", "4648", "5145", "7045", "4697", "4698", "4702", "106", "200", "4688", "1",
-          "4778", "1149", "4769"]  # fmt: skip
+          "4778", "1149"]  # fmt: skip
 # a ticket this long before execution on its computer (or this long after: the DC's clock)
 TICKET_BEFORE = timedelta(minutes=2)
 TICKET_AFTER = timedelta(seconds=10)
@@ -132,6 +134,7 @@ def analyse(ctx: Context, ident: Identity) -> list[LateralEdge]:
     busy = _domain_controllers(ctx) | _busy_targets(ctx)
     others = _candidates(ctx)
     moves = _moves(list(heapq.merge(_logons(ctx, others, busy), others, key=_event_order)))
+    _source_from_tickets(moves, _tickets(ctx, moves))
     moves += _network_moves(ctx)
     moves += _rpc_moves(ctx)
     moves += _server_moves(ctx)
@@ -272,13 +275,7 @@ def _candidates(ctx: Context) -> list[dict[str, Any]]:
         | pipe.re_search(_TOOL_PIPE.pattern.removeprefix("(?i)"))
         | pipe.re_search(_EXEC_PIPE.pattern.removeprefix("(?i)"))
     )
-    # service tickets for a computer account (HOST/CIFS/RPCSS of PC$), not krbtgt or users
-    ticket = (
-        t["extra"].re_search(r'"ServiceName":"[^"$]+\$"')
-        & ibis.coalesce(t["event.outcome"] != "failure", True)
-        & t["source.ip"].notnull()
-    )
-    q = q.filter((code != "5145") | admin | ipc).filter((code != "4769") | ticket)
+    q = q.filter((code != "5145") | admin | ipc)
     # the message only feeds evidence summaries, which keep 200 characters of it
     message = t["message"].substr(0, 200)
     others = q.filter(code != "4624").select(
@@ -332,7 +329,6 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
     sessions: dict[tuple[str, str], _Session] = {}
     network: dict[str, list[_Session]] = {}  # host -> remote network logons in time order
     procs: dict[tuple[str, int], dict[str, Any]] = {}  # (host, pid) -> creating event
-    tickets: dict[str, list[_Session]] = {}  # computer -> service tickets a DC issued for it
     moves: list[Move] = []
     for r in rows:
         host = r.get("host.name")
@@ -443,15 +439,6 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                         note=said("RDP session reconnected", "lateral.note.rdp_reconnected"),
                     )
                 )
-        elif code == "4769":
-            target = _name(str(data.get("ServiceName") or "").removesuffix("$"))
-            ip = _ip(r.get("source.ip"))
-            account = _user(r.get("user.name"))
-            # a computer's own tickets are how it works; a user's ticket is a visit
-            if target and ip and account and target != host:
-                tickets.setdefault(target, []).append(
-                    _Session(target, "", ip, None, account, None, when, r)
-                )
         elif code == "1149":
             ip = _ip(data.get("Param3"))
             if ip:
@@ -468,9 +455,6 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
                                   "lateral.note.nla"),
                     )
                 )
-    for m in moves:  # execution with no logon behind it: the DC's ticket names the visitor
-        if m.execution and not (m.source_ip or m.source_name or m.session):
-            _ticket(m, tickets.get(m.target, []))
     for m in moves:  # execution in a session makes its logon a move with execution
         if m.execution and m.session and m.session in sessions:
             sessions[m.session].moves.append(m)
@@ -480,6 +464,51 @@ def _moves(rows: list[dict[str, Any]]) -> list[Move]:
             if any(x is not m for x in s.moves):
                 m.execution = True
     return moves
+
+
+def _unsourced(m: Move) -> bool:
+    """Execution with no logon behind it: a DC's service ticket may name the visitor."""
+    return m.execution and not (m.source_ip or m.source_name or m.session)
+
+
+def _tickets(ctx: Context, moves: list[Move]) -> dict[str, list[_Session]]:
+    """computer -> the service tickets a DC issued for its computer account (HOST/CIFS/
+    RPCSS of PC$) to a user, around the executions that need one (a DC issues tens of
+    thousands a day: reading them all cost more than the rest of lateral movement)."""
+    times = sorted({m.time for m in moves if m.time is not None and _unsourced(m)})
+    if not times:
+        return {}
+    t = ctx.events
+    q = t.filter(
+        t["event.dataset"].startswith("windows.")
+        & (t["event.code"] == "4769")
+        & t["source.ip"].notnull()
+        & ibis.coalesce(t["event.outcome"] != "failure", True)
+        & t["extra"].re_search(r'"ServiceName":"[^"$]+\$"')
+    )
+    near = ibis.memtable(
+        {"_lo": [w - TICKET_BEFORE for w in times], "_hi": [w + TICKET_AFTER for w in times]}
+    )
+    ts = q["@timestamp"]
+    q = q.semi_join(near, [ts >= near["_lo"], ts <= near["_hi"]])
+    tickets: dict[str, list[_Session]] = {}
+    for r in fetch.rows(ctx, q, [c for c in (*_LOGON_COLUMNS, "extra") if c in q.columns]):
+        host = r.get("host.name")
+        target = _name(str(_data(r).get("ServiceName") or "").removesuffix("$"))
+        ip = _ip(r.get("source.ip"))
+        account = _user(r.get("user.name"))
+        # a computer's own tickets are how it works; a user's ticket is a visit
+        if host and target and ip and account and target != host:
+            tickets.setdefault(target, []).append(
+                _Session(target, "", ip, None, account, None, r.get("@timestamp"), r)
+            )
+    return tickets
+
+
+def _source_from_tickets(moves: list[Move], tickets: dict[str, list[_Session]]) -> None:
+    for m in moves:
+        if _unsourced(m):
+            _ticket(m, tickets.get(m.target, []))
 
 
 def _ticket(m: Move, tickets: list[_Session]) -> None:

@@ -33,6 +33,14 @@ from ashiato.findings import Evidence, Tampering
 # shipper drops and filters records in transit, so its RecordNumber gaps prove nothing
 EVTX_FORMATS = ("evtx", "evtx_jsonl", "wevtutil_xml")
 RECORD_IN_EXTRA = ("evtx_jsonl",)  # record = line number; EventRecordID in extra
+# datasets that hold one channel each (formats/winevent.dataset_for): the channel as logged
+_ONE_CHANNEL = {
+    "windows.security": "Security",
+    "windows.system": "System",
+    "windows.application": "Application",
+    "windows.sysmon": "Microsoft-Windows-Sysmon/Operational",
+    "windows.defender": "Microsoft-Windows-Windows Defender/Operational",
+}
 SILENCE_MIN = timedelta(hours=2)
 SILENCE_AFTER_CLEAR = timedelta(minutes=15)
 NEAR_CLEAR = timedelta(minutes=10)
@@ -203,8 +211,14 @@ def _record_ids(ctx: Context) -> Any | None:
             in_extra = json_field(src["extra"], "winlog", "record_id", as_="int64")
             rid = ibis.cases((src["evidence_id"].isin(jsonl), in_extra), else_=rid)
     # IDs count per channel of one host: Security and System (or Windows PowerShell and
-    # PowerShell/Operational) in one file each have their own sequence
-    channel = ibis.coalesce(json_field(src["extra"], "winlog", "channel"), src["event.dataset"])
+    # PowerShell/Operational) in one file each have their own sequence. A dataset of one
+    # channel names it: `extra` is read only for the others (it cost ~1 s on 1.6M rows)
+    ds = src["event.dataset"]
+    channel = ibis.coalesce(
+        ds.cases(*_ONE_CHANNEL.items(), else_=None),
+        json_field(src["extra"], "winlog", "channel"),
+        ds,
+    )
     q = src.select("evidence_id", "event.dataset", "record", "@timestamp", _rid=rid,
                    _host=ibis.coalesce(src["host.name"], ibis.literal("")),
                    _chan=channel)  # fmt: skip
