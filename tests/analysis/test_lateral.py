@@ -110,7 +110,7 @@ def _busy_file_server(users: int) -> list[dict[str, Any]]:
 def test_a_busy_servers_logons_are_counted_not_listed_and_never_a_rare_pair() -> None:
     rows = _busy_file_server(lateral.BUSY + 5)
     ctx = Context(events=_events(rows), tz="UTC")
-    busy = lateral._busy_targets(ctx)
+    busy = lateral._busy_targets(lateral._logon_sources(ctx))
     assert busy == {"fs01"}
     assert lateral._logons(ctx, [], busy) == []
     assert _edges(rows) == []
