@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
+import pyarrow as pa
 
 from ashiato.findings import Evidence
 
@@ -82,7 +84,7 @@ class Context:
         """Run an Ibis expression and return plain dicts (column names as in the schema)."""
         if limit is not None:
             expr = expr.limit(limit)
-        return list(expr.to_pyarrow().to_pylist())
+        return table_rows(expr.to_pyarrow())
 
     def select(self, expr: Any, columns: Sequence[str] = EVENT_COLUMNS) -> Any:
         return expr.select([c for c in columns if c in expr.columns])
@@ -91,6 +93,34 @@ class Context:
         t = self.events
         agg = t.group_by("event.dataset").aggregate(n=t.count())
         return {r["event.dataset"]: int(r["n"]) for r in self.rows(agg)}
+
+
+_UTC = ZoneInfo("UTC")  # what pyarrow gives a UTC timestamp, so rows compare alike
+
+
+def table_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, with UTC timestamp columns converted through numpy: pyarrow
+    builds each zone-aware datetime for ~2.6 µs, numpy a naive one in bulk and ``replace``
+    adds the zone for ~0.5 µs (150k sightings with three times each: 1.1 s -> 0.3 s)."""
+    fast = [_is_utc_micros(f.type) for f in table.schema]
+    if not any(fast) or table.num_columns == 0:
+        return list(table.to_pylist())
+    cols = [
+        _utc_datetimes(col) if is_fast else col.to_pylist()
+        for col, is_fast in zip(table.columns, fast, strict=True)
+    ]
+    names = table.column_names
+    return [dict(zip(names, values, strict=True)) for values in zip(*cols, strict=True)]
+
+
+def _is_utc_micros(t: pa.DataType) -> bool:
+    # numpy turns datetime64[us] (not [ns]) into datetime objects
+    return pa.types.is_timestamp(t) and t.unit == "us" and t.tz == "UTC"
+
+
+def _utc_datetimes(col: pa.ChunkedArray) -> list[Any]:
+    naive = col.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False).astype(object)
+    return [None if d is None else d.replace(tzinfo=_UTC) for d in naive]
 
 
 def extra_of(row: dict[str, Any]) -> dict[str, Any]:
