@@ -336,7 +336,7 @@ def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
                 window is None or s["last"] >= window[0] - AROUND):
             ref = {"evidence_id": s["ev"], "record": s["rec"]}
             gaps.append((host, ds, s["last"], end, ref, True))
-    out: list[Tampering] = []
+    judged = []
     for host, ds, start, stop, ref, tail in gaps:
         s = stats[(host, ds)]
         mean = (s["last"] - s["first"]).total_seconds() / max(s["n"], 1)
@@ -344,9 +344,13 @@ def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
         after_clear = gap >= RHYTHM_AFTER_CLEAR * mean and any(
             h == host and abs(start - ct) <= NEAR_CLEAR for h, ct in cleared)  # fmt: skip
         long = stop - start >= SILENCE_MIN and gap >= RHYTHM * mean
-        if not after_clear and (s["n"] < 3 or not long):
-            continue
-        net = _network_during(ctx, ident, host, start, stop)
+        if after_clear or (s["n"] >= 3 and long):
+            judged.append((host, ds, start, stop, ref, tail, after_clear, long))
+    nets = _network_during(ctx, ident, [(host, start, stop) for host, _, start, stop, *_ in judged])
+    out: list[Tampering] = []
+    for (host, ds, start, stop, ref, tail, after_clear, long), net in zip(
+        judged, nets, strict=True
+    ):
         if net is None:
             continue
         n, slots, hi = net
@@ -373,35 +377,47 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _network_during(ctx: Context, ident: Identity, host: str, start: datetime,
-                    stop: datetime) -> tuple[int, list[datetime], datetime] | None:  # fmt: skip
-    """Network events from the host's address inside the silence: count, busy slots, last.
+def _network_during(ctx: Context, ident: Identity, silences: list[tuple[str, datetime, datetime]]
+                    ) -> list[tuple[int, list[datetime], datetime] | None]:  # fmt: skip
+    """Per (host, start, stop) silence: the network events from the host's address inside
+    it (count, busy slots, last), or None. One query for all of them.
 
     The address is the one the host held when the log went quiet, and only while it held
     it (the DHCP lease), so traffic of the next PC on that address doesn't count.
     """
-    ips: list[str] = []
-    for ip in ident.ips_of(host):
-        leases = ident.leases.get(ip, [])
-        held = [x for x in leases if x.host == host and x.start <= start <= x.end]
-        if held:
-            ips.append(ip)
-            stop = min(stop, held[0].end)
-        elif not leases and ident.host_at(ip, start) == host:  # no DHCP view of it
-            ips.append(ip)
-    if not ips:
-        return None
-    t = ctx.events
-    q = t.filter(t["source.ip"].isin(ips) & ~t["event.dataset"].startswith("windows.")
-                 & (t["@timestamp"] > start) & (t["@timestamp"] < stop))  # fmt: skip
-    q = q.mutate(_slot=((_seconds(q["@timestamp"]) - start.timestamp())
-                        / SLOT.total_seconds()).floor())  # fmt: skip
-    rows = ctx.rows(q.group_by("_slot").aggregate(n=q.count(), last=q["@timestamp"].max())
-                    .order_by("_slot"))  # fmt: skip
-    n = sum(int(r["n"]) for r in rows)
-    if n == 0:
-        return None
-    return n, [start + int(r["_slot"]) * SLOT for r in rows], rows[-1]["last"]
+    spans: dict[str, list[Any]] = {"_g": [], "_ip": [], "_lo": [], "_hi": []}
+    for g, (host, start, stop) in enumerate(silences):
+        ips: list[str] = []
+        for ip in ident.ips_of(host):
+            leases = ident.leases.get(ip, [])
+            held = [x for x in leases if x.host == host and x.start <= start <= x.end]
+            if held:
+                ips.append(ip)
+                stop = min(stop, held[0].end)
+            elif not leases and ident.host_at(ip, start) == host:  # no DHCP view of it
+                ips.append(ip)
+        for ip in dict.fromkeys(ips):
+            for key, value in zip(spans, (g, ip, start, stop), strict=True):
+                spans[key].append(value)
+    found: dict[int, list[dict[str, Any]]] = {}
+    if spans["_g"]:
+        t = ctx.events
+        net = t.filter(~t["event.dataset"].startswith("windows.") & t["source.ip"].notnull())
+        sp = ibis.memtable(spans)
+        ts = net["@timestamp"]
+        j = net.join(sp, [net["source.ip"] == sp["_ip"], ts > sp["_lo"], ts < sp["_hi"]])
+        j = j.mutate(_slot=((_seconds(j["@timestamp"]) - _seconds(j["_lo"]))
+                            / SLOT.total_seconds()).floor())  # fmt: skip
+        agg = j.group_by(["_g", "_slot"]).aggregate(n=j.count(), last=j["@timestamp"].max())
+        for r in ctx.rows(agg.order_by(["_g", "_slot"])):
+            found.setdefault(r["_g"], []).append(r)
+    out: list[tuple[int, list[datetime], datetime] | None] = []
+    for g, (_, start, _) in enumerate(silences):
+        rows = found.get(g, [])
+        n = sum(int(r["n"]) for r in rows)
+        out.append((n, [start + int(r["_slot"]) * SLOT for r in rows], rows[-1]["last"])
+                   if n else None)  # fmt: skip
+    return out
 
 
 def _share(slots: list[datetime], start: datetime, stop: datetime, width: timedelta) -> float:
