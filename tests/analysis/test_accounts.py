@@ -193,3 +193,25 @@ def test_a_dcsync_alone_is_a_detected_intrusion(shared: Path, tmp_path: Path) ->
     assert summary.endswith("The domain is compromised: see the accounts to reset.")
     assert [m["msg"] for m in f["incident"]["summary_msg"]["msgs"]] == [
         "incident.suspicious_only", "incident.domain_compromised"]
+
+
+def test_scheduled_task_written_under_sysvol(tmp_path: Path) -> None:
+    """ScheduledTasks.xml under a policy's Preferences, seen by the DC's share audit (5145)
+    and by a file listing: each is a task pushed by Group Policy; other SYSVOL files and
+    the file server's ordinary share accesses are not."""
+    policy = "\\\\?\\C:\\Windows\\SYSVOL\\domain\\Policies\\{31B2F340-016D-11D2-945F-00C04FB984F9}"
+    task = policy + "\\Machine\\Preferences\\ScheduledTasks\\ScheduledTasks.xml"
+    rows = [
+        sec(1, "5145", "dc01", {"ShareName": "\\\\*\\SYSVOL", "SubjectUserName": "adm-x"},
+            **{"file.path": task, "record": 1}),
+        sec(2, "5145", "dc01", {"ShareName": "\\\\*\\SYSVOL"},
+            **{"file.path": policy + "\\GPT.INI", "record": 2}),
+        sec(3, "5145", "fs01", {"ShareName": "\\\\*\\DATA"},
+            **{"file.path": "D:\\data\\ScheduledTasks\\plan.xlsx", "record": 3}),
+        {"@timestamp": at(4), "event.dataset": "file.listing", "host.name": "dc02",
+         "file.path": task.replace("MACHINE", "machine").lower(), "evidence_id": "mft-dc02",
+         "record": 9},
+    ]  # fmt: skip
+    acts = accounts.actions(make_ctx(tmp_path, rows))
+    pushed = sorted((a.host, a.row["file.path"]) for a in acts if a.kind == "gpo_scheduled_task")
+    assert pushed == [("dc01", task), ("dc02", task.lower())]
