@@ -18,6 +18,7 @@ from functools import reduce
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 
 from ashiato.analysis.context import EVENT_COLUMNS, Context
 from ashiato.engines import EVENT_ORDER
@@ -42,12 +43,44 @@ def rows(ctx: Context, q: Any, columns: Sequence[str] | None = None, limit: int 
     if len(found) > cap or any(r[k] is None for r in found for k in REFS):
         # the first ``limit`` rows in order are not known yet
         return ctx.rows(q.select(cols).order_by(list(order)), limit=limit)
-    ids = sorted({r["evidence_id"] for r in found})
-    recs = sorted({r["record"] for r in found})
     # these are all of q's rows (fewer than the cap came back): the references only let
     # the engine skip the other rows while reading, q's own filter still decides
-    q = q.filter(q["evidence_id"].isin(ids) & q["record"].isin(recs))
-    return ctx.rows(q.select(cols).order_by(list(order)), limit=limit)
+    narrow = _over_refs(q, ctx.events, found)
+    if narrow is None:
+        ids = sorted({r["evidence_id"] for r in found})
+        recs = sorted({r["record"] for r in found})
+        narrow = q.filter(q["evidence_id"].isin(ids) & q["record"].isin(recs))
+    return ctx.rows(narrow.select(cols).order_by(list(order)), limit=limit)
+
+
+# relations through which each output row is one input row (or none): such a query gives
+# the same rows over any part of the events that holds them
+_ROW_WISE = (ops.Filter, ops.Project, ops.Union, ops.PhysicalTable, ops.SelfReference)
+
+
+def _over_refs(q: Any, events: Any, found: list[dict[str, Any]]) -> Any | None:
+    """``q`` over only the events ``found`` names, where q reads the events row by row.
+
+    A filter on q itself reaches the Parquet scan only when DuckDB pushes it through q's
+    own shape (an OR, a union shared by several parts, a computed column: often not); put
+    under q, each file's references are an equality and a range the scan takes, so the
+    engine reads a few row groups instead of the whole case again."""
+    graph = q.op()
+    if events.op() not in graph.find(ops.Relation) or any(
+        not isinstance(r, _ROW_WISE) for r in graph.find(ops.Relation)
+    ) or graph.find(ops.WindowFunction):
+        return None
+    by_file: dict[str, set[int]] = {}
+    for r in found:
+        by_file.setdefault(r["evidence_id"], set()).add(r["record"])
+    e = events
+    parts = [
+        e.filter((e["evidence_id"] == ev) & e["record"].between(min(recs), max(recs))
+                 & e["record"].isin(sorted(recs)))
+        for ev, recs in sorted(by_file.items())
+    ]  # fmt: skip
+    only = reduce(lambda a, b: a.union(b), parts)
+    return graph.replace({events.op(): only.op()}).to_expr()
 
 
 def any_of(t: Any, column: str, values: Iterable[Any]) -> Any:
