@@ -84,3 +84,37 @@ def test_any_of_is_the_in_filter(tmp_path_factory: pytest.TempPathFactory) -> No
         got = refs(fetch.any_of(t, "event.dataset", values))
         assert got == refs(t.filter(t["event.dataset"].isin(values or ["-"])))
     assert len(refs(fetch.any_of(t, "event.dataset", ["squid.access", "windows.mft"]))) == 81
+
+
+def test_row_wise_queries_are_read_over_their_own_records(ctx: Context) -> None:
+    """A query that reads the events row by row (filters, computed columns, a union) is
+    read back over just the files and records the narrow query named; one that needs
+    other rows to decide (here: domains few clients reach) is filtered as it is."""
+    t = ctx.events
+    onion = t.filter(t["url.domain"].re_search(r"\.onion\.to$"))
+    q = onion.union(t.filter(t["source.ip"] == "10.31.3.11"))
+    q = q.mutate(_u=q["url.domain"].upper())
+    cols = ["@timestamp", "evidence_id", "record", "url.domain", "_u"]
+    found = ctx.rows(q.select(*fetch.REFS))
+    assert fetch._over_refs(q, t, found) is not None
+    assert fetch.rows(ctx, q, cols) == ctx.rows(q.select(cols).order_by(list(EVENT_ORDER)))
+
+    reach = t.group_by("url.domain").aggregate(n=t["source.ip"].nunique())
+    rare = t.filter(t["url.domain"].isin(reach.filter(reach["n"] <= 1)["url.domain"]))
+    assert fetch._over_refs(rare, t, ctx.rows(rare.select(*fetch.REFS))) is None
+    got = fetch.rows(ctx, rare)
+    assert got == _plain(ctx, rare, None) and got
+
+
+def test_a_repeated_record_number_is_still_judged_by_the_query(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A recovered log may repeat a record number: the references narrow the read, the
+    query's own filter still picks the row."""
+    rows = [{"evidence_id": "sec", "event.dataset": "windows.security", "record": 7,
+             "@timestamp": T0 + timedelta(seconds=i), "event.code": code}
+            for i, code in enumerate(("4624", "1102", "4624"))]  # fmt: skip
+    ctx = make_ctx(tmp_path_factory.mktemp("repeat"), rows)
+    t = ctx.events
+    got = fetch.rows(ctx, t.filter(t["event.code"] == "1102"))
+    assert [(r["record"], r["event.code"]) for r in got] == [(7, "1102")]
