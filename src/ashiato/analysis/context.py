@@ -115,7 +115,7 @@ def table_rows(table: pa.Table) -> list[dict[str, Any]]:
 
 def _is_utc_micros(t: pa.DataType) -> bool:
     # numpy turns datetime64[us] (not [ns]) into datetime objects
-    return pa.types.is_timestamp(t) and t.unit == "us" and t.tz == "UTC"
+    return bool(pa.types.is_timestamp(t) and t.unit == "us" and t.tz == "UTC")
 
 
 def _utc_datetimes(col: pa.ChunkedArray) -> list[Any]:
