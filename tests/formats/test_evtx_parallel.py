@@ -23,6 +23,9 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     one = parse_file(evtx_format.FORMAT, path)
     monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)  # a worker for any file
     monkeypatch.setattr(evtx_format, "_free_core", lambda: True)  # however loaded the machine
+    # a piece per chunk: the worker's rows, rejects and record numbers cross the most
+    # piece boundaries (each read by a parser of its own) and must still be one pass's
+    monkeypatch.setattr(evtx_parallel, "PIECE_CHUNKS", 1)
     started: list[evtx_parallel.Worker | None] = []
     start = evtx_parallel.start
 
@@ -87,6 +90,29 @@ def test_a_failed_worker_leaves_the_range_to_the_parent(
     (rows1, rej1), _ = _both(sample, monkeypatch)
     monkeypatch.setattr(evtx_parallel.sys, "executable", "/bin/false")  # the worker dies
     rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+@pytest.mark.corpus
+def test_a_worker_that_ends_midway_leaves_the_rest_to_the_parent(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
+    if not sample.exists():
+        pytest.skip("evtx-parser-testfiles not present")
+    (rows1, rej1), _ = _both(sample, monkeypatch)
+    finished = evtx_parallel.Worker._finished
+    asked: list[int] = []
+
+    def two_pieces(worker: evtx_parallel.Worker, number: int) -> bool:
+        asked.append(number)
+        # as if the worker died after its second piece: the parent reads from the third
+        return number < 2 and finished(worker, number)
+
+    monkeypatch.setattr(evtx_parallel.Worker, "_finished", two_pieces)
+    rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert asked == [0, 1, 2]
     assert rows2.equals(rows1)
     assert rej2 == rej1
 
