@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -80,15 +82,52 @@ def test_a_cut_large_file_keeps_its_tail_with_a_worker(
     assert rej2 == rej1
 
 
-@pytest.mark.corpus
-def test_a_failed_worker_leaves_the_range_to_the_parent(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _sysmon_sample(shared: Path) -> Path:
     sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
     if not sample.exists():
         pytest.skip("evtx-parser-testfiles not present")
+    return sample
+
+
+@pytest.mark.corpus
+def test_a_spawned_worker_gives_what_a_forked_one_gives(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # where fork is not used (Windows, macOS, ASHIATO_EVTX_FORK=0) the worker is a new
+    # interpreter running this module
+    sample = _sysmon_sample(shared)
+    (rows1, rej1), (forked, _) = _both(sample, monkeypatch)
+    monkeypatch.setenv("ASHIATO_EVTX_FORK", "0")
+    spawned: list[evtx_parallel.Process] = []
+    spawn = evtx_parallel._spawn
+
+    def counted(*args: Any) -> evtx_parallel.Process:
+        spawned.append(spawn(*args))
+        return spawned[-1]
+
+    monkeypatch.setattr(evtx_parallel, "_spawn", counted)
+    rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert len(spawned) == 1
+    assert forked.equals(rows1) and rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failed_worker_leaves_the_range_to_the_parent(
+    shared: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    sample = _sysmon_sample(shared)
     (rows1, rej1), _ = _both(sample, monkeypatch)
-    monkeypatch.setattr(evtx_parallel.sys, "executable", "/bin/false")  # the worker dies
+    if fork:
+
+        def fails(*args: Any) -> None:
+            raise OSError("disk full")  # in the forked child
+
+        monkeypatch.setattr(evtx_parallel, "_work", fails)
+    else:
+        monkeypatch.setenv("ASHIATO_EVTX_FORK", "0")
+        monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker dies
     rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
     assert rows2.equals(rows1)
     assert rej2 == rej1
@@ -98,9 +137,7 @@ def test_a_failed_worker_leaves_the_range_to_the_parent(
 def test_a_worker_that_ends_midway_leaves_the_rest_to_the_parent(
     shared: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
-    if not sample.exists():
-        pytest.skip("evtx-parser-testfiles not present")
+    sample = _sysmon_sample(shared)
     (rows1, rej1), _ = _both(sample, monkeypatch)
     finished = evtx_parallel.Worker._finished
     asked: list[int] = []
