@@ -107,7 +107,7 @@ def from_json(event: Mapping[str, Any]) -> WinEvent:
 
 def json_row(event: Mapping[str, Any]) -> Row:
     """``to_row(from_json(event))`` in one step (the EVTX hot path)."""
-    return event_row(*_json_parts(event))
+    return event_row(*_json_parts(event), cached=True)
 
 
 _JsonParts = tuple[
@@ -239,7 +239,22 @@ class WinRows:
         else:  # several: each row's own key order, as the row was built
             extras = []
             for row in dicts:
-                extra = {k: v for k, v in row.items() if k in others and v is not None}
+                # most rows have one or two (winlog, e.g. workstation): found without a
+                # pass over all of the row's keys (~20), which took ~0.5 µs a row
+                mine = row.keys() & others
+                if len(mine) == 1:
+                    (key,) = mine
+                    extra = {} if (v := row[key]) is None else {key: v}
+                elif len(mine) == 2:
+                    for key in row:  # the first of the two (winlog: the 7th key)
+                        if key in mine:
+                            break
+                    (second,) = mine - {key}
+                    extra = {} if (v := row[key]) is None else {key: v}
+                    if (v := row[second]) is not None:
+                        extra[second] = v
+                else:
+                    extra = {k: v for k, v in row.items() if k in others and v is not None}
                 extras.append(_dumps(extra) if extra else None)
         stamps = cols.pop("@timestamp", None) or [None] * n
         for i, value in enumerate(stamps):
