@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ashiato.formats.base import BATCH_ROWS, Sample, Source
 from ashiato.formats.winevent import Row, WinEvent, event_row, integer, utc_text
-from ashiato.schema import NAMES, TS, batch_from_columns
+from ashiato.schema import FIELDS, NAMES, TS, batch_from_columns
 
 # -- evtx JSON (records_json / evtx_dump -o jsonl / xmltodict-style) ---------------------
 
@@ -263,12 +263,31 @@ class WinRows:
         cols["@timestamp"] = _timestamps(stamps)
         cols["extra"] = extras
         cols["record"] = [r for r, _ in rows]
+        # the ~50 columns no row filled: the same all-null arrays every time (pa.nulls for
+        # each cost ~0.2 µs a row); arrays are immutable, so batches may share them
+        nulls = _nulls(n)
+        for name in _KNOWN - cols.keys():
+            cols[name] = nulls[name]
         return batch_from_columns(cols, n)
 
     def _iso(self, value: Any) -> str | None:
         if isinstance(value, datetime):
             return self.source.localize(value).isoformat()
         return None
+
+
+_NULLS: dict[int, dict[str, pa.Array]] = {}
+
+
+def _nulls(n: int) -> dict[str, pa.Array]:
+    """An all-null array of ``n`` for every schema column (kept for a few lengths: the
+    chunk size, and the last chunk of each file)."""
+    found = _NULLS.get(n)
+    if found is None:
+        if len(_NULLS) >= 8:
+            _NULLS.clear()
+        found = _NULLS[n] = {f.name: pa.nulls(n, type=f.type) for f in FIELDS}
+    return found
 
 
 def _dumps(extra: dict[str, Any]) -> str:
