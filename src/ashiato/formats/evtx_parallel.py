@@ -180,9 +180,10 @@ class Worker:
             if done["last"] != _UNKNOWN:
                 last = done["last"]
             if done["rows"]:
-                # read whole, then removed: the piece's pages don't stay in the page cache
+                # mapped, not copied (the batches point into the file's pages); the name
+                # is removed at once, the pages go with the last batch
                 stream = self.out / f"{number}.arrow"
-                with pa.OSFile(str(stream)) as fh:
+                with pa.memory_map(str(stream)) as fh:
                     batches = list(pa.ipc.open_stream(fh))
                 stream.unlink()
                 yield from batches
