@@ -5,8 +5,9 @@ parser's own cost), so one process is the bottleneck on a large Security.evtx. E
 chunks are self-contained (64 KiB after a 4096-byte file header, each with its own
 string and template tables), so a range of them, behind the file's own header, is an
 EVTX file of its own: :class:`ChunkRange` shows one to the ``evtx`` package without
-copying it. :func:`start` launches ``python -m ashiato.formats.evtx_parallel`` on the
-range from the middle to the last whole chunk. The worker reads it in pieces of
+copying it. :func:`start` forks a worker (on Linux: it has the parent's modules loaded
+already; elsewhere it runs ``python -m ashiato.formats.evtx_parallel``) on the range
+from a little before the middle to the last whole chunk. The worker reads it in pieces of
 :data:`PIECE_CHUNKS` chunks and hands each on as soon as it is done (its batches as an
 Arrow IPC stream, its rejects and record numbers as JSON, its number on stdout), so the
 parent, once through its own part, stores the worker's rows while the worker still
