@@ -244,6 +244,7 @@ def _spawn(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> 
 
 def _fork(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> Process:
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the parent's code, whatever happens
         code = 1
@@ -251,6 +252,7 @@ def _fork(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> P
             os.close(read_end)
             # the parent's ^C stops it and it kills us; our own would end us midway
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _die_with(parent)
             _work(path, first, end, out, tz, piece, lambda n: _say(write_end, n))
             code = 0
         finally:
@@ -258,6 +260,19 @@ def _fork(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> P
             os._exit(code)
     os.close(write_end)
     return Forked(pid, os.fdopen(read_end, "rb"))
+
+
+def _die_with(parent: int) -> None:
+    """End this child when the parent does (killed outright, it can't kill us)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
 
 
 def _say(fd: int, number: int) -> None:
