@@ -54,6 +54,7 @@ PIECE_CHUNKS = 64
 # storing a row (normalising, Parquet: ~1.9 µs) against reading and mapping it (~10.4 µs
 # on one core, measured over the spliced 256 MB file), for the split
 STORE_SHARE = 0.15
+_LZ4 = pa.ipc.IpcWriteOptions(compression="lz4")
 _UNKNOWN = -1  # "the record before this range": the parent's last record
 _AFTER_UNKNOWN = f"after record {_UNKNOWN}"
 
@@ -182,8 +183,9 @@ class Worker:
             if done["last"] != _UNKNOWN:
                 last = done["last"]
             if done["rows"]:
-                # mapped, not copied (the batches point into the file's pages); the name
-                # is removed at once, the pages go with the last batch
+                # read and removed at once: the pieces not yet read are what the temp
+                # folder holds (lz4: ~100-300 bytes a row instead of ~930, for a 4 GB log
+                # read while the parent is still at its own part)
                 stream = self.out / f"{number}.arrow"
                 with pa.memory_map(str(stream)) as fh:
                     batches = list(pa.ipc.open_stream(fh))
@@ -315,7 +317,7 @@ def _work(
                 if batch is None:
                     return
                 if writer is None:
-                    writer = pa.ipc.new_stream(sink, batch.schema)
+                    writer = pa.ipc.new_stream(sink, batch.schema, options=_LZ4)
                 writer.write_batch(batch)
                 count += batch.num_rows
 
