@@ -409,6 +409,14 @@ class EventWriter:
             return
         table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
         self._pending, self._rows = [], 0
+        if not last and table.num_rows > self.group_rows:
+            # whole row groups, the rest kept for the next: the file's layout must not
+            # depend on the sizes of the batches a format hands on (an EVTX read by one
+            # process or two), since analyses' ties may follow the row groups
+            whole = table.num_rows - table.num_rows % self.group_rows
+            rest = table.slice(whole)
+            table = table.slice(0, whole)
+            self._pending, self._rows = rest.to_batches(), rest.num_rows
         if self.finish is not None:
             table = self.finish(table)
         if self._writer is None:
@@ -418,7 +426,7 @@ class EventWriter:
             codec = "snappy" if small else "zstd"
             self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression=codec)
-        self._writer.write_table(table)
+        self._writer.write_table(table, row_group_size=self.group_rows)
 
     def close(self) -> None:
         """Make the events visible (nothing is written for an evidence file without events).

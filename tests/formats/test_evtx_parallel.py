@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -23,6 +25,9 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     one = parse_file(evtx_format.FORMAT, path)
     monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)  # a worker for any file
     monkeypatch.setattr(evtx_format, "_free_core", lambda: True)  # however loaded the machine
+    # a piece per chunk: the worker's rows, rejects and record numbers cross the most
+    # piece boundaries (each read by a parser of its own) and must still be one pass's
+    monkeypatch.setattr(evtx_parallel, "PIECE_CHUNKS", 1)
     started: list[evtx_parallel.Worker | None] = []
     start = evtx_parallel.start
 
@@ -77,16 +82,74 @@ def test_a_cut_large_file_keeps_its_tail_with_a_worker(
     assert rej2 == rej1
 
 
-@pytest.mark.corpus
-def test_a_failed_worker_leaves_the_range_to_the_parent(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _sysmon_sample(shared: Path) -> Path:
     sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
     if not sample.exists():
         pytest.skip("evtx-parser-testfiles not present")
-    (rows1, rej1), _ = _both(sample, monkeypatch)
-    monkeypatch.setattr(evtx_parallel.sys, "executable", "/bin/false")  # the worker dies
+    return sample
+
+
+@pytest.mark.corpus
+def test_a_spawned_worker_gives_what_a_forked_one_gives(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # where fork is not used (Windows, macOS, ASHIATO_EVTX_FORK=0) the worker is a new
+    # interpreter running this module
+    sample = _sysmon_sample(shared)
+    (rows1, rej1), (forked, _) = _both(sample, monkeypatch)
+    monkeypatch.setenv("ASHIATO_EVTX_FORK", "0")
+    spawned: list[evtx_parallel.Process] = []
+    spawn = evtx_parallel._spawn
+
+    def counted(*args: Any) -> evtx_parallel.Process:
+        spawned.append(spawn(*args))
+        return spawned[-1]
+
+    monkeypatch.setattr(evtx_parallel, "_spawn", counted)
     rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert len(spawned) == 1
+    assert forked.equals(rows1) and rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failed_worker_leaves_the_range_to_the_parent(
+    shared: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    sample = _sysmon_sample(shared)
+    (rows1, rej1), _ = _both(sample, monkeypatch)
+    if fork:
+
+        def fails(*args: Any) -> None:
+            raise OSError("disk full")  # in the forked child
+
+        monkeypatch.setattr(evtx_parallel, "_work", fails)
+    else:
+        monkeypatch.setenv("ASHIATO_EVTX_FORK", "0")
+        monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker dies
+    rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert rows2.equals(rows1)
+    assert rej2 == rej1
+
+
+@pytest.mark.corpus
+def test_a_worker_that_ends_midway_leaves_the_rest_to_the_parent(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = _sysmon_sample(shared)
+    (rows1, rej1), _ = _both(sample, monkeypatch)
+    finished = evtx_parallel.Worker._finished
+    asked: list[int] = []
+
+    def two_pieces(worker: evtx_parallel.Worker, number: int) -> bool:
+        asked.append(number)
+        # as if the worker died after its second piece: the parent reads from the third
+        return number < 2 and finished(worker, number)
+
+    monkeypatch.setattr(evtx_parallel.Worker, "_finished", two_pieces)
+    rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
+    assert asked == [0, 1, 2]
     assert rows2.equals(rows1)
     assert rej2 == rej1
 

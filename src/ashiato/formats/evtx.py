@@ -51,6 +51,31 @@ def sniff(sample: Sample) -> bool:
 
 
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
+    # the rows' batches are made and dropped by the thousand: pyarrow's default pool on
+    # Linux (mimalloc) hands freed pages back to the system and faults them in again,
+    # ~0.3 s of system time on 256 MB where jemalloc keeps them (and ~50 MB less peak)
+    previous = pa.default_memory_pool()
+    pool = _steady_pool()
+    if pool is not None:
+        pa.set_memory_pool(pool)
+    try:
+        yield from _parse(source)
+    finally:
+        if pool is not None:
+            pa.set_memory_pool(previous)
+
+
+def _steady_pool() -> pa.MemoryPool | None:
+    """jemalloc where pyarrow has it (not on Windows), unless the user chose a pool."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return None
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return None
+
+
+def _parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
     seen = RecordIds()
     # a large file: the second part of its whole chunks is read by a worker process

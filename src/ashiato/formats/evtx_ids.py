@@ -25,8 +25,10 @@ class RecordIds:
             else:
                 self._starts.append(n)
                 self._ends.append(n)
-        elif n not in self:
-            self._others.add(n)
+        else:  # below the highest: kept unless a run holds it (a set keeps it once)
+            i = bisect_right(self._starts, n) - 1
+            if i < 0 or n > self._ends[i]:
+                self._others.add(n)
 
     def __contains__(self, n: object) -> bool:
         if not isinstance(n, int):
