@@ -408,7 +408,8 @@ def rank(views: dict[str, HostView]) -> list[dict[str, Any]]:
                 "first_encryption": v.first({"share_note_writes", "client_notes"}),
             }
         )
-    cands.sort(key=lambda c: (-c["score"], _epoch(c["first_malicious"])))
+    # the host last: views fill in the order the engine returns rows, which ties leave open
+    cands.sort(key=lambda c: (-c["score"], _epoch(c["first_malicious"]), c["host"]))
     return cands
 
 

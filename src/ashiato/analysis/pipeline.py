@@ -90,7 +90,9 @@ def investigate(
     cands = hosts_mod.rank(views)
     hosts_mod.first_writer_bonus(cands)
 
-    infected = [v for v in views.values() if v.verdict() == "infected"]
+    # first infected first; by name where times tie (views fill in the engine's row order)
+    infected = sorted((v for v in views.values() if v.verdict() == "infected"),
+                      key=lambda v: (v.first_malicious() is None, v.first_malicious() or 0, v.host))
     intruder_at = {r["host"]: r["account"] for r in theft.accounts.get("hosts_reached", [])}
     pz = _patient_zero(cands, views, ident, imp, _reached(views, edges, known), intruder_at)
     if pz is not None:
