@@ -1,0 +1,446 @@
+"""Several evidence files read at once: the ingest's own process and worker processes.
+
+Reading a log (sniff, parse, map, normalise, write its Parquet parts) is Python work on
+one core. With several files and an idle core, :func:`read_all` hands groups of files
+(*tasks*) to worker processes (``python -c`` of :func:`serve`, started afresh: no fork of
+a process holding a DuckDB connection) and reads tasks itself while they work. Only the
+ingest's process writes the catalogue (DuckDB has one writer): a task's files are read
+by :func:`ingest.read_file` into parts of their own or a shared batch part (written
+before the task's result is sent), and their catalogue rows come back to be inserted
+here, in the order of the evidence given (not the order in which tasks finish), so the
+catalogue, evidence ids, rows, rejects and record refs are those of one process
+(tests/test_ingest_pool.py).
+
+Files are hashed here, in order, before they are handed out: a second copy of a file is
+a duplicate of the first whichever process is faster, and two processes never write the
+same file's part. A worker never starts a second-level one (``ASHIATO_EVTX_WORKER=never``
+in its environment): the files are the parallelism. If a worker dies, what it was
+reading is dropped and read here instead.
+
+Memory: each process reads one file at a time with the same bounds as a single-process
+ingest (streamed batches, shared parts written every ``GROUP_ROWS`` rows); a worker's
+rejects go to an Arrow file once ``REJECTS_HELD`` have gathered.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import SimpleQueue
+from typing import IO, Any
+
+import duckdb
+import pyarrow as pa
+
+from ashiato.case import Case, PartBatch
+from ashiato.errors import AshiatoError
+from ashiato.evidence.walk import EvidenceFile, sha256_of
+from ashiato.formats import registry
+from ashiato.ingest import (
+    COMMIT_SECONDS,
+    REJECTS_HELD,
+    Catalogue,
+    FileResult,
+    IngestReport,
+    Options,
+    Progress,
+    _zone_for,
+    read_file,
+)
+from ashiato.normalize import derive
+
+ENV_WORKERS = "ASHIATO_INGEST_WORKERS"  # processes reading evidence at once; 1: this one only
+MAX_AUTO = 4  # at most this many by default, whatever the cores: memory is per process
+MIN_FILES = 2
+MIN_BYTES = 8 << 20  # less to read than this: a worker's start-up (~0.3 s CPU) isn't repaid
+TASK_FILES = 64  # files per task at most (small ones are ~2-3 ms each)
+TASK_BYTES = 8 << 20  # bytes per task at most (a larger file is a task of its own)
+IN_FLIGHT = 2  # tasks handed to a worker ahead: one to read, one waiting
+_REJECT_SCHEMA = pa.schema(
+    [("evidence_id", pa.string()), ("record", pa.int64()), ("reason", pa.string()),
+     ("raw", pa.binary())]
+)  # fmt: skip
+
+
+def workers(requested: int | None, files: Sequence[EvidenceFile]) -> int:
+    """How many processes read ``files`` (this one included): ``requested`` (or
+    ``$ASHIATO_INGEST_WORKERS``) if given, else one per idle core when there are several
+    files and enough bytes to repay starting a worker."""
+    if requested is None:
+        env = os.environ.get(ENV_WORKERS, "").strip()
+        if env and env != "auto":
+            try:
+                requested = int(env)
+            except ValueError as exc:
+                raise AshiatoError(
+                    f"${ENV_WORKERS}={env!r}: give a number of processes (1: no workers) or auto"
+                ) from exc
+    if requested is not None and requested > 0:
+        return max(1, min(requested, len(files)))
+    if len(files) < MIN_FILES or sum(f.size for f in files) < MIN_BYTES:
+        return 1
+    return max(1, min(MAX_AUTO, len(files), _idle_cores()))
+
+
+def _idle_cores() -> int:
+    """Cores not kept busy by other work (1-minute load average): on a shared machine a
+    second process on a busy core costs more CPU and saves no time."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, int(cores - load + 0.5))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One evidence file to read: hashed, not a duplicate, with its zone and host."""
+
+    index: int  # its place among the run's files (the catalogue's order)
+    file: EvidenceFile
+    sha: str
+    tz: str
+    host: str | None
+
+
+@dataclass(frozen=True)
+class Task:
+    case_root: Path
+    options: Options
+    spill_dir: Path  # where a task's many rejects go (the case's temp folder)
+    jobs: tuple[Job, ...]
+
+
+@dataclass
+class Done:
+    """What a task read: per file its result and catalogue row, and the rejects (in
+    memory, or in Arrow files when there were many)."""
+
+    files: list[tuple[int, FileResult, Sequence[object]]]
+    rejects: list[Sequence[object]]
+    spills: list[Path]
+
+
+@dataclass
+class _SpillingCatalogue(Catalogue):
+    """A task's catalogue: no connection; rejects past REJECTS_HELD go to a file."""
+
+    folder: Path = Path()
+    spills: list[Path] = field(default_factory=list)
+
+    def flush_rejects(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        rejects, self.rejects = self.rejects, []
+        if not rejects:
+            return
+        path = self.folder / f"rejects-{os.getpid()}-{len(self.spills)}-{time.monotonic_ns()}.arrow"
+        table = pa.table(
+            [pa.array([r[i] for r in rejects], f.type) for i, f in enumerate(_REJECT_SCHEMA)],
+            schema=_REJECT_SCHEMA,
+        )
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _REJECT_SCHEMA) as out:
+            out.write_table(table)
+        self.spills.append(path)
+
+
+def run_task(task: Task) -> Done:
+    """Read a task's files (in a worker, or in the ingest's process)."""
+    case = Case(task.case_root)
+    options = task.options
+    fmt_forced = registry.get(options.force_format) if options.force_format else None
+    catalogue = _SpillingCatalogue(known={}, folder=task.spill_dir)
+    shared = PartBatch(case, finish=derive) if options.batch_parts else None
+    files: list[tuple[int, FileResult, Sequence[object]]] = []
+    for job in task.jobs:
+        result = read_file(case, None, job.file, job.sha, fmt_forced, job.tz, options,
+                           job.host, catalogue=catalogue, shared=shared)  # fmt: skip
+        files.append((job.index, result, catalogue.rows.pop()))
+    if shared is not None:
+        shared.close()  # before the rows are sent: a part is in place before its rows count
+    return Done(files, catalogue.rejects, catalogue.spills)
+
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen[bytes]
+    tasks: deque[Task] = field(default_factory=deque)  # sent, not answered yet
+
+    @property
+    def out(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def send(self, task: Task) -> None:
+        assert self.proc.stdin is not None
+        _send(self.proc.stdin, task)
+        self.tasks.append(task)
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()  # the worker's loop ends
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _start() -> _Worker:
+    import ashiato
+
+    env = dict(os.environ)
+    env["ASHIATO_EVTX_WORKER"] = "never"  # the files are the parallelism: no second level
+    # this very package, wherever it was imported from (a checkout, tests)
+    root = str(Path(ashiato.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    cmd = [sys.executable, "-c", "from ashiato.ingest_pool import serve; serve()"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, bufsize=0)  # fmt: skip
+    return _Worker(proc)
+
+
+def read_all(
+    case: Case,
+    con: duckdb.DuckDBPyConnection,
+    catalogue: Catalogue,
+    files: Sequence[EvidenceFile],
+    hosts: Mapping[str, str],
+    options: Options,
+    case_tz: str,
+    report: IngestReport,
+    progress: Progress | None,
+    processes: int,
+) -> None:
+    """Read ``files`` with ``processes`` processes (this one and workers), their results
+    appended to ``report`` and their rows to ``catalogue`` in the order of ``files``;
+    committed every COMMIT_SECONDS as a single-process ingest does."""
+    spill_dir = case.tmp_dir / "rejects"
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    pool = [_start() for _ in range(processes - 1)]  # they import while this one hashes
+    order = _Order(catalogue, files, report, progress)
+    tasks = _tasks(case, options, spill_dir, files, hosts, case_tz, catalogue, order, processes)
+    mine: deque[Task] = deque()  # tasks of a dead worker, read here
+    committed = time.monotonic()
+    try:
+        while True:
+            for w in pool:
+                while w.proc.poll() is None and len(w.tasks) < IN_FLIGHT:
+                    task = next(tasks, None)
+                    if task is None:
+                        break
+                    w.send(task)
+            task = mine.popleft() if mine else next(tasks, None)
+            if task is not None:
+                _take(con, catalogue, order, run_task(task))
+            busy = [w for w in pool if w.tasks]
+            if task is None and not busy:
+                break
+            # answers ready now; when there is nothing left to read here, wait for one
+            ready = _ready(busy, wait=task is None)
+            for w in ready:
+                answer = _recv(w.out)
+                if answer is None:  # died: its tasks are read here
+                    mine.extend(_reclaim(case, w))
+                    pool.remove(w)
+                    continue
+                w.tasks.popleft()
+                if isinstance(answer, str):
+                    raise AshiatoError(f"an ingest worker failed: {answer}")
+                assert isinstance(answer, Done)
+                _take(con, catalogue, order, answer)
+            order.emit()
+            if time.monotonic() - committed > COMMIT_SECONDS:
+                catalogue.flush(con)
+                con.execute("COMMIT")
+                con.execute("BEGIN")
+                committed = time.monotonic()
+        order.emit()
+        assert order.next == len(order.entries), "an evidence file was not read"
+    finally:
+        for w in pool:
+            w.stop()
+
+
+def _ready(busy: list[_Worker], wait: bool) -> list[_Worker]:
+    if not busy:
+        return []
+    readable, _, _ = select.select([w.out for w in busy], [], [], None if wait else 0)
+    return [w for w in busy if w.out in readable]
+
+
+def _reclaim(case: Case, w: _Worker) -> Iterator[Task]:
+    """A dead worker's tasks, whatever it wrote of them removed."""
+    w.stop()
+    for task in w.tasks:
+        for job in task.jobs:
+            case.drop_events(job.sha[:16])
+    yield from w.tasks
+    w.tasks.clear()
+
+
+def _take(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, order: _Order, done: Done) -> None:
+    for index, result, row in done.files:
+        order.done[index] = (result, row)
+    catalogue.rejects.extend(done.rejects)
+    if len(catalogue.rejects) >= REJECTS_HELD:
+        catalogue.flush_rejects(con)
+    for path in done.spills:
+        with pa.memory_map(str(path)) as src:
+            table = pa.ipc.open_file(src).read_all()
+        con.register("_ashiato_rejects", table)
+        try:
+            con.execute("INSERT INTO rejects SELECT * FROM _ashiato_rejects")
+        finally:
+            con.unregister("_ashiato_rejects")
+        path.unlink()
+
+
+@dataclass
+class _Order:
+    """The run's files in the order given; results are handed on in that order."""
+
+    catalogue: Catalogue
+    files: Sequence[EvidenceFile]
+    report: IngestReport
+    progress: Progress | None
+    # per file: its evidence id and whether it is a duplicate (set as files are hashed)
+    entries: list[tuple[str, bool]] = field(default_factory=list)
+    done: dict[int, tuple[FileResult, Sequence[object]]] = field(default_factory=dict)
+    next: int = 0
+
+    def emit(self) -> None:
+        """Hand on the results of the files read so far, up to the first still being read."""
+        while self.next < len(self.entries):
+            evidence_id, duplicate = self.entries[self.next]
+            ev = self.files[self.next]
+            if duplicate:
+                # the copy read earlier in this run has its row in by now (same order)
+                fmt = self.catalogue.known.get(evidence_id)
+                self.catalogue.aliases.append((evidence_id, ev.display))
+                result = FileResult(ev.display, evidence_id, "duplicate", format=fmt)
+            elif self.next in self.done:
+                result, row = self.done.pop(self.next)
+                self.catalogue.add(result.evidence_id, result.format, row)
+            else:
+                return
+            self.report.files.append(result)
+            if self.progress:
+                self.progress(ev.display, ev.size)
+            self.next += 1
+
+
+def _tasks(
+    case: Case,
+    options: Options,
+    spill_dir: Path,
+    files: Sequence[EvidenceFile],
+    hosts: Mapping[str, str],
+    case_tz: str,
+    catalogue: Catalogue,
+    order: _Order,
+    processes: int,
+) -> Iterator[Task]:
+    """The files hashed in order (a copy is a duplicate of the first one given) and
+    grouped into tasks: consecutive files up to TASK_FILES and about an eighth of each
+    process's share of the bytes; the largest tasks first, so that a big log is not
+    the last thing read while the other processes have nothing left to do."""
+    total = sum(f.size for f in files)
+    budget = max(256 << 10, min(TASK_BYTES, total // (processes * 8)))
+    seen = set(catalogue.known)
+    tasks: list[tuple[int, Task]] = []
+    jobs: list[Job] = []
+    size = 0
+    for i, ev in enumerate(files):
+        sha = sha256_of(ev.path)
+        evidence_id = sha[:16]
+        duplicate = evidence_id in seen
+        seen.add(evidence_id)
+        order.entries.append((evidence_id, duplicate))
+        if duplicate:
+            continue
+        tz = _zone_for(ev.display, case_tz, options.tz_overrides)
+        if jobs and (size + ev.size > budget or len(jobs) >= TASK_FILES):
+            tasks.append((size, Task(case.root, options, spill_dir, tuple(jobs))))
+            jobs, size = [], 0
+        jobs.append(Job(i, ev, sha, tz, hosts.get(ev.display)))
+        size += ev.size
+    if jobs:
+        tasks.append((size, Task(case.root, options, spill_dir, tuple(jobs))))
+    tasks.sort(key=lambda t: -t[0])  # stable: equal sizes stay in the order given
+    return iter([task for _, task in tasks])
+
+
+# the pipes carry pickles between this package's own processes (never evidence files)
+_LEN = struct.Struct("<Q")
+
+
+def _send(fh: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_LEN.pack(len(data)))
+    fh.write(data)
+    fh.flush()
+
+
+def _recv(fh: IO[bytes]) -> Any:
+    head = _read(fh, _LEN.size)
+    if head is None:
+        return None
+    body = _read(fh, _LEN.unpack(head)[0])
+    return None if body is None else pickle.loads(body)  # noqa: S301 - our own worker
+
+
+def _read(fh: IO[bytes], n: int) -> bytes | None:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = fh.readinto(view[got:])  # type: ignore[attr-defined]
+        if not k:
+            return None
+        got += k
+    return bytes(buf)
+
+
+def serve() -> None:
+    """A worker: read tasks from stdin, answer each with its Done (or an error message)."""
+    from ashiato import nopandas
+
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # what a library prints can't garble the answers
+    nopandas.hide()
+    pa.array([None], pa.string())  # as ingest does before gc.freeze
+    gc.freeze()
+    # tasks are read as they come, so the ingest's process never waits to hand one over
+    inbox: SimpleQueue[Task | None] = SimpleQueue()
+
+    def listen() -> None:
+        while (task := _recv(sys.stdin.buffer)) is not None:
+            inbox.put(task)
+        inbox.put(None)
+
+    threading.Thread(target=listen, daemon=True).start()
+    while (task := inbox.get()) is not None:
+        try:
+            answer: Done | str = run_task(task)
+        except Exception as exc:  # sent to the ingest, which stops with it
+            names = ", ".join(j.file.display for j in task.jobs)
+            answer = f"{type(exc).__name__}: {exc} (reading {names})\n{traceback.format_exc()}"
+        _send(out, answer)

@@ -1,0 +1,157 @@
+"""Several processes reading evidence (ingest_pool): the case is that of one process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ashiato import ingest as ingest_module
+from ashiato import ingest_pool
+from ashiato.case import Case
+from ashiato.errors import AshiatoError
+from ashiato.evidence.walk import EvidenceFile
+from ashiato.ingest import Options, ingest
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    """What a reader sees: every event (all columns; sorted by all of them, as rows of
+    one record may share its number: a prefetch file's runs), the rejects, the catalogue
+    in its own order (not sorted: it must not depend on which process finished first)
+    and the aliases."""
+    with case.reader() as con:
+        events = con.execute("SELECT * FROM events ORDER BY ALL").fetchall()
+        rejects = con.execute("SELECT * FROM rejects ORDER BY ALL").fetchall()
+        catalogue = con.execute("SELECT * EXCLUDE (ingested_at) FROM evidence").fetchall()
+        aliases = con.execute("SELECT * FROM aliases").fetchall()
+    return {"events": events, "rejects": rejects, "catalogue": catalogue, "aliases": aliases}
+
+
+def _ingest(root: Path, inputs: list[Path], workers: int) -> tuple[dict[str, Any], list[str]]:
+    case = Case.create_or_open(root, tz="Asia/Tokyo")
+    report = ingest(case, inputs, Options(workers=workers))
+    return _snapshot(case), [f"{f.display} {f.status} {f.assumption}" for f in report.files]
+
+
+def _squid(path: Path, n: int, junk: int) -> Path:
+    """Squid native access.log lines, and ``junk`` lines it rejects."""
+    lines = [f"{1441799534 + i}.{i:03d}    {100 + i} 10.0.0.{i % 250 + 1} TCP_MISS/200 "
+             f"{1000 + i} GET http://example.com/{path.stem}/{i} - DIRECT/93.184.216.34 "
+             "text/html" for i in range(n)]  # fmt: skip
+    path.write_text("\n".join([*lines, *(f"junk {k}" for k in range(junk))]) + "\n", "utf-8")
+    return path
+
+
+@pytest.fixture
+def mixed(tmp_path: Path, data: Path) -> Path:
+    """Every unit fixture (some forty formats, year-less syslog, files no format reads),
+    copies of one file (duplicates within the run) and logs with rejects."""
+    root = tmp_path / "evidence"
+    shutil.copytree(data, root / "data")
+    shutil.copyfile(data / "squid" / "access.log", root / "copy-of-access.log")
+    for i in range(4):
+        _squid(root / f"proxy-{i}.log", 50 + i, junk=3)
+    return root
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_give_the_case_of_one_process(
+    tmp_path: Path, mixed: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    one, files_one = _ingest(tmp_path / "one", [mixed], 1)
+    # small tasks: many of them, read by every process, answered out of order
+    monkeypatch.setattr(ingest_pool, "TASK_FILES", 3)
+    many, files_many = _ingest(tmp_path / "many", [mixed], workers)
+    assert len(one["events"]) > 500
+    assert len(one["rejects"]) >= 12
+    assert any(row[9] == "unrecognised" for row in one["catalogue"])
+    assert one["aliases"]
+    assert files_many == files_one
+    assert many == one
+
+
+def test_many_rejects_go_through_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(6):
+        _squid(logs / f"proxy-{i}.log", 20, junk=5)
+    one, _ = _ingest(tmp_path / "one", [logs], 1)
+    # in this process's own tasks (a worker keeps the default): rejects spilled to files
+    monkeypatch.setattr(ingest_module, "REJECTS_HELD", 2)
+    monkeypatch.setattr(ingest_pool, "TASK_FILES", 1)
+    two, _ = _ingest(tmp_path / "two", [logs], 2)
+    assert len(one["rejects"]) == 30
+    assert two == one
+
+
+def test_a_dead_worker_s_files_are_read_here(
+    tmp_path: Path, mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, _ = _ingest(tmp_path / "one", [mixed], 1)
+
+    def dying() -> ingest_pool._Worker:
+        cmd = [sys.executable, "-c", "import sys; sys.stdin.buffer.read(100)"]
+        return ingest_pool._Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                                    stdout=subprocess.PIPE, bufsize=0))  # fmt: skip
+
+    monkeypatch.setattr(ingest_pool, "_start", dying)
+    monkeypatch.setattr(ingest_pool, "TASK_FILES", 3)
+    two, _ = _ingest(tmp_path / "two", [mixed], 2)
+    assert two == one
+
+
+def _files(n: int, size: int) -> list[EvidenceFile]:
+    return [EvidenceFile(Path(f"/e/{i}"), f"/e/{i}", size) for i in range(n)]
+
+
+def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ingest_pool.ENV_WORKERS, raising=False)
+    monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 2)
+    assert ingest_pool.workers(None, _files(10, 10 << 20)) == 2
+    assert ingest_pool.workers(None, _files(1, 1 << 30)) == 1  # one file: nothing to share
+    assert ingest_pool.workers(None, _files(300, 1000)) == 1  # too little to repay a start
+    assert ingest_pool.workers(3, _files(2, 10)) == 2  # asked for: at most one per file
+    monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 1)  # the other core is busy
+    assert ingest_pool.workers(None, _files(10, 10 << 20)) == 1
+    monkeypatch.setenv(ingest_pool.ENV_WORKERS, "2")
+    assert ingest_pool.workers(None, _files(10, 1000)) == 2
+    assert ingest_pool.workers(1, _files(10, 1000)) == 1  # the option wins
+    monkeypatch.setenv(ingest_pool.ENV_WORKERS, "two")
+    with pytest.raises(AshiatoError, match="ASHIATO_INGEST_WORKERS"):
+        ingest_pool.workers(None, _files(10, 1000))
+
+
+def test_a_worker_answers_a_failure_with_the_files_named(tmp_path: Path) -> None:
+    case = Case.create_or_open(tmp_path / "case")
+    gone = EvidenceFile(tmp_path / "gone.log", "evidence/gone.log", 10)
+    job = ingest_pool.Job(0, gone, "0" * 64, "UTC", None)
+    worker = ingest_pool._start()
+    try:
+        worker.send(ingest_pool.Task(case.root, Options(), tmp_path, (job,)))
+        answer = ingest_pool._recv(worker.out)
+    finally:
+        worker.stop()
+    assert isinstance(answer, str)
+    assert "FileNotFoundError" in answer and "evidence/gone.log" in answer
+    assert worker.proc.returncode == 0  # the end of its input ends it
+
+
+@pytest.mark.corpus
+def test_real_samples_read_by_two_processes(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real logs of many kinds: EVTX (damaged ones with rejects among them), Zeek,
+    syslog, web and proxy logs, plaso's test files; 1 and 2 processes agree."""
+    folders = ["deepbluecli", "evtx-parser-testfiles", "loghub", "zeek-zat",
+               "elastic-beats-testdata", "plaso-testdata"]  # fmt: skip
+    inputs = [shared / f for f in folders if (shared / f).is_dir()]
+    one, files_one = _ingest(tmp_path / "one", inputs, 1)
+    monkeypatch.setattr(ingest_pool, "TASK_FILES", 8)
+    two, files_two = _ingest(tmp_path / "two", inputs, 2)
+    assert len(one["events"]) > 10_000 and one["rejects"]
+    assert files_two == files_one
+    assert two == one
