@@ -117,7 +117,8 @@ def ingest(
     on_spark = engines.resolve(engine) == "spark"  # the case may then be a URL (s3://...)
     # ~0.25 s that pyarrow and DuckDB would spend importing pandas (Spark needs it)
     with contextlib.nullcontext() if on_spark else nopandas.hidden():
-        c = None if on_spark else Case.create_or_open(case, tz=tz)
+        # the tables are made by the ingest's writer (the store opened once)
+        c = None if on_spark else Case.create_or_open(case, tz=tz, tables=False)
         options = Options(
             tz=tz,
             tz_overrides=overrides,
