@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,33 @@ def test_a_dead_worker_s_files_are_read_here(
     tmp_path: Path, mixed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, _ = _ingest(tmp_path / "one", [mixed], 1)
+    # says it is ready, then dies as its first task comes in
+    dies = (
+        "import pickle, struct, sys\n"
+        f"ready = pickle.dumps({ingest_pool._READY!r})\n"
+        "sys.stdout.buffer.write(struct.pack('<Q', len(ready)) + ready)\n"
+        "sys.stdout.buffer.flush()\n"
+        "sys.stdin.buffer.read(100)\n"
+    )
 
     def dying() -> ingest_pool._Worker:
-        cmd = [sys.executable, "-c", "import sys; sys.stdin.buffer.read(100)"]
+        cmd = [sys.executable, "-c", dies]
         return ingest_pool._Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                                     stdout=subprocess.PIPE, bufsize=0))  # fmt: skip
 
+    reclaimed: list[ingest_pool.Task] = []
+    reclaim = ingest_pool._reclaim
+
+    def counted(case: Case, w: ingest_pool._Worker) -> Iterator[ingest_pool.Task]:
+        for task in reclaim(case, w):
+            reclaimed.append(task)
+            yield task
+
     monkeypatch.setattr(ingest_pool, "_start", dying)
-    monkeypatch.setattr(ingest_pool, "TASK_FILES", 3)
+    monkeypatch.setattr(ingest_pool, "_reclaim", counted)
+    monkeypatch.setattr(ingest_pool, "TASK_FILES", 1)
     two, _ = _ingest(tmp_path / "two", [mixed], 2)
+    assert reclaimed  # what it was given was read here
     assert two == one
 
 
@@ -131,6 +150,7 @@ def test_a_worker_answers_a_failure_with_the_files_named(tmp_path: Path) -> None
     job = ingest_pool.Job(0, gone, "0" * 64, "UTC", None)
     worker = ingest_pool._start()
     try:
+        assert ingest_pool._recv(worker.out) == ingest_pool._READY
         worker.send(ingest_pool.Task(case.root, Options(), tmp_path, (job,)))
         answer = ingest_pool._recv(worker.out)
     finally:
