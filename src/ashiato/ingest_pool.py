@@ -69,7 +69,7 @@ MIN_FILES = 2
 MIN_BYTES = 64 << 20
 TASK_FILES = 64  # files per task at most (small ones are ~2-3 ms each)
 TASK_BYTES = 8 << 20  # bytes per task at most (a larger file is a task of its own)
-IN_FLIGHT = 2  # tasks handed to a worker ahead: one to read, one waiting
+IN_FLIGHT = 2  # tasks handed to a worker ahead: one to read, one waiting (not near the end)
 _READY = "ashiato ingest worker ready"  # a worker's first message, once it has imported
 _REJECT_SCHEMA = pa.schema(
     [("evidence_id", pa.string()), ("record", pa.int64()), ("reason", pa.string()),
@@ -242,15 +242,21 @@ def read_all(
     spill_dir.mkdir(parents=True, exist_ok=True)
     pool = [_start() for _ in range(processes - 1)]  # they import while this one hashes
     order = _Order(catalogue, files, report, progress)
-    tasks = _tasks(case, options, spill_dir, files, hosts, case_tz, catalogue, order, processes)
+    # largest first: workers take from the large end, this process from the small end,
+    # so that it is never long away from handing out work and answers
+    tasks = deque(_tasks(case, options, spill_dir, files, hosts, case_tz, catalogue, order,
+                         processes))  # fmt: skip
     mine: deque[Task] = deque()  # tasks of a dead worker, read here
     committed = time.monotonic()
     try:
         while True:
             for w in pool:
-                while w.started and len(w.tasks) < IN_FLIGHT and (task := next(tasks, None)):
-                    w.send(task)
-            task = mine.popleft() if mine else next(tasks, None)
+                # a second task ahead only while there are plenty: near the end it would
+                # wait behind the first while another process has nothing to do
+                ahead = IN_FLIGHT if len(tasks) >= IN_FLIGHT * processes else 1
+                while w.started and len(w.tasks) < ahead and tasks:
+                    w.send(tasks.popleft())
+            task = mine.popleft() if mine else tasks.pop() if tasks else None
             if task is not None:
                 _take(con, catalogue, order, run_task(task))
             if task is None and not any(w.tasks for w in pool):
@@ -363,7 +369,7 @@ def _tasks(
     catalogue: Catalogue,
     order: _Order,
     processes: int,
-) -> Iterator[Task]:
+) -> list[Task]:
     """The files hashed in order (a copy is a duplicate of the first one given) and
     grouped into tasks: consecutive files up to TASK_FILES and about an eighth of each
     process's share of the bytes; the largest tasks first, so that a big log is not
@@ -391,7 +397,7 @@ def _tasks(
     if jobs:
         tasks.append((size, Task(case.root, options, spill_dir, tuple(jobs))))
     tasks.sort(key=lambda t: -t[0])  # stable: equal sizes stay in the order given
-    return iter([task for _, task in tasks])
+    return [task for _, task in tasks]
 
 
 # the pipes carry pickles between this package's own processes (never evidence files)
