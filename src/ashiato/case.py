@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -382,6 +383,10 @@ class EventWriter:
 
     The file is written as ``<name>.parquet.tmp`` and renamed by ``close()``; until then
     the events are invisible, so an interrupted ingest leaves nothing half-visible.
+
+    A row group is finished and written on a thread of its own while the parser goes on
+    with the next (Arrow's compute functions and the Parquet encoder release the GIL):
+    one group at a time, so memory holds at most two groups.
     """
 
     def __init__(
@@ -399,6 +404,7 @@ class EventWriter:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._rows = 0
+        self._writing: Future[None] | None = None  # the group being written
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -413,8 +419,7 @@ class EventWriter:
             return
         table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
         self._pending, self._rows = [], 0
-        if self.finish is not None:
-            table = self.finish(table)
+        self._wait()
         if self._writer is None:
             # zstd sets up a compressor per column (~70): ~3 ms a file, most of the cost of
             # storing a log of a few hundred events; a small file whole is stored snappy
@@ -422,7 +427,21 @@ class EventWriter:
             codec = "snappy" if small else "zstd"
             self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression=codec)
-        self._writer.write_table(table)
+        if last:  # nothing to parse meanwhile: written here
+            self._write(self._writer, table)
+        else:
+            self._writing = _writes().submit(self._write, self._writer, table)
+
+    def _write(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        if self.finish is not None:
+            table = self.finish(table)
+        writer.write_table(table)
+
+    def _wait(self) -> None:
+        """Until the group being written is written (its error raised here)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
     def close(self) -> None:
         """Make the events visible (nothing is written for an evidence file without events).
@@ -434,6 +453,7 @@ class EventWriter:
             self.batch.add(self.dataset, self.evidence_id, table)
             return
         self.flush(last=True)
+        self._wait()
         if self._writer is not None:
             self._writer.close()
             self._tmp.replace(self.path)
@@ -441,12 +461,23 @@ class EventWriter:
 
     def abort(self) -> None:
         self._pending, self._rows = [], 0
+        try:
+            self._wait()
+        except (OSError, pa.ArrowException):
+            pass  # the file is given up whatever went wrong writing it
         if self.batch is not None:
             self.batch.discard(self.evidence_id)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def _writes() -> ThreadPoolExecutor:
+    """The thread that writes row groups (one for the process: groups of several files
+    are written one after another, in the order they come)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ashiato-parquet")
 
 
 def _safe(name: str) -> str:

@@ -13,9 +13,12 @@ catalogue, evidence ids, rows, rejects and record refs are those of one process
 
 Files are hashed here, in order, before they are handed out: a second copy of a file is
 a duplicate of the first whichever process is faster, and two processes never write the
-same file's part. A worker never starts a second-level one (``ASHIATO_EVTX_WORKER=never``
-in its environment): the files are the parallelism. If a worker dies, what it was
-reading is dropped and read here instead.
+same file's part. Tasks are handed out largest first, to workers once they say they are
+ready (a worker slow to start holds nothing up); this process reads the smallest ones,
+so it is never long away from handing out work and taking answers. A worker never
+starts a second-level one (``ASHIATO_EVTX_WORKER=never`` in its environment): the files
+are the parallelism. If a worker dies, what it was reading is dropped and read here
+instead.
 
 Memory: each process reads one file at a time with the same bounds as a single-process
 ingest (streamed batches, shared parts written every ``GROUP_ROWS`` rows); a worker's
