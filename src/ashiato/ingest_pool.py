@@ -84,6 +84,8 @@ def workers(requested: int | None, files: Sequence[EvidenceFile]) -> int:
     """How many processes read ``files`` (this one included): ``requested`` (or
     ``$ASHIATO_INGEST_WORKERS``) if given, else one per idle core when there are several
     files and enough bytes to repay starting a worker."""
+    if os.name != "posix":  # answers are awaited with select() on pipes: POSIX only
+        return 1
     if requested is None:
         env = os.environ.get(ENV_WORKERS, "").strip()
         if env and env != "auto":
