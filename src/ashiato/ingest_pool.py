@@ -9,7 +9,8 @@ by :func:`ingest.read_file` into parts of their own or a shared batch part (writ
 before the task's result is sent), and their catalogue rows come back to be inserted
 here, in the order of the evidence given (not the order in which tasks finish), so the
 catalogue, evidence ids, rows, rejects and record refs are those of one process
-(tests/test_ingest_pool.py).
+(tests/test_ingest_pool.py). Rows are committed every COMMIT_SECONDS up to the first
+file still being read: a run killed meanwhile reads the files after it again.
 
 Files are hashed here, in order, before they are handed out: a second copy of a file is
 a duplicate of the first whichever process is faster, and two processes never write the
