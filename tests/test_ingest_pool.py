@@ -130,10 +130,15 @@ def _files(n: int, size: int) -> list[EvidenceFile]:
 def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ingest_pool.ENV_WORKERS, raising=False)
     monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 2)
+    monkeypatch.setattr(ingest_pool, "_memory_slots", lambda: 4)
     assert ingest_pool.workers(None, _files(10, 10 << 20)) == 2
     assert ingest_pool.workers(None, _files(1, 1 << 30)) == 1  # one file: nothing to share
     assert ingest_pool.workers(None, _files(300, 1000)) == 1  # too little to repay a start
     assert ingest_pool.workers(3, _files(2, 10)) == 2  # asked for: at most one per file
+    monkeypatch.setattr(ingest_pool, "_memory_slots", lambda: 1)  # memory for one only
+    assert ingest_pool.workers(None, _files(10, 10 << 20)) == 1
+    assert ingest_pool.workers(2, _files(10, 10 << 20)) == 2  # asked for: as many
+    monkeypatch.setattr(ingest_pool, "_memory_slots", lambda: 4)
     monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 1)  # the other core is busy
     assert ingest_pool.workers(None, _files(10, 10 << 20)) == 1
     monkeypatch.setenv(ingest_pool.ENV_WORKERS, "2")

@@ -67,6 +67,9 @@ from ashiato.normalize import derive
 
 ENV_WORKERS = "ASHIATO_INGEST_WORKERS"  # processes reading evidence at once; 1: this one only
 MAX_AUTO = 4  # at most this many by default, whatever the cores: memory is per process
+# what one process reading evidence may take at its peak (a one-process ingest of the
+# scale-20 lab case: 550-660 MB); by default no more processes than free memory holds
+PROCESS_MEMORY = 640 << 20
 MIN_FILES = 2
 # less to read than this: a worker's start-up (~0.4 s CPU) isn't repaid (the public EVTX
 # corpus, 33 MB in 304 files, ~1.1 s of CPU in one process, took ~0.4 s more in two)
@@ -100,7 +103,17 @@ def workers(requested: int | None, files: Sequence[EvidenceFile]) -> int:
         return max(1, min(requested, len(files)))
     if len(files) < MIN_FILES or sum(f.size for f in files) < MIN_BYTES:
         return 1
-    return max(1, min(MAX_AUTO, len(files), _idle_cores()))
+    return max(1, min(MAX_AUTO, len(files), _idle_cores(), _memory_slots()))
+
+
+def _memory_slots() -> int:
+    """How many processes' peaks the memory not in use holds (no limit where unknown)."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        return MAX_AUTO
+    # page cache counts as used here: a low figure, so the budget errs on the safe side
+    return max(1, free // PROCESS_MEMORY)
 
 
 def _idle_cores() -> int:
