@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -180,3 +181,58 @@ def test_real_samples_read_by_two_processes(
     assert len(one["events"]) > 10_000 and one["rejects"]
     assert files_two == files_one
     assert two == one
+
+
+def _big_xml(path: Path, data: Path) -> Path:
+    """wevtutil XML (events one per line and several on one line) with the damage a
+    reader must report at the right line: an element never closed, text between events."""
+    text = (data / "windows" / "wevtutil.xml").read_text("utf-8")
+    events = [e for e in text.split("</Event>") if "<Event" in e]
+    events = [e[e.index("<Event") :] + "</Event>" for e in events]
+    out = []
+    for i in range(40):
+        for j, ev in enumerate(events):
+            out.append(ev + ("" if (i + j) % 3 else "\n"))
+        if i == 17:
+            out.append("<Event xmlns='x'><System><EventID>1</EventID>\n")  # never closed
+        if i == 23:
+            out.append("stray text\n")
+    path.write_text("".join(out), "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_large_xml_read_in_parts_is_read_as_whole(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _big_xml(logs / "Security.xml", data)
+    for i in range(2):
+        _squid(logs / f"proxy-{i}.log", 30, junk=2)
+    one, files_one = _ingest(tmp_path / "one", [logs], 1)
+    monkeypatch.setattr(ingest_pool, "SPLIT_BYTES", 1000)
+    many, files_many = _ingest(tmp_path / "many", [logs], workers)
+    parts = [p.stem for p in (tmp_path / "many" / "events").glob("*/*.parquet")]
+    spans = [p for p in parts if re.fullmatch(r"[0-9a-f]{16}-[0-9]+", p)]
+    assert len(spans) == workers - 1  # <id>, <id>-1, <id>-2: read apart
+    assert len(one["events"]) > 250 and len(one["rejects"]) > 40
+    assert files_many == files_one
+    assert many == one
+
+
+def test_a_part_of_a_file_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
+    """A span's part (``<id>-N``) without its file's committed row is hidden, then
+    removed by the next run, as a part of a whole file is."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _squid(logs / "proxy.log", 10, junk=0)
+    case = Case.create_or_open(tmp_path / "case")
+    ingest(case, [logs], Options(workers=1))
+    left = case.events_dir / "windows.eventlog" / "0123456789abcdef-1.parquet"
+    left.parent.mkdir()
+    shutil.copyfile(next(case.events_dir.glob("_schema/*.parquet")), left)
+    with case.reader() as con:
+        assert left in case.hidden_parts(con)
+    ingest(case, [logs], Options(workers=1))
+    assert not left.exists()

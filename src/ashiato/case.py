@@ -60,7 +60,8 @@ DEFAULT_MEMORY = "1GB"
 _SIZE = re.compile(r"(?i)\d+(\.\d+)?\s*(b|[kmgt]i?b)")
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
+# how an ingest names an evidence file's part (-N: its Nth span, read apart: Format.split)
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")
 BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatch)
 _BATCH = re.compile(r"batch-[0-9a-f]{16}")
 # a batch part's metadata: its evidence ids, comma-separated
@@ -249,7 +250,7 @@ class Case:
         """Every part an ingest wrote, with the evidence ids it holds."""
         for p in self.events_dir.glob("**/*.parquet"):
             if _EVIDENCE_ID.fullmatch(p.stem):
-                yield p, {p.stem}
+                yield p, {p.stem[:16]}
             elif _BATCH.fullmatch(p.stem):
                 # unreadable (not written by an ingest): hidden, and removed by the next
                 yield p, batch_evidence(p) or {UNREADABLE}

@@ -39,7 +39,7 @@ COMMIT_SECONDS = 2.0
 REJECTS_HELD = 10_000  # rejects kept for the next commit at most; more are inserted at once
 _GUESS = "year guessed"  # a year-less file before _settle_years dates it
 MIN_YEAR = 1990  # earlier first/last times are unset clocks, not a case's dates
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # a part of its own (case.py)
 
 
 @dataclass
@@ -422,11 +422,14 @@ def read_file(
     year: int | None = None,
     catalogue: Catalogue | None = None,
     shared: PartBatch | None = None,
+    span: tuple[int, int, int] | None = None,
+    part: int = 0,
 ) -> FileResult:
     """Read one evidence file (hashed, not held by the case) into the case: its events
     into Parquet parts, its catalogue row and rejects into ``catalogue`` (without one,
     into the catalogue through ``con``). A worker process has a catalogue and no
-    connection (ingest_pool)."""
+    connection (ingest_pool). ``span``: only that part of the file (Format.split), its
+    events in a part of their own numbered ``part``."""
     evidence_id = sha[:16]
     with ev.path.open("rb") as fh:
         head = fh.read(SAMPLE_BYTES)
@@ -450,8 +453,13 @@ def read_file(
         tz=zone(tzname),
         year_hint=year or options.year or _year_hint(ev),
         options=options.format_options,
+        span=span,
     )
-    writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
+    if span is None:
+        writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
+    else:
+        name = f"{evidence_id}-{part}" if part else evidence_id
+        writer = EventWriter(case, name, fmt.dataset, finish=derive)
     try:
         for batch in fmt.parse(source):
             if host is not None:

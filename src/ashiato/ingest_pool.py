@@ -21,6 +21,12 @@ starts a second-level one (``ASHIATO_EVTX_WORKER=never`` in its environment): th
 are the parallelism. If a worker dies, what it was reading is dropped and read here
 instead.
 
+A large file whose format can be cut into parts read apart (``Format.split``: the XML of
+``wevtutil``, at an ``<Event`` that starts a line) is handed out as one task per part;
+each part's events go to a part of their own (``<evidence id>-N.parquet``) and the
+results are put together here (counts added up, times widened) into the file's one
+catalogue row.
+
 Memory: each process reads one file at a time with the same bounds as a single-process
 ingest (streamed batches, shared parts written every ``GROUP_ROWS`` rows); a worker's
 rejects go to an Arrow file once ``REJECTS_HELD`` have gathered.
@@ -28,6 +34,7 @@ rejects go to an Arrow file once ``REJECTS_HELD`` have gathered.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import pickle
@@ -48,10 +55,12 @@ from typing import IO, Any
 import duckdb
 import pyarrow as pa
 
-from ashiato.case import Case, PartBatch
+from ashiato.case import EVIDENCE_COLUMNS, Case, PartBatch
 from ashiato.errors import AshiatoError
+from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, sha256_of
 from ashiato.formats import registry
+from ashiato.formats.base import SAMPLE_BYTES, Format, Sample
 from ashiato.ingest import (
     COMMIT_SECONDS,
     REJECTS_HELD,
@@ -60,6 +69,7 @@ from ashiato.ingest import (
     IngestReport,
     Options,
     Progress,
+    _decode_sample,
     _zone_for,
     read_file,
 )
@@ -76,6 +86,7 @@ MIN_FILES = 2
 MIN_BYTES = 64 << 20
 TASK_FILES = 64  # files per task at most (small ones are ~2-3 ms each)
 TASK_BYTES = 8 << 20  # bytes per task at most (a larger file is a task of its own)
+SPLIT_BYTES = 128 << 20  # a file this large is read in parts if its format can (Format.split)
 IN_FLIGHT = 2  # tasks handed to a worker ahead: one to read, one waiting (not near the end)
 _READY = "ashiato ingest worker ready"  # a worker's first message, once it has imported
 _REJECT_SCHEMA = pa.schema(
@@ -139,6 +150,8 @@ class Job:
     sha: str
     tz: str
     host: str | None
+    span: tuple[int, int, int] | None = None  # a part of a large file (Format.split)
+    part: int = 0  # which part
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,7 @@ class Done:
     """What a task read: per file its result and catalogue row, and the rejects (in
     memory, or in Arrow files when there were many)."""
 
-    files: list[tuple[int, FileResult, Sequence[object]]]
+    files: list[tuple[int, int, FileResult, Sequence[object]]]  # index, part, ...
     rejects: list[Sequence[object]]
     spills: list[Path]
 
@@ -187,11 +200,12 @@ def run_task(task: Task) -> Done:
     fmt_forced = registry.get(options.force_format) if options.force_format else None
     catalogue = _SpillingCatalogue(known={}, folder=task.spill_dir)
     shared = PartBatch(case, finish=derive) if options.batch_parts else None
-    files: list[tuple[int, FileResult, Sequence[object]]] = []
+    files: list[tuple[int, int, FileResult, Sequence[object]]] = []
     for job in task.jobs:
         result = read_file(case, None, job.file, job.sha, fmt_forced, job.tz, options,
-                           job.host, catalogue=catalogue, shared=shared)  # fmt: skip
-        files.append((job.index, result, catalogue.rows.pop()))
+                           job.host, catalogue=catalogue, shared=shared, span=job.span,
+                           part=job.part)  # fmt: skip
+        files.append((job.index, job.part, result, catalogue.rows.pop()))
     if shared is not None:
         shared.close()  # before the rows are sent: a part is in place before its rows count
     return Done(files, catalogue.rejects, catalogue.spills)
@@ -328,8 +342,8 @@ def _reclaim(case: Case, w: _Worker) -> Iterator[Task]:
 
 
 def _take(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, order: _Order, done: Done) -> None:
-    for index, result, row in done.files:
-        order.done[index] = (result, row)
+    for index, part, result, row in done.files:
+        order.done.setdefault(index, []).append((part, result, row))
     catalogue.rejects.extend(done.rejects)
     if len(catalogue.rejects) >= REJECTS_HELD:
         catalogue.flush_rejects(con)
@@ -354,7 +368,8 @@ class _Order:
     progress: Progress | None
     # per file: its evidence id and whether it is a duplicate (set as files are hashed)
     entries: list[tuple[str, bool]] = field(default_factory=list)
-    done: dict[int, tuple[FileResult, Sequence[object]]] = field(default_factory=dict)
+    parts: dict[int, int] = field(default_factory=dict)  # files read in several parts
+    done: dict[int, list[tuple[int, FileResult, Sequence[object]]]] = field(default_factory=dict)
     next: int = 0
 
     def emit(self) -> None:
@@ -367,8 +382,8 @@ class _Order:
                 fmt = self.catalogue.known.get(evidence_id)
                 self.catalogue.aliases.append((evidence_id, ev.display))
                 result = FileResult(ev.display, evidence_id, "duplicate", format=fmt)
-            elif self.next in self.done:
-                result, row = self.done.pop(self.next)
+            elif len(self.done.get(self.next, ())) == self.parts.get(self.next, 1):
+                result, row = _merge(self.done.pop(self.next))
                 self.catalogue.add(result.evidence_id, result.format, row)
             else:
                 return
@@ -376,6 +391,60 @@ class _Order:
             if self.progress:
                 self.progress(ev.display, ev.size)
             self.next += 1
+
+
+_COLUMN = {name: i for i, name in enumerate(EVIDENCE_COLUMNS)}
+
+
+def _merge(
+    pieces: list[tuple[int, FileResult, Sequence[object]]],
+) -> tuple[FileResult, Sequence[object]]:
+    """The result and catalogue row of a file read in parts: counts added up, times
+    widened, failed if any part failed."""
+    if len(pieces) == 1:
+        return pieces[0][1], pieces[0][2]
+    pieces = sorted(pieces, key=lambda p: p[0])
+    results = [r for _, r, _ in pieces]
+    merged = dataclasses.replace(results[0])
+    merged.rows = sum(r.rows for r in results)
+    merged.rejected = sum(r.rejected for r in results)
+    merged.redecoded = sum(r.redecoded for r in results)
+    firsts = [r.first for r in results if r.first is not None]
+    lasts = [r.last for r in results if r.last is not None]
+    merged.first = min(firsts) if firsts else None
+    merged.last = max(lasts) if lasts else None
+    failed = [r for r in results if r.status != "done"]
+    if failed:
+        merged.status, merged.error = failed[0].status, failed[0].error
+    row = list(pieces[0][2])
+    decode_errors = sum(int(str(w[_COLUMN["decode_errors"]] or 0)) for _, _, w in pieces)
+    for name, value in (("status", merged.status), ("rows", merged.rows),
+                        ("rejected", merged.rejected), ("decode_errors", decode_errors),
+                        ("first_ts", merged.first), ("last_ts", merged.last),
+                        ("error", merged.error), ("redecoded", merged.redecoded)):  # fmt: skip
+        row[_COLUMN[name]] = value
+    return merged, row
+
+
+def _split(ev: EvidenceFile, options: Options, processes: int) -> list[tuple[int, int, int]] | None:
+    """The spans of a large file whose format can be read in parts (Format.split)."""
+    if processes < 2 or ev.size < SPLIT_BYTES:
+        return None
+    with ev.path.open("rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+    encoding = detect(head)
+    # cut at ASCII markup: only where such bytes are always characters of their own
+    if encoding not in ("utf-8", "utf-8-sig", "ascii"):
+        return None
+    text = _decode_sample(head, encoding)  # as read_file sniffs it
+    if options.force_format:
+        fmt: Format | None = registry.get(options.force_format)
+    else:
+        fmt = registry.sniff(Sample(head, text, Path(ev.display).name))
+    if fmt is None or fmt.split is None:
+        return None
+    spans = fmt.split(ev.path, processes)
+    return spans if len(spans) > 1 else None
 
 
 def _tasks(
@@ -408,6 +477,13 @@ def _tasks(
         if duplicate:
             continue
         tz = _zone_for(ev.display, case_tz, options.tz_overrides)
+        spans = _split(ev, options, processes)
+        if spans is not None:  # a task per part, whoever reads it
+            order.parts[i] = len(spans)
+            for part, span in enumerate(spans):
+                job = Job(i, ev, sha, tz, hosts.get(ev.display), span, part)
+                tasks.append((span[1] - span[0], Task(case.root, options, spill_dir, (job,))))
+            continue
         if jobs and (size + ev.size > budget or len(jobs) >= TASK_FILES):
             tasks.append((size, Task(case.root, options, spill_dir, tuple(jobs))))
             jobs, size = [], 0
