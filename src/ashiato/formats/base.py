@@ -92,7 +92,7 @@ class Source:
     redecoded: int = 0  # lines read in the other of UTF-8/CP932 (encoding.decode_lines)
     year_states: list[YearState] = field(default_factory=list)
     # a part of the file read on its own (Format.split): its first byte, its end and the
-    # number of the line it starts on; None: the whole file
+    # number of the line it starts on; None: the whole file. Read through text_stream.
     span: tuple[int, int, int] | None = None
 
     def year_state(self) -> YearState:
@@ -131,6 +131,8 @@ class Source:
         """Yield ``(number of the first line, lines)`` in chunks; line ends stripped."""
         if self.encoding is None:
             raise ValueError(f"{self.display} is binary; it has no lines")
+        if self.span is not None:  # a format that splits reads text_stream
+            raise ValueError(f"{self.display}: a part of a file is read as a text stream")
         main = mixed_main(self.encoding)
         if main is not None:
             yield from self._mixed_chunks(main)
