@@ -236,3 +236,20 @@ def test_a_part_of_a_file_left_by_a_killed_run_is_removed(tmp_path: Path) -> Non
         assert left in case.hidden_parts(con)
     ingest(case, [logs], Options(workers=1))
     assert not left.exists()
+
+
+def test_one_large_file_that_splits_is_read_by_several(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xml = _big_xml(tmp_path / "Security.xml", data)
+    log = _squid(tmp_path / "access.log", 3000, junk=0)
+    monkeypatch.setattr(ingest_pool, "SPLIT_BYTES", 64 << 10)
+    monkeypatch.setattr(ingest_pool, "MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 2)
+    monkeypatch.delenv(ingest_pool.ENV_WORKERS, raising=False)
+    assert ingest_pool.workers(None, [EvidenceFile(xml, str(xml), xml.stat().st_size)]) == 2
+    # as large, but its format reads it whole: one process
+    assert ingest_pool.workers(None, [EvidenceFile(log, str(log), log.stat().st_size)]) == 1
+    one, _ = _ingest(tmp_path / "one", [xml], 1)
+    two, _ = _ingest(tmp_path / "two", [xml], 2)
+    assert two == one

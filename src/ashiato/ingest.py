@@ -212,7 +212,7 @@ def _walk_and_ingest(
     catalogue = Catalogue.of(con)
     # small files' events share Parquet parts, written before their rows are committed
     shared = PartBatch(case, finish=derive) if options.batch_parts else None
-    workers = ingest_pool.workers(options.workers, files)
+    workers = ingest_pool.workers(options.workers, files, options)
     try:
         if workers > 1:
             ingest_pool.read_all(case, con, catalogue, files, hosts, options, case_tz,

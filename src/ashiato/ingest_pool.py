@@ -46,7 +46,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import SimpleQueue
@@ -95,10 +95,12 @@ _REJECT_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def workers(requested: int | None, files: Sequence[EvidenceFile]) -> int:
+def workers(
+    requested: int | None, files: Sequence[EvidenceFile], options: Options | None = None
+) -> int:
     """How many processes read ``files`` (this one included): ``requested`` (or
     ``$ASHIATO_INGEST_WORKERS``) if given, else one per idle core when there are several
-    files and enough bytes to repay starting a worker."""
+    files (or a large one read in parts) and enough bytes to repay starting a worker."""
     if os.name != "posix":  # answers are awaited with select() on pipes: POSIX only
         return 1
     if requested is None:
@@ -110,11 +112,19 @@ def workers(requested: int | None, files: Sequence[EvidenceFile]) -> int:
                 raise AshiatoError(
                     f"${ENV_WORKERS}={env!r}: give a number of processes (1: no workers) or auto"
                 ) from exc
+    # what can be read at once: the files, a large one that splits counting for its parts
+    pieces = sum(_pieces(f, options or Options()) for f in files)
     if requested is not None and requested > 0:
-        return max(1, min(requested, len(files)))
-    if len(files) < MIN_FILES or sum(f.size for f in files) < MIN_BYTES:
+        return max(1, min(requested, pieces))
+    if pieces < MIN_FILES or sum(f.size for f in files) < MIN_BYTES:
         return 1
-    return max(1, min(MAX_AUTO, len(files), _idle_cores(), _memory_slots()))
+    return max(1, min(MAX_AUTO, pieces, _idle_cores(), _memory_slots()))
+
+
+def _pieces(ev: EvidenceFile, options: Options) -> int:
+    if ev.size < SPLIT_BYTES or _splits(ev, options) is None:
+        return 1
+    return int(ev.size // SPLIT_BYTES)
 
 
 def _memory_slots() -> int:
@@ -430,21 +440,33 @@ def _split(ev: EvidenceFile, options: Options, processes: int) -> list[tuple[int
     """The spans of a large file whose format can be read in parts (Format.split)."""
     if processes < 2 or ev.size < SPLIT_BYTES:
         return None
-    with ev.path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
+    split = _splits(ev, options)
+    if split is None:
+        return None
+    spans = split(ev.path, processes)
+    return spans if len(spans) > 1 else None
+
+
+def _splits(
+    ev: EvidenceFile, options: Options
+) -> Callable[[Path, int], list[tuple[int, int, int]]] | None:
+    """How the file's format cuts it into parts, if it can (its first bytes sniffed as
+    read_file sniffs them)."""
+    try:
+        with ev.path.open("rb") as fh:
+            head = fh.read(SAMPLE_BYTES)
+    except OSError:
+        return None  # read_file says what is wrong with it
     encoding = detect(head)
     # cut at ASCII markup: only where such bytes are always characters of their own
     if encoding not in ("utf-8", "utf-8-sig", "ascii"):
         return None
-    text = _decode_sample(head, encoding)  # as read_file sniffs it
+    text = _decode_sample(head, encoding)
     if options.force_format:
         fmt: Format | None = registry.get(options.force_format)
     else:
         fmt = registry.sniff(Sample(head, text, Path(ev.display).name))
-    if fmt is None or fmt.split is None:
-        return None
-    spans = fmt.split(ev.path, processes)
-    return spans if len(spans) > 1 else None
+    return None if fmt is None else fmt.split
 
 
 def _tasks(
