@@ -215,7 +215,7 @@ def test_a_large_xml_read_in_parts_is_read_as_whole(
     many, files_many = _ingest(tmp_path / "many", [logs], workers)
     parts = [p.stem for p in (tmp_path / "many" / "events").glob("*/*.parquet")]
     spans = [p for p in parts if re.fullmatch(r"[0-9a-f]{16}-[0-9]+", p)]
-    assert len(spans) == workers - 1  # <id>, <id>-1, <id>-2: read apart
+    assert len(spans) >= workers  # <id>, <id>-1, <id>-2...: read apart, more parts than processes
     assert len(one["events"]) > 250 and len(one["rejects"]) > 40
     assert files_many == files_one
     assert many == one

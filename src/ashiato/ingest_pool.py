@@ -171,6 +171,11 @@ class Task:
     spill_dir: Path  # where a task's many rejects go (the case's temp folder)
     jobs: tuple[Job, ...]
 
+    @property
+    def size(self) -> int:
+        """Bytes to read."""
+        return sum(j.file.size if j.span is None else j.span[1] - j.span[0] for j in self.jobs)
+
 
 @dataclass
 class Done:
@@ -294,10 +299,7 @@ def read_all(
     try:
         while True:
             for w in pool:
-                # a second task ahead only while there are plenty: near the end it would
-                # wait behind the first while another process has nothing to do
-                ahead = IN_FLIGHT if len(tasks) >= IN_FLIGHT * processes else 1
-                while w.started and len(w.tasks) < ahead and tasks:
+                while w.started and tasks and _wants(w, tasks, processes):
                     w.send(tasks.popleft())
             task = mine.popleft() if mine else tasks.pop() if tasks else None
             if task is not None:
@@ -331,6 +333,14 @@ def read_all(
     finally:
         for w in pool:
             w.stop()
+
+
+def _wants(w: _Worker, tasks: deque[Task], processes: int) -> bool:
+    """Whether a worker is given the next task now: when it has none, or as a second one
+    ahead (it reads it without waiting for this process, which may be reading a task of
+    its own, to hand one over) while there are plenty left: near the end it would wait
+    behind the first while another process has nothing to do."""
+    return not w.tasks or (len(w.tasks) < IN_FLIGHT and len(tasks) >= IN_FLIGHT * processes)
 
 
 def _ready(workers: list[_Worker], wait: bool) -> list[_Worker]:
@@ -443,7 +453,10 @@ def _split(ev: EvidenceFile, options: Options, processes: int) -> list[tuple[int
     split = _splits(ev, options)
     if split is None:
         return None
-    spans = split(ev.path, processes)
+    # more parts than processes (up to four each, of SPLIT_BYTES / 2 or more), so that
+    # they end about together: two halves of a file beside other work seldom do
+    parts = max(processes, min(4 * processes, ev.size // (SPLIT_BYTES // 2)))
+    spans = split(ev.path, parts)
     return spans if len(spans) > 1 else None
 
 
