@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import IO, Any
 
 import duckdb
@@ -241,8 +241,8 @@ class _Worker:
 
     def send(self, task: Task) -> None:
         assert self.proc.stdin is not None
+        self.tasks.append(task)  # first: if it dies meanwhile, the task is read elsewhere
         _send(self.proc.stdin, task)
-        self.tasks.append(task)
 
     def stop(self) -> None:
         if self.proc.stdin is not None:
@@ -295,33 +295,26 @@ def read_all(
     tasks = deque(_tasks(case, options, spill_dir, files, hosts, case_tz, catalogue, order,
                          processes))  # fmt: skip
     mine: deque[Task] = deque()  # tasks of a dead worker, read here
+    feeder = _Feeder(pool, tasks, processes)
     committed = time.monotonic()
     try:
+        feeder.start()
         while True:
-            for w in pool:
-                while w.started and tasks and _wants(w, tasks, processes):
-                    w.send(tasks.popleft())
-            task = mine.popleft() if mine else tasks.pop() if tasks else None
+            with feeder.lock:  # not while it hands a task over (it would be in neither)
+                task = mine.popleft() if mine else tasks.pop() if tasks else None
+                idle = task is None and not feeder.busy()
             if task is not None:
                 _take(con, catalogue, order, run_task(task))
-            if task is None and not any(w.tasks for w in pool):
+            elif idle and feeder.answers.empty():
                 break
-            # answers ready now; when there is nothing left to read here, wait for one
-            listening = [w for w in pool if w.tasks or not w.started]
-            for w in _ready(listening, wait=task is None):
-                answer = _recv(w.out)
+            # answers come in meanwhile; when there is nothing left to read here, wait
+            for w, answer in feeder.take(wait=task is None):
                 if answer is None:  # died: its tasks are read here
                     mine.extend(_reclaim(case, w))
-                    pool.remove(w)
-                    continue
-                if answer == _READY:
-                    w.started = True
-                    continue
-                w.tasks.popleft()
-                if isinstance(answer, str):
+                elif isinstance(answer, str):
                     raise AshiatoError(f"an ingest worker failed: {answer}")
-                assert isinstance(answer, Done)
-                _take(con, catalogue, order, answer)
+                else:
+                    _take(con, catalogue, order, answer)
             order.emit()
             if time.monotonic() - committed > COMMIT_SECONDS:
                 catalogue.flush(con)
@@ -331,8 +324,77 @@ def read_all(
         order.emit()
         assert order.next == len(order.entries), "an evidence file was not read"
     finally:
+        feeder.stop()
         for w in pool:
             w.stop()
+
+
+class _Feeder(threading.Thread):
+    """Hands tasks to the workers and takes their answers while this process reads a
+    task of its own (a worker that finished need not wait for it); the answers are
+    used by this process's own thread between its tasks (the catalogue is its alone)."""
+
+    def __init__(self, pool: list[_Worker], tasks: deque[Task], processes: int) -> None:
+        super().__init__(name="ashiato-ingest-feeder", daemon=True)
+        self.pool = list(pool)
+        self.tasks = tasks
+        self.processes = processes
+        self.lock = threading.Lock()
+        self.answers: SimpleQueue[tuple[_Worker, Done | str | None]] = SimpleQueue()
+        self._halt = threading.Event()
+        self._failed: BaseException | None = None
+
+    def busy(self) -> bool:
+        """Whether a worker holds a task (call with the lock held)."""
+        return any(w.tasks for w in self.pool)
+
+    def take(self, wait: bool) -> Iterator[tuple[_Worker, Done | str | None]]:
+        """The answers so far (at least one, or a short wait, if ``wait``)."""
+        if self._failed is not None:
+            raise AshiatoError(f"handing out ingest tasks failed: {self._failed}")
+        if wait:
+            try:
+                yield self.answers.get(timeout=0.05)
+            except Empty:
+                return
+        while not self.answers.empty():
+            yield self.answers.get()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                with self.lock:
+                    for w in list(self.pool):
+                        while w.started and self.tasks and _wants(w, self.tasks, self.processes):
+                            try:
+                                w.send(self.tasks.popleft())
+                            except OSError:  # died: this process reads its tasks
+                                self.pool.remove(w)
+                                self.answers.put((w, None))
+                                break
+                    listening = [w for w in self.pool if w.tasks or not w.started]
+                if not listening:
+                    if self._halt.wait(0.05):
+                        return
+                    continue
+                for w in _ready(listening, timeout=0.05):
+                    answer = _recv(w.out)
+                    with self.lock:
+                        if answer is None:  # died: this process reads its tasks
+                            self.pool.remove(w)
+                            self.answers.put((w, None))
+                        elif answer == _READY:
+                            w.started = True
+                        else:
+                            w.tasks.popleft()
+                            self.answers.put((w, answer))
+        except BaseException as exc:  # raised in the ingest's own thread (take)
+            self._failed = exc
 
 
 def _wants(w: _Worker, tasks: deque[Task], processes: int) -> bool:
@@ -343,11 +405,9 @@ def _wants(w: _Worker, tasks: deque[Task], processes: int) -> bool:
     return not w.tasks or (len(w.tasks) < IN_FLIGHT and len(tasks) >= IN_FLIGHT * processes)
 
 
-def _ready(workers: list[_Worker], wait: bool) -> list[_Worker]:
-    """The workers with an answer to read (waiting for one if ``wait``)."""
-    if not workers:
-        return []
-    readable, _, _ = select.select([w.out for w in workers], [], [], None if wait else 0)
+def _ready(workers: list[_Worker], timeout: float) -> list[_Worker]:
+    """The workers with an answer to read (waiting for one at most ``timeout`` s)."""
+    readable, _, _ = select.select([w.out for w in workers], [], [], timeout)
     return [w for w in workers if w.out in readable]
 
 
