@@ -15,8 +15,9 @@ file still being read: a run killed meanwhile reads the files after it again.
 Files are hashed here, in order, before they are handed out: a second copy of a file is
 a duplicate of the first whichever process is faster, and two processes never write the
 same file's part. Tasks are handed out largest first, to workers once they say they are
-ready (a worker slow to start holds nothing up); this process reads the smallest ones,
-so it is never long away from handing out work and taking answers. A worker never
+ready (a worker slow to start holds nothing up), by a thread of this process
+(:class:`_Feeder`) that also takes their answers while this process reads the smallest
+tasks itself. A worker never
 starts a second-level one (``ASHIATO_EVTX_WORKER=never`` in its environment): the files
 are the parallelism. If a worker dies, what it was reading is dropped and read here
 instead.
