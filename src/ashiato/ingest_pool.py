@@ -82,9 +82,10 @@ MAX_AUTO = 4  # at most this many by default, whatever the cores: memory is per 
 # scale-20 lab case: 550-660 MB); by default no more processes than free memory holds
 PROCESS_MEMORY = 640 << 20
 MIN_FILES = 2
-# less to read than this: a worker's start-up (~0.4 s CPU) isn't repaid (the public EVTX
-# corpus, 33 MB in 304 files, ~1.1 s of CPU in one process, took ~0.4 s more in two)
-MIN_BYTES = 64 << 20
+# less to read than this: a worker's start-up (~0.4 s of CPU, on the idle core) isn't
+# repaid in time (the public EVTX corpus, 33 MB in 304 files, ~1.1 s of CPU in one
+# process: 1.28-1.32 s wall in two against 1.43-1.54 s in one at load ~2, 0.45 s more CPU)
+MIN_BYTES = 16 << 20
 TASK_FILES = 64  # files per task at most (small ones are ~2-3 ms each)
 TASK_BYTES = 8 << 20  # bytes per task at most (a larger file is a task of its own)
 SPLIT_BYTES = 128 << 20  # a file this large is read in parts if its format can (Format.split)
