@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ashiato import ingest as ingest_module
-from ashiato import ingest_pool
+from ashiato import ingest_pool, ingest_worker
 from ashiato.case import Case
 from ashiato.errors import AshiatoError
 from ashiato.evidence.walk import EvidenceFile
@@ -97,7 +97,7 @@ def test_a_dead_worker_s_files_are_read_here(
     # says it is ready, then dies as its first task comes in
     dies = (
         "import pickle, struct, sys\n"
-        f"ready = pickle.dumps({ingest_pool._READY!r})\n"
+        f"ready = pickle.dumps({ingest_worker.READY!r})\n"
         "sys.stdout.buffer.write(struct.pack('<Q', len(ready)) + ready)\n"
         "sys.stdout.buffer.flush()\n"
         "sys.stdin.buffer.read(100)\n"
@@ -108,10 +108,10 @@ def test_a_dead_worker_s_files_are_read_here(
         return ingest_pool._Worker(subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                                     stdout=subprocess.PIPE, bufsize=0))  # fmt: skip
 
-    reclaimed: list[ingest_pool.Task] = []
+    reclaimed: list[ingest_worker.Task] = []
     reclaim = ingest_pool._reclaim
 
-    def counted(case: Case, w: ingest_pool._Worker) -> Iterator[ingest_pool.Task]:
+    def counted(case: Case, w: ingest_pool._Worker) -> Iterator[ingest_worker.Task]:
         for task in reclaim(case, w):
             reclaimed.append(task)
             yield task
@@ -148,22 +148,6 @@ def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ingest_pool.ENV_WORKERS, "two")
     with pytest.raises(AshiatoError, match="ASHIATO_INGEST_WORKERS"):
         ingest_pool.workers(None, _files(10, 1000))
-
-
-def test_a_worker_answers_a_failure_with_the_files_named(tmp_path: Path) -> None:
-    case = Case.create_or_open(tmp_path / "case")
-    gone = EvidenceFile(tmp_path / "gone.log", "evidence/gone.log", 10)
-    job = ingest_pool.Job(0, gone, "0" * 64, "UTC", None)
-    worker = ingest_pool._start()
-    try:
-        assert ingest_pool._recv(worker.out) == ingest_pool._READY
-        worker.send(ingest_pool.Task(case.root, Options(), tmp_path, (job,)))
-        answer = ingest_pool._recv(worker.out)
-    finally:
-        worker.stop()
-    assert isinstance(answer, str)
-    assert "FileNotFoundError" in answer and "evidence/gone.log" in answer
-    assert worker.proc.returncode == 0  # the end of its input ends it
 
 
 @pytest.mark.corpus

@@ -2,7 +2,7 @@
 
 Reading a log (sniff, parse, map, normalise, write its Parquet parts) is Python work on
 one core. With several files and an idle core, :func:`read_all` hands groups of files
-(*tasks*) to worker processes (``python -c`` of :func:`serve`, started afresh: no fork of
+(*tasks*) to worker processes (:mod:`ashiato.ingest_worker`, started afresh: no fork of
 a process holding a DuckDB connection) and reads tasks itself while they work. Only the
 ingest's process writes the catalogue (DuckDB has one writer): a task's files are read
 by :func:`ingest.read_file` into parts of their own or a shared batch part (written
@@ -36,27 +36,23 @@ rejects go to an Arrow file once ``REJECTS_HELD`` have gathered.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
-import pickle
 import select
-import struct
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import IO, Any
+from typing import IO
 
 import duckdb
 import pyarrow as pa
 
-from ashiato.case import EVIDENCE_COLUMNS, Case, PartBatch
+from ashiato.case import EVIDENCE_COLUMNS, Case
 from ashiato.errors import AshiatoError
 from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, sha256_of
@@ -72,9 +68,8 @@ from ashiato.ingest import (
     Progress,
     _decode_sample,
     _zone_for,
-    read_file,
 )
-from ashiato.normalize import derive
+from ashiato.ingest_worker import READY, Done, Job, Task, recv, run_task, send
 
 ENV_WORKERS = "ASHIATO_INGEST_WORKERS"  # processes reading evidence at once; 1: this one only
 MAX_AUTO = 4  # at most this many by default, whatever the cores: memory is per process
@@ -90,11 +85,6 @@ TASK_FILES = 64  # files per task at most (small ones are ~2-3 ms each)
 TASK_BYTES = 8 << 20  # bytes per task at most (a larger file is a task of its own)
 SPLIT_BYTES = 128 << 20  # a file this large is read in parts if its format can (Format.split)
 IN_FLIGHT = 2  # tasks handed to a worker ahead: one to read, one waiting (not near the end)
-_READY = "ashiato ingest worker ready"  # a worker's first message, once it has imported
-_REJECT_SCHEMA = pa.schema(
-    [("evidence_id", pa.string()), ("record", pa.int64()), ("reason", pa.string()),
-     ("raw", pa.binary())]
-)  # fmt: skip
 
 
 def workers(
@@ -153,81 +143,6 @@ def _idle_cores() -> int:
     return max(1, int(cores - load + 0.5))
 
 
-@dataclass(frozen=True)
-class Job:
-    """One evidence file to read: hashed, not a duplicate, with its zone and host."""
-
-    index: int  # its place among the run's files (the catalogue's order)
-    file: EvidenceFile
-    sha: str
-    tz: str
-    host: str | None
-    span: tuple[int, int, int] | None = None  # a part of a large file (Format.split)
-    part: int = 0  # which part
-
-
-@dataclass(frozen=True)
-class Task:
-    case_root: Path
-    options: Options
-    spill_dir: Path  # where a task's many rejects go (the case's temp folder)
-    jobs: tuple[Job, ...]
-
-    @property
-    def size(self) -> int:
-        """Bytes to read."""
-        return sum(j.file.size if j.span is None else j.span[1] - j.span[0] for j in self.jobs)
-
-
-@dataclass
-class Done:
-    """What a task read: per file its result and catalogue row, and the rejects (in
-    memory, or in Arrow files when there were many)."""
-
-    files: list[tuple[int, int, FileResult, Sequence[object]]]  # index, part, ...
-    rejects: list[Sequence[object]]
-    spills: list[Path]
-
-
-@dataclass
-class _SpillingCatalogue(Catalogue):
-    """A task's catalogue: no connection; rejects past REJECTS_HELD go to a file."""
-
-    folder: Path = Path()
-    spills: list[Path] = field(default_factory=list)
-
-    def flush_rejects(self, con: duckdb.DuckDBPyConnection | None) -> None:
-        rejects, self.rejects = self.rejects, []
-        if not rejects:
-            return
-        path = self.folder / f"rejects-{os.getpid()}-{len(self.spills)}-{time.monotonic_ns()}.arrow"
-        table = pa.table(
-            [pa.array([r[i] for r in rejects], f.type) for i, f in enumerate(_REJECT_SCHEMA)],
-            schema=_REJECT_SCHEMA,
-        )
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, _REJECT_SCHEMA) as out:
-            out.write_table(table)
-        self.spills.append(path)
-
-
-def run_task(task: Task) -> Done:
-    """Read a task's files (in a worker, or in the ingest's process)."""
-    case = Case(task.case_root)
-    options = task.options
-    fmt_forced = registry.get(options.force_format) if options.force_format else None
-    catalogue = _SpillingCatalogue(known={}, folder=task.spill_dir)
-    shared = PartBatch(case, finish=derive) if options.batch_parts else None
-    files: list[tuple[int, int, FileResult, Sequence[object]]] = []
-    for job in task.jobs:
-        result = read_file(case, None, job.file, job.sha, fmt_forced, job.tz, options,
-                           job.host, catalogue=catalogue, shared=shared, span=job.span,
-                           part=job.part)  # fmt: skip
-        files.append((job.index, job.part, result, catalogue.rows.pop()))
-    if shared is not None:
-        shared.close()  # before the rows are sent: a part is in place before its rows count
-    return Done(files, catalogue.rejects, catalogue.spills)
-
-
 @dataclass
 class _Worker:
     proc: subprocess.Popen[bytes]
@@ -244,7 +159,7 @@ class _Worker:
     def send(self, task: Task) -> None:
         assert self.proc.stdin is not None
         self.tasks.append(task)  # first: if it dies meanwhile, the task is read elsewhere
-        _send(self.proc.stdin, task)
+        send(self.proc.stdin, task)
 
     def stop(self) -> None:
         if self.proc.stdin is not None:
@@ -267,7 +182,7 @@ def _start() -> _Worker:
     # this very package, wherever it was imported from (a checkout, tests)
     root = str(Path(ashiato.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    cmd = [sys.executable, "-c", "from ashiato.ingest_pool import serve; serve()"]
+    cmd = [sys.executable, "-c", "from ashiato.ingest_worker import serve; serve()"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, bufsize=0)  # fmt: skip
     return _Worker(proc)
@@ -385,12 +300,12 @@ class _Feeder(threading.Thread):
                         return
                     continue
                 for w in _ready(listening, timeout=0.05):
-                    answer = _recv(w.out)
+                    answer = recv(w.out)
                     with self.lock:
                         if answer is None:  # died: this process reads its tasks
                             self.pool.remove(w)
                             self.answers.put((w, None))
-                        elif answer == _READY:
+                        elif answer == READY:
                             w.started = True
                         else:
                             w.tasks.popleft()
@@ -590,62 +505,3 @@ def _tasks(
         tasks.append((size, Task(case.root, options, spill_dir, tuple(jobs))))
     tasks.sort(key=lambda t: -t[0])  # stable: equal sizes stay in the order given
     return [task for _, task in tasks]
-
-
-# the pipes carry pickles between this package's own processes (never evidence files)
-_LEN = struct.Struct("<Q")
-
-
-def _send(fh: IO[bytes], obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(_LEN.pack(len(data)))
-    fh.write(data)
-    fh.flush()
-
-
-def _recv(fh: IO[bytes]) -> Any:
-    head = _read(fh, _LEN.size)
-    if head is None:
-        return None
-    body = _read(fh, _LEN.unpack(head)[0])
-    return None if body is None else pickle.loads(body)  # noqa: S301 - our own worker
-
-
-def _read(fh: IO[bytes], n: int) -> bytes | None:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = fh.readinto(view[got:])  # type: ignore[attr-defined]
-        if not k:
-            return None
-        got += k
-    return bytes(buf)
-
-
-def serve() -> None:
-    """A worker: read tasks from stdin, answer each with its Done (or an error message)."""
-    from ashiato import nopandas
-
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)  # what a library prints can't garble the answers
-    nopandas.hide()
-    pa.array([None], pa.string())  # as ingest does before gc.freeze
-    gc.freeze()
-    # tasks are read as they come, so the ingest's process never waits to hand one over
-    inbox: SimpleQueue[Task | None] = SimpleQueue()
-
-    def listen() -> None:
-        while (task := _recv(sys.stdin.buffer)) is not None:
-            inbox.put(task)
-        inbox.put(None)
-
-    threading.Thread(target=listen, daemon=True).start()
-    _send(out, _READY)
-    while (task := inbox.get()) is not None:
-        try:
-            answer: Done | str = run_task(task)
-        except Exception as exc:  # sent to the ingest, which stops with it
-            names = ", ".join(j.file.display for j in task.jobs)
-            answer = f"{type(exc).__name__}: {exc} (reading {names})\n{traceback.format_exc()}"
-        _send(out, answer)
