@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +60,8 @@ DEFAULT_MEMORY = "1GB"
 _SIZE = re.compile(r"(?i)\d+(\.\d+)?\s*(b|[kmgt]i?b)")
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")  # how an ingest names an evidence file's part
+# how an ingest names an evidence file's part (-N: its Nth span, read apart: Format.split)
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")
 BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatch)
 _BATCH = re.compile(r"batch-[0-9a-f]{16}")
 # a batch part's metadata: its evidence ids, comma-separated
@@ -115,7 +117,10 @@ class Case:
         return str(self.manifest.get("tz", "UTC"))
 
     @classmethod
-    def create_or_open(cls, root: Path, tz: str | None = None) -> Case:
+    def create_or_open(cls, root: Path, tz: str | None = None, tables: bool = True) -> Case:
+        """The case at ``root``, made if missing. ``tables=False``: the catalogue's tables
+        are left to the caller's next :meth:`writer`, which creates them (ingest: the
+        store is opened once, not twice, ~30 ms)."""
         root.mkdir(parents=True, exist_ok=True)
         case = cls(root)
         path = root / MANIFEST
@@ -133,8 +138,9 @@ class Case:
             empty.parent.mkdir(exist_ok=True)
             # not Schema.empty_table(): it imports pandas (~0.4 s)
             pq.write_table(pa.Table.from_batches([], schema=EVENT_SCHEMA), empty)
-        with case.writer():
-            pass  # creates the tables
+        if tables:
+            with case.writer():
+                pass  # creates the tables
         return case
 
     @classmethod
@@ -244,7 +250,7 @@ class Case:
         """Every part an ingest wrote, with the evidence ids it holds."""
         for p in self.events_dir.glob("**/*.parquet"):
             if _EVIDENCE_ID.fullmatch(p.stem):
-                yield p, {p.stem}
+                yield p, {p.stem[:16]}
             elif _BATCH.fullmatch(p.stem):
                 # unreadable (not written by an ingest): hidden, and removed by the next
                 yield p, batch_evidence(p) or {UNREADABLE}
@@ -378,6 +384,10 @@ class EventWriter:
 
     The file is written as ``<name>.parquet.tmp`` and renamed by ``close()``; until then
     the events are invisible, so an interrupted ingest leaves nothing half-visible.
+
+    A row group is finished and written on a thread of its own while the parser goes on
+    with the next (Arrow's compute functions and the Parquet encoder release the GIL):
+    one group at a time, so memory holds at most two groups.
     """
 
     def __init__(
@@ -395,6 +405,7 @@ class EventWriter:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._rows = 0
+        self._writing: Future[None] | None = None  # the group being written
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -417,8 +428,7 @@ class EventWriter:
             rest = table.slice(whole)
             table = table.slice(0, whole)
             self._pending, self._rows = rest.to_batches(), rest.num_rows
-        if self.finish is not None:
-            table = self.finish(table)
+        self._wait()
         if self._writer is None:
             # zstd sets up a compressor per column (~70): ~3 ms a file, most of the cost of
             # storing a log of a few hundred events; a small file whole is stored snappy
@@ -426,7 +436,21 @@ class EventWriter:
             codec = "snappy" if small else "zstd"
             self._tmp.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression=codec)
-        self._writer.write_table(table, row_group_size=self.group_rows)
+        if last:  # nothing to parse meanwhile: written here
+            self._write(self._writer, table)
+        else:
+            self._writing = _writes().submit(self._write, self._writer, table)
+
+    def _write(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        if self.finish is not None:
+            table = self.finish(table)
+        writer.write_table(table, row_group_size=self.group_rows)
+
+    def _wait(self) -> None:
+        """Until the group being written is written (its error raised here)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
     def close(self) -> None:
         """Make the events visible (nothing is written for an evidence file without events).
@@ -438,6 +462,7 @@ class EventWriter:
             self.batch.add(self.dataset, self.evidence_id, table)
             return
         self.flush(last=True)
+        self._wait()
         if self._writer is not None:
             self._writer.close()
             self._tmp.replace(self.path)
@@ -445,12 +470,23 @@ class EventWriter:
 
     def abort(self) -> None:
         self._pending, self._rows = [], 0
+        try:
+            self._wait()
+        except (OSError, pa.ArrowException):
+            pass  # the file is given up whatever went wrong writing it
         if self.batch is not None:
             self.batch.discard(self.evidence_id)
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def _writes() -> ThreadPoolExecutor:
+    """The thread that writes row groups (one for the process: groups of several files
+    are written one after another, in the order they come)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ashiato-parquet")
 
 
 def _safe(name: str) -> str:

@@ -91,6 +91,13 @@ def ingest(
         typer.Option(envvar="ASHIATO_PASSWORD", help="Password of encrypted zip/7z evidence."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes reading files at once (1: this one only; default: "
+            "$ASHIATO_INGEST_WORKERS, else one per idle core when there are several files).",
+        ),
+    ] = None,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
 ) -> None:
@@ -110,7 +117,8 @@ def ingest(
     on_spark = engines.resolve(engine) == "spark"  # the case may then be a URL (s3://...)
     # ~0.25 s that pyarrow and DuckDB would spend importing pandas (Spark needs it)
     with contextlib.nullcontext() if on_spark else nopandas.hidden():
-        c = None if on_spark else Case.create_or_open(case, tz=tz)
+        # the tables are made by the ingest's writer (the store opened once)
+        c = None if on_spark else Case.create_or_open(case, tz=tz, tables=False)
         options = Options(
             tz=tz,
             tz_overrides=overrides,
@@ -118,6 +126,7 @@ def ingest(
             year=year,
             password=password,
             format_options={"mapping": str(mapping)} if mapping else {},
+            workers=workers,
         )
         total = sum(_size(p) for p in evidence)
         with _progress(as_json) as bar:

@@ -39,7 +39,7 @@ COMMIT_SECONDS = 2.0
 REJECTS_HELD = 10_000  # rejects kept for the next commit at most; more are inserted at once
 _GUESS = "year guessed"  # a year-less file before _settle_years dates it
 MIN_YEAR = 1990  # earlier first/last times are unset clocks, not a case's dates
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # a part of its own (case.py)
 
 
 @dataclass
@@ -82,6 +82,9 @@ class Options:
     password: str | None = None  # opens encrypted zip/7z (often "infected")
     format_options: dict[str, object] = field(default_factory=dict)
     batch_parts: bool = True  # small files share Parquet parts (False: one part per file)
+    # processes reading evidence files at once (None: $ASHIATO_INGEST_WORKERS, else as
+    # many as there are idle cores, when there is enough to read: ingest_pool.workers)
+    workers: int | None = None
 
 
 Progress = Callable[[str, int], None]  # (what is being read, bytes done with)
@@ -194,6 +197,8 @@ def _walk_and_ingest(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
+    from ashiato import ingest_pool  # it imports this module
+
     # list everything first: a triage collection (KAPE folder, Velociraptor zip)
     # names its host once, and every file inside it belongs to that host
     files = list(walker.walk(list(inputs)))
@@ -207,8 +212,12 @@ def _walk_and_ingest(
     catalogue = Catalogue.of(con)
     # small files' events share Parquet parts, written before their rows are committed
     shared = PartBatch(case, finish=derive) if options.batch_parts else None
+    workers = ingest_pool.workers(options.workers, files, options)
     try:
-        for ev in files:
+        if workers > 1:
+            ingest_pool.read_all(case, con, catalogue, files, hosts, options, case_tz,
+                                 report, progress, workers)  # fmt: skip
+        for ev in files if workers == 1 else ():
             tzname = _zone_for(ev.display, case_tz, options.tz_overrides)
             host = hosts.get(ev.display)
             result = _ingest_one(case, con, ev, fmt_forced, tzname, options, host,
@@ -272,9 +281,10 @@ class Catalogue:
             insert_rows(con, "aliases", ("evidence_id", "path"), (_S, _S), aliases)
         self.flush_rejects(con)
 
-    def flush_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
+    def flush_rejects(self, con: duckdb.DuckDBPyConnection | None) -> None:
         """Insert the rejects gathered (before their file's row: a run killed before the
         commit leaves rejects without a row, which the next run removes)."""
+        assert con is not None  # only a worker's catalogue has no connection (ingest_pool)
         rejects, self.rejects = self.rejects, []
         if rejects:
             insert_rows(con, "rejects", ("evidence_id", "record", "reason", "raw"),
@@ -396,7 +406,31 @@ def _ingest_one(
     if duplicate:
         con.execute("INSERT INTO aliases VALUES (?, ?)", [evidence_id, ev.display])
         return FileResult(ev.display, evidence_id, "duplicate", format=known_format)
+    return read_file(case, con, ev, sha, fmt_forced, tzname, options, host, year, catalogue,
+                     shared)  # fmt: skip
 
+
+def read_file(
+    case: Case,
+    con: duckdb.DuckDBPyConnection | None,
+    ev: EvidenceFile,
+    sha: str,
+    fmt_forced: Format | None,
+    tzname: str,
+    options: Options,
+    host: str | None = None,
+    year: int | None = None,
+    catalogue: Catalogue | None = None,
+    shared: PartBatch | None = None,
+    span: tuple[int, int, int] | None = None,
+    part: int = 0,
+) -> FileResult:
+    """Read one evidence file (hashed, not held by the case) into the case: its events
+    into Parquet parts, its catalogue row and rejects into ``catalogue`` (without one,
+    into the catalogue through ``con``). A worker process has a catalogue and no
+    connection (ingest_pool). ``span``: only that part of the file (Format.split), its
+    events in a part of their own numbered ``part``."""
+    evidence_id = sha[:16]
     with ev.path.open("rb") as fh:
         head = fh.read(SAMPLE_BYTES)
     encoding = detect(head)
@@ -419,8 +453,13 @@ def _ingest_one(
         tz=zone(tzname),
         year_hint=year or options.year or _year_hint(ev),
         options=options.format_options,
+        span=span,
     )
-    writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
+    if span is None:
+        writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
+    else:
+        name = f"{evidence_id}-{part}" if part else evidence_id
+        writer = EventWriter(case, name, fmt.dataset, finish=derive)
     try:
         for batch in fmt.parse(source):
             if host is not None:
@@ -494,7 +533,7 @@ def _widen(result: FileResult, batch: pa.RecordBatch) -> None:
 
 
 def _store_rejects(
-    con: duckdb.DuckDBPyConnection, source: Source, catalogue: Catalogue | None
+    con: duckdb.DuckDBPyConnection | None, source: Source, catalogue: Catalogue | None
 ) -> None:
     rejects = source.take_rejects()
     if rejects and catalogue is not None:  # inserted with the file's catalogue row
@@ -502,6 +541,7 @@ def _store_rejects(
         if len(catalogue.rejects) >= REJECTS_HELD:  # a badly damaged large file: not all in memory
             catalogue.flush_rejects(con)
     elif rejects:
+        assert con is not None
         con.executemany(
             "INSERT INTO rejects VALUES (?, ?, ?, ?)",
             [(source.evidence_id, r.record, r.reason, r.raw) for r in rejects],
@@ -509,7 +549,7 @@ def _store_rejects(
 
 
 def _record(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     ev: EvidenceFile,
     sha: str,
     r: FileResult,
@@ -538,6 +578,7 @@ def _record(
         r.redecoded,
     ]
     if catalogue is None:
+        assert con is not None
         con.execute(_INSERT, row)
     else:
         catalogue.add(r.evidence_id, r.format, row)

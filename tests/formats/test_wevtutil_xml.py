@@ -215,3 +215,22 @@ def test_sniff() -> None:
     assert not FORMAT.sniff(bytes_sample(b'<?xml version="1.0"?>\n<rss><channel/></rss>\n'))
     utf16 = (WIN / "eventviewer_saved.xml").read_text(encoding="utf-8").encode("utf-16")
     assert FORMAT.sniff(bytes_sample(utf16))
+
+
+def test_split_cuts_between_events_and_numbers_lines(tmp_path: Path) -> None:
+    from itertools import pairwise
+
+    from ashiato.formats.wevtutil_xml import split
+
+    text = (WIN / "wevtutil.xml").read_bytes()
+    path = tmp_path / "big.xml"
+    path.write_bytes(text * 20)
+    data = path.read_bytes()
+    spans = split(path, 4)
+    assert len(spans) == 4
+    assert spans[0][0] == 0 and spans[-1][1] == len(data)
+    for (_, end, _), (start, _, _) in pairwise(spans):
+        assert end == start  # contiguous
+    for start, _, line in spans[1:]:
+        assert data[start:].startswith(b"<Event") and data[:start].rstrip().endswith(b"</Event>")
+        assert line == data[:start].count(b"\n") + 1

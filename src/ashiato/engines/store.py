@@ -114,7 +114,7 @@ def listing(url: str) -> list[str]:
     return [i.path for i in infos if i.type == pafs.FileType.File]
 
 
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}")
+_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # -N: a span of it (case.py)
 
 
 def delete_events(events_url: str, evidence_ids: set[str],
@@ -129,6 +129,8 @@ def delete_events(events_url: str, evidence_ids: set[str],
         if _BATCH.fullmatch(stem) and name.endswith(".parquet"):
             n += _drop_batched(fs, path, evidence_ids, unknown_besides)
             continue
+        if _EVIDENCE_ID.fullmatch(stem):
+            stem = stem[:16]
         orphan = unknown_besides is not None and bool(_EVIDENCE_ID.fullmatch(stem)) and (
             stem not in unknown_besides)  # fmt: skip
         if stem in evidence_ids or orphan or name.endswith(".tmp"):

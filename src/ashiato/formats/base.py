@@ -91,6 +91,9 @@ class Source:
     decode_errors: int = 0
     redecoded: int = 0  # lines read in the other of UTF-8/CP932 (encoding.decode_lines)
     year_states: list[YearState] = field(default_factory=list)
+    # a part of the file read on its own (Format.split): its first byte, its end and the
+    # number of the line it starts on; None: the whole file. Read through text_stream.
+    span: tuple[int, int, int] | None = None
 
     def year_state(self) -> YearState:
         """The year state for year-less times, starting at ``year_hint``; ingest asks it
@@ -128,6 +131,8 @@ class Source:
         """Yield ``(number of the first line, lines)`` in chunks; line ends stripped."""
         if self.encoding is None:
             raise ValueError(f"{self.display} is binary; it has no lines")
+        if self.span is not None:  # a format that splits reads text_stream
+            raise ValueError(f"{self.display}: a part of a file is read as a text stream")
         main = mixed_main(self.encoding)
         if main is not None:
             yield from self._mixed_chunks(main)
@@ -186,9 +191,42 @@ class Source:
         if main is not None:  # decided line by line, handed on as UTF-8
             raw = io.BufferedReader(_Recoded(self, main), buffer_size=1 << 16)
             return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        if self.span is not None:
+            start, end, _ = self.span
+            # the byte-order mark is at the start of the file only
+            encoding = "utf-8" if start and self.encoding == "utf-8-sig" else self.encoding
+            return io.TextIOWrapper(
+                io.BufferedReader(_Span(self.path, start, end)), encoding=encoding,
+                errors="replace", newline="",
+            )  # fmt: skip
         return io.TextIOWrapper(
             self.path.open("rb"), encoding=self.encoding, errors="replace", newline=""
         )
+
+
+class _Span(io.RawIOBase):
+    """Bytes ``[start, end)`` of a file, read as a file of their own."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        super().__init__()
+        self._fh = path.open("rb")
+        self._fh.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self._left)
+        if n <= 0:
+            return 0
+        got = self._fh.readinto(memoryview(b)[:n])
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 def _recoded_texts(source: Source, main: str) -> Iterator[str]:
@@ -196,9 +234,12 @@ def _recoded_texts(source: Source, main: str) -> Iterator[str]:
     each line UTF-8 or CP932 (encoding.decode_lines); counts go to ``source``."""
     counts = LineCounts()
     tail = b""
+    start, end = source.span[:2] if source.span is not None else (0, -1)
     with source.path.open("rb") as fh:
+        fh.seek(start)
         while True:
-            chunk = fh.read(_CHUNK_BYTES)
+            # a span starts and ends at the start of a line (Format.split)
+            chunk = fh.read(_CHUNK_BYTES if end < 0 else min(_CHUNK_BYTES, end - fh.tell()))
             if not chunk:
                 if tail:
                     yield decode_lines(tail, main, counts)
@@ -261,6 +302,9 @@ class Format:
     parse: Parser
     fields: tuple[str, ...] = ()
     binary: bool = False
+    # cuts a large file into about N spans (Source.span) that read apart give the rows
+    # and rejects of the whole file (ingest_pool reads them on several processes)
+    split: Callable[[Path, int], list[tuple[int, int, int]]] | None = None
 
 
 class Rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
@@ -32,6 +33,10 @@ _MAX_EVENT = 16 << 20  # no real event is this long; stop buffering and reject i
 # what may stand between events: declarations, the <Events> wrapper, comments, space
 _GAP_OK = re.compile(r"(?:\s+|<\?xml[^>]*\?>|</?Events\b[^>]*>|<!--.*?-->)*", re.S)
 _UNSAFE = ("<!DOCTYPE", "<!ENTITY")
+# where a file can be cut (split): an <Event at the start of a line after a closed one (a
+# UTF-8 file's lines are decoded one by one, in CP932 when not UTF-8: a line stays whole)
+_CUT = re.compile(rb"</Event>\s*\n(<Event[\s>])")
+_CUT_WINDOW = 4 << 20  # looked for this far after each cut's ideal place
 
 
 def sniff(sample: Sample) -> bool:
@@ -46,7 +51,8 @@ def sniff(sample: Sample) -> bool:
 def parse(source: Source) -> Iterator[pa.RecordBatch]:
     rows = WinRows(source)
     with source.text_stream() as stream:
-        for line, fragment, problem in fragments(stream):
+        first_line = source.span[2] if source.span is not None else 1
+        for line, fragment, problem in fragments(stream, first_line):
             if problem is not None:
                 source.reject(line, problem, fragment)
                 continue
@@ -71,12 +77,12 @@ def parse(source: Source) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
-def fragments(stream: IO[str]) -> Iterator[tuple[int, str, str | None]]:
+def fragments(stream: IO[str], line: int = 1) -> Iterator[tuple[int, str, str | None]]:
     """Yield ``(line, text, problem)``: each ``<Event>`` element's text (problem None),
-    or a piece that is not one (unterminated element, stray text) with the reason."""
+    or a piece that is not one (unterminated element, stray text) with the reason.
+    ``line``: the number of the stream's first line."""
     buf = ""
     pos = 0  # everything before pos is handled
-    line = 1  # line number at buf[pos]
     eof = False
     while True:
         if not eof:
@@ -208,6 +214,33 @@ def _attr(system: dict[str, ET.Element], key: str, name: str) -> str | None:
     return node.get(name) if node is not None else None
 
 
+def split(path: Path, parts: int) -> list[tuple[int, int, int]]:
+    """About ``parts`` spans of the file, each but the first starting at an ``<Event``
+    that starts a line after a ``</Event>`` (where the whole file's reading ends one
+    fragment and starts the next, see :func:`fragments`), with the number of its first
+    line. A file without such places (``wevtutil`` may write every event on one line) is
+    one span."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as fh:
+        for k in range(1, parts):
+            at = max(size * k // parts, cuts[-1] + 1)
+            fh.seek(at)
+            m = _CUT.search(fh.read(_CUT_WINDOW))
+            if m is not None:
+                cuts.append(at + m.start(1))
+        spans = []
+        fh.seek(0)
+        line, pos = 1, 0
+        for start, end in zip(cuts, [*cuts[1:], size], strict=True):
+            while pos < start:
+                chunk = fh.read(min(8 << 20, start - pos))
+                line += chunk.count(b"\n")
+                pos += len(chunk)
+            spans.append((start, end, line))
+    return spans
+
+
 FORMAT = Format(
     name="wevtutil_xml",
     dataset="windows.eventlog",
@@ -215,4 +248,5 @@ FORMAT = Format(
     sniff=sniff,
     parse=parse,
     fields=FIELDS,
+    split=split,
 )
