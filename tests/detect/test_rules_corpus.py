@@ -276,6 +276,10 @@ POSITIVE = [
      "Rundll32 Loading a File That Is Not a DLL"),
     (f"{EAS}/Execution/exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11.evtx",
      "Rundll32 Loading a File That Is Not a DLL"),
+    (f"{EAS}/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+     "Autostart Value Runs a Program Named Like a Windows System Process From Elsewhere"),
+    (f"{EAS}/Defense Evasion/Win_4985_T1186_Process_Doppelganging.evtx",
+     "Transaction Used by a Program in a User-Writable Folder (Process Doppelganging)"),
     # Invoke-Obfuscation's character-code encoding, decoded at ingest
     (f"{DBC}/Powershell-Invoke-Obfuscation-encoding-menu.evtx",
      "PowerShell Download and Execute in a Script Block"),
