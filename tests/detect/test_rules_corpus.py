@@ -280,6 +280,8 @@ POSITIVE = [
      "Autostart Value Runs a Program Named Like a Windows System Process From Elsewhere"),
     (f"{EAS}/Defense Evasion/Win_4985_T1186_Process_Doppelganging.evtx",
      "Transaction Used by a Program in a User-Writable Folder (Process Doppelganging)"),
+    (f"{EAS}/Execution/revshell_cmd_svchost_sysmon_1.evtx",
+     "Shell Started by a Windows Service Host Group That Never Starts One"),
     # Invoke-Obfuscation's character-code encoding, decoded at ingest
     (f"{DBC}/Powershell-Invoke-Obfuscation-encoding-menu.evtx",
      "PowerShell Download and Execute in a Script Block"),
