@@ -282,6 +282,10 @@ POSITIVE = [
      "Transaction Used by a Program in a User-Writable Folder (Process Doppelganging)"),
     (f"{EAS}/Execution/revshell_cmd_svchost_sysmon_1.evtx",
      "Shell Started by a Windows Service Host Group That Never Starts One"),
+    (f"{EAS}/Privilege Escalation/Sysmon_UACME_32.evtx",
+     "Auto-Elevating Windows Tool Started With Full Rights by a Program in a User Folder"),
+    (f"{EAS}/Privilege Escalation/Sysmon_UACME_54.evtx",
+     "Auto-Elevating Windows Tool Started With Full Rights by a Program in a User Folder"),
     # Invoke-Obfuscation's character-code encoding, decoded at ingest
     (f"{DBC}/Powershell-Invoke-Obfuscation-encoding-menu.evtx",
      "PowerShell Download and Execute in a Script Block"),
