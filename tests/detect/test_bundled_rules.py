@@ -135,6 +135,20 @@ POSITIVE = [
         ],
     ),
     ("Event Log Clearing Command", [proc("wevtutil.exe cl Security")]),
+    (
+        "Program Named Like a Windows System Process Started Outside the Windows Folder",
+        [proc("svchost.exe", image="C:\\Users\\a\\AppData\\Roaming\\svchost.exe")],
+    ),
+    (
+        "Service Started a Program From a Truncated Unquoted Path",
+        [
+            proc(
+                "C:\\Program Files\\Acme Backup\\agent.exe",
+                image="C:\\Program Files\\Acme.exe",
+                parent="C:\\Windows\\System32\\services.exe",
+            )
+        ],
+    ),
 ]
 
 NEGATIVE = [
@@ -165,6 +179,36 @@ NEGATIVE = [
         proxy(30, "http://download.windowsupdate.com/k.cab", "application/octet-stream"),
     ],
     [fw(i, "10.0.0.9", f"198.51.100.{i}", 25, "deny") for i in range(12)],
+    # Windows' own processes, services in their folders, ordinary rundll32, attrib and wusa
+    [
+        proc("svchost.exe -k netsvcs", image="C:\\Windows\\System32\\svchost.exe"),
+        proc(
+            '"C:\\Program Files\\Acme Backup\\agent.exe"',
+            image="C:\\Program Files\\Acme Backup\\agent.exe",
+            parent="C:\\Windows\\System32\\services.exe",
+        ),
+        proc(
+            "rundll32.exe shell32.dll,Control_RunDLL desk.cpl",
+            image="C:\\Windows\\System32\\rundll32.exe",
+        ),
+        proc("attrib -h -s desktop.ini", image="C:\\Windows\\System32\\attrib.exe"),
+        proc(
+            "wusa.exe C:\\Users\\a\\Downloads\\kb5005565.msu /quiet /norestart",
+            image="C:\\Windows\\System32\\wusa.exe",
+        ),
+    ],
+    # a per-user COM server installed under AppData (OneDrive, Teams do this)
+    [
+        sysmon(
+            13,
+            1,
+            EventType="SetValue",
+            Image="C:\\Users\\a\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe",
+            TargetObject="HKU\\S-1-5-21-1-2-3-1001_Classes\\CLSID\\{01234567-89AB-CDEF-0123-"
+            "456789ABCDEF}\\InprocServer32\\(Default)",
+            Details="C:\\Users\\a\\AppData\\Local\\Microsoft\\OneDrive\\FileSyncShell64.dll",
+        )
+    ],
 ]
 
 
