@@ -314,9 +314,17 @@ def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
     # a log that stops is compared with the network up to the end of the case
     end = ctx.rows(t.aggregate(end=t["@timestamp"].max()))[0]["end"]
     cleared = [(c.host, _dt(c.time)) for c in clears if c.host and c.time]
-    w = ibis.window(group_by=["host.name", "event.dataset"], order_by="@timestamp")
-    q = logs.select("host.name", "event.dataset", "@timestamp", "evidence_id", "record")
-    q = q.mutate(_prev=q["@timestamp"].lag().over(w), _prev_rec=q["record"].lag().over(w))
+    # the events per minute first (a silence is minutes long, so it lies between two
+    # minutes' events: from the last of one to the first of the next), then each minute
+    # after the one before: a window over thousands of minutes, not millions of events
+    ts = logs["@timestamp"]
+    per = logs.group_by(["host.name", "event.dataset", ts.truncate("m").name("_m")]).aggregate(
+        first=ts.min(), last=ts.max(), ev=logs["evidence_id"].argmin(ts),
+        rec=logs["record"].argmax(ts),
+    )  # fmt: skip
+    w = ibis.window(group_by=["host.name", "event.dataset"], order_by="_m")
+    q = per.select("host.name", "event.dataset", "ev", **{"@timestamp": per["first"]},
+                   _prev=per["last"].lag().over(w), _prev_rec=per["rec"].lag().over(w))  # fmt: skip
     q = q.mutate(_gap=_seconds(q["@timestamp"]) - _seconds(q["_prev"]))
     wanted = q["_gap"] >= SILENCE_MIN.total_seconds()
     for host, ct in cleared[:100]:
@@ -328,7 +336,7 @@ def silences(ctx: Context, ident: Identity, window: tuple[datetime, datetime] | 
         q = q.filter((q["@timestamp"] >= window[0] - AROUND) & (q["_prev"] <= window[1] + AROUND))
     gaps: list[tuple[str, str, datetime, datetime, dict[str, Any], bool]] = [
         (r["host.name"], r["event.dataset"], r["_prev"], r["@timestamp"],
-         {"evidence_id": r["evidence_id"], "record": r["_prev_rec"]}, False)
+         {"evidence_id": r["ev"], "record": r["_prev_rec"]}, False)
         for r in ctx.rows(q.order_by(ibis.desc("_gap")), limit=500)
     ]  # fmt: skip
     for (host, ds), s in stats.items():  # a log that stops and never comes back
