@@ -26,14 +26,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from _measure import run
 
 _LINES = """
 import sys
@@ -46,42 +43,6 @@ for p in sorted(Path(sys.argv[1]).rglob("*")):
                 n += len(line.split(b" ")) > 1
 print(n)
 """
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds (user + sys, children waited for included), peak RSS (MB)
-    of the whole process tree, stdout."""
-    peak = 0
-    done = threading.Event()
-
-    def sample(pid: int) -> None:
-        nonlocal peak
-        try:
-            root = psutil.Process(pid)
-        except psutil.Error:
-            return
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.02)
-
-    with tempfile.TemporaryFile("w+") as out_f:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.DEVNULL, text=True, env=env)
-        sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        out_f.seek(0)
-        out = out_f.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd[:5])} failed")
-    return elapsed, usage.ru_utime + usage.ru_stime, peak >> 20, out
 
 
 def main() -> None:

@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from _measure import run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,43 +52,6 @@ for p in sorted(Path(sys.argv[1]).rglob("*.evtx")):
         n += 1
 print(n)
 """
-
-
-def run(cmd: list[str]) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds (user + sys, children waited for included), peak RSS (MB)
-    of the whole process tree, stdout."""
-    peak = 0
-    done = threading.Event()
-
-    def sample(pid: int) -> None:
-        nonlocal peak
-        try:
-            root = psutil.Process(pid)
-        except psutil.Error:
-            return
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.02)
-
-    with tempfile.TemporaryFile("w+") as out_f:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.DEVNULL, text=True)
-        sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        out_f.seek(0)
-        out = out_f.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[:4]} failed")
-    # the sampler may miss a run shorter than its period: the largest process's own peak
-    return elapsed, usage.ru_utime + usage.ru_stime, max(peak >> 20, usage.ru_maxrss // 1024), out
 
 
 def main() -> None:

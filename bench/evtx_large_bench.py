@@ -27,15 +27,12 @@ import argparse
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import zlib
 from pathlib import Path
 
-import psutil
+from _measure import run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADER = 4096
@@ -104,42 +101,6 @@ def splice(target: Path, megabytes: int, tmp: Path) -> None:
         for i in range(want):
             fh.write(chunks[i % len(chunks)])
     print(f"{len(chunks)} distinct valid chunks, {want} written ({target.stat().st_size >> 20} MB)")
-
-
-def run(cmd: list[str]) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds (user + sys, children waited for included), peak RSS (MB)
-    of the whole process tree (sampled every 20 ms), stdout."""
-    peak = 0
-    done = threading.Event()
-
-    def sample(pid: int) -> None:
-        nonlocal peak
-        try:
-            root = psutil.Process(pid)
-        except psutil.Error:
-            return
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.02)
-
-    with tempfile.TemporaryFile("w+") as out_f:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.DEVNULL, text=True)
-        sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        out_f.seek(0)
-        out = out_f.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[:4]} failed")
-    return elapsed, usage.ru_utime + usage.ru_stime, peak >> 20, out
 
 
 def main() -> None:
