@@ -61,7 +61,7 @@ _SIZE = re.compile(r"(?i)\d+(\.\d+)?\s*(b|[kmgt]i?b)")
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 # how an ingest names an evidence file's part (-N: its Nth span, read apart: Format.split)
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")
+PART_STEM = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")
 BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatch)
 _BATCH = re.compile(r"batch-[0-9a-f]{16}")
 # a batch part's metadata: its evidence ids, comma-separated
@@ -249,7 +249,7 @@ class Case:
     def ingest_parts(self) -> Iterator[tuple[Path, set[str]]]:
         """Every part an ingest wrote, with the evidence ids it holds."""
         for p in self.events_dir.glob("**/*.parquet"):
-            if _EVIDENCE_ID.fullmatch(p.stem):
+            if PART_STEM.fullmatch(p.stem):
                 yield p, {p.stem[:16]}
             elif _BATCH.fullmatch(p.stem):
                 # unreadable (not written by an ingest): hidden, and removed by the next

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import gc
 import hashlib
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ashiato.case import EVIDENCE_COLUMNS, Case, EventWriter, PartBatch, drop_from_batch
+from ashiato.case import (
+    EVIDENCE_COLUMNS,
+    PART_STEM,
+    Case,
+    EventWriter,
+    PartBatch,
+    drop_from_batch,
+)
 from ashiato.errors import AshiatoError, EvidenceError
 from ashiato.evidence import years
 from ashiato.evidence.collections import hosts_for_files
@@ -39,7 +45,6 @@ COMMIT_SECONDS = 2.0
 REJECTS_HELD = 10_000  # rejects kept for the next commit at most; more are inserted at once
 _GUESS = "year guessed"  # a year-less file before _settle_years dates it
 MIN_YEAR = 1990  # earlier first/last times are unset clocks, not a case's dates
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # a part of its own (case.py)
 
 
 @dataclass
@@ -362,7 +367,7 @@ def _drop_unfinished(case: Case, con: duckdb.DuckDBPyConnection) -> None:
     known = {row[0] for row in con.execute("SELECT evidence_id FROM evidence").fetchall()}
     for part, ids in case.ingest_parts():
         if not ids <= known:
-            if _EVIDENCE_ID.fullmatch(part.stem):
+            if PART_STEM.fullmatch(part.stem):
                 part.unlink()
             else:  # a batch: its rows are committed together, but keep any that were
                 drop_from_batch(part, ids - known)

@@ -21,7 +21,17 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from ashiato.case import _BATCH, _EMPTY, DB, EVENTS, MANIFEST, Case, batch_evidence, drop_from_batch
+from ashiato.case import (
+    _BATCH,
+    _EMPTY,
+    DB,
+    EVENTS,
+    MANIFEST,
+    PART_STEM,
+    Case,
+    batch_evidence,
+    drop_from_batch,
+)
 from ashiato.errors import CaseError
 
 ENV_WORKDIR = "ASHIATO_WORKDIR"  # where working copies of remote catalogues are kept
@@ -114,9 +124,6 @@ def listing(url: str) -> list[str]:
     return [i.path for i in infos if i.type == pafs.FileType.File]
 
 
-_EVIDENCE_ID = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # -N: a span of it (case.py)
-
-
 def delete_events(events_url: str, evidence_ids: set[str],
                   unknown_besides: set[str] | None = None) -> int:  # fmt: skip
     """Remove Parquet parts (either layout) of ``evidence_ids``, every ``.tmp``, and, when
@@ -129,9 +136,9 @@ def delete_events(events_url: str, evidence_ids: set[str],
         if _BATCH.fullmatch(stem) and name.endswith(".parquet"):
             n += _drop_batched(fs, path, evidence_ids, unknown_besides)
             continue
-        if _EVIDENCE_ID.fullmatch(stem):
+        if PART_STEM.fullmatch(stem):
             stem = stem[:16]
-        orphan = unknown_besides is not None and bool(_EVIDENCE_ID.fullmatch(stem)) and (
+        orphan = unknown_besides is not None and bool(PART_STEM.fullmatch(stem)) and (
             stem not in unknown_besides)  # fmt: skip
         if stem in evidence_ids or orphan or name.endswith(".tmp"):
             fs.delete_file(path)
