@@ -113,3 +113,35 @@ def test_a_long_ordinary_script_with_some_joins_is_left_alone() -> None:
     line = "Write-Host ('Copied ' + $n + ' files to ' + $dest)`n\n"
     script = line * 9 + "# " + "x" * 20000
     assert decode(script) is None
+
+
+def test_code_lists_are_found_as_the_whole_text_search_finds_them() -> None:
+    """The run prefilter finds the very matches of a search over the whole text: texts
+    built from the characters a list is made of, and from the ones that end a run."""
+    import random
+    import re
+
+    from ashiato.detect import decode as d
+
+    rng = random.Random(14)
+    items = ["1", "ff", "'7'", '"a0"', "123456789", "x", "[char]", "\u3000", "-"]
+    seps = [",", ", ", " ,", "\t", "", "\n,"]
+    found = 0
+    for _ in range(3000):
+        text = "".join(
+            rng.choices(items, weights=(9, 9, 9, 9, 9, 1, 1, 1, 1))[0]
+            + rng.choices(seps, weights=(9, 9, 9, 1, 1, 1))[0]
+            for _ in range(rng.randrange(5, 60))
+        )
+        whole = [(m.start(), m.end()) for m in d._CODE_LIST.finditer(text)]
+        assert [(m.start(), m.end()) for m in d._code_lists(text)] == whole, text
+        found += bool(whole)
+    assert 300 < found < 2700  # both kinds of text were tried
+    tight = "x" + ",".join("123456789012") + "x"  # the shortest list: 23 characters
+    assert [m.group(0) for m in d._code_lists(tight)] == [tight[1:-1]]
+    listed = "$x=" + ",".join(str(ord(c)) for c in "Invoke-Expression") + ";"
+    assert (
+        [m.group(0) for m in d._code_lists(listed)]
+        == [m.group(0) for m in re.finditer(d._CODE_LIST, listed)]
+        != []
+    )

@@ -27,6 +27,7 @@ import base64
 import binascii
 import re
 import zlib
+from collections.abc import Iterator
 
 DEPTH = 3
 MAX_INPUT = 1 << 20  # 1 MiB of command text is already far beyond any real launcher
@@ -43,6 +44,10 @@ _B64_CALL = re.compile(
 )
 # twelve or more numbers (optionally quoted) in a comma list: a character-code array
 _CODE_LIST = re.compile(r"(?:['\"]?[0-9a-fA-F]{1,8}['\"]?\s*,\s*){11,}['\"]?[0-9a-fA-F]{1,8}['\"]?")
+# a code list is made of these characters alone, at least 23 of them (12 codes, 11 commas):
+# the list is looked for only inside such runs, since at every position of a long script
+# the list's pattern tries up to eight digits before it fails (~250 µs a script block)
+_CODE_RUN = re.compile(r"[\s0-9a-fA-F'\",]{23,}")
 _CHAR_CASTS = re.compile(r"(?i)(?:\[char\]\s*\(?\s*(\d{1,3})\s*\)?\s*[+,]?\s*){8,}")
 _CAST_ONE = re.compile(r"(?i)\[char\]\s*\(?\s*(\d{1,3})")
 # 'ab'+'cd', "ab" + ("cd"): a join between two quoted pieces (quotes, brackets, plus)
@@ -120,9 +125,15 @@ def _codes(items: list[str]) -> str | None:
     return None
 
 
+def _code_lists(text: str) -> Iterator[re.Match[str]]:
+    """``_CODE_LIST.finditer(text)``: the same matches, each lying wholly inside a run."""
+    for run in _CODE_RUN.finditer(text):
+        yield from _CODE_LIST.finditer(text, run.start(), run.end())
+
+
 def _char_codes(text: str) -> list[str]:
     out: list[str] = []
-    for m in _CODE_LIST.finditer(text):
+    for m in _code_lists(text):
         items = [i.strip().strip("'\"") for i in m.group(0).split(",")]
         dec = _codes(items)
         if dec:
@@ -162,7 +173,7 @@ def _once(text: str) -> list[str]:
 def _chars_hidden(text: str) -> bool:
     low = text[:MAX_INPUT].lower()
     return ("[char" in low or "join" in low or "tostring" in low) and (
-        _CODE_LIST.search(text) is not None or _CHAR_CASTS.search(text) is not None
+        next(_code_lists(text), None) is not None or _CHAR_CASTS.search(text) is not None
     )
 
 
