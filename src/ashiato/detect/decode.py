@@ -46,8 +46,9 @@ _B64_CALL = re.compile(
 _CODE_LIST = re.compile(r"(?:['\"]?[0-9a-fA-F]{1,8}['\"]?\s*,\s*){11,}['\"]?[0-9a-fA-F]{1,8}['\"]?")
 # a code list is made of these characters alone, at least 23 of them (12 codes, 11 commas):
 # the list is looked for only inside such runs, since at every position of a long script
-# the list's pattern tries up to eight digits before it fails (~250 µs a script block)
-_CODE_RUN = re.compile(r"[\s0-9a-fA-F'\",]{23,}")
+# the list's pattern tries up to eight digits before it fails (~250 µs a script block);
+# a run is tried from its start only (else each short run is read again from each position)
+_CODE_RUN = re.compile(r"(?<![\s0-9a-fA-F'\",])[\s0-9a-fA-F'\",]{23,}")
 _CHAR_CASTS = re.compile(r"(?i)(?:\[char\]\s*\(?\s*(\d{1,3})\s*\)?\s*[+,]?\s*){8,}")
 _CAST_ONE = re.compile(r"(?i)\[char\]\s*\(?\s*(\d{1,3})")
 # 'ab'+'cd', "ab" + ("cd"): a join between two quoted pieces (quotes, brackets, plus)
