@@ -227,13 +227,19 @@ def test_one_large_file_that_splits_is_read_by_several(
 ) -> None:
     xml = _big_xml(tmp_path / "Security.xml", data)
     log = _squid(tmp_path / "access.log", 3000, junk=0)
+    zeek = (data / "zeek" / "conn.log").read_text("utf-8").splitlines(keepends=True)
+    head = [ln for ln in zeek if ln.startswith("#")]
+    body = [ln for ln in zeek if not ln.startswith("#")]
+    tsv = tmp_path / "conn.log"  # its #fields header says what every line holds
+    tsv.write_text("".join(head[:-1] + body * 400), "utf-8")
     monkeypatch.setattr(ingest_pool, "SPLIT_BYTES", 64 << 10)
     monkeypatch.setattr(ingest_pool, "MIN_BYTES", 0)
     monkeypatch.setattr(ingest_pool, "_idle_cores", lambda: 2)
     monkeypatch.delenv(ingest_pool.ENV_WORKERS, raising=False)
     assert ingest_pool.workers(None, [EvidenceFile(xml, str(xml), xml.stat().st_size)]) == 2
-    # as large, but its format reads it whole: one process
-    assert ingest_pool.workers(None, [EvidenceFile(log, str(log), log.stat().st_size)]) == 1
-    one, _ = _ingest(tmp_path / "one", [xml], 1)
-    two, _ = _ingest(tmp_path / "two", [xml], 2)
+    # lines that stand alone are read in parts too; a log with a header is read whole
+    assert ingest_pool.workers(None, [EvidenceFile(log, str(log), log.stat().st_size)]) == 2
+    assert ingest_pool.workers(None, [EvidenceFile(tsv, str(tsv), tsv.stat().st_size)]) == 1
+    one, _ = _ingest(tmp_path / "one", [xml, log], 1)
+    two, _ = _ingest(tmp_path / "two", [xml, log], 2)
     assert two == one

@@ -215,6 +215,7 @@ FORMAT = Format(
     description="Squid native access.log (epoch time, result code/status, peer)",
     sniff=sniff,
     parse=parse,
+    split=vx.split_at_lines,  # lines stand alone: a large log is read in parts
     fields=(
         "@timestamp", "event.action", "event.category", "event.outcome", "source.ip",
         "destination.ip", "destination.domain", "destination.bytes", "http.request.method",

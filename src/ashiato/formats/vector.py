@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -69,9 +70,16 @@ def line_arrays(
     first = 1
     tail = b""
     bom = codec in ("utf_8_sig", "utf_8")
+    left = -1  # bytes still to read (-1: to the end of the file)
     with source.path.open("rb") as fh:
+        if source.span is not None:  # a part of the file (Format.split): from a line start
+            start, end, first = source.span
+            fh.seek(start)
+            left = end - start
+            bom = bom and start == 0  # the byte-order mark is at the start of the file only
         while True:
-            chunk = fh.read(chunk_bytes)
+            chunk = fh.read(chunk_bytes if left < 0 else min(chunk_bytes, left))
+            left -= len(chunk)
             final = not chunk
             data = tail + chunk if tail else chunk
             if bom:
@@ -97,6 +105,41 @@ def line_arrays(
             first += len(arr)
             if final:
                 return
+
+
+def split_at_lines(path: Path, parts: int) -> list[tuple[int, int, int]]:
+    """``Format.split`` for logs of self-contained lines (no header, no state carried from
+    line to line): about ``parts`` spans, each but the first starting after a newline near
+    its ideal place, with the number of the line it starts on (counted as
+    :func:`line_arrays` counts: every ``\n`` ends a line)."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as fh:
+        for k in range(1, parts):
+            at = max(size * k // parts, cuts[-1] + 1)
+            fh.seek(at - 1)
+            while True:  # the first line start at or after ``at``
+                block = fh.read(1 << 16)
+                nl = block.find(b"\n")
+                if nl >= 0 or not block:
+                    break
+                at += len(block)
+            if nl < 0:
+                break  # the rest is one line
+            cut = at + nl
+            if cut >= size:
+                break
+            cuts.append(cut)
+        spans = []
+        fh.seek(0)
+        line, pos = 1, 0
+        for start, end in zip(cuts, [*cuts[1:], size], strict=True):
+            while pos < start:
+                block = fh.read(min(8 << 20, start - pos))
+                line += block.count(b"\n")
+                pos += len(block)
+            spans.append((start, end, line))
+    return spans
 
 
 def _as_utf8(source: Source, codec: str, body: bytes | memoryview) -> bytes | memoryview:

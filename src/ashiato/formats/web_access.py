@@ -302,6 +302,7 @@ FORMAT = Format(
     description="Apache/Nginx/Tomcat access logs (common, combined, vhost_combined)",
     sniff=sniff,
     parse=parse,
+    split=vx.split_at_lines,  # lines stand alone: a large log is read in parts
     fields=(
         "@timestamp", "event.category", "event.outcome", "source.ip", "user.name",
         "http.request.method", "url.original", "url.path", "http.response.status_code",
