@@ -318,7 +318,9 @@ def _write_part(path: Path, table: pa.Table, evidence_ids: set[str]) -> None:
 
 Finish = Callable[[pa.Table], pa.Table]  # last touches to rows before they are stored
 SMALL_PART_ROWS = 16_384  # fewer rows than this in a file: snappy (EventWriter.flush)
-GROUP_ROWS = 131_072  # rows per Parquet row group
+# rows per Parquet row group: two groups are in memory while the previous one is written
+# (1M Squid lines: 131,072 rows a group peaked at 540 MB, 65,536 at 420 MB, in as much time)
+GROUP_ROWS = 65_536
 
 
 class PartBatch:

@@ -60,7 +60,7 @@ from ashiato.normalize import finalize_batch
 from ashiato.schema import EVENT_SCHEMA
 
 NULL_DAY = "__HIVE_DEFAULT_PARTITION__"  # what Spark and Hive call a NULL partition value
-GROUP_ROWS = 131_072  # rows per Parquet row group, as EventWriter
+GROUP_ROWS = 65_536  # rows per Parquet row group, as EventWriter
 BUDGET_ROWS = 524_288  # rows one task holds before writing out its largest part
 
 
