@@ -7,15 +7,16 @@ in a fresh interpreter: this test process has imported everything already.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 # imported by commands that use them, never by `import ashiato.cli`
 NOT_AT_IMPORT = (
     "pyarrow", "pyarrow.compute", "pyarrow.dataset", "duckdb", "numpy", "pandas", "ibis",
-    "pydantic", "jinja2", "fastapi", "babel", "rich.markdown", "rich.table", "rich.progress",
-    "ashiato.case", "ashiato.ingest", "ashiato.analysis", "ashiato.report", "ashiato.detect",
-    "ashiato.timeline",
+    "pydantic", "jinja2", "fastapi", "babel", "rich", "ashiato.case", "ashiato.ingest",
+    "ashiato.analysis", "ashiato.report", "ashiato.detect", "ashiato.timeline",
 )  # fmt: skip
 # not even for `--help` (typer renders it with rich.markdown, and typer >= 0.29 builds
 # its pydantic adapters: those are typer's)
@@ -49,3 +50,24 @@ def test_help_leaves_the_case_store_and_analyses_out() -> None:
     )
     loaded = _modules(code)
     assert sorted(m for m in NOT_FOR_HELP if m in loaded) == []
+
+
+# nor for an ingest that prints JSON: DuckDB would import pyarrow.dataset for an Arrow
+# table handed to it, pyarrow and DuckDB pandas (hidden: ashiato.nopandas)
+NOT_FOR_INGEST = ("pyarrow.dataset", "pandas", "ibis", "rich", "jinja2", "ashiato.analysis")
+
+
+def test_ingest_json_leaves_rich_pandas_and_pyarrow_dataset_out(tmp_path: Path) -> None:
+    log = Path(__file__).parent / "data" / "squid" / "access.log"
+    code = (
+        "import contextlib, io\n"
+        "from ashiato.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        f"    app(['ingest', {str(tmp_path / 'case')!r}, {str(log)!r}, '--json'], prog_name='a')\n"
+        f"open({str(tmp_path / 'out.json')!r}, 'w').write(out.getvalue())\n"
+    )
+    loaded = _modules(code)
+    summary = json.loads((tmp_path / "out.json").read_text("utf-8"))
+    assert summary["rows"] > 0 and summary["files"][0]["status"] == "done"  # it did ingest
+    assert "duckdb" in loaded and "pyarrow.parquet" in loaded
+    assert sorted(m for m in NOT_FOR_INGEST if m in loaded) == []

@@ -11,17 +11,17 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
 import typer
-from rich.console import Console
 
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
 from ashiato.terminal import line, text, visible
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
     from ashiato.case import Case
@@ -31,8 +31,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+class _LazyConsole:
+    """A Rich console made when first used: a command printing JSON (``ingest --json``)
+    never imports Rich (~25 ms)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_console(self._stderr), name)
+
+
+out = cast("Console", _LazyConsole())
+err = cast("Console", _LazyConsole(stderr=True))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,7 +215,7 @@ def _progress(quiet: bool) -> Progress | _NoBar:
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=_console(True),  # the console itself, not its stand-in (err)
         transient=True,
     )
 
