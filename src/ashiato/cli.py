@@ -151,8 +151,10 @@ def ingest(
             format_options={"mapping": str(mapping)} if mapping else {},
             workers=workers,
         )
-        total = sum(_size(p) for p in evidence)
-        with _progress(as_json) as bar:
+        bar = _progress(as_json)
+        # the bytes to read size the bar: not counted (every folder walked) for none
+        total = 0 if isinstance(bar, _NoBar) else sum(_size(p) for p in evidence)
+        with bar:
             task = bar.add_task("ingest", total=total or None)
 
             def advance(display: str, size: int) -> None:
