@@ -370,7 +370,7 @@ class PartBatch:
         name = hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
         path = self.case.events_dir / _safe(dataset) / f"{BATCH_PREFIX}{name}.parquet"
         try:
-            table = pa.concat_tables([t for _, t in tables])
+            table = _compact(pa.concat_tables([t for _, t in tables]))
             if self.finish is not None:
                 table = self.finish(table)
             _write_part(path, table, ids)
@@ -379,6 +379,23 @@ class PartBatch:
                 f"{path}: can't store the events of {len(tables)} small evidence files "
                 f"({exc}); the next ingest reads them again"
             ) from exc
+
+
+# the columns of a batch part left in pieces: most of its bytes (a row's raw fields, its
+# line), which neither normalize.derive nor anything before the write reads
+_BULKY = frozenset({"extra", "message"})
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """The table with each column but the bulky ones in one piece, not one per file:
+    compute functions and the Parquet writer pay per piece (the public EVTX corpus, 299
+    files in one part: derive and write 75 -> 35 ms), and copying the small columns
+    costs a fraction of the batch's memory."""
+    columns = [
+        col if name in _BULKY or col.num_chunks < 2 else pa.chunked_array([col.combine_chunks()])
+        for name, col in zip(table.column_names, table.columns, strict=True)
+    ]
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 class EventWriter:

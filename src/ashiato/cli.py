@@ -11,26 +11,48 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from ashiato.case import Case
 from ashiato.errors import AshiatoError, QueryError
 from ashiato.exports import iso, safe_cell, write_csv, write_jsonl
 from ashiato.terminal import line, text, visible
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ashiato.case import Case
 
 app = typer.Typer(
     help="ashiato (足跡): reconstruct a ransomware or malware incident from logs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+class _LazyConsole:
+    """A Rich console made when first used: a command printing JSON (``ingest --json``)
+    never imports Rich (~25 ms)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_console(self._stderr), name)
+
+
+out = cast("Console", _LazyConsole())
+err = cast("Console", _LazyConsole(stderr=True))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,6 +127,7 @@ def ingest(
     import contextlib
 
     from ashiato import engines, nopandas
+    from ashiato.case import Case
     from ashiato.ingest import Options
     from ashiato.ingest import ingest as run
 
@@ -128,8 +151,10 @@ def ingest(
             format_options={"mapping": str(mapping)} if mapping else {},
             workers=workers,
         )
-        total = sum(_size(p) for p in evidence)
-        with _progress(as_json) as bar:
+        bar = _progress(as_json)
+        # the bytes to read size the bar: not counted (every folder walked) for none
+        total = 0 if isinstance(bar, _NoBar) else sum(_size(p) for p in evidence)
+        with bar:
             task = bar.add_task("ingest", total=total or None)
 
             def advance(display: str, size: int) -> None:
@@ -165,14 +190,34 @@ def _size(p: Path) -> int:
     return 0
 
 
-def _progress(quiet: bool) -> Progress:
+class _NoBar:
+    """The progress bar when none is drawn (--json, stderr not a terminal), without
+    importing rich.progress (~9 ms) for it."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> Any:
+        return 0
+
+    def update(self, task: Any, advance: float = 0, description: str = "") -> None:
+        return None
+
+
+def _progress(quiet: bool) -> Progress | _NoBar:
+    if quiet or not err.is_terminal:
+        return _NoBar()
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description:40}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
+        console=_console(True),  # the console itself, not its stand-in (err)
         transient=True,
     )
 
@@ -187,6 +232,8 @@ def _status(quiet: bool, what: str) -> Any:
 
 
 def _ingest_table(report: Any) -> None:
+    from rich.table import Table
+
     table = Table(title="Evidence ingested", show_lines=False)
     for col in (
         "file",
@@ -277,6 +324,8 @@ def formats(
             for key, value in info.items():
                 out.print(line((str(key), "bold"), ": ", str(value)))
         return
+    from rich.table import Table
+
     fmts = registry.formats()
     if as_json:
         _dump(
@@ -320,7 +369,10 @@ def timeline(
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
 ) -> None:
     """Events in time order, filtered."""
+    from rich.table import Table
+
     from ashiato import timeline as tl
+    from ashiato.case import Case
 
     c = Case.open(case)
     filters = tl.Filters(host, user, ip, start, end, search, dataset)
@@ -385,6 +437,9 @@ def sql(
 ) -> None:
     """Run read-only SQL over the case (tables: events, evidence, rejects, aliases)."""
     import duckdb
+    from rich.table import Table
+
+    from ashiato.case import Case
 
     c = Case.open(case)
     with c.reader() as con:
@@ -420,6 +475,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the stored event and the original record behind a reference."""
+    from ashiato.case import Case
     from ashiato.show import show as run
 
     shown = run(Case.open(case), ref)
@@ -473,6 +529,7 @@ def investigate(
     """Answer the responders' questions; writes findings.json into the case."""
     from ashiato import engines
     from ashiato.analysis.pipeline import investigate as run
+    from ashiato.case import Case
     from ashiato.engines import store
 
     on_spark = engines.resolve(engine) == "spark"
@@ -511,6 +568,8 @@ def investigate(
 def _print_findings(raw: dict[str, Any], c: Case, lang: str = "en") -> None:
     """The summary in ``lang``: sentences by id (docs/i18n.md), times in the case's zone
     with UTC beside them."""
+    from rich.table import Table
+
     from ashiato import i18n
     from ashiato.report.html import when_text
     from ashiato.report.text import vector_type, verdict
@@ -596,6 +655,8 @@ def _print_incidents(f: dict[str, Any]) -> None:
     """Incidents above low and the lateral moves, one line each (log text as text)."""
     shown = [i for i in f.get("incidents", []) if i["severity"] in ("medium", "high", "critical")]
     if shown:
+        from rich.table import Table
+
         table = Table(title="Incidents")
         for col in ("id", "severity", "technique", "count", "first (UTC)", "hosts", "key value"):
             table.add_column(col, overflow="fold")
@@ -628,6 +689,7 @@ def note(
     tags: Annotated[str | None, typer.Option(help="Comma-separated tags.")] = None,
 ) -> None:
     """Record an interview finding or setting as an event in the case."""
+    from ashiato.case import Case
     from ashiato.notes import NOTES_ID, add_note
 
     record = add_note(Case.open(case), text, time, host, user, tags)
@@ -651,6 +713,7 @@ def report(
     """Write the report for the case: self-contained HTML, Markdown or JSON."""
     from ashiato.analysis.pipeline import FINDINGS
     from ashiato.analysis.pipeline import investigate as run
+    from ashiato.case import Case
     from ashiato.report.html import FORMATS, build, check_zone, write_report
     from ashiato.report.text import LANGS, default_lang
 
@@ -731,6 +794,7 @@ def demo(
     """Simulate an incident, ingest it, investigate it and write the report."""
     from ashiato import lab
     from ashiato.analysis.pipeline import investigate as run
+    from ashiato.case import Case
     from ashiato.ingest import Options
     from ashiato.ingest import ingest as do_ingest
     from ashiato.report.html import write_report
@@ -778,6 +842,9 @@ def hunt(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
     """Run Sigma rules and IOC lists; store hits as `ashiato.detection` events."""
+    from rich.table import Table
+
+    from ashiato.case import Case
     from ashiato.detect.hunt import hunt as run
 
     with _status(False, "hunting: compiling and running the rules…"):
@@ -837,6 +904,8 @@ def serve(
     """Serve the case in a local web UI: dashboard, timeline, hosts, raw records, notes."""
     import secrets
 
+    from ashiato.case import Case
+
     try:
         import uvicorn
 
@@ -860,17 +929,41 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
-def _export_command() -> None:
-    from ashiato.report.export import command
-
-    app.command(
-        "export",
-        help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
-        "list or the IOCs found (CSV/JSONL/STIX 2.1).",
-    )(friendly(command))
+# -- export (timeline, encrypted files, IOCs) ---------------------------------------------
 
 
-_export_command()
+@app.command(
+    help="Export the timeline (Timesketch CSV/JSONL), the encrypted-file "
+    "list or the IOCs found (CSV/JSONL/STIX 2.1)."
+)
+@friendly
+def export(
+    case: Annotated[Path, typer.Argument(help="Case folder (investigated).")],
+    what: Annotated[str, typer.Option(help="timeline, encrypted or iocs.")] = "timeline",
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or stix (iocs).")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="File to write; stdout if absent.")] = None,
+    host: Annotated[str | None, typer.Option(help="timeline: host name.")] = None,
+    user: Annotated[str | None, typer.Option(help="timeline: account name.")] = None,
+    ip: Annotated[str | None, typer.Option(help="timeline: address.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="timeline: ISO time.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="timeline: ISO time.")] = None,
+    search: Annotated[str | None, typer.Option(help="timeline: text.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="timeline: dataset, * allowed.")] = None,
+) -> None:
+    """Export the timeline (Timesketch CSV/JSONL), the encrypted files or the IOCs (STIX)."""
+    # declared here, not in report.export: registering it there imported the case store
+    # (pyarrow, DuckDB) on every start of the CLI
+    from ashiato.report.export import main_command
+    from ashiato.timeline import Filters
+
+    filters = Filters(host, user, ip, start, end, search, dataset)
+    try:
+        path, n = main_command(case, what, fmt, output, filters)
+    except AshiatoError as exc:
+        typer.echo(visible(f"error: {exc}"), err=True)
+        raise typer.Exit(2) from exc
+    if path is not None:
+        typer.echo(visible(f"{n:,} rows written to {path}"), err=True)
 
 
 def main() -> None:

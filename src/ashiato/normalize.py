@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 from ashiato.schema import EVENT_SCHEMA
 
 _IP_RE = r"^(\d{1,3}\.){3}\d{1,3}$|:"
+_EVIDENCE_ID = EVENT_SCHEMA.get_field_index("evidence_id")
+_DATASET = EVENT_SCHEMA.get_field_index("event.dataset")
 
 
 @functools.lru_cache(maxsize=1 << 16)  # analyses ask it per row, of a few hundred names
@@ -51,6 +53,14 @@ def finalize_batch(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.
 def stamp(batch: pa.RecordBatch, evidence_id: str, dataset: str) -> pa.RecordBatch:
     """The per-file part of :func:`finalize_batch`: evidence id and default dataset."""
     n = batch.num_rows
+    if batch.schema.equals(EVENT_SCHEMA, check_metadata=True):
+        # a format's batch as usual: two columns replaced (~0.02 ms) rather than the
+        # schema's ~70 taken apart and put together again (~0.14 ms, per file of a few
+        # records most of what stamping costs)
+        ids = pa.array([evidence_id] * n, pa.string())
+        batch = batch.set_column(_EVIDENCE_ID, EVENT_SCHEMA.field(_EVIDENCE_ID), ids)
+        filled = _fill(batch.column(_DATASET), dataset)
+        return batch.set_column(_DATASET, EVENT_SCHEMA.field(_DATASET), filled)
     names = batch.schema.names
     cols = dict(zip(names, batch.columns, strict=True))
     cols["evidence_id"] = pa.array([evidence_id] * n, pa.string())

@@ -11,9 +11,10 @@ data through these.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
+if TYPE_CHECKING:  # imported by what makes Text: `visible` alone (CSV, JSON) needs no Rich
+    from rich.text import Text
 
 # C0 and C1 controls except tab, newline and a CR that ends a line, DEL, and the
 # bidirectional/invisible format characters that can make a file name read as another
@@ -40,11 +41,15 @@ def visible(value: Any, one_line: bool = False) -> str:
 
 def text(value: Any, style: str = "", one_line: bool = False) -> Text:
     """``value`` as Rich text: shown literally, whatever brackets it holds."""
+    from rich.text import Text
+
     return Text(visible(value, one_line), style=style)
 
 
 def line(*parts: str | tuple[str, str] | Text) -> Text:
     """Text from literal labels (``(label, style)``) and data already made :func:`text`."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         if isinstance(part, tuple):

@@ -23,11 +23,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import orjson
-import typer
 
 from ashiato.case import Case
 from ashiato.errors import CaseError, QueryError
@@ -427,32 +426,9 @@ def main_command(
     return output, n
 
 
-def command(
-    case: Annotated[Path, typer.Argument(help="Case folder (investigated).")],
-    what: Annotated[str, typer.Option(help="timeline, encrypted or iocs.")] = "timeline",
-    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or stix (iocs).")] = "csv",
-    output: Annotated[Path | None, typer.Option(help="File to write; stdout if absent.")] = None,
-    host: Annotated[str | None, typer.Option(help="timeline: host name.")] = None,
-    user: Annotated[str | None, typer.Option(help="timeline: account name.")] = None,
-    ip: Annotated[str | None, typer.Option(help="timeline: address.")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="timeline: ISO time.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="timeline: ISO time.")] = None,
-    search: Annotated[str | None, typer.Option(help="timeline: text.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="timeline: dataset, * allowed.")] = None,
-) -> None:
-    """Export the timeline (Timesketch CSV/JSONL), the encrypted files or the IOCs (STIX)."""
-    from ashiato.errors import AshiatoError
-    from ashiato.terminal import visible
-
-    filters = Filters(host, user, ip, start, end, search, dataset)
-    try:
-        path, n = main_command(case, what, fmt, output, filters)
-    except AshiatoError as exc:
-        typer.echo(visible(f"error: {exc}"), err=True)
-        raise typer.Exit(2) from exc
-    if path is not None:
-        typer.echo(visible(f"{n:,} rows written to {path}"), err=True)
-
-
 if __name__ == "__main__":  # python -m ashiato.report.export CASE --what iocs --format stix
+    import typer
+
+    from ashiato.cli import export as command  # the CLI's own command, its options declared there
+
     typer.run(command)
