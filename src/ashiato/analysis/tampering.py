@@ -244,6 +244,12 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
     # the counts need the IDs alone; the previous record's line and time only where the
     # gaps are read below (a timestamp lagged over every record cost a third of it)
     ids = q.select(*group, "_rid")
+    # a sequence with as many distinct IDs as its range holds has no hole: the window
+    # (which sorts and holds its rows: 1.1 GB over the 20M records of a large case) runs
+    # over the others alone
+    rid = ids["_rid"]
+    span = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max())
+    ids = ids.semi_join(span.filter(span["hi"] - span["lo"] + 1 > span["n"]), group)
     ids = ids.mutate(_hole=ibis.ifelse((ids["_rid"] - ids["_rid"].lag().over(w)) > 1, 1, 0))
     rid = ids["_rid"]
     stats = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max(),
