@@ -33,7 +33,7 @@ from ashiato.case import (
     drop_from_batch,
 )
 from ashiato.errors import AshiatoError, EvidenceError
-from ashiato.evidence import years
+from ashiato.evidence import hash_ahead, years
 from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import LineCounts, decode_lines, detect, mixed_main
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
@@ -108,6 +108,9 @@ def zone(name: str) -> ZoneInfo:
 def ingest(
     case: Case, inputs: Sequence[Path], options: Options, progress: Progress | None = None
 ) -> IngestReport:
+    # large files named here are hashed in a thread while the case opens (the CLI starts
+    # this earlier still, before its imports)
+    hash_ahead.start(inputs)
     report = IngestReport()
     # what is alive now (modules, classes: hundreds of thousands of objects) is left out
     # of the collector's full passes while millions of short-lived rows go by (~10 % of
