@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,26 @@ def test_a_chunk_range_reads_as_a_file_of_its_own(tmp_path: Path) -> None:
     part.seek(-1, io.SEEK_END)
     assert part.read(5) == b"C"
     part.close()
+
+
+def test_the_worker_starts_where_half_the_records_are_behind(tmp_path: Path) -> None:
+    # chunk headers (magic, first and last record number): the records, not the chunks,
+    # are split in half; a damaged header counts none
+    def chunk(first: int, last: int, magic: bytes = b"ElfChnk\x00") -> bytes:
+        return (magic + struct.pack("<QQ", first, last)).ljust(65536, b"\0")
+
+    counts = [300, 5, 5, 5, 300, 5]
+    chunks, n = [], 1
+    for c in counts:
+        chunks.append(chunk(n, n + c - 1))
+        n += c
+    chunks.insert(2, chunk(1, 10**9))  # a damaged header: a billion records
+    chunks.insert(3, chunk(5, 9, b"garbage!"))
+    path = tmp_path / "f.evtx"
+    path.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"".join(chunks))
+    # 620 records: 310 in chunks 0-4 (300 + 5 + 0 + 0 + 5), the rest from chunk 5 on
+    assert evtx_parallel._middle(path, len(chunks), 0) == 5
+    assert evtx_parallel._middle(path, len(chunks), 6) == 7  # the head start, then half
+    empty = tmp_path / "empty.evtx"
+    empty.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"\0" * 65536 * 4)
+    assert evtx_parallel._middle(empty, 4, 0) == 2  # no headers to go by: the chunks
