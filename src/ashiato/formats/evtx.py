@@ -147,17 +147,17 @@ def read_into(
     source: Source, rows: WinRows, chunks: io.RawIOBase, seen: RecordIds,
     put: Put, *, last: int, first_chunk: int = 0,
 ) -> int:  # fmt: skip
-    """Read a chunk range (all its rows put, the last batch flushed); its last record
-    (``last`` if it has none)."""
-    for rec in _records(source, chunks, seen, tail=False, last=last, first_chunk=first_chunk):
-        last = rec["event_record_id"]
-        batch = _add(source, rows, rec)
-        if batch is not None:
-            put(batch)
+    """Read a chunk range (all its rows put, the last batch flushed; the range closed);
+    its last record (``last`` if it has none)."""
+    with chunks:
+        for rec in _records(source, chunks, seen, tail=False, last=last, first_chunk=first_chunk):
+            last = rec["event_record_id"]
+            batch = _add(source, rows, rec)
+            if batch is not None:
+                put(batch)
     batch = rows.flush()
     if batch is not None:
         put(batch)
-    chunks.close()
     return last
 
 

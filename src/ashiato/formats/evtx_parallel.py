@@ -322,7 +322,6 @@ def _work(path: Path, first: int, end: int, tz: str, parts: Parts, out: IO[bytes
         last = evtx_format.read_into(
             source, WinRows(source), rng, seen, writer.add, last=_UNKNOWN, first_chunk=first
         )
-        rng.close()
         stored = writer.close()
     except BaseException:
         writer.abort()
