@@ -15,6 +15,7 @@ from ashiato.evidence.walk import sha256_of
 @pytest.fixture(autouse=True)
 def _small_is_large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hash_ahead, "MIN_BYTES", 1000)
+    monkeypatch.setattr(hash_ahead, "_BLOCK", 4096)  # many blocks, the last one short
 
 
 def _file(path: Path, size: int, seed: bytes = b"x") -> Path:

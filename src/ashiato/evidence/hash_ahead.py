@@ -23,6 +23,10 @@ from pathlib import Path
 
 # below this the hash costs a few ms: not worth a thread (and small files are many)
 MIN_BYTES = 16 << 20
+# read and hashed a block at a time without the GIL; between blocks the thread waits for
+# it (up to 5 ms while imports hold it): 256 MB beside busy Python took 0.75 s in 256 KB
+# blocks (hashlib.file_digest), 0.50 s in 8 MB, 0.26 s in 32 MB (0.17 s alone)
+_BLOCK = 32 << 20
 
 _Key = tuple[str, int, int, int, int]  # path, device, inode, size, mtime (ns)
 _lock = threading.Lock()
@@ -63,14 +67,22 @@ def _hash_all(todo: list[tuple[_Key, Path, Future[str]]]) -> None:
         if not future.set_running_or_notify_cancel():
             continue
         try:
-            with path.open("rb") as fh:
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            digest = _sha256(path)
             if _key(path) != key:  # written to meanwhile: not the file take() sees
                 raise OSError(f"{path} changed while it was hashed")
         except OSError as exc:
             future.set_exception(exc)
         else:
             future.set_result(digest)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    block = memoryview(bytearray(_BLOCK))
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(block):
+            h.update(block[:n])
+    return h.hexdigest()
 
 
 def _key(path: Path) -> _Key | None:
