@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from ashiato.case import Case
 from ashiato.formats import registry
 from ashiato.formats.base import Format, Rows, Sample, Source
-from ashiato.ingest import Options, ingest
+from ashiato.ingest import FileParts, Options, ingest
 
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) user=(\S+) path=(.*)$")
 
@@ -148,7 +151,7 @@ from pathlib import Path
 from ashiato.case import Case, PartBatch
 from ashiato.formats import registry
 from ashiato.formats.base import Format, Rows
-from ashiato.ingest import Options, ingest
+from ashiato.ingest import FileParts, Options, ingest
 
 def parse(source):
     rows = Rows(source)
@@ -245,3 +248,79 @@ def test_members_not_read_are_catalogued_and_replaced_when_read(tmp_path: Path) 
     ]
     assert _count(case, "SELECT count(*) FROM evidence WHERE status = 'not read'") == 2
     assert _count(case, "SELECT count(*) FROM events") == 2
+
+
+def test_a_large_file_hashed_ahead_is_still_a_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ashiato.evidence import hash_ahead
+
+    monkeypatch.setattr(hash_ahead, "MIN_BYTES", 100)
+    f = _write(tmp_path / "a.log", [f"2015/09/09 11:52:{i:02d} user=u path=p{i}" for i in range(9)])
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(f.read_bytes())
+    case = Case.create_or_open(tmp_path / "case")
+    first = ingest(case, [f], Options())
+    again = ingest(case, [f, copy], Options())
+    assert [r.status for r in first.files] == ["done"]
+    assert [r.status for r in again.files] == ["duplicate", "duplicate"]
+    assert again.files[0].evidence_id == first.files[0].evidence_id
+    with case.reader() as con:
+        sha = con.execute("SELECT sha256 FROM evidence").fetchone()
+    assert sha == (hashlib.sha256(f.read_bytes()).hexdigest(),)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("worker", ["reads", "fails"])
+def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str
+) -> None:
+    from ashiato.formats import evtx as evtx_format
+    from ashiato.formats import evtx_parallel
+
+    sample = shared / "deepbluecli" / "evtx" / "smb-password-guessing-security.evtx"
+    if not sample.exists():
+        pytest.skip("deepbluecli samples not present")
+    one = Case.create_or_open(tmp_path / "one")
+    # this module's registry holds a test format only
+    monkeypatch.setattr(registry, "_in_order", lambda: iter((evtx_format.FORMAT,)))
+    evtx = Options()
+    single = ingest(one, [sample], evtx).files[0]
+    assert single.status == "done" and single.rows > 3000
+    monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)
+    monkeypatch.setattr(evtx_format, "_free_core", lambda: True)
+    if worker == "fails":
+
+        def dies(path: Path, first: int, end: int, tz: str, parts: Any, out: object) -> None:
+            # in the forked child: what it wrote of its part is not a Parquet file
+            part = parts.case.part_path(f"{parts.evidence_id}-1", parts.dataset)
+            part.parent.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(b"half a part")
+            part.with_suffix(".parquet.tmp").write_bytes(b"half a part")
+            os._exit(3)
+
+        monkeypatch.setattr(evtx_parallel, "_work", dies)
+    discarded: list[int] = []
+    discard = FileParts.discard
+
+    def seen(parts: FileParts, part: int) -> None:
+        discarded.append(part)
+        discard(parts, part)
+
+    monkeypatch.setattr(FileParts, "discard", seen)
+    two = Case.create_or_open(tmp_path / "two")
+    both = ingest(two, [sample], evtx).files[0]
+    parts = sorted(p.name for p in two.events_dir.glob("windows.*/*"))
+    ev = both.evidence_id
+    # the worker's part beside the parent's (if it failed: the parent's own reading of
+    # the range, in place of what the worker left)
+    assert parts == [f"{ev}-1.parquet", f"{ev}.parquet"]
+    assert discarded == ([1] if worker == "fails" else [])
+    counts = ("status", "rows", "rejected", "first", "last")
+    assert [getattr(both, c) for c in counts] == [getattr(single, c) for c in counts]
+    with one.reader() as a, two.reader() as b:
+        rows_a = a.execute('SELECT * FROM events ORDER BY "@timestamp", record').fetchall()
+        rows_b = b.execute('SELECT * FROM events ORDER BY "@timestamp", record').fetchall()
+        rejects_a = a.execute("SELECT record, reason FROM rejects ORDER BY ALL").fetchall()
+        rejects_b = b.execute("SELECT record, reason FROM rejects ORDER BY ALL").fetchall()
+    assert rows_b == rows_a and rejects_b == rejects_a

@@ -31,3 +31,15 @@ def test_finalize_derives_file_url_and_keeps_original_host() -> None:
     assert row["dns.question.name"] == "ip-addr.es"
     assert row["evidence_id"] == "ev1"
     assert row["event.dataset"] == "test.x"
+
+
+def test_host_keys_of_a_log_naming_few_hosts_over_many_rows() -> None:
+    # worked out per distinct name (a log names a handful of hosts over its rows): the
+    # same keys, nulls and order as the rule per row, whole arrays and chunked ones
+    names = ["DC01.corp.local", None, "CORP\\PC-01", " 10.0.0.5 ", "", "WS$", "fe80::1", "PC-01"]
+    rows = [names[(i * 7) % len(names)] for i in range(400)]
+    expect = [host_key(n) for n in rows]
+    assert host_keys(pa.array(rows, pa.string())).to_pylist() == expect
+    chunked = pa.chunked_array([pa.array(rows[:150], pa.string()), pa.array(rows[150:])])
+    assert host_keys(chunked).to_pylist() == expect
+    assert host_keys(pa.array([None] * 50, pa.string())).to_pylist() == [None] * 50

@@ -255,6 +255,10 @@ class Case:
                 # unreadable (not written by an ingest): hidden, and removed by the next
                 yield p, batch_evidence(p) or {UNREADABLE}
 
+    def part_path(self, name: str, dataset: str) -> Path:
+        """Where an ingest part named ``name`` of ``dataset`` goes (EventWriter)."""
+        return self.events_dir / _safe(dataset) / f"{name}.parquet"
+
     @property
     def tmp_dir(self) -> Path:
         """Where an ingest unpacks archives; emptied by the next writer if a run was killed."""
@@ -413,12 +417,11 @@ class EventWriter:
         self, case: Case, evidence_id: str, dataset: str, group_rows: int = GROUP_ROWS,
         batch: PartBatch | None = None, finish: Finish | None = None,
     ) -> None:  # fmt: skip
-        folder = case.events_dir / _safe(dataset)  # made when a part of its own is written
         self.evidence_id = evidence_id
         self.dataset = dataset
         self.batch = batch  # where a small file's events go (None: a part of its own)
         self.finish = finish  # applied to the rows before they are written (not batched)
-        self.path = folder / f"{evidence_id}.parquet"
+        self.path = case.part_path(evidence_id, dataset)  # its folder made when written
         self._tmp = self.path.with_suffix(".parquet.tmp")
         self.group_rows = group_rows
         self._writer: pq.ParquetWriter | None = None
@@ -506,6 +509,11 @@ def _writes() -> ThreadPoolExecutor:
     """The thread that writes row groups (one for the process: groups of several files
     are written one after another, in the order they come)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ashiato-parquet")
+
+
+# a forked child (a large EVTX's second process, formats.evtx_parallel) has the pool but
+# not its thread: it makes its own
+os.register_at_fork(after_in_child=_writes.cache_clear)
 
 
 def _safe(name: str) -> str:

@@ -36,12 +36,13 @@ from ashiato.case import (
     drop_from_batch,
 )
 from ashiato.errors import AshiatoError, EvidenceError
-from ashiato.evidence import years
+from ashiato.evidence import hash_ahead, years
 from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import LineCounts, decode_lines, detect, mixed_main
 from ashiato.evidence.walk import EvidenceFile, Skipped, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Format, Sample, Source
+from ashiato.formats.parts import Stored
 from ashiato.normalize import derive, stamp
 
 COMMIT_SECONDS = 2.0
@@ -110,6 +111,9 @@ def zone(name: str) -> ZoneInfo:
 def ingest(
     case: Case, inputs: Sequence[Path], options: Options, progress: Progress | None = None
 ) -> IngestReport:
+    # large files named here are hashed in a thread while the case opens (the CLI starts
+    # this earlier still, before its imports)
+    hash_ahead.start(inputs)
     report = IngestReport()
     # what is alive now (modules, classes: hundreds of thousands of objects) is left out
     # of the collector's full passes while millions of short-lived rows go by (~10 % of
@@ -475,21 +479,19 @@ def read_file(
     )
     if span is None:
         writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
+        source.parts = parts = FileParts(case, evidence_id, fmt.dataset, host, writer)
     else:
         name = f"{evidence_id}-{part}" if part else evidence_id
         writer = EventWriter(case, name, fmt.dataset, finish=derive)
+        parts = None
+    main = _PartRows(writer, evidence_id, fmt.dataset, host)
     try:
         for batch in fmt.parse(source):
-            if host is not None:
-                batch = _with_host(batch, host)
-            # the rest of normalize.finalize_batch is applied by the writer, together
-            # with other small files' rows
-            batch = stamp(batch, evidence_id, fmt.dataset)
-            result.rows += batch.num_rows
-            _widen(result, batch)
-            writer.add(batch)
+            main.add(batch)
             _store_rejects(con, source, catalogue)
-        writer.close()
+        stored = main.close()
+        if parts is not None:
+            stored = parts.total(stored)
         _store_rejects(con, source, catalogue)
         result.status = "done"
         if source.year_assumed:
@@ -499,14 +501,105 @@ def read_file(
     except (AshiatoError, OSError, ValueError, pa.ArrowException, duckdb.Error) as exc:
         # the file stays marked failed: its partial rows are dropped and it is parsed
         # again by the next run; the rejects so far are kept for the responder to see
-        writer.abort()
+        main.abort()
+        if parts is not None:
+            parts.abort()
+        stored = main.stored
         _store_rejects(con, source, catalogue)
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
+    result.rows, result.first, result.last = stored.rows, stored.first, stored.last
     result.rejected = source.rejected
     result.redecoded = source.redecoded
     _record(con, ev, sha, result, fmt, source.decode_errors, catalogue)
     return result
+
+
+class _PartRows:
+    """Rows on their way into one of a file's parts: the host a collection names filled
+    in, evidence id and dataset stamped (the rest of normalize.finalize_batch is applied
+    by the writer, together with other small files' rows), counted."""
+
+    def __init__(self, writer: EventWriter, evidence_id: str, dataset: str,
+                 host: str | None) -> None:  # fmt: skip
+        self.writer = writer
+        self.evidence_id = evidence_id
+        self.dataset = dataset
+        self.host = host
+        self.stored = Stored()
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self.host is not None:
+            batch = _with_host(batch, self.host)
+        batch = stamp(batch, self.evidence_id, self.dataset)
+        self.stored.add(batch)
+        self.writer.add(batch)
+
+    def close(self) -> Stored:
+        self.writer.close()
+        return self.stored
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class FileParts:
+    """Where the parts a format writes itself go (formats.parts): ``<evidence id>-N``
+    beside the file's part 0 (``main``, which then stays a part of its own rather than
+    joining a batch of small files, so that its parts read in order are one pass)."""
+
+    def __init__(self, case: Case | str, evidence_id: str, dataset: str,
+                 host: str | None = None, main: EventWriter | None = None) -> None:  # fmt: skip
+        self.case = case if isinstance(case, Case) else Case(Path(case))
+        self.evidence_id = evidence_id
+        self.dataset = dataset
+        self.host = host
+        self.main = main
+        self._counted: list[Stored] = []
+        self._made: set[int] = set()
+
+    def open(self, part: int) -> _PartRows:
+        self._own_part()
+        self._made.add(part)
+        return _PartRows(EventWriter(self.case, self._name(part), self.dataset, finish=derive),
+                         self.evidence_id, self.dataset, self.host)  # fmt: skip
+
+    def count(self, part: int, stored: Stored) -> None:
+        self._own_part()
+        self._made.add(part)
+        self._counted.append(stored)
+
+    def discard(self, part: int) -> None:
+        path = self.case.part_path(self._name(part), self.dataset)
+        path.unlink(missing_ok=True)
+        path.with_suffix(".parquet.tmp").unlink(missing_ok=True)
+
+    def spec(self) -> dict[str, str | None]:
+        return {"factory": "ashiato.ingest:FileParts", "case": str(self.case.root),
+                "evidence_id": self.evidence_id, "dataset": self.dataset,
+                "host": self.host}  # fmt: skip
+
+    def total(self, main: Stored) -> Stored:
+        """What all the file's parts hold, part 0 (``main``) with the ones counted."""
+        out = Stored(main.rows, main.first, main.last)
+        for s in self._counted:
+            out.rows += s.rows
+            out.widen(s.first, s.last)
+        return out
+
+    def abort(self) -> None:
+        """Remove the parts written besides part 0 (the file failed)."""
+        for part in self._made:
+            self.discard(part)
+
+    def _name(self, part: int) -> str:
+        # part 0 is named as the file's only part would be (the writer of read_file
+        # then holds no rows: a format writing its own parts yields none)
+        return f"{self.evidence_id}-{part}" if part else self.evidence_id
+
+    def _own_part(self) -> None:
+        if self.main is not None:
+            self.main.batch = None
 
 
 def _with_host(batch: pa.RecordBatch, host: str) -> pa.RecordBatch:

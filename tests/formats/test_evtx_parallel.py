@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from ashiato.formats import evtx as evtx_format
-from ashiato.formats import evtx_parallel
+from ashiato.formats import evtx_parallel, testing
 from ashiato.formats.base import Reject, Source
 from ashiato.formats.testing import parse_file
 
@@ -25,9 +27,6 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     one = parse_file(evtx_format.FORMAT, path)
     monkeypatch.setattr(evtx_format, "PARALLEL_MIN_CHUNKS", 2)  # a worker for any file
     monkeypatch.setattr(evtx_format, "_free_core", lambda: True)  # however loaded the machine
-    # a piece per chunk: the worker's rows, rejects and record numbers cross the most
-    # piece boundaries (each read by a parser of its own) and must still be one pass's
-    monkeypatch.setattr(evtx_parallel, "PIECE_CHUNKS", 1)
     started: list[evtx_parallel.Worker | None] = []
     start = evtx_parallel.start
 
@@ -82,10 +81,11 @@ def test_a_cut_large_file_keeps_its_tail_with_a_worker(
     assert rej2 == rej1
 
 
-def _sysmon_sample(shared: Path) -> Path:
-    sample = shared / "evtx-parser-testfiles" / "omerbenamram-evtx" / "samples" / "sysmon.evtx"
+def _sample(shared: Path) -> Path:
+    """A file with records in every chunk: the worker has some to read."""
+    sample = shared / "deepbluecli" / "evtx" / "smb-password-guessing-security.evtx"
     if not sample.exists():
-        pytest.skip("evtx-parser-testfiles not present")
+        pytest.skip("deepbluecli samples not present")
     return sample
 
 
@@ -95,7 +95,7 @@ def test_a_spawned_worker_gives_what_a_forked_one_gives(
 ) -> None:
     # where fork is not used (Windows, macOS, ASHIATO_EVTX_FORK=0) the worker is a new
     # interpreter running this module
-    sample = _sysmon_sample(shared)
+    sample = _sample(shared)
     (rows1, rej1), (forked, _) = _both(sample, monkeypatch)
     monkeypatch.setenv("ASHIATO_EVTX_FORK", "0")
     spawned: list[evtx_parallel.Process] = []
@@ -117,7 +117,7 @@ def test_a_spawned_worker_gives_what_a_forked_one_gives(
 def test_a_failed_worker_leaves_the_range_to_the_parent(
     shared: Path, monkeypatch: pytest.MonkeyPatch, fork: bool
 ) -> None:
-    sample = _sysmon_sample(shared)
+    sample = _sample(shared)
     (rows1, rej1), _ = _both(sample, monkeypatch)
     if fork:
 
@@ -134,22 +134,50 @@ def test_a_failed_worker_leaves_the_range_to_the_parent(
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("when", ["midway", "after its part is in place"])
 def test_a_worker_that_ends_midway_leaves_the_rest_to_the_parent(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
+    shared: Path, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    sample = _sysmon_sample(shared)
+    # the worker's half-written (or finished) part is removed and its whole range read
+    # by the parent (parse_file fails on a part left behind); rows and rejects as one pass
+    sample = _sample(shared)
     (rows1, rej1), _ = _both(sample, monkeypatch)
-    finished = evtx_parallel.Worker._finished
-    asked: list[int] = []
+    parent = os.getpid()
+    opened = testing.FolderParts.open
 
-    def two_pieces(worker: evtx_parallel.Worker, number: int) -> bool:
-        asked.append(number)
-        # as if the worker died after its second piece: the parent reads from the third
-        return number < 2 and finished(worker, number)
+    def dies_midway(parts: testing.FolderParts, part: int) -> Any:
+        writer = opened(parts, part)
+        if os.getpid() != parent:
+            add = writer.add
 
-    monkeypatch.setattr(evtx_parallel.Worker, "_finished", two_pieces)
+            def add_then_die(batch: pa.RecordBatch) -> None:
+                add(batch)  # its first batch is in its half-written part
+                assert parts.path(part).with_suffix(".tmp").stat().st_size > 0
+                os._exit(3)
+
+            writer.add = add_then_die  # type: ignore[method-assign]
+        return writer
+
+    def dies_at_the_end(path: Path, first: int, end: int, tz: str, parts: Any, out: Any) -> None:
+        work(path, first, end, tz, parts, out)
+        assert parts.path(evtx_parallel.WORKER_PART).exists()
+        os._exit(3)  # before the parent is told
+
+    work = evtx_parallel._work
+    if when == "midway":
+        monkeypatch.setattr(testing.FolderParts, "open", dies_midway)
+    else:
+        monkeypatch.setattr(evtx_parallel, "_work", dies_at_the_end)
+    finish = evtx_parallel.Worker.finish
+    finished: list[int | None] = []
+
+    def told(worker: evtx_parallel.Worker, *args: Any) -> int | None:
+        finished.append(finish(worker, *args))
+        return finished[-1]
+
+    monkeypatch.setattr(evtx_parallel.Worker, "finish", told)
     rows2, rej2 = parse_file(evtx_format.FORMAT, sample)
-    assert asked == [0, 1, 2]
+    assert finished == [None]  # the worker was found to have failed
     assert rows2.equals(rows1)
     assert rej2 == rej1
 
@@ -166,3 +194,26 @@ def test_a_chunk_range_reads_as_a_file_of_its_own(tmp_path: Path) -> None:
     part.seek(-1, io.SEEK_END)
     assert part.read(5) == b"C"
     part.close()
+
+
+def test_the_worker_starts_where_half_the_records_are_behind(tmp_path: Path) -> None:
+    # chunk headers (magic, first and last record number): the records, not the chunks,
+    # are split in half; a damaged header counts none
+    def chunk(first: int, last: int, magic: bytes = b"ElfChnk\x00") -> bytes:
+        return (magic + struct.pack("<QQ", first, last)).ljust(65536, b"\0")
+
+    counts = [300, 5, 5, 5, 300, 5]
+    chunks, n = [], 1
+    for c in counts:
+        chunks.append(chunk(n, n + c - 1))
+        n += c
+    chunks.insert(2, chunk(1, 10**9))  # a damaged header: a billion records
+    chunks.insert(3, chunk(5, 9, b"garbage!"))
+    path = tmp_path / "f.evtx"
+    path.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"".join(chunks))
+    # 620 records: 310 in chunks 0-4 (300 + 5 + 0 + 0 + 5), the rest from chunk 5 on
+    assert evtx_parallel._middle(path, len(chunks), 0) == 5
+    assert evtx_parallel._middle(path, len(chunks), 6) == 7  # the head start, then half
+    empty = tmp_path / "empty.evtx"
+    empty.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"\0" * 65536 * 4)
+    assert evtx_parallel._middle(empty, 4, 0) == 2  # no headers to go by: the chunks

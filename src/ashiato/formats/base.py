@@ -26,6 +26,7 @@ from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
 from ashiato.schema import batch_from_columns
 
 if TYPE_CHECKING:
+    from ashiato.formats.parts import Parts
     from ashiato.formats.syslog import YearState
 
 # exports carry long message cells (Event Viewer CSV, AccessToString); one limit for
@@ -94,6 +95,9 @@ class Source:
     # a part of the file read on its own (Format.split): its first byte, its end and the
     # number of the line it starts on; None: the whole file. Read through text_stream.
     span: tuple[int, int, int] | None = None
+    # where the format may store rows itself, in parts after the ones it yields (a large
+    # EVTX's second process: formats.parts); None: everything is yielded
+    parts: Parts | None = None
 
     def year_state(self) -> YearState:
         """The year state for year-less times, starting at ``year_hint``; ingest asks it

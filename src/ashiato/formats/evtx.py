@@ -43,6 +43,7 @@ _CHUNK_MAGIC = b"ElfChnk\x00"
 # from this many whole 64 KiB chunks (16 MB) a worker process reads the second part of
 # the file: below it, starting one costs more than it saves
 PARALLEL_MIN_CHUNKS = 256
+Put = Callable[[pa.RecordBatch], None]  # where a part's batches go (formats.parts)
 _HEADER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z?(?: UTC)?$")
 
 
@@ -76,48 +77,109 @@ def _steady_pool() -> pa.MemoryPool | None:
 
 
 def _parse(source: Source) -> Iterator[pa.RecordBatch]:
+    # a large file: the second part of its whole chunks is read by a worker process
+    # meanwhile (evtx_parallel), which stores its rows itself
+    worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
+    if worker is not None:
+        try:
+            _two_processes(source, worker)
+        finally:
+            worker.stop()
+        return
     rows = WinRows(source)
     seen = RecordIds()
-    # a large file: the second part of its whole chunks is read by a worker process
-    # meanwhile (evtx_parallel); its rows follow ours, so the order is the same as one pass
-    worker = evtx_parallel.start(source) if _worth_a_worker(source.path) else None
+    for rec in _records(source, str(source.path), seen, tail=False):
+        batch = _add(source, rows, rec)
+        if batch is not None:
+            yield batch
+    yield from _tail(source, rows, seen)
+    batch = rows.flush()
+    if batch is not None:
+        yield batch
+
+
+def _two_processes(source: Source, worker: evtx_parallel.Worker) -> None:
+    """The file's whole chunks up to the worker's range into part 0, then (once the
+    worker's part 1 is in place) the tail of a cut file into part 2: read in order, the
+    parts are one pass. If the worker failed, its range is read here, into part 1."""
+    assert source.parts is not None
+    rows = WinRows(source)
+    seen = RecordIds()
+    # part 0 is closed (its last row group written) while the worker still reads
+    last = _into_part(source, 0, lambda put: read_into(
+        source, rows, evtx_parallel.ChunkRange(source.path, 0, worker.first), seen, put, last=0
+    ))  # fmt: skip
+    after = worker.finish(source, seen, last)
+    if after is None:  # it failed: its part is gone, its range is read here
+        after = _into_part(source, evtx_parallel.WORKER_PART, lambda put: read_into(
+            source, rows, evtx_parallel.ChunkRange(source.path, worker.first, worker.end), seen,
+            put, last=last, first_chunk=worker.first,
+        ))  # fmt: skip
+
+    def tail(put: Put) -> int:
+        for batch in _tail(source, rows, seen):
+            put(batch)
+        batch = rows.flush()
+        if batch is not None:
+            put(batch)
+        return after
+
+    _into_part(source, evtx_parallel.WORKER_PART + 1, tail)
+
+
+def _into_part(source: Source, part: int, read: Callable[[Put], int]) -> int:
+    """Run ``read`` with the writer of part ``part`` (put in place and counted, or removed
+    if anything fails); what ``read`` returns."""
+    assert source.parts is not None
+    writer = source.parts.open(part)
     try:
-        main: str | io.RawIOBase | io.BytesIO = str(source.path)
-        if worker is not None:
-            main = evtx_parallel.ChunkRange(source.path, 0, worker.first)
-        last = 0
-        for rec in _records(source, main, seen, tail=False):
+        out = read(writer.add)
+        stored = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    if stored.rows:
+        source.parts.count(part, stored)
+    return out
+
+
+def read_into(
+    source: Source, rows: WinRows, chunks: io.RawIOBase, seen: RecordIds,
+    put: Put, *, last: int, first_chunk: int = 0,
+) -> int:  # fmt: skip
+    """Read a chunk range (all its rows put, the last batch flushed; the range closed);
+    its last record (``last`` if it has none)."""
+    with chunks:
+        for rec in _records(source, chunks, seen, tail=False, last=last, first_chunk=first_chunk):
             last = rec["event_record_id"]
             batch = _add(source, rows, rec)
             if batch is not None:
-                yield batch
-        if worker is not None:
-            batch = rows.flush()
-            if batch is not None:
-                yield batch
-            yield from worker.results(source, seen, last, _fallback(source, rows, seen))
-    finally:
-        if worker is not None:
-            worker.stop()
+                put(batch)
+    batch = rows.flush()
+    if batch is not None:
+        put(batch)
+    return last
+
+
+def _tail(source: Source, rows: WinRows, seen: RecordIds) -> Iterator[pa.RecordBatch]:
+    """The rows of the file's last, partial chunk."""
     # a file cut short (copied while written, carved, truncated in transit) ends inside
     # a chunk; the package skips a chunk it can't read whole, so that tail is read on
     # its own, padded to a full chunk: every record before the cut is kept, and the one
     # the cut went through becomes a reject
     tail = _padded_tail(source.path)
-    if tail is not None:
-        whole = _whole_records(tail[_FILE_HEADER:])
-        for rec in _records(source, io.BytesIO(tail), seen, tail=True):
-            if rec["event_record_id"] not in whole:
-                # the zeros after the cut decode as an end of data: not the record
-                source.reject(rec["event_record_id"], "EVTX record cut off where the "
-                              "file ends (a truncated copy)", b"")  # fmt: skip
-                continue
-            batch = _add(source, rows, rec)
-            if batch is not None:
-                yield batch
-    batch = rows.flush()
-    if batch is not None:
-        yield batch
+    if tail is None:
+        return
+    whole = _whole_records(tail[_FILE_HEADER:])
+    for rec in _records(source, io.BytesIO(tail), seen, tail=True):
+        if rec["event_record_id"] not in whole:
+            # the zeros after the cut decode as an end of data: not the record
+            source.reject(rec["event_record_id"], "EVTX record cut off where the "
+                          "file ends (a truncated copy)", b"")  # fmt: skip
+            continue
+        batch = _add(source, rows, rec)
+        if batch is not None:
+            yield batch
 
 
 def _worth_a_worker(path: Path) -> bool:
@@ -143,24 +205,6 @@ def _free_core() -> bool:
     except OSError:  # not available on this platform
         load = 0.0
     return cores > 1 and load < cores - 0.5
-
-
-def _fallback(
-    source: Source, rows: WinRows, seen: RecordIds
-) -> Callable[[int, int, int], Iterator[pa.RecordBatch]]:
-    """Read a chunk range here after all (the worker failed): the one-pass result."""
-
-    def read(first: int, end: int, last: int) -> Iterator[pa.RecordBatch]:
-        part = evtx_parallel.ChunkRange(source.path, first, end)
-        for rec in _records(source, part, seen, tail=False, last=last, first_chunk=first):
-            batch = _add(source, rows, rec)
-            if batch is not None:
-                yield batch
-        batch = rows.flush()
-        if batch is not None:
-            yield batch
-
-    return read
 
 
 def _records(

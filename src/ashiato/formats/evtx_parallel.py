@@ -7,19 +7,22 @@ string and template tables), so a range of them, behind the file's own header, i
 EVTX file of its own: :class:`ChunkRange` shows one to the ``evtx`` package without
 copying it. :func:`start` forks a worker (on Linux: it has the parent's modules loaded
 already; elsewhere it runs ``python -m ashiato.formats.evtx_parallel``) on the range
-from a little before the middle to the last whole chunk. The worker reads it in pieces of
-:data:`PIECE_CHUNKS` chunks and hands each on as soon as it is done (its batches as an
-Arrow IPC stream, its rejects and record numbers as JSON, its number on stdout), so the
-parent, once through its own part, stores the worker's rows while the worker still
-reads: only the last piece is left to store when the worker ends. The parent hands the
-pieces on in order after its own rows, so rows, their order, rejects and record refs
-are those of one pass. The partial tail chunk of a cut file stays with the parent
-(:mod:`ashiato.formats.evtx`).
+after which there are as many records as before it (the chunk headers say how many) to
+the last whole chunk. The worker stores its rows itself, as the
+file's part 1 (``Source.parts``: normalised and written to Parquet as the parent does
+its part 0), and hands the parent only what the catalogue needs: its rejects, the
+record numbers it read (the tail of a cut file skips those), its last record and what
+its part holds (rows, first and last time), as one JSON document on a pipe when it is
+done. No rows cross between the processes, so each does half of all the work. Parts 0,
+1 (and 2: the partial tail chunk of a cut file, read by the parent afterwards:
+:mod:`ashiato.formats.evtx`) read in order give the rows of one pass; rejects and
+record refs are those of one pass.
 
 A reject message names the record read before the damage; the worker cannot know it
 for damage before its own first record and writes :data:`_UNKNOWN` instead, which the
-parent replaces by its own last record. If the worker fails in any way, the parent reads
-the rest of the range (from the first piece it did not get) itself.
+parent replaces by its own last record. If the worker fails in any way (dies at once or
+midway, is killed, writes nonsense), its part is removed and the parent reads the range
+itself. The parent's ^C or death kills the worker.
 """
 
 from __future__ import annotations
@@ -28,19 +31,18 @@ import base64
 import io
 import os
 import signal
+import struct
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import orjson
-import pyarrow as pa
 
 from ashiato.formats.base import Source
 from ashiato.formats.evtx_ids import RecordIds
+from ashiato.formats.parts import Parts, Stored, from_spec
 
 _FILE_HEADER = 4096
 _CHUNK = 65536
@@ -48,13 +50,8 @@ _CHUNK = 65536
 # pyarrow takes ~0.25 s of CPU, a forked copy of the parent next to nothing
 _WORKER_START_CHUNKS = 256
 _FORK_START_CHUNKS = 8
-# chunks in a piece the worker hands on (~2,700 records, ~4 MB of EVTX): small enough
-# that little is left to store when the worker ends, large enough to cost nothing
-PIECE_CHUNKS = 64
-# storing a row (normalising, Parquet: ~1.9 µs) against reading and mapping it (~10.4 µs
-# on one core, measured over the spliced 256 MB file), for the split
-STORE_SHARE = 0.15
-_LZ4 = pa.ipc.IpcWriteOptions(compression="lz4")
+_MAX_CHUNK_RECORDS = _CHUNK // 24  # more in a chunk header is damage (a record is >= 24 bytes)
+WORKER_PART = 1  # the worker's rows: the file's part 1 (the parent's are part 0)
 _UNKNOWN = -1  # "the record before this range": the parent's last record
 _AFTER_UNKNOWN = f"after record {_UNKNOWN}"
 
@@ -150,85 +147,109 @@ class Forked:
 
 @dataclass
 class Worker:
-    """A worker process reading chunks ``[first, end)`` into ``out``, ``piece`` at a time."""
+    """A worker process reading chunks ``[first, end)`` into ``parts`` (part 1)."""
 
     proc: Process
-    tmp: tempfile.TemporaryDirectory[str]
+    parts: Parts
     first: int
     end: int
-    piece: int = 0  # chunks a piece (set by start)
+    accepted: bool = False  # its part is the file's (finish): kept when it is stopped
+    stopped: bool = False
 
-    @property
-    def out(self) -> Path:
-        return Path(self.tmp.name)
-
-    def results(
-        self, source: Source, seen: RecordIds, last: int,
-        fallback: Callable[[int, int, int], Iterator[pa.RecordBatch]],
-    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-        """The worker's rejects (added to ``source``) and batches, piece by piece as it
-        finishes them; from the first piece it did not finish (it failed), the rest of the
-        range read here (``fallback``)."""
-        for number, first in enumerate(range(self.first, self.end, self.piece)):
-            if not self._finished(number):
-                yield from fallback(first, self.end, last)
-                return
-            done = orjson.loads((self.out / f"{number}.json").read_bytes())
-            for record, reason, raw in done["rejects"]:
-                if record == _UNKNOWN:
-                    record = last
-                source.reject(record, reason.replace(_AFTER_UNKNOWN, f"after record {last}", 1),
-                              base64.b64decode(raw))  # fmt: skip
-            seen.update(done["seen"])  # runs of record numbers (RecordIds)
-            if done["last"] != _UNKNOWN:
-                last = done["last"]
-            if done["rows"]:
-                # read and removed at once: the pieces not yet read are what the temp
-                # folder holds (lz4: ~100-300 bytes a row instead of ~930, for a 4 GB log
-                # read while the parent is still at its own part)
-                stream = self.out / f"{number}.arrow"
-                with pa.memory_map(str(stream)) as fh:
-                    batches = list(pa.ipc.open_stream(fh))
-                stream.unlink()
-                yield from batches
-
-    def _finished(self, number: int) -> bool:
-        """Wait for the worker to finish piece ``number`` (False: it ended without it)."""
+    def finish(self, source: Source, seen: RecordIds, last: int) -> int | None:
+        """Wait for the worker to end; its rejects into ``source`` (after the parent's),
+        its record numbers into ``seen``, its part counted. The last record it read, or
+        None if it failed (its part removed: the parent reads the range itself)."""
         assert self.proc.stdout is not None
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                return False
-            if line.strip() == str(number).encode():
-                return True
+        data = self.proc.stdout.read()
+        if self.proc.wait() != 0:
+            self.stop()
+            return None
+        try:
+            done = orjson.loads(data)
+            stored = Stored.from_json(done["stored"])
+            found = [(int(rec), str(reason), base64.b64decode(raw))
+                     for rec, reason, raw in done["rejects"]]  # fmt: skip
+            runs = done["seen"]
+            end = int(done["last"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            self.stop()
+            return None
+        for record, reason, raw in found:
+            if record == _UNKNOWN:
+                record = last
+            source.reject(record, reason.replace(_AFTER_UNKNOWN, f"after record {last}", 1), raw)
+        seen.update(runs)  # runs of record numbers (RecordIds)
+        if stored.rows:  # a part without rows is not written
+            self.parts.count(WORKER_PART, stored)
+        self.accepted = True
+        return last if end == _UNKNOWN else end
 
     def stop(self) -> None:
+        """End the worker if it still runs; its part removed unless it was accepted (once:
+        a part 1 written afterwards is the parent's, reading the range itself)."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        self.tmp.cleanup()
+        if not self.accepted:
+            self.parts.discard(WORKER_PART)
 
 
 def start(source: Source) -> Worker | None:
-    """Start a worker on the second part of the file's whole chunks (None if it can't)."""
+    """Start a worker on the second part of the file's whole chunks (None if it can't:
+    no :attr:`Source.parts` to store its rows in, or no process)."""
+    if source.parts is None:
+        return None
     whole = (source.path.stat().st_size - _FILE_HEADER) // _CHUNK
     fork = _can_fork()
-    # the parent reads while the worker starts (_WORKER_START_CHUNKS, pandas stays out
-    # of a new interpreter: nopandas); it also stores every row, its own and the
-    # worker's (STORE_SHARE of the cost of reading them), so it reads a little less
+    # each process reads and stores half the records; the parent reads while the worker
+    # starts (_WORKER_START_CHUNKS, pandas stays out of a new interpreter: nopandas)
     head_start = _FORK_START_CHUNKS if fork else _WORKER_START_CHUNKS
-    first = round((whole * (1 - STORE_SHARE) + head_start) / 2)
-    first = max(1, min(first, whole - whole // 4))
-    tmp = tempfile.TemporaryDirectory(prefix="ashiato-evtx-worker-")
-    args = (source.path, first, whole, Path(tmp.name), source.tz.key, PIECE_CHUNKS)
+    first = max(1, min(_middle(source.path, whole, head_start), whole - whole // 4))
+    args = (source.path, first, whole, source.tz.key, source.parts)
     try:
         proc = _fork(*args) if fork else _spawn(*args)
     except OSError:
-        tmp.cleanup()
         return None
-    return Worker(proc, tmp, first, whole, PIECE_CHUNKS)
+    return Worker(proc, source.parts, first, whole)
+
+
+def _middle(path: Path, whole: int, head_start: int) -> int:
+    """The chunk from which the worker reads: as many records after it as before it,
+    past the parent's ``head_start`` chunks. Mapping a record is most of the work, and
+    chunks hold from a few records to hundreds; each chunk's header gives its first and
+    last record numbers (a damaged header counts none)."""
+    counts = [0] * whole
+    with path.open("rb", buffering=0) as fh:
+        for i in range(whole):
+            header = _read_at(fh, 24, _FILE_HEADER + i * _CHUNK)  # ~1.5 µs: 0.1 s on 4 GB
+            if header[:8] == b"ElfChnk\x00" and len(header) == 24:
+                lo, hi = struct.unpack_from("<QQ", header, 8)
+                if lo <= hi < lo + _MAX_CHUNK_RECORDS:
+                    counts[i] = hi - lo + 1
+    total = sum(counts)
+    if not total:
+        return round((whole + head_start) / 2)
+    head = sum(counts[:head_start])
+    target = head + (total - head) / 2
+    seen = 0
+    for i, n in enumerate(counts):
+        seen += n
+        if seen >= target:
+            return i + 1
+    return whole
+
+
+def _read_at(fh: IO[bytes], size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):  # one system call instead of two (not on Windows)
+        return os.pread(fh.fileno(), size, offset)
+    fh.seek(offset)
+    return fh.read(size)
 
 
 def _can_fork() -> bool:
@@ -238,14 +259,14 @@ def _can_fork() -> bool:
     return sys.platform == "linux" and os.environ.get("ASHIATO_EVTX_FORK", "1") != "0"
 
 
-def _spawn(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> Process:
+def _spawn(path: Path, first: int, end: int, tz: str, parts: Parts) -> Process:
     cmd = [sys.executable, "-m", "ashiato.formats.evtx_parallel", str(path), str(first),
-           str(end), str(out), tz, str(piece)]  # fmt: skip
+           str(end), tz, orjson.dumps(parts.spec()).decode()]  # fmt: skip
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)  # fmt: skip
 
 
-def _fork(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> Process:
+def _fork(path: Path, first: int, end: int, tz: str, parts: Parts) -> Process:
     read_end, write_end = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -256,7 +277,8 @@ def _fork(path: Path, first: int, end: int, out: Path, tz: str, piece: int) -> P
             # the parent's ^C stops it and it kills us; our own would end us midway
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             _die_with(parent)
-            _work(path, first, end, out, tz, piece, lambda n: _say(write_end, n))
+            with open(write_end, "wb") as out:
+                _work(path, first, end, tz, parts, out)
             code = 0
         finally:
             # no atexit handlers, finalizers nor buffered output of the parent's
@@ -278,23 +300,13 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _say(fd: int, number: int) -> None:
-    os.write(fd, f"{number}\n".encode())
-
-
-def _print(number: int) -> None:
-    sys.stdout.write(f"{number}\n")
-    sys.stdout.flush()
-
-
-def _work(
-    path: Path, first: int, end: int, out: Path, tz: str, piece: int,
-    done_piece: Callable[[int], None] = _print,
-) -> None:  # fmt: skip
-    """Read chunks ``[first, end)`` piece by piece into ``out``, telling ``done_piece``
-    the number of each as it is written whole."""
+def _work(path: Path, first: int, end: int, tz: str, parts: Parts, out: IO[bytes]) -> None:
+    """Read chunks ``[first, end)`` into part 1 of ``parts``; once it is in place, what
+    the parent needs (:meth:`Worker.finish`) to ``out``."""
     import gc
     from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
 
     from ashiato.formats import evtx as evtx_format
     from ashiato.formats.winevent_rows import WinRows
@@ -303,46 +315,28 @@ def _work(
     gc.freeze()  # as ingest does: the collector's full passes skip the modules loaded
 
     source = Source(path=path, display=str(path), evidence_id="", encoding=None, tz=ZoneInfo(tz))
-    rows = WinRows(source)
-    last = _UNKNOWN
-    for number, start_chunk in enumerate(range(first, end, piece)):
-        seen = RecordIds()
-        count = 0
-        writer: pa.ipc.RecordBatchStreamWriter | None = None
-        part = ChunkRange(path, start_chunk, min(start_chunk + piece, end))
-        with pa.OSFile(str(out / f"{number}.arrow"), "wb") as sink:
-
-            def put(batch: pa.RecordBatch | None) -> None:
-                nonlocal writer, count
-                if batch is None:
-                    return
-                if writer is None:
-                    writer = pa.ipc.new_stream(sink, batch.schema, options=_LZ4)
-                writer.write_batch(batch)
-                count += batch.num_rows
-
-            for rec in evtx_format._records(
-                source, part, seen, tail=False, last=last, first_chunk=start_chunk
-            ):
-                last = rec["event_record_id"]
-                put(evtx_format._add(source, rows, rec))
-            put(rows.flush())
-            if writer is not None:
-                writer.close()
-        part.close()
-        rejects = [
-            (r.record, r.reason, base64.b64encode(r.raw).decode()) for r in source.take_rejects()
-        ]
-        done = {"rows": count, "rejects": rejects, "seen": seen.runs(), "last": last}
-        tmp = out / f"{number}.json.tmp"
-        tmp.write_bytes(orjson.dumps(done))
-        tmp.replace(out / f"{number}.json")
-        done_piece(number)  # the parent reads piece by piece
+    seen = RecordIds()
+    writer = parts.open(WORKER_PART)
+    try:
+        rng = ChunkRange(path, first, end)
+        last = evtx_format.read_into(
+            source, WinRows(source), rng, seen, writer.add, last=_UNKNOWN, first_chunk=first
+        )
+        stored = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    rejects = [
+        (r.record, r.reason, base64.b64encode(r.raw).decode()) for r in source.take_rejects()
+    ]
+    done = {"stored": stored.to_json(), "rejects": rejects, "seen": seen.runs(), "last": last}
+    out.write(orjson.dumps(done))
+    out.flush()
 
 
 if __name__ == "__main__":
     from ashiato import nopandas
 
     nopandas.hide()
-    _work(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5],
-          int(sys.argv[6]))  # fmt: skip
+    _work(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+          from_spec(orjson.loads(sys.argv[5])), sys.stdout.buffer)  # fmt: skip
