@@ -118,3 +118,23 @@ def test_a_repeated_record_number_is_still_judged_by_the_query(
     t = ctx.events
     got = fetch.rows(ctx, t.filter(t["event.code"] == "1102"))
     assert [(r["record"], r["event.code"]) for r in got] == [(7, "1102")]
+
+
+def test_rows_of_hundreds_of_files(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A folder of a few hundred small logs (the public EVTX samples: ~300): the read
+    over references gives way to one query past MAX_FILES, and unions are written
+    pairwise (a chain of 300 made the SQL writer recurse past Python's limit)."""
+    rows = [{"evidence_id": f"f{i:03d}", "event.dataset": "windows.security", "record": r,
+             "@timestamp": T0 + timedelta(seconds=r), "event.code": ("4624", "5145")[r % 2]}
+            for i in range(300) for r in range(3)]  # fmt: skip
+    ctx = make_ctx(tmp_path_factory.mktemp("many"), rows)
+    t = ctx.events
+    q = t.filter(t["event.code"] == "5145")
+    found = ctx.rows(q.select(*fetch.REFS))
+    assert len({r["evidence_id"] for r in found}) == 300 > fetch.MAX_FILES
+    assert fetch._over_refs(q, t, found) is None
+    assert fetch.rows(ctx, q) == _plain(ctx, q, None) and len(found) == 300
+    few = [r for r in found if r["evidence_id"] < "f010"]
+    assert fetch._over_refs(q, t, few) is not None
+    deep = fetch.union_all([t.filter(t["evidence_id"] == f"f{i:03d}") for i in range(300)])
+    assert ctx.rows(deep.aggregate(n=deep.count()))[0]["n"] == 900

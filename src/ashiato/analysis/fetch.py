@@ -14,7 +14,6 @@ which the engine does push into the scan. Same rows, same order, same limit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import reduce
 from typing import Any
 
 import ibis
@@ -27,6 +26,8 @@ REFS = ("evidence_id", "record")
 # more matches than this: one plain query (an IN list of thousands of values costs more
 # than it saves, and the filter is then not selective anyway)
 MAX_REFS = 10000
+# files the references may name for a read over them alone (one scan each)
+MAX_FILES = 64
 
 
 def rows(ctx: Context, q: Any, columns: Sequence[str] | None = None, limit: int | None = None,
@@ -73,14 +74,15 @@ def _over_refs(q: Any, events: Any, found: list[dict[str, Any]]) -> Any | None:
     by_file: dict[str, set[int]] = {}
     for r in found:
         by_file.setdefault(r["evidence_id"], set()).add(r["record"])
+    if len(by_file) > MAX_FILES:
+        return None  # a scan per file would cost more than the one the IN path makes
     e = events
     parts = [
         e.filter((e["evidence_id"] == ev) & e["record"].between(min(recs), max(recs))
                  & e["record"].isin(sorted(recs)))
         for ev, recs in sorted(by_file.items())
     ]  # fmt: skip
-    only = reduce(lambda a, b: a.union(b), parts)
-    return graph.replace({events.op(): only.op()}).to_expr()
+    return graph.replace({events.op(): union_all(parts).op()}).to_expr()
 
 
 def any_of(t: Any, column: str, values: Iterable[Any]) -> Any:
@@ -92,4 +94,15 @@ def any_of(t: Any, column: str, values: Iterable[Any]) -> Any:
     parts = [t.filter(t[column] == v) for v in sorted(set(values))]
     if not parts:
         return t.filter(ibis.literal(False))
-    return reduce(lambda a, b: a.union(b), parts)
+    return union_all(parts)
+
+
+def union_all(parts: Sequence[Any]) -> Any:
+    """The tables' rows together, united pairwise: a chain of N unions nests N deep, and
+    sqlglot, writing the SQL, recursed past Python's limit on some 300 files."""
+    level = list(parts)
+    while len(level) > 1:
+        level = [a.union(b) for a, b in zip(level[::2], level[1::2], strict=False)] + (
+            [level[-1]] if len(level) % 2 else []
+        )
+    return level[0]
