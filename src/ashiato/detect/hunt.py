@@ -74,7 +74,7 @@ def hunt(
     min_level: str = "low",
 ) -> HuntReport:
     """Run the rules (the bundled ones when ``sigma_paths`` is empty) and the IOC lists."""
-    from ashiato.detect.sigma.sqlscan import DuckRelation
+    from ashiato.detect.sigma.sqlscan import RELEASE, DuckRelation, settings
 
     if min_level not in sigma.LEVELS:
         from ashiato.errors import QueryError
@@ -85,7 +85,8 @@ def hunt(
     with case.writer() as con:  # the writer lock: one hunt at a time
         for old in (case.events_dir / DATASET).glob("*.parquet*"):
             old.unlink()  # the events view reads the folder at each query: they're gone
-        result = sigma.execute(DuckRelation(con, "events"), program, min_level)
+        with settings(con, RELEASE):
+            result = sigma.execute(DuckRelation(con, "events"), program, min_level)
         ioc_hits: list[ioc_mod.IocHit] = []
         sources: list[ioc_mod.SourceSummary] = []
         if loaded:  # Ibis only when there are indicators to match
