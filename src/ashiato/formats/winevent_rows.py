@@ -152,20 +152,8 @@ def _json_parts(event: Mapping[str, Any]) -> _JsonParts:
     level = system.get("Level")
     channel = system.get("Channel")
     computer = system.get("Computer")
-    # Execution and Security as records_json writes them, read here (two calls a record
-    # saved): Security is null in about half of all events
-    node = system.get("Security")
-    if type(node) is dict and type(attrs := node.get("#attributes")) is dict:
-        uid = attrs.get("UserID")
-    elif node is None and "Security_attributes" not in system:
-        uid = None
-    else:
-        uid = _system_attr(system, "Security", "UserID")
-    node = system.get("Execution")
-    if type(node) is dict and type(attrs := node.get("#attributes")) is dict:
-        pid = attrs.get("ProcessID")
-    else:
-        pid = _system_attr(system, "Execution", "ProcessID")
+    uid = _system_attr(system, "Security", "UserID")
+    pid = _system_attr(system, "Execution", "ProcessID")
     return (
         provider if isinstance(provider, str) else _str_or_none(provider),
         eid,
