@@ -12,11 +12,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -231,6 +231,22 @@ class _Span(io.RawIOBase):
     def close(self) -> None:
         self._fh.close()
         super().close()
+
+
+def numbered_spans(fh: IO[bytes], cuts: Sequence[int], size: int) -> list[tuple[int, int, int]]:
+    """What ``Format.split`` answers, from the offsets where the parts start (the first
+    0): each part's first byte, its end and the number of the line it starts on (every
+    ``\n`` ends a line), counted in one read of the file up to the last cut."""
+    spans = []
+    fh.seek(0)
+    line, pos = 1, 0
+    for start, end in zip(cuts, [*cuts[1:], size], strict=True):
+        while pos < start:
+            block = fh.read(min(8 << 20, start - pos))
+            line += block.count(b"\n")
+            pos += len(block)
+        spans.append((start, end, line))
+    return spans
 
 
 def _recoded_texts(source: Source, main: str) -> Iterator[str]:

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ashiato.evidence.encoding import LineCounts, decode_lines, mixed_main
-from ashiato.formats.base import Source
+from ashiato.formats.base import Source, numbered_spans
 from ashiato.schema import TS
 
 # read and parse this much at a time (at most three chunks in flight, see parse_parallel):
@@ -133,16 +133,7 @@ def split_at_lines(path: Path, parts: int) -> list[tuple[int, int, int]]:
             if cut >= size:
                 break
             cuts.append(cut)
-        spans = []
-        fh.seek(0)
-        line, pos = 1, 0
-        for start, end in zip(cuts, [*cuts[1:], size], strict=True):
-            while pos < start:
-                block = fh.read(min(8 << 20, start - pos))
-                line += block.count(b"\n")
-                pos += len(block)
-            spans.append((start, end, line))
-    return spans
+        return numbered_spans(fh, cuts, size)
 
 
 def _as_utf8(source: Source, codec: str, body: bytes | memoryview) -> bytes | memoryview:

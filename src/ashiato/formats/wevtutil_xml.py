@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from ashiato.formats.base import Format, Sample, Source
+from ashiato.formats.base import Format, Sample, Source, numbered_spans
 from ashiato.formats.winevent import FIELDS, WinEvent, integer, to_row, utc_text
 from ashiato.formats.winevent_rows import WinRows
 
@@ -229,16 +229,7 @@ def split(path: Path, parts: int) -> list[tuple[int, int, int]]:
             m = _CUT.search(fh.read(_CUT_WINDOW))
             if m is not None:
                 cuts.append(at + m.start(1))
-        spans = []
-        fh.seek(0)
-        line, pos = 1, 0
-        for start, end in zip(cuts, [*cuts[1:], size], strict=True):
-            while pos < start:
-                chunk = fh.read(min(8 << 20, start - pos))
-                line += chunk.count(b"\n")
-                pos += len(chunk)
-            spans.append((start, end, line))
-    return spans
+        return numbered_spans(fh, cuts, size)
 
 
 FORMAT = Format(
