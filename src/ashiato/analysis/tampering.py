@@ -249,12 +249,11 @@ def record_scan(ctx: Context) -> tuple[list[Tampering], list[FilteredExport]]:
     # over the others alone
     rid = ids["_rid"]
     span = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max())
-    ids = ids.semi_join(span.filter(span["hi"] - span["lo"] + 1 > span["n"]), group)
+    # (such a sequence has at least one hole: its counts are the ones already made)
+    holey = span.filter(span["hi"] - span["lo"] + 1 > span["n"])
+    ids = ids.semi_join(holey, group)
     ids = ids.mutate(_hole=ibis.ifelse((ids["_rid"] - ids["_rid"].lag().over(w)) > 1, 1, 0))
-    rid = ids["_rid"]
-    stats = ids.group_by(group).aggregate(n=rid.nunique(), lo=rid.min(), hi=rid.max(),
-                                          holes=ids["_hole"].sum())  # fmt: skip
-    stats = stats.filter(stats["holes"] > 0)
+    stats = holey.join(ids.group_by(group).aggregate(holes=ids["_hole"].sum()), group)
     dense: list[dict[str, Any]] = []
     sparse: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in ctx.rows(stats.order_by(group)):
