@@ -61,7 +61,7 @@ _SIZE = re.compile(r"(?i)\d+(\.\d+)?\s*(b|[kmgt]i?b)")
 _EMPTY = "_schema/empty.parquet"  # zero rows: keeps the view valid before any evidence
 CASE_SCHEMA = "ashiato.case/1"
 # how an ingest names an evidence file's part (-N: its Nth span, read apart: Format.split)
-PART_STEM = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")
+PART_STEM = re.compile(r"[0-9a-f]{16}(?:-[0-9]+)?")  # named by part_name
 BATCH_PREFIX = "batch-"  # a part holding several small evidence files (PartBatch)
 _BATCH = re.compile(r"batch-[0-9a-f]{16}")
 # a batch part's metadata: its evidence ids, comma-separated
@@ -518,6 +518,11 @@ os.register_at_fork(after_in_child=_writes.cache_clear)
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "unknown"
+
+
+def part_name(evidence_id: str, part: int) -> str:
+    """The name of an evidence file's ``part`` (0: the file's only or first part)."""
+    return f"{evidence_id}-{part}" if part else evidence_id
 
 
 @functools.cache

@@ -34,6 +34,7 @@ from ashiato.case import (
     EventWriter,
     PartBatch,
     drop_from_batch,
+    part_name,
 )
 from ashiato.errors import AshiatoError, EvidenceError
 from ashiato.evidence import hash_ahead, years
@@ -481,7 +482,7 @@ def read_file(
         writer = EventWriter(case, evidence_id, fmt.dataset, batch=shared, finish=derive)
         source.parts = parts = FileParts(case, evidence_id, fmt.dataset, host, writer)
     else:
-        name = f"{evidence_id}-{part}" if part else evidence_id
+        name = part_name(evidence_id, part)
         writer = EventWriter(case, name, fmt.dataset, finish=derive)
         parts = None
     main = _PartRows(writer, evidence_id, fmt.dataset, host)
@@ -595,7 +596,7 @@ class FileParts:
     def _name(self, part: int) -> str:
         # part 0 is named as the file's only part would be (the writer of read_file
         # then holds no rows: a format writing its own parts yields none)
-        return f"{self.evidence_id}-{part}" if part else self.evidence_id
+        return part_name(self.evidence_id, part)
 
     def _own_part(self) -> None:
         if self.main is not None:
@@ -629,18 +630,6 @@ def _year_hint(ev: EvidenceFile) -> int:
         return datetime.fromtimestamp(ev.path.stat().st_mtime, UTC).year
     except OSError as exc:
         raise EvidenceError(f"{ev.display}: can't stat ({exc})") from exc
-
-
-def _widen(result: FileResult, batch: pa.RecordBatch) -> None:
-    ts = batch.column("@timestamp")
-    if ts.null_count == len(ts):
-        return
-    lo, hi = pc.min_max(ts).values()
-    lo_v, hi_v = lo.as_py(), hi.as_py()
-    if result.first is None or lo_v < result.first:
-        result.first = lo_v
-    if result.last is None or hi_v > result.last:
-        result.last = hi_v
 
 
 def _store_rejects(

@@ -34,13 +34,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ashiato.case import _safe
+from ashiato.case import GROUP_ROWS, _safe
 from ashiato.engines import store
 from ashiato.evidence.collections import hosts_for_files
 from ashiato.evidence.encoding import detect
 from ashiato.evidence.walk import EvidenceFile, Walker, sha256_of
 from ashiato.formats import registry
 from ashiato.formats.base import SAMPLE_BYTES, Sample, Source
+from ashiato.formats.parts import Stored
 from ashiato.ingest import (
     NOT_READ,
     FileResult,
@@ -49,7 +50,6 @@ from ashiato.ingest import (
     Progress,
     _decode_sample,
     _record,
-    _widen,
     _with_host,
     _year_hint,
     _zone_for,
@@ -60,7 +60,6 @@ from ashiato.normalize import finalize_batch
 from ashiato.schema import EVENT_SCHEMA
 
 NULL_DAY = "__HIVE_DEFAULT_PARTITION__"  # what Spark and Hive call a NULL partition value
-GROUP_ROWS = 65_536  # rows per Parquet row group, as EventWriter
 BUDGET_ROWS = 524_288  # rows one task holds before writing out its largest part
 
 
@@ -231,13 +230,13 @@ def _parse(task: dict[str, Any]) -> dict[str, Any]:
     result = FileResult(task["display"], task["evidence_id"], "ingesting")
     writer = PartitionedWriter(task["events"], task["evidence_id"])
     host = task.get("host")
+    stored = Stored()
     try:
         for batch in fmt.parse(source):
             if host is not None:
                 batch = _with_host(batch, host)
             batch = finalize_batch(batch, source.evidence_id, fmt.dataset)
-            result.rows += batch.num_rows
-            _widen(result, batch)
+            stored.add(batch)
             writer.add(batch)
         writer.close()
         result.status = "done"
@@ -245,6 +244,7 @@ def _parse(task: dict[str, Any]) -> dict[str, Any]:
         writer.abort()  # as a DuckDB ingest: the file's rows go, its rejects stay
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
+    result.rows, result.first, result.last = stored.rows, stored.first, stored.last
     rejects = [(r.record, r.reason, r.raw) for r in source.take_rejects()]
     return {
         "evidence_id": result.evidence_id, "status": result.status, "rows": result.rows,
