@@ -271,7 +271,7 @@ def test_a_large_file_hashed_ahead_is_still_a_duplicate(
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("worker", ["reads", "fails"])
+@pytest.mark.parametrize("worker", ["reads", "fails", "shares"])
 def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
     shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str
 ) -> None:
@@ -291,7 +291,7 @@ def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
     monkeypatch.setattr(evtx_format, "_free_core", lambda: True)
     if worker == "fails":
 
-        def dies(path: Path, first: int, end: int, tz: str, parts: Any, out: object) -> None:
+        def dies(path: Path, first: int, end: int, tz: str, parts: Any, *_: object) -> None:
             # in the forked child: what it wrote of its part is not a Parquet file
             part = parts.case.part_path(f"{parts.evidence_id}-1", parts.dataset)
             part.parent.mkdir(parents=True, exist_ok=True)
@@ -300,6 +300,16 @@ def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
             os._exit(3)
 
         monkeypatch.setattr(evtx_parallel, "_work", dies)
+    if worker == "shares":  # the worker waits to be asked for the rest, and shares it
+        call = evtx_parallel._Split.__call__
+
+        def patient(split: evtx_parallel._Split, chunk: int) -> int:
+            if split.control is not None:
+                os.set_blocking(split.control, True)
+            return call(split, chunk)
+
+        monkeypatch.setattr(evtx_parallel._Split, "__call__", patient)
+        monkeypatch.setattr(evtx_parallel, "_MIN_SPLIT_CHUNKS", 1)
     discarded: list[int] = []
     discard = FileParts.discard
 
@@ -313,8 +323,10 @@ def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
     parts = sorted(p.name for p in two.events_dir.glob("windows.*/*"))
     ev = both.evidence_id
     # the worker's part beside the parent's (if it failed: the parent's own reading of
-    # the range, in place of what the worker left)
-    assert parts == [f"{ev}-1.parquet", f"{ev}.parquet"]
+    # the range, in place of what the worker left), and the rest of the worker's range
+    # that the parent took (if the worker was still far from its end)
+    shared_rest = [f"{ev}-2.parquet"] if worker == "shares" else []
+    assert parts == [f"{ev}-1.parquet", *shared_rest, f"{ev}.parquet"]
     assert discarded == ([1] if worker == "fails" else [])
     counts = ("status", "rows", "rejected", "first", "last")
     assert [getattr(both, c) for c in counts] == [getattr(single, c) for c in counts]

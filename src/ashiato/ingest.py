@@ -120,8 +120,10 @@ def ingest(
     # of the collector's full passes while millions of short-lived rows go by (~10 % of
     # the CPU of an EVTX ingest); handed back when the run ends. What pyarrow loads the
     # first time it converts a Python list is loaded first, so that it is left out too
-    # (the formats are imported as files need them: registry.sniff).
-    pa.array([None], pa.string())
+    # (the formats are imported as files need them: registry.sniff); inferring a type
+    # loads dateutil, which the writer thread's first compute call with a Python scalar
+    # would otherwise load in each process (an EVTX worker's too), ~10 ms each.
+    pa.array([None])
     gc.freeze()
     try:
         return _ingest(case, inputs, options, progress, report)

@@ -154,7 +154,7 @@ def serve() -> None:
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # what a library prints can't garble the answers
     nopandas.hide()
-    pa.array([None], pa.string())  # as ingest does before gc.freeze
+    pa.array([None])  # as ingest does before gc.freeze
     gc.freeze()
     # tasks are read as they come, so the ingest's process never waits to hand one over
     inbox: SimpleQueue[Task | None] = SimpleQueue()

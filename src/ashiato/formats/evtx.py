@@ -99,9 +99,11 @@ def _parse(source: Source) -> Iterator[pa.RecordBatch]:
 
 
 def _two_processes(source: Source, worker: evtx_parallel.Worker) -> None:
-    """The file's whole chunks up to the worker's range into part 0, then (once the
-    worker's part 1 is in place) the tail of a cut file into part 2: read in order, the
-    parts are one pass. If the worker failed, its range is read here, into part 1."""
+    """The file's whole chunks up to the worker's range into part 0; then the rest of
+    the worker's range, once it has handed it over (Worker.split), into part 2; then
+    (once the worker's part 1 is in place) the tail of a cut file into part 3: read in
+    order, the parts are one pass. If the worker failed, its range is read here, into
+    part 1."""
     assert source.parts is not None
     rows = WinRows(source)
     seen = RecordIds()
@@ -109,12 +111,27 @@ def _two_processes(source: Source, worker: evtx_parallel.Worker) -> None:
     last = _into_part(source, 0, lambda put: read_into(
         source, rows, evtx_parallel.ChunkRange(source.path, 0, worker.first), seen, put, last=0
     ))  # fmt: skip
+    split = worker.split()
+    # the record before the rest is the worker's last, known when it ends: the rejects
+    # of the rest wait (in a Source of their own) and follow the worker's
+    rest = Source(path=source.path, display=source.display, evidence_id=source.evidence_id,
+                  encoding=None, tz=source.tz)  # fmt: skip
+    rest_last = evtx_parallel.UNKNOWN
+    if split < worker.end:
+        rest_last = _into_part(source, evtx_parallel.STOLEN_PART, lambda put: read_into(
+            rest, rows, evtx_parallel.ChunkRange(source.path, split, worker.end), seen, put,
+            last=evtx_parallel.UNKNOWN, first_chunk=split,
+        ))  # fmt: skip
     after = worker.finish(source, seen, last)
     if after is None:  # it failed: its part is gone, its range is read here
         after = _into_part(source, evtx_parallel.WORKER_PART, lambda put: read_into(
-            source, rows, evtx_parallel.ChunkRange(source.path, worker.first, worker.end), seen,
+            source, rows, evtx_parallel.ChunkRange(source.path, worker.first, split), seen,
             put, last=last, first_chunk=worker.first,
         ))  # fmt: skip
+    evtx_parallel.replay(source, [(r.record, r.reason, r.raw) for r in rest.take_rejects()],
+                         after)  # fmt: skip
+    if rest_last != evtx_parallel.UNKNOWN:
+        after = rest_last
 
     def tail(put: Put) -> int:
         for batch in _tail(source, rows, seen):
@@ -124,7 +141,7 @@ def _two_processes(source: Source, worker: evtx_parallel.Worker) -> None:
             put(batch)
         return after
 
-    _into_part(source, evtx_parallel.WORKER_PART + 1, tail)
+    _into_part(source, evtx_parallel.TAIL_PART, tail)
 
 
 def _into_part(source: Source, part: int, read: Callable[[Put], int]) -> int:
@@ -232,6 +249,7 @@ def _records(
         return
     if last is None:
         last = seen.highest()
+    cut = path if isinstance(path, evtx_parallel.ChunkRange) else None
     errors_in_a_row = 0
     while True:
         try:
@@ -239,6 +257,8 @@ def _records(
         except StopIteration:
             break
         except Exception as exc:  # one damaged record or chunk; the iterator carries on
+            if cut is not None and cut.stopped:
+                break  # the range was cut short here: the chunk it says is missing isn't ours
             errors_in_a_row += 1
             if errors_in_a_row > _MAX_ERRORS_IN_A_ROW:
                 source.reject(last, "EVTX parser kept failing; rest of file skipped", b"")
@@ -251,6 +271,8 @@ def _records(
             if not (tail and number in seen):
                 source.reject(number, f"damaged EVTX data after record {last}: {text}", b"")
             continue
+        if cut is not None and cut.stopped:
+            break
         errors_in_a_row = 0
         if not isinstance(rec, dict):
             source.reject(
