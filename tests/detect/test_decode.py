@@ -28,6 +28,21 @@ def test_every_spelling_of_encoded_command(flag: str) -> None:
     assert decode(f"powershell.exe -NoP -NonI -W Hidden {flag} {utf16(CRADLE)}") == CRADLE
 
 
+def test_the_encoded_flag_counts_at_the_start_or_after_a_space_only() -> None:
+    from ashiato.detect.decode import _ENC_ARG
+
+    payload = utf16(CRADLE)
+    for command in (f"-enc {payload}", f"powershell\t/e {payload}",
+                    f"powershell\n\u2013ec {payload}", f"p.exe  -e:{payload}"):  # fmt: skip
+        found = _ENC_ARG.search(command)
+        assert found is not None and found.group(1) == payload, command
+    assert decode(f"powershell\t/e {payload}") == CRADLE
+    for command in (f"powershell x-enc {payload}", f"powershell a/e {payload}",
+                    f"powershell.exe -noprofile\u2014e {payload}"):  # fmt: skip
+        assert _ENC_ARG.search(command) is None, command
+        assert decode(command) is None, command
+
+
 def test_frombase64string_with_gzip_and_nesting() -> None:
     inner = f"powershell -enc {utf16(CRADLE)}"
     packed = base64.b64encode(gzip.compress(inner.encode())).decode()
@@ -80,6 +95,11 @@ def test_character_code_lists_in_any_base(base: int) -> None:
         block = f"& ($env:comspec[4,15,25]-join'') ([char[]] ({_codes(CRADLE, base)}) -join '')"
     assert might_hide(block)
     assert decode(block) == CRADLE
+
+
+def test_char_casts_in_capitals() -> None:
+    casts = "+".join(f"[CHAR]{ord(c)}" for c in "Invoke-Expression")
+    assert decode(f"iex ({casts})") == "Invoke-Expression"
 
 
 def test_char_casts_joined_by_plus() -> None:
