@@ -11,7 +11,6 @@ case is always consistent. One bad file never stops the run.
 from __future__ import annotations
 
 import fnmatch
-import gc
 import hashlib
 import os
 import tempfile
@@ -36,6 +35,7 @@ from ashiato.case import (
     drop_from_batch,
     part_name,
 )
+from ashiato.collector import few_collections
 from ashiato.errors import AshiatoError, EvidenceError
 from ashiato.evidence import hash_ahead, years
 from ashiato.evidence.collections import hosts_for_files
@@ -116,19 +116,15 @@ def ingest(
     # this earlier still, before its imports)
     hash_ahead.start(inputs)
     report = IngestReport()
-    # what is alive now (modules, classes: hundreds of thousands of objects) is left out
-    # of the collector's full passes while millions of short-lived rows go by (~10 % of
-    # the CPU of an EVTX ingest); handed back when the run ends. What pyarrow loads the
-    # first time it converts a Python list is loaded first, so that it is left out too
-    # (the formats are imported as files need them: registry.sniff); inferring a type
-    # loads dateutil, which the writer thread's first compute call with a Python scalar
-    # would otherwise load in each process (an EVTX worker's too), ~10 ms each.
+    # millions of short-lived rows go by (collector.few_collections: ~10 % of the CPU of
+    # an EVTX ingest, before). What pyarrow loads the first time it converts a Python
+    # list is loaded first, so that it is left out of the collector's passes too (the
+    # formats are imported as files need them: registry.sniff); inferring a type loads
+    # dateutil, which the writer thread's first compute call with a Python scalar would
+    # otherwise load in each process (an EVTX worker's too), ~10 ms each.
     pa.array([None])
-    gc.freeze()
-    try:
+    with few_collections():
         return _ingest(case, inputs, options, progress, report)
-    finally:
-        gc.unfreeze()
 
 
 def _ingest(

@@ -8,11 +8,9 @@ encrypted-file list (encrypted_files.csv) into the case folder.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +38,7 @@ from ashiato.analysis import vector as vector_mod
 from ashiato.analysis.context import Context, evidence
 from ashiato.analysis.not_read import not_read
 from ashiato.case import Case
+from ashiato.collector import few_collections
 from ashiato.detect import scan as scan_mod
 from ashiato.engines import EVENT_ORDER
 from ashiato.exports import iso
@@ -55,7 +54,6 @@ from ashiato.normalize import host_key
 
 FINDINGS = FILE
 RESTORE_LIST = "encrypted_files.csv"
-YOUNG_OBJECTS = 10_000  # the collector's first threshold while investigating (default 700)
 
 
 def investigate(
@@ -67,25 +65,8 @@ def investigate(
 ) -> Findings:
     """``engine``: duckdb or spark (default: ASHIATO_ENGINE, else duckdb); see engines/.
     ``sigma``: rule files or folders run beside the bundled rules (also $ASHIATO_SIGMA)."""
-    with _few_collections():
+    with few_collections():
         return _investigate(case, engine, master, sigma)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """The analyses turn millions of rows into short-lived dicts: with the default
-    thresholds the cyclic collector ran ~2,400 times on a 4.7M-event case and walked the
-    modules' objects in each full pass (1.1 s of CPU, on the one thread Python has).
-    What is alive now is left out of its passes and the young generation may grow to
-    10,000 objects first (0.4 s); both handed back when the run ends."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(YOUNG_OBJECTS, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def _investigate(
