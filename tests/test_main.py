@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,8 +28,10 @@ def test_paths_of_an_ingest_start_hashing_before_the_cli_loads(
     monkeypatch.setattr(sys, "argv", ["ashiato", *argv])
     monkeypatch.setattr(hash_ahead, "start", lambda paths: started.append(list(paths)))
     monkeypatch.setattr(ashiato.cli, "main", lambda: ran.append(True))
+    left: list[object] = []
+    monkeypatch.setattr(entry, "leave", left.append)  # not this test process's end
     entry.main()
-    assert ran == [True]
+    assert ran == [True] and left == [0]
     assert started == ([] if hashed is None else [hashed])
 
 
@@ -42,3 +45,23 @@ def test_a_large_file_named_is_hashed_once_and_handed_over(tmp_path: Path) -> No
 
     assert sha256_of(big) == hashlib.sha256(big.read_bytes()).hexdigest()
     assert hash_ahead.take(big) is None  # handed over once; the next asks hash in place
+
+
+def _ashiato(*args: str, before: str = "") -> subprocess.CompletedProcess[str]:
+    code = (f"import sys; import ashiato.__main__ as m; {before}; "
+            f"sys.argv = ['ashiato', *{args!r}]; m.main()")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+
+
+def test_the_command_ends_as_python_would_have_ended_it(tmp_path: Path) -> None:
+    # no interpreter teardown, but exit handlers, output and the status as without
+    done = _ashiato("--help", before="import atexit; atexit.register(print, 'handler ran')")
+    assert done.returncode == 0
+    assert "ingest" in done.stdout and done.stdout.rstrip().endswith("handler ran")
+    failed = _ashiato("ingest", str(tmp_path / "case"), str(tmp_path / "no such file"))
+    assert failed.returncode != 0
+    assert "no such file" in failed.stderr + failed.stdout
+    said = _ashiato("--help", before="import ashiato.cli; "
+                    "ashiato.cli.main = lambda: sys.exit('stopped: a message')")  # fmt: skip
+    assert said.returncode == 1 and "stopped: a message" in said.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+from typing import NoReturn
 
 from ashiato.evidence import hash_ahead
 
@@ -24,7 +26,33 @@ def main() -> None:
         hash_ahead.start(a for a in sys.argv[2:] if not a.startswith("-"))
     from ashiato.cli import main as run
 
-    run()
+    try:
+        run()
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)
+
+
+def leave(code: object) -> NoReturn:
+    """End the process once the command is done: as Python's own exit does (exit
+    handlers run, output flushed, the same status), but without the interpreter's
+    teardown, which frees every object left one by one: ~30 ms after an ingest, more
+    after an investigation's millions of rows. What a command writes it closes itself;
+    a thread still at work is only a hash nobody asked for (hash_ahead), cut short."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()  # what the teardown would run first
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (| head): nothing more to say
+            pass
+    os._exit(status)
 
 
 if __name__ == "__main__":
