@@ -48,20 +48,33 @@ def test_a_large_file_named_is_hashed_once_and_handed_over(tmp_path: Path) -> No
 
 
 def _ashiato(*args: str, before: str = "") -> subprocess.CompletedProcess[str]:
-    code = (f"import sys; import ashiato.__main__ as m; {before}; "
-            f"sys.argv = ['ashiato', *{args!r}]; m.main()")  # fmt: skip
+    code = "\n".join(("import sys", "import ashiato.__main__ as m", before,
+                      f"sys.argv = ['ashiato', *{args!r}]", "m.main()"))  # fmt: skip
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)  # fmt: skip
 
 
 def test_the_command_ends_as_python_would_have_ended_it(tmp_path: Path) -> None:
     # no interpreter teardown, but exit handlers, output and the status as without
-    done = _ashiato("--help", before="import atexit; atexit.register(print, 'handler ran')")
+    done = _ashiato("--help", before="import atexit\natexit.register(print, 'handler ran')")
     assert done.returncode == 0
     assert "ingest" in done.stdout and done.stdout.rstrip().endswith("handler ran")
     failed = _ashiato("ingest", str(tmp_path / "case"), str(tmp_path / "no such file"))
     assert failed.returncode != 0
-    assert "no such file" in failed.stderr + failed.stdout
-    said = _ashiato("--help", before="import ashiato.cli; "
+    assert "no such file or folder" in failed.stderr and "Traceback" not in failed.stderr
+    said = _ashiato("--help", before="import ashiato.cli\n"
                     "ashiato.cli.main = lambda: sys.exit('stopped: a message')")  # fmt: skip
     assert said.returncode == 1 and "stopped: a message" in said.stderr
+
+
+def test_a_command_named_runs_with_only_its_own_options_built() -> None:
+    # the CLI builds the named command alone; what it says is what the whole CLI said
+    from typer.testing import CliRunner
+
+    from ashiato.cli import app
+
+    for args in (["ingest", "--help"], ["lab", "--help"], ["formats"]):
+        alone = _ashiato(*args)
+        whole = CliRunner().invoke(app, args, terminal_width=80, prog_name="ashiato")
+        assert alone.returncode == whole.exit_code == 0, args
+        assert alone.stdout.split() == whole.stdout.split(), args
