@@ -273,8 +273,9 @@ def test_a_large_file_hashed_ahead_is_still_a_duplicate(
 @pytest.mark.corpus
 @pytest.mark.parametrize("worker", ["reads", "fails", "shares"])
 def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
-    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str
-) -> None:
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: str,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     from ashiato.formats import evtx as evtx_format
     from ashiato.formats import evtx_parallel
 
@@ -301,15 +302,7 @@ def test_a_large_evtx_read_by_two_processes_is_stored_as_one_pass(
 
         monkeypatch.setattr(evtx_parallel, "_work", dies)
     if worker == "shares":  # the worker waits to be asked for the rest, and shares it
-        call = evtx_parallel._Split.__call__
-
-        def patient(split: evtx_parallel._Split, chunk: int) -> int:
-            if split.control is not None:
-                os.set_blocking(split.control, True)
-            return call(split, chunk)
-
-        monkeypatch.setattr(evtx_parallel._Split, "__call__", patient)
-        monkeypatch.setattr(evtx_parallel, "_MIN_SPLIT_CHUNKS", 1)
+        request.getfixturevalue("split_at_once")
     discarded: list[int] = []
     discard = FileParts.discard
 

@@ -40,30 +40,6 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     return one, two
 
 
-def _split_at_once(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
-    """Make the (forked) worker wait at its first chunk for the parent to ask for the
-    rest, and share however little it has: the split is then certain, and half the
-    worker's range is the parent's. What each split was: (first, split, end)."""
-    call = evtx_parallel._Split.__call__
-
-    def patient(split: evtx_parallel._Split, chunk: int) -> int:
-        if split.control is not None:
-            os.set_blocking(split.control, True)
-        return call(split, chunk)
-
-    monkeypatch.setattr(evtx_parallel._Split, "__call__", patient)
-    monkeypatch.setattr(evtx_parallel, "_MIN_SPLIT_CHUNKS", 1)
-    splits: list[tuple[int, int, int]] = []
-    ask = evtx_parallel.Worker.split
-
-    def asked(worker: evtx_parallel.Worker) -> int:
-        splits.append((worker.first, ask(worker), worker.end))
-        return splits[-1][1]
-
-    monkeypatch.setattr(evtx_parallel.Worker, "split", asked)
-    return splits
-
-
 def _multi_chunk(folder: Path, least: int) -> list[Path]:
     return [
         p for p in sorted(folder.rglob("*.evtx")) if (p.stat().st_size - 4096) // 65536 >= least
@@ -71,18 +47,28 @@ def _multi_chunk(folder: Path, least: int) -> list[Path]:
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("shared_rest", [False, True])
 def test_two_processes_give_the_rows_rejects_and_refs_of_one_pass(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    shared: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+    shared_rest: bool,
+) -> None:  # fmt: skip
     # the parser test files include damaged chunks and records: their rejects name the
-    # record before the damage and the chunk number, which must not change with the split
-    files = _multi_chunk(shared / "evtx-parser-testfiles", 2)
+    # record before the damage and the chunk number, which must not change with the
+    # split, nor when the parent, done with its part, takes half of what the worker has
+    # left (damage there names the worker's last record as the one before)
+    files = _multi_chunk(shared / "evtx-parser-testfiles", 3 if shared_rest else 2)
     files += _multi_chunk(shared / "evtx-attack-samples", 3)
     if not files:
         pytest.skip("no multi-chunk EVTX samples present")
+    splits: list[tuple[int, int, int]] = (
+        request.getfixturevalue("split_at_once") if shared_rest else []
+    )
     damaged = 0
     for path in files:
         (rows1, rej1), (rows2, rej2) = _both(path, monkeypatch)
+        if shared_rest:
+            assert len(splits) == 1 and splits[0][0] < splits[0][1] < splits[0][2], path.name
+            splits.clear()
         assert rows2.num_rows == rows1.num_rows, path.name
         assert rows2.equals(rows1), path.name  # same rows, same order, same record refs
         assert rej2 == rej1, path.name
@@ -91,36 +77,12 @@ def test_two_processes_give_the_rows_rejects_and_refs_of_one_pass(
 
 
 @pytest.mark.corpus
-def test_the_rest_of_the_workers_range_read_by_the_parent_gives_one_pass(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # the parent, done with its part, takes half of what the worker has left: damage in
-    # that half is rejected as one pass would (the record before it is the worker's last)
-    files = _multi_chunk(shared / "evtx-parser-testfiles", 3)
-    files += _multi_chunk(shared / "evtx-attack-samples", 3)
-    if not files:
-        pytest.skip("no multi-chunk EVTX samples present")
-    damaged = 0
-    for path in files:
-        monkeypatch.undo()
-        splits = _split_at_once(monkeypatch)
-        (rows1, rej1), (rows2, rej2) = _both(path, monkeypatch)
-        assert len(splits) == 1
-        first, split, end = splits[0]
-        assert first < split < end, path.name  # the parent read [split, end)
-        assert rows2.equals(rows1), path.name
-        assert rej2 == rej1, path.name
-        damaged += bool(rej1)
-    assert damaged >= 2
-
-
-@pytest.mark.corpus
 def test_a_worker_that_dies_after_the_split_leaves_its_share_to_the_parent(
-    shared: Path, monkeypatch: pytest.MonkeyPatch
+    shared: Path, monkeypatch: pytest.MonkeyPatch, split_at_once: list[tuple[int, int, int]]
 ) -> None:
     sample = _sample(shared)
     (rows1, rej1), _ = _both(sample, monkeypatch)
-    splits = _split_at_once(monkeypatch)
+    splits = split_at_once
     told = evtx_parallel._Split.__call__
 
     def answers_then_dies(split: evtx_parallel._Split, chunk: int) -> int:
