@@ -7,6 +7,7 @@ import os
 import sys
 from typing import NoReturn
 
+from ashiato import cores
 from ashiato.evidence import hash_ahead
 
 # commands whose positional arguments may name evidence files to read
@@ -18,6 +19,9 @@ def main() -> None:
     # while for work that never comes here (no linear algebra): ~6 % of the instructions
     # of a small file's ingest, on the core the hash and a worker process would use
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # whether a second process pays is judged by how busy other work keeps the cores
+    # from now on (cores.py), not by the lagging load average
+    cores.begin()
     # the large evidence files named on the command line are hashed on the second core
     # while the CLI's libraries load (~0.3 s): the digest is ready when the file is read
     # (a 256 MB EVTX: 2.23 -> 2.14x the bare parser's time); paths that aren't large

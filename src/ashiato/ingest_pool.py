@@ -52,6 +52,7 @@ from typing import IO
 import duckdb
 import pyarrow as pa
 
+from ashiato import cores
 from ashiato.case import EVIDENCE_COLUMNS, Case
 from ashiato.errors import AshiatoError
 from ashiato.evidence.encoding import detect
@@ -130,17 +131,9 @@ def _memory_slots() -> int:
 
 
 def _idle_cores() -> int:
-    """Cores not kept busy by other work (1-minute load average): on a shared machine a
-    second process on a busy core costs more CPU and saves no time."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    return max(1, int(cores - load + 0.5))
+    """Cores not kept busy by other work (cores.idle_cores): on a shared machine a second
+    process on a busy core costs more CPU and saves no time."""
+    return max(1, int(cores.idle_cores() + 0.5))
 
 
 @dataclass

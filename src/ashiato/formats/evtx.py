@@ -26,6 +26,7 @@ import evtx
 import orjson
 import pyarrow as pa
 
+from ashiato import cores
 from ashiato.formats import evtx_parallel
 from ashiato.formats.base import Format, Sample, Source
 from ashiato.formats.evtx_ids import RecordIds
@@ -211,17 +212,13 @@ def _free_core() -> bool:
     """Whether a second process would get a core of its own. Measured on the shared 2-core
     machine: with other work keeping the cores busy (load 3-4), two processes took 1.2-1.8x
     the time of one (more CPU in all: the worker's start-up and contention), so the worker
-    is only started while the 1-minute load leaves a core idle (``ASHIATO_EVTX_WORKER=always``
-    or ``never`` decides instead, for benchmarks)."""
+    is only started while other work leaves more than half a core idle besides this
+    process's (cores.idle_cores; ``ASHIATO_EVTX_WORKER=always`` or ``never`` decides
+    instead, for benchmarks)."""
     forced = os.environ.get("ASHIATO_EVTX_WORKER", "auto")  # always | never (benchmarks)
     if forced in ("always", "never"):
         return forced == "always"
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        load = 0.0
-    return cores > 1 and load < cores - 0.5
+    return len(cores.usable_cores()) > 1 and cores.idle_cores() > 0.5
 
 
 def _records(
