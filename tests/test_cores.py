@@ -33,6 +33,7 @@ class _Machine:
         self.busy = 0.0  # seconds, both cores
         self.mine = 0.0
         self.runnable = 1  # this process's thread
+        self.mine_running = 1
 
     def stat(self) -> str:
         ticks = round(self.busy * cores._TICK)
@@ -49,7 +50,7 @@ def test_other_work_is_what_the_cores_did_less_what_this_process_did(
 ) -> None:
     m = _Machine()
     monkeypatch.setattr(cores, "usable_cores", lambda: {0, 1})
-    meter = cores.Meter(m.stat, lambda: m.t, lambda: m.mine)
+    meter = cores.Meter(m.stat, lambda: m.t, lambda: m.mine, lambda: m.mine_running)
     m.run(0.05, mine=1.0, others=0.0)
     assert meter.others() is None  # too short a window to say, nothing said before
     m.run(0.25, mine=1.8, others=0.0)  # this process and its hash thread: not others
@@ -68,6 +69,13 @@ def test_other_work_is_what_the_cores_did_less_what_this_process_did(
     m.run(0.5, mine=2 / 3, others=4 / 3)
     assert meter.others() == pytest.approx(2.0)
 
+    fresh = _Machine()  # this process hashing besides its main thread: no one else's
+    meter = cores.Meter(fresh.stat, lambda: fresh.t, lambda: fresh.mine,
+                        lambda: fresh.mine_running)  # fmt: skip
+    fresh.runnable = fresh.mine_running = 2
+    fresh.run(0.5, mine=2.0, others=0.0)
+    assert meter.others() == pytest.approx(0.0, abs=0.05)
+
 
 def test_without_proc_stat_the_load_average_decides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cores, "usable_cores", lambda: {0, 1})
@@ -79,3 +87,21 @@ def test_without_proc_stat_the_load_average_decides(monkeypatch: pytest.MonkeyPa
 def test_this_machine_gives_a_figure_within_its_cores() -> None:
     cores.begin()
     assert 0.0 <= cores.idle_cores() <= len(cores.usable_cores())
+
+
+def test_this_process_counts_its_own_runnable_threads() -> None:
+    import threading
+
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        assert 1 <= cores._own_running() <= 2  # the spinner and this thread take turns
+    finally:
+        stop.set()
+        spinner.join()

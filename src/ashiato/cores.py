@@ -72,6 +72,19 @@ def busy_seconds(stat: str, cpus: set[int]) -> float | None:
     return busy / _TICK if seen else None
 
 
+def _own_running() -> int:
+    """This process's threads runnable now (a hash or a write going on besides this one)."""
+    n = 0
+    try:
+        for task in os.scandir("/proc/self/task"):
+            with open(f"{task.path}/stat", encoding="ascii", errors="replace") as fh:
+                # state is the field after the parenthesised name, which may hold spaces
+                n += fh.read().rpartition(")")[2].split()[:1] == ["R"]
+    except OSError:
+        return 1
+    return max(1, n)
+
+
 def _own_cpu() -> float:
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
@@ -85,8 +98,9 @@ class Meter:
         read: Callable[[], str | None] = _proc_stat,
         clock: Callable[[], float] = time.monotonic,
         own: Callable[[], float] = _own_cpu,
+        own_running: Callable[[], int] = _own_running,
     ) -> None:
-        self.read, self.clock, self.own = read, clock, own
+        self.read, self.clock, self.own, self.own_running = read, clock, own, own_running
         self.cpus = usable_cores()
         self.start = self._sample()
         self.last: float | None = None
@@ -104,11 +118,11 @@ class Meter:
         the window began less what this process did, or, if more, the threads other than
         this one runnable now. On cores that other work saturates, this process's share
         squeezes the first figure (two busy loops on two cores leave ~1.3 to others while
-        this one runs), the second does not."""
+        this one runs), the second does not (this process's own runnable threads aside)."""
         now = self._sample()
         if now is None or self.start is None:
             return None
-        waiting = float(now.running - 1)
+        waiting = float(max(0, now.running - self.own_running()))
         span = now.wall - self.start.wall
         if span < MIN_WINDOW:
             return None if self.last is None else max(self.last, waiting)
