@@ -113,10 +113,9 @@ class ChunkRange(io.RawIOBase):
             self._pos += len(out)
             n -= len(out)
         if n:
-            self._fh.seek(self._base + self._pos)
-            data = self._fh.read(n)
+            data = _read_at(self._fh, n, self._base + self._pos)  # one call, one copy
             self._pos += len(data)
-            out += data
+            out = out + data if out else data
         return out
 
     def readinto(self, buffer: Any) -> int:
