@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from helpers import DATA, bytes_sample, rows_by_record
 
-from ashiato.formats.evtx import FORMAT
+from ashiato.formats.evtx import FORMAT, has_tail
 from ashiato.formats.testing import parse_file
 
 # the real EVTX files live in these folders of ../shared/data (never copied into the repo)
@@ -209,3 +209,13 @@ def test_real_logon_failure_and_share_access(shared: Path) -> None:
     assert rows[2455]["extra"]["winlog"]["event_data"]["SubStatus"] == "0xc0000064"
     actions = pa.compute.value_counts(table.column("event.action")).to_pylist()
     assert actions == [{"values": "logon-failed", "counts": 3561}]
+
+
+def test_a_file_that_ends_on_a_chunk_boundary_has_no_tail(tmp_path: Path) -> None:
+    # the record numbers read are kept only for a cut file's tail chunk
+    whole = tmp_path / "whole.evtx"
+    whole.write_bytes(b"\0" * (4096 + 3 * 65536))
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes(b"\0" * (4096 + 3 * 65536 + 100))
+    assert not has_tail(whole) and has_tail(cut)
+    assert has_tail(tmp_path / "gone.evtx")  # unknown: the numbers are kept

@@ -88,7 +88,7 @@ def _parse(source: Source) -> Iterator[pa.RecordBatch]:
             worker.stop()
         return
     rows = WinRows(source)
-    seen = RecordIds()
+    seen = RecordIds(kept=has_tail(source.path))
     for rec in _records(source, str(source.path), seen, tail=False):
         batch = _add(source, rows, rec)
         if batch is not None:
@@ -107,7 +107,7 @@ def _two_processes(source: Source, worker: evtx_parallel.Worker) -> None:
     part 1."""
     assert source.parts is not None
     rows = WinRows(source)
-    seen = RecordIds()
+    seen = RecordIds(kept=has_tail(source.path))
     # part 0 is closed (its last row group written) while the worker still reads
     last = _into_part(source, 0, lambda put: read_into(
         source, rows, evtx_parallel.ChunkRange(source.path, 0, worker.first), seen, put, last=0
@@ -247,6 +247,7 @@ def _records(
     if last is None:
         last = seen.highest()
     cut = path if isinstance(path, evtx_parallel.ChunkRange) else None
+    keep = seen.add if seen.kept or tail else None
     errors_in_a_row = 0
     while True:
         try:
@@ -279,7 +280,8 @@ def _records(
         header_id = rec.get("event_record_id")
         if not isinstance(header_id, int) or (tail and header_id in seen):
             continue
-        seen.add(header_id)
+        if keep is not None:
+            keep(header_id)
         last = header_id
         yield rec
 
@@ -339,6 +341,15 @@ def _whole_records(chunk: bytes) -> set[int]:
             out.add(int.from_bytes(chunk[off + 8 : off + 16], "little"))
         off += size
     return out
+
+
+def has_tail(path: Path) -> bool:
+    """Whether the file ends inside a chunk (cut short), leaving a tail to read on its own."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return True  # unknown: keep what the tail would need
+    return size > _FILE_HEADER and (size - _FILE_HEADER) % _CHUNK != 0
 
 
 def _padded_tail(path: Path) -> bytes | None:

@@ -433,7 +433,7 @@ def _work(
     gc.freeze()  # as ingest does: the collector's full passes skip the modules loaded
 
     source = Source(path=path, display=str(path), evidence_id="", encoding=None, tz=ZoneInfo(tz))
-    seen = RecordIds()
+    seen = RecordIds(kept=evtx_format.has_tail(path))
     writer = parts.open(WORKER_PART)
     try:
         rng = ChunkRange(path, first, end, _Split(path, end, control, out))
