@@ -260,3 +260,33 @@ def test_the_worker_starts_where_half_the_records_are_behind(tmp_path: Path) -> 
     empty = tmp_path / "empty.evtx"
     empty.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"\0" * 65536 * 4)
     assert evtx_parallel._middle(empty, 4, 0) == 2  # no headers to go by: the chunks
+
+
+def test_a_large_file_is_split_from_a_sample_of_its_chunk_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 64 chunks: the first 32 hold 10 records each, the rest 30; half of the 1,280
+    # records are behind chunk 43 (320 + 11 * 30 = 650). Reading one header in four
+    # (each standing for the three after it) gives the same answer, from 16 reads
+    def chunk(first: int, n: int) -> bytes:
+        return (b"ElfChnk\x00" + struct.pack("<QQ", first, first + n - 1)).ljust(65536, b"\0")
+
+    chunks, first = [], 1
+    for i in range(64):
+        n = 10 if i < 32 else 30
+        chunks.append(chunk(first, n))
+        first += n
+    path = tmp_path / "f.evtx"
+    path.write_bytes(b"ElfFile\x00".ljust(4096, b"\0") + b"".join(chunks))
+    assert evtx_parallel._middle(path, 64, 0) == 43
+    monkeypatch.setattr(evtx_parallel, "_SAMPLED_HEADERS", 16)
+    reads: list[int] = []
+    read_at = evtx_parallel._read_at
+
+    def counted(fh: Any, size: int, offset: int) -> bytes:
+        reads.append(offset)
+        return read_at(fh, size, offset)
+
+    monkeypatch.setattr(evtx_parallel, "_read_at", counted)
+    assert evtx_parallel._middle(path, 64, 0) == 43
+    assert len(reads) == 16

@@ -57,6 +57,7 @@ STOLEN_PART = 2  # the rest of the worker's range, read by the parent (Worker.sp
 TAIL_PART = 3  # the partial last chunk of a cut file, read by the parent last
 # fewer chunks left than this (~0.5 ms of work a chunk): not worth a part of its own
 _MIN_SPLIT_CHUNKS = 16
+_SAMPLED_HEADERS = 1024  # chunk headers read to find where half the records are
 UNKNOWN = -1  # "the record before this range": known to the parent, filled in by replay
 _AFTER_UNKNOWN = f"after record {UNKNOWN}"
 
@@ -287,16 +288,20 @@ def _middle(path: Path, whole: int, head_start: int) -> int:
 
 def _halfway(path: Path, lo: int, hi: int, head_start: int = 0) -> int:
     """The chunk of ``[lo, hi]`` after which there are as many records in ``[lo, hi)``
-    as before it, past ``head_start`` chunks (:func:`_middle`)."""
+    as before it, past ``head_start`` chunks (:func:`_middle`). Up to
+    :data:`_SAMPLED_HEADERS` headers are read, evenly spread, each standing for the
+    chunks up to the next (~1.5 µs a header: all of a 4 GB file's took 0.1 s before the
+    fork; the split at the end, Worker.split, evens out what the estimate misses)."""
     whole = hi - lo
+    step = max(1, -(-whole // _SAMPLED_HEADERS))
     counts = [0] * whole
     with path.open("rb", buffering=0) as fh:
-        for i in range(whole):
-            header = _read_at(fh, 24, _FILE_HEADER + (lo + i) * _CHUNK)  # ~1.5 µs a chunk
+        for i in range(0, whole, step):
+            header = _read_at(fh, 24, _FILE_HEADER + (lo + i) * _CHUNK)
             if header[:8] == b"ElfChnk\x00" and len(header) == 24:
                 first, last = struct.unpack_from("<QQ", header, 8)
                 if first <= last < first + _MAX_CHUNK_RECORDS:
-                    counts[i] = last - first + 1
+                    counts[i : i + step] = [last - first + 1] * min(step, whole - i)
     return lo + _half(counts, head_start)
 
 
