@@ -5,8 +5,9 @@ machine is busy (a benchmark right after another job read one core as taken and 
 one process), and after a minute a long ingest's own processes count in it. Here the
 cores' busy time (``/proc/stat``, the cores this process may run on) less this
 process's own CPU time (its threads, and its children once ended) over the last moments
-tells what the others use now. Where ``/proc/stat`` is not there (macOS, Windows) the
-load average still decides.
+tells what the others use now, and on cores they saturate the threads runnable besides
+this process's tell more (Meter.others). Where ``/proc/stat`` is not there (macOS,
+Windows) the load average still decides.
 """
 
 from __future__ import annotations
