@@ -13,16 +13,19 @@ file's part 1 (``Source.parts``: normalised and written to Parquet as the parent
 its part 0), and hands the parent only what the catalogue needs: its rejects, the
 record numbers it read (the tail of a cut file skips those), its last record and what
 its part holds (rows, first and last time), as one JSON document on a pipe when it is
-done. No rows cross between the processes, so each does half of all the work. Parts 0,
-1 (and 2: the partial tail chunk of a cut file, read by the parent afterwards:
+done. No rows cross between the processes, so each does half of all the work. The
+parent, done with its part 0, asks the worker for half of what it has left
+(:meth:`Worker.split`) and reads that into part 2, so that the two end together. Parts
+0, 1, 2 (and 3: the partial tail chunk of a cut file, read by the parent last:
 :mod:`ashiato.formats.evtx`) read in order give the rows of one pass; rejects and
 record refs are those of one pass.
 
 A reject message names the record read before the damage; the worker cannot know it
 for damage before its own first record and writes :data:`UNKNOWN` instead, which the
-parent replaces by its own last record. If the worker fails in any way (dies at once or
-midway, is killed, writes nonsense), its part is removed and the parent reads the range
-itself. The parent's ^C or death kills the worker.
+parent replaces by its own last record (and the worker's last, for the parent's share
+of the worker's range: :func:`replay`). If the worker fails in any way (dies at once or
+midway, is killed, writes nonsense), its part is removed and the parent reads the rest
+of its range itself. The parent's ^C or death kills the worker.
 """
 
 from __future__ import annotations
