@@ -346,10 +346,14 @@ def _whole_records(chunk: bytes) -> set[int]:
 def has_tail(path: Path) -> bool:
     """Whether the file ends inside a chunk (cut short), leaving a tail to read on its own."""
     try:
-        size = path.stat().st_size
+        return _tail_bytes(path.stat().st_size) > 0
     except OSError:
         return True  # unknown: keep what the tail would need
-    return size > _FILE_HEADER and (size - _FILE_HEADER) % _CHUNK != 0
+
+
+def _tail_bytes(size: int) -> int:
+    """How much of a file of ``size`` bytes lies after its last whole chunk."""
+    return (size - _FILE_HEADER) % _CHUNK if size > _FILE_HEADER else 0
 
 
 def _padded_tail(path: Path) -> bytes | None:
@@ -357,8 +361,8 @@ def _padded_tail(path: Path) -> bytes | None:
     chunk padded with zeros), or None when the file ends on a chunk boundary."""
     try:
         size = path.stat().st_size
-        cut = (size - _FILE_HEADER) % _CHUNK
-        if size <= _FILE_HEADER or cut == 0:
+        cut = _tail_bytes(size)
+        if cut == 0:
             return None
         with path.open("rb") as fh:
             header = fh.read(_FILE_HEADER)
