@@ -108,10 +108,11 @@ class Meter:
 
     def _sample(self) -> _Sample | None:
         stat = self.read()
-        busy = None if stat is None else busy_seconds(stat, self.cpus)
+        if stat is None:
+            return None
+        busy = busy_seconds(stat, self.cpus)
         if busy is None:
             return None
-        assert stat is not None
         return _Sample(self.clock(), busy, self.own(), running(stat) or 1)
 
     def others(self) -> float | None:
